@@ -1,0 +1,44 @@
+/** Helpers shared by the benchmarks: write JSON + Markdown results, time things. */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { arch, cpus, platform } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "results");
+
+/** Machine facts recorded with every result. */
+export function machine() {
+  return {
+    node: process.version,
+    platform: `${platform()}-${arch()}`,
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model ?? "unknown",
+    date: new Date().toISOString(),
+  };
+}
+
+/** Writes bench/results/<name>.json (the data) and <name>.md (the given Markdown, with a header). */
+export function writeResults(name: string, data: unknown, markdown: string): void {
+  mkdirSync(resultsDir, { recursive: true });
+  const m = machine();
+  writeFileSync(
+    join(resultsDir, `${name}.json`),
+    `${JSON.stringify({ machine: m, ...(data as object) }, null, 2)}\n`,
+  );
+  const header = `# bench: ${name}\n\n${m.date} · Node ${m.node} · ${m.platform} · ${m.cpus} × ${m.cpu}\n\nRun with \`npm run bench -- ${name}\`.\n\n`;
+  writeFileSync(join(resultsDir, `${name}.md`), `${header}${markdown.trim()}\n`);
+  console.log(markdown);
+}
+
+/** Median of a list of numbers. */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Renders a Markdown table. */
+export function table(head: string[], rows: (string | number)[][]): string {
+  const line = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
+  return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
+}

@@ -1,0 +1,2 @@
+export * from "./expect-no-leaks.js";
+export * from "./virtual-clock.js";
