@@ -65,36 +65,122 @@ const FINISHED_ITEM: SelectorItem = {
 };
 
 /**
- * An operation whose first step has already been taken: `add()` runs every
- * item's first step inline and only pays for an effection task when the item
- * actually suspends. The task then resumes this iterator exactly where the
- * inline step left it.
+ * The body of an item that suspended. `add()` runs every item's first step
+ * inline and pays for an effection task only when the item suspends; the task
+ * then drives this iterator, which resumes the item exactly where the inline
+ * step left it and reports the outcome to the selector. It is a class rather
+ * than a generator so that a halt that arrives before the task took its first
+ * step still unwinds the item (a generator that never started would skip the
+ * item's `finally` blocks).
  */
-class Resumed<T> implements Operation<T>, Iterator<any, T, unknown> {
+class ItemRoutine<T, D> implements Operation<void>, Iterator<any, void, unknown> {
+  private halting = false;
+  private settled = false;
+  /** "new" until effection takes the first step; "claimed" once {@link unwindUnstarted} took over. */
+  private state: "new" | "running" | "claimed" = "new";
+
   constructor(
+    private selector: SelectorImpl<T, D>,
+    private data: D,
+    private slot: Slot<T, D> | undefined,
     private iterator: Iterator<any, T, unknown>,
     private first: IteratorResult<any, T> | undefined,
   ) {}
+
   [Symbol.iterator]() {
     return this;
   }
-  next(value?: unknown): IteratorResult<any, T> {
+
+  next(value?: unknown): IteratorResult<any, void> {
+    if (this.state === "claimed") return { done: true, value: undefined };
+    this.state = "running";
     const first = this.first;
     if (first) {
       this.first = undefined;
-      return first;
+      return this.step(() => first);
     }
-    return this.iterator.next(value);
+    return this.step(() => this.iterator.next(value));
   }
-  throw(error?: unknown): IteratorResult<any, T> {
+
+  throw(error?: unknown): IteratorResult<any, void> {
+    if (this.state === "claimed") return { done: true, value: undefined };
+    this.state = "running";
     this.first = undefined;
-    if (this.iterator.throw) return this.iterator.throw(error);
-    throw error;
+    return this.step(() => {
+      if (this.iterator.throw) return this.iterator.throw(error);
+      throw error;
+    });
   }
-  return(value?: any): IteratorResult<any, T> {
+
+  return(): IteratorResult<any, void> {
+    if (this.state === "claimed") return { done: true, value: undefined };
+    this.state = "running";
     this.first = undefined;
-    if (this.iterator.return) return this.iterator.return(value);
-    return { done: true, value };
+    this.halting = true;
+    return this.step(() =>
+      this.iterator.return ? this.iterator.return() : { done: true, value: undefined as T },
+    );
+  }
+
+  private step(advance: () => IteratorResult<any, T>): IteratorResult<any, void> {
+    let result: IteratorResult<any, T>;
+    try {
+      result = advance();
+    } catch (error) {
+      if (this.halting) {
+        this.settle();
+        this.selector.dropped(this.slot);
+        throw error; // a failing cleanup fails the halt, as in effection
+      }
+      this.settle();
+      if (isHalted(error)) this.selector.dropped(this.slot);
+      else this.selector.finish({ ok: false, data: this.data, error, slot: this.slot });
+      return { done: true, value: undefined };
+    }
+    if (!result.done) return result;
+    this.settle();
+    if (this.halting) this.selector.dropped(this.slot);
+    else this.selector.finish({ ok: true, data: this.data, value: result.value, slot: this.slot });
+    return { done: true, value: undefined };
+  }
+
+  /**
+   * effection defers the start of a task created by `scope.run()` from inside
+   * an operation, and a task halted before it started never touches its
+   * operation: the item's inline first step would then never be unwound. This
+   * unwinds such an item in the calling task (its `finally` blocks may
+   * suspend) and claims it, so that a late start is a no-op.
+   */
+  *unwindUnstarted(): Operation<void> {
+    if (this.state !== "new") return;
+    this.state = "claimed";
+    this.first = undefined;
+    const iterator = this.iterator;
+    try {
+      let result = iterator.return ? iterator.return() : { done: true as const, value: undefined };
+      while (!result.done) {
+        let input: unknown;
+        try {
+          input = yield result.value;
+        } catch (error) {
+          if (!iterator.throw) throw error;
+          result = iterator.throw(error);
+          continue;
+        }
+        result = iterator.next(input);
+      }
+    } finally {
+      this.settle();
+      this.selector.dropped(this.slot);
+    }
+  }
+
+  private settle() {
+    if (!this.settled) {
+      this.settled = true;
+      this.selector.running--;
+      this.selector.live.delete(this);
+    }
   }
 }
 
@@ -104,6 +190,8 @@ class SelectorImpl<T, D> implements Selector<T, D> {
   finished: Finished<T, D>[] = [];
   slots: Slot<T, D>[] = [];
   waiters: (() => void)[] = [];
+  /** Items that suspended and have not finished. */
+  live = new Set<ItemRoutine<T, D>>();
 
   constructor(private scope: Scope) {}
 
@@ -160,8 +248,10 @@ class SelectorImpl<T, D> implements Selector<T, D> {
     ]);
   }
 
-  close(): void {
+  /** Called as the owner's scope ends: refuse new items, unwind the ones that never started. */
+  *close(): Operation<void> {
     this.closed = true;
+    for (const routine of [...this.live]) yield* routine.unwindUnstarted();
   }
 
   private assertOpen() {
@@ -195,41 +285,24 @@ class SelectorImpl<T, D> implements Selector<T, D> {
       return FINISHED_ITEM;
     }
     this.running++;
-    const resumed = new Resumed(iterator, first);
-    const self = this;
-    const task: Task<void> = this.scope.run(function* () {
-      let settled = false;
-      try {
-        const value: T = yield* resumed;
-        settled = true;
-        self.running--;
-        self.finish({ ok: true, data, value, slot });
-      } catch (error) {
-        settled = true;
-        self.running--;
-        if (isHalted(error)) self.dropped(slot);
-        else self.finish({ ok: false, data, error, slot });
-      } finally {
-        if (!settled) {
-          self.running--;
-          self.dropped(slot);
-        }
-      }
-    });
+    const routine = new ItemRoutine(this, data, slot, iterator, first);
+    this.live.add(routine);
+    const task: Task<void> = this.scope.run(() => routine);
     return {
       *halt() {
         yield* task.halt();
+        yield* routine.unwindUnstarted();
       },
     };
   }
 
-  private finish(entry: Finished<T, D>) {
+  finish(entry: Finished<T, D>) {
     if (entry.slot) entry.slot.refill = true;
     this.finished.push(entry);
     this.wake();
   }
 
-  private dropped(slot: Slot<T, D> | undefined) {
+  dropped(slot: Slot<T, D> | undefined) {
     if (slot) slot.refill = true;
     this.wake();
   }
@@ -307,7 +380,7 @@ export function useSelector<T = unknown, D = unknown>(): Operation<Selector<T, D
     try {
       yield* provide(selector);
     } finally {
-      selector.close();
+      yield* selector.close();
     }
   });
 }

@@ -1,9 +1,30 @@
-import { run, sleep, spawn, suspend } from "effection";
+import {
+  call,
+  createScope,
+  type Operation,
+  run,
+  scoped,
+  sleep,
+  spawn,
+  suspend,
+  withResolvers,
+} from "effection";
 import { describe, expect, it } from "vitest";
-import { SelectorEmptyError, useSelector } from "../../src/index.js";
+import { ClockContext, SelectorEmptyError, useSelector } from "../../src/index.js";
+import { createVirtualClock } from "../../src/testing/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 
 checkLeaksAfterEach();
+
+function* valueAfter<T>(ms: number, value: T): Operation<T> {
+  yield* sleep(ms);
+  return value;
+}
+
+function* failAfter(ms: number, message: string): Operation<never> {
+  yield* sleep(ms);
+  throw new Error(message);
+}
 
 describe("useSelector", () => {
   it("starts an added item at once", async () => {
@@ -18,6 +39,371 @@ describe("useSelector", () => {
         })(),
       );
       expect(started).toBe(true);
+      expect(selector.size).toBe(1);
     });
+  });
+
+  it("returns every item finished since the last select, in completion order, with its data", async () => {
+    await run(function* () {
+      const selector = yield* useSelector<string, number>();
+      selector.add(3, valueAfter(30, "c"));
+      selector.add(1, valueAfter(10, "a"));
+      selector.add(2, valueAfter(20, "b"));
+      yield* sleep(50);
+      const got = yield* selector.select();
+      expect(got).toEqual([
+        { data: 1, value: "a" },
+        { data: 2, value: "b" },
+        { data: 3, value: "c" },
+      ]);
+      expect(selector.size).toBe(0);
+    });
+  });
+
+  it("waits in select until the first item finishes", async () => {
+    await run(function* () {
+      const selector = yield* useSelector<string, string>();
+      selector.add("slow", valueAfter(40, "slow"));
+      selector.add("fast", valueAfter(5, "fast"));
+      const first = yield* selector.select();
+      expect(first).toEqual([{ data: "fast", value: "fast" }]);
+      const second = yield* selector.select();
+      expect(second).toEqual([{ data: "slow", value: "slow" }]);
+    });
+  });
+
+  it("delivers items that finish without suspending, at no task cost, in order", async () => {
+    await run(function* () {
+      const selector = yield* useSelector<number, number>();
+      for (let i = 0; i < 5; i++) {
+        selector.add(
+          i,
+          (function* () {
+            return i * i;
+          })(),
+        );
+      }
+      expect(selector.size).toBe(0);
+      expect((yield* selector.select()).map((s) => s.value)).toEqual([0, 1, 4, 9, 16]);
+    });
+  });
+
+  it("throws a failure from select before any values, and keeps the values for the next call", async () => {
+    await run(function* () {
+      const selector = yield* useSelector<string, string>();
+      selector.add("ok1", valueAfter(5, "v1"));
+      selector.add("bad", failAfter(10, "boom"));
+      selector.add("ok2", valueAfter(15, "v2"));
+      yield* sleep(30);
+      let error: unknown;
+      try {
+        yield* selector.select();
+      } catch (e) {
+        error = e;
+      }
+      expect((error as Error).message).toBe("boom");
+      expect(yield* selector.select()).toEqual([
+        { data: "ok1", value: "v1" },
+        { data: "ok2", value: "v2" },
+      ]);
+    });
+  });
+
+  it("reports an item that throws synchronously as a failure", async () => {
+    await run(function* () {
+      const selector = yield* useSelector();
+      selector.add(
+        "bad",
+        (function* () {
+          throw new TypeError("bad input");
+        })(),
+      );
+      let error: unknown;
+      try {
+        yield* selector.select();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(TypeError);
+    });
+  });
+
+  it("drops a halted item silently", async () => {
+    await run(function* () {
+      const selector = yield* useSelector<string, string>();
+      let cleaned = false;
+      const doomed = selector.add(
+        "doomed",
+        (function* () {
+          try {
+            yield* suspend();
+            return "never";
+          } finally {
+            cleaned = true;
+          }
+        })(),
+      );
+      selector.add("ok", valueAfter(10, "ok"));
+      yield* doomed.halt();
+      expect(cleaned).toBe(true);
+      expect(yield* selector.select()).toEqual([{ data: "ok", value: "ok" }]);
+      expect(selector.size).toBe(0);
+      let error: unknown;
+      try {
+        yield* selector.select();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(SelectorEmptyError);
+    });
+  });
+
+  it("throws SelectorEmptyError from select on an empty selector", async () => {
+    await run(function* () {
+      const selector = yield* useSelector();
+      let error: unknown;
+      try {
+        yield* selector.select();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(SelectorEmptyError);
+      expect((error as SelectorEmptyError).code).toBe("BOUGH_SELECTOR_EMPTY");
+    });
+  });
+
+  describe("addGenerator", () => {
+    it("refills lazily at the next select, at most once per select", async () => {
+      await run(function* () {
+        const selector = yield* useSelector<number, string>();
+        let calls = 0;
+        selector.addGenerator("gen", () => {
+          const n = ++calls;
+          return (function* () {
+            return n;
+          })();
+        });
+        expect(calls).toBe(1);
+        yield* sleep(5);
+        expect(calls).toBe(1); // finished items are not refilled until select()
+        expect(yield* selector.select()).toEqual([
+          { data: "gen", value: 1 },
+          { data: "gen", value: 2 },
+        ]);
+        expect(calls).toBe(2);
+        expect(yield* selector.select()).toEqual([{ data: "gen", value: 3 }]);
+        expect(calls).toBe(3);
+      });
+    });
+
+    it("ends when gen() returns undefined", async () => {
+      await run(function* () {
+        const selector = yield* useSelector<number, string>();
+        let n = 0;
+        selector.addGenerator("gen", () => (n < 3 ? valueAfter(1, ++n) : undefined));
+        const values: number[] = [];
+        for (;;) {
+          try {
+            for (const s of yield* selector.select()) values.push(s.value);
+          } catch (error) {
+            expect(error).toBeInstanceOf(SelectorEmptyError);
+            break;
+          }
+        }
+        expect(values).toEqual([1, 2, 3]);
+      });
+    });
+  });
+
+  it("run() never returns normally: it throws the first failure", async () => {
+    await run(function* () {
+      const selector = yield* useSelector();
+      selector.add("ok", valueAfter(1, "ok"));
+      selector.add("bad", failAfter(10, "crash"));
+      let error: unknown;
+      try {
+        yield* selector.run();
+      } catch (e) {
+        error = e;
+      }
+      expect((error as Error).message).toBe("crash");
+    });
+  });
+
+  it("run() throws SelectorEmptyError once everything finished", async () => {
+    await run(function* () {
+      const selector = yield* useSelector();
+      selector.add("ok", valueAfter(1, "ok"));
+      let error: unknown;
+      try {
+        yield* selector.run();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(SelectorEmptyError);
+    });
+  });
+
+  describe("runUntil", () => {
+    it("returns the operation's value while the other items keep running", async () => {
+      await run(function* () {
+        const selector = yield* useSelector<string, string>();
+        selector.add("long", valueAfter(50, "long"));
+        const value = yield* selector.runUntil(valueAfter(10, 42));
+        expect(value).toBe(42);
+        expect(selector.size).toBe(1);
+        expect(yield* selector.select()).toEqual([{ data: "long", value: "long" }]);
+      });
+    });
+
+    it("waits for the operation even when the selector is empty", async () => {
+      await run(function* () {
+        const selector = yield* useSelector();
+        expect(yield* selector.runUntil(valueAfter(5, "done"))).toBe("done");
+      });
+    });
+
+    it("rethrows the operation's error", async () => {
+      await run(function* () {
+        const selector = yield* useSelector();
+        selector.add("long", valueAfter(50, "long"));
+        let error: unknown;
+        try {
+          yield* selector.runUntil(failAfter(5, "op failed"));
+        } catch (e) {
+          error = e;
+        }
+        expect((error as Error).message).toBe("op failed");
+        expect(selector.size).toBe(1);
+      });
+    });
+
+    it("throws an item's error if that comes first", async () => {
+      await run(function* () {
+        const selector = yield* useSelector();
+        selector.add("bad", failAfter(5, "item failed"));
+        let error: unknown;
+        try {
+          yield* selector.runUntil(valueAfter(1000, "late"));
+        } catch (e) {
+          error = e;
+        }
+        expect((error as Error).message).toBe("item failed");
+      });
+    });
+
+    it("sees items added while it runs", async () => {
+      await run(function* () {
+        const selector = yield* useSelector();
+        const gate = withResolvers<void>();
+        let error: unknown;
+        try {
+          yield* selector.runUntil(
+            (function* () {
+              selector.add("late-bad", failAfter(5, "late item failed"));
+              yield* gate.operation;
+            })(),
+          );
+        } catch (e) {
+          error = e;
+        }
+        expect((error as Error).message).toBe("late item failed");
+      });
+    });
+  });
+
+  it("halts every item when the owner halts, and waits for their finally blocks", async () => {
+    const events: string[] = [];
+    const clock = createVirtualClock();
+    const scope = createScope();
+    const task = scope.run(function* () {
+      yield* ClockContext.set(clock);
+      const selector = yield* useSelector();
+      for (const name of ["a", "b"]) {
+        selector.add(
+          name,
+          (function* () {
+            try {
+              yield* suspend();
+            } finally {
+              // async cleanup inside finally: bough waits for it
+              yield* sleep(20);
+              events.push(`${name} cleaned`);
+            }
+          })(),
+        );
+      }
+      events.push("owner ready");
+      yield* suspend();
+    });
+    await clock.flush();
+    expect(events).toEqual(["owner ready"]);
+    await task.halt();
+    expect(events.sort()).toEqual(["a cleaned", "b cleaned", "owner ready"]);
+    await scope[Symbol.asyncDispose]();
+  });
+
+  it("unwinds items whose owner ends before their tasks took a step", async () => {
+    const events: string[] = [];
+    await run(function* () {
+      yield* scoped(function* () {
+        const selector = yield* useSelector();
+        selector.add(
+          "early",
+          (function* () {
+            try {
+              events.push("started");
+              yield* suspend();
+            } finally {
+              yield* sleep(1);
+              events.push("cleaned");
+            }
+          })(),
+        );
+        // the owner returns at once: the item's task has not taken a step yet
+      });
+      events.push("owner gone");
+    });
+    expect(events).toEqual(["started", "cleaned", "owner gone"]);
+  });
+
+  it("accepts an item added from inside another item's body", async () => {
+    await run(function* () {
+      const selector = yield* useSelector<string, string>();
+      selector.add(
+        "parent",
+        (function* () {
+          yield* sleep(1);
+          selector.add("child", valueAfter(5, "from child"));
+          return "from parent";
+        })(),
+      );
+      const values: string[] = [];
+      while (values.length < 2) for (const s of yield* selector.select()) values.push(s.value);
+      expect(values).toEqual(["from parent", "from child"]);
+    });
+  });
+
+  it("runs items that spawn, use resources and call promises", async () => {
+    await run(function* () {
+      const selector = yield* useSelector<number, string>();
+      selector.add(
+        "spawner",
+        (function* () {
+          const child = yield* spawn(() => valueAfter(2, 20));
+          const fromPromise = yield* call(() => Promise.resolve(1));
+          return (yield* child) + fromPromise;
+        })(),
+      );
+      expect(yield* selector.select()).toEqual([{ data: "spawner", value: 21 }]);
+    });
+  });
+
+  it("refuses items once its scope has ended", async () => {
+    let escaped: { add(d: unknown, op: Operation<unknown>): unknown } | undefined;
+    await run(function* () {
+      escaped = yield* useSelector();
+    });
+    expect(() => escaped?.add("late", valueAfter(1, 1))).toThrow(/scope has ended/);
   });
 });

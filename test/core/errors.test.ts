@@ -1,0 +1,47 @@
+import { createScope, suspend } from "effection";
+import { describe, expect, it } from "vitest";
+import {
+  BoughError,
+  isHalted,
+  SelectorEmptyError,
+  SupervisorGaveUpError,
+  TimeoutError,
+} from "../../src/index.js";
+
+describe("errors", () => {
+  it("gives every error class a stable name and code", () => {
+    const cases: [BoughError, string, string][] = [
+      [new TimeoutError(10), "TimeoutError", "BOUGH_TIMEOUT"],
+      [new SelectorEmptyError(), "SelectorEmptyError", "BOUGH_SELECTOR_EMPTY"],
+      [
+        new SupervisorGaveUpError(new Error("x"), 3, 1000),
+        "SupervisorGaveUpError",
+        "BOUGH_SUPERVISOR_GAVE_UP",
+      ],
+    ];
+    for (const [error, name, code] of cases) {
+      expect(error).toBeInstanceOf(BoughError);
+      expect(error).toBeInstanceOf(Error);
+      expect(error.name).toBe(name);
+      expect(error.code).toBe(code);
+      expect(String(error)).toContain(name);
+    }
+  });
+
+  it("keeps the last error as the cause of SupervisorGaveUpError", () => {
+    const last = new Error("disk full");
+    const error = new SupervisorGaveUpError(last, 5, 60_000);
+    expect(error.cause).toBe(last);
+    expect(error.message).toContain("disk full");
+  });
+
+  it("tells a halted task's error apart from a failure", async () => {
+    const scope = createScope();
+    const task = scope.run(() => suspend());
+    await task.halt();
+    const error = await Promise.resolve(task).catch((e: unknown) => e);
+    expect(isHalted(error)).toBe(true);
+    expect(isHalted(new Error("boom"))).toBe(false);
+    await scope[Symbol.asyncDispose]();
+  });
+});
