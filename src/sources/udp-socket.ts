@@ -1,0 +1,347 @@
+import { createSocket, type Socket } from "node:dgram";
+import { action, type Operation, resource, type Stream, type Subscription, spawn } from "effection";
+import { PortInUseError, show, UdpSocketError } from "./errors.js";
+
+/** One datagram received by a {@link useUdpSocket} socket. */
+export interface Datagram {
+  /** The payload, exactly as received: any bytes, any length (0 to 65,507). */
+  data: Buffer;
+  /** The sender's address. */
+  address: string;
+  /** The sender's port. */
+  port: number;
+  /** The sender's address family. */
+  family: "IPv4" | "IPv6";
+}
+
+/** Options of {@link useUdpSocket}. */
+export interface UdpSocketOptions {
+  /** The port to bind; `0` (the default) lets the system pick a free one. */
+  port?: number;
+  /** The address to bind. Default: every address of the family (`0.0.0.0` or `::`). */
+  host?: string;
+  /** `"udp4"` (default) or `"udp6"`. */
+  type?: "udp4" | "udp6";
+  /** Let other sockets bind the same port (`SO_REUSEADDR`). Default `false`. */
+  reuseAddr?: boolean;
+  /**
+   * The kernel's receive buffer (`SO_RCVBUF`) in bytes. A bigger buffer rides
+   * out longer stalls of the event loop; Linux caps it at `net.core.rmem_max`.
+   * Default: the system's.
+   */
+  recvBufferSize?: number;
+  /** The kernel's send buffer (`SO_SNDBUF`) in bytes. Default: the system's. */
+  sendBufferSize?: number;
+  /**
+   * How many datagrams may wait, per subscriber, for the subscriber to read
+   * them. Beyond that, new datagrams are dropped and counted in
+   * `stats().dropped`. Default 65,536 (18 s of 35 senders × 100/s).
+   */
+  queueLimit?: number;
+  /** Like `queueLimit`, in payload bytes per subscriber. Default 64 MiB. */
+  queueBytes?: number;
+}
+
+/** Counters of a {@link UdpSocket}, since it was bound. */
+export interface UdpSocketStats {
+  /** Datagrams received from the kernel. */
+  received: number;
+  /** Payload bytes received from the kernel. */
+  bytes: number;
+  /** Datagrams dropped because a subscriber's queue was full (per subscriber). */
+  dropped: number;
+  /** Datagrams waiting in queues right now (all subscribers). */
+  queued: number;
+}
+
+/** A bound UDP socket whose lifetime is the scope that called {@link useUdpSocket}. */
+export interface UdpSocket {
+  /**
+   * The datagrams received, as a stream. Every subscriber sees every datagram
+   * received while it is subscribed; datagrams that arrive while nobody is
+   * subscribed wait (up to the queue limits) for the next subscriber, so none
+   * is lost between binding and the first `each()`.
+   */
+  messages: Stream<Datagram, never>;
+  /** Sends one datagram; returns when the system has taken it. */
+  send(data: Uint8Array | string, port: number, host?: string): Operation<void>;
+  /** The address the socket is bound to (with the port the system chose for `port: 0`). */
+  address: { address: string; port: number; family: string };
+  /** Counters since the socket was bound. */
+  stats(): UdpSocketStats;
+}
+
+/**
+ * Binds a UDP socket on `node:dgram` for the lifetime of the calling scope:
+ * when the scope ends the socket is closed (and the close awaited).
+ *
+ * Binding a port that is taken throws a {@link PortInUseError} naming the
+ * port; any other bind failure throws a {@link UdpSocketError}. After binding,
+ * a failure of the socket fails the calling scope, so it surfaces rather than
+ * vanishing.
+ *
+ * Payloads are never parsed: empty, garbage or maximum-size datagrams are
+ * delivered as bytes, and what they mean is the consumer's concern.
+ *
+ * Queueing: the kernel hands datagrams to the socket as fast as the event loop
+ * reads them, whatever the consumer is doing; each subscriber has its own
+ * FIFO, bounded by `queueLimit` datagrams and `queueBytes` bytes (large by
+ * default, so a consumer that pauses for seconds loses nothing). A consumer
+ * slower than the senders for longer than that loses the newest datagrams, and
+ * `stats().dropped` counts them: memory stays bounded and the loss is visible.
+ *
+ * @example
+ * ```ts
+ * import { each, main } from "effection";
+ * import { useUdpSocket } from "bough/sources";
+ *
+ * await main(function* () {
+ *   const udp = yield* useUdpSocket({ port: 8001, host: "127.0.0.1" });
+ *   for (const datagram of yield* each(udp.messages)) {
+ *     console.log(`${datagram.address}:${datagram.port} sent ${datagram.data.length} bytes`);
+ *     yield* udp.send("ack", datagram.port, datagram.address);
+ *     yield* each.next();
+ *   }
+ * });
+ * ```
+ */
+export function useUdpSocket(options: UdpSocketOptions = {}): Operation<UdpSocket> {
+  const {
+    port = 0,
+    host,
+    type = "udp4",
+    reuseAddr = false,
+    recvBufferSize,
+    sendBufferSize,
+    queueLimit = 65_536,
+    queueBytes = 64 * 1024 * 1024,
+  } = options;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new TypeError(`useUdpSocket: port must be an integer 0–65535, got ${show(port)}`);
+  }
+  if (type !== "udp4" && type !== "udp6") {
+    throw new TypeError(`useUdpSocket: type must be "udp4" or "udp6", got ${show(type)}`);
+  }
+  for (const [name, value] of [
+    ["queueLimit", queueLimit],
+    ["queueBytes", queueBytes],
+  ] as const) {
+    if (!(value >= 1)) {
+      throw new TypeError(`useUdpSocket: ${name} must be a number >= 1, got ${show(value)}`);
+    }
+  }
+
+  return resource(function* (provide) {
+    const socket = createSocket({ type, reuseAddr });
+    const hub = new DatagramFanout(queueLimit, queueBytes);
+    socket.on("message", (data, rinfo) => {
+      hub.deliver({ data, address: rinfo.address, port: rinfo.port, family: rinfo.family });
+    });
+    let open = false;
+    try {
+      yield* bind(socket, port, host);
+      open = true;
+      if (recvBufferSize !== undefined) socket.setRecvBufferSize(recvBufferSize);
+      if (sendBufferSize !== undefined) socket.setSendBufferSize(sendBufferSize);
+
+      // A socket error after binding fails the scope that owns the socket.
+      yield* spawn(() =>
+        action<never>((_, reject) => {
+          const onError = (error: Error) => {
+            const failure = new UdpSocketError(`UDP socket failed: ${error.message}`, error);
+            hub.fail(failure);
+            reject(failure);
+          };
+          socket.on("error", onError);
+          return () => socket.off("error", onError);
+        }),
+      );
+
+      const info = socket.address();
+      yield* provide({
+        messages: hub.stream,
+        send: (data, toPort, toHost) =>
+          action<void>((resolve, reject) => {
+            const fail = (error: Error) =>
+              reject(new UdpSocketError(`UDP send failed: ${error.message}`, error));
+            try {
+              socket.send(data, toPort, toHost, (error) => (error ? fail(error) : resolve()));
+            } catch (error) {
+              fail(error as Error); // bad port, closed socket: thrown before sending
+            }
+            return () => {};
+          }),
+        address: { address: info.address, port: info.port, family: info.family },
+        stats: () => hub.stats(),
+      });
+    } finally {
+      hub.fail(new UdpSocketError("the UDP socket is closed"));
+      // keep a listener so that a late error cannot crash the process
+      socket.on("error", () => {});
+      if (open) yield* close(socket);
+      else socket.close();
+    }
+  });
+}
+
+function bind(socket: Socket, port: number, host: string | undefined): Operation<void> {
+  return action<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      if (error.code === "EADDRINUSE") reject(new PortInUseError(port, host, error));
+      else {
+        reject(
+          new UdpSocketError(
+            `cannot bind UDP socket to ${host ?? "*"}:${port}: ${error.message}`,
+            error,
+          ),
+        );
+      }
+    };
+    socket.once("error", onError);
+    socket.bind({ port, address: host }, () => {
+      socket.off("error", onError);
+      resolve();
+    });
+    return () => socket.off("error", onError);
+  });
+}
+
+function close(socket: Socket): Operation<void> {
+  return action<void>((resolve) => {
+    try {
+      socket.close(() => resolve());
+    } catch {
+      resolve(); // already closed
+    }
+    return () => {};
+  });
+}
+
+/** One subscriber's FIFO: bounded in count and bytes, cheap to push and shift. */
+class DatagramQueue {
+  private items: Datagram[] = [];
+  private head = 0;
+  bytes = 0;
+  /** A consumer waiting in `next()`; a datagram goes straight to it. */
+  waiter: { resolve(d: Datagram): void; reject(e: Error): void } | undefined;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  push(datagram: Datagram): void {
+    this.items.push(datagram);
+    this.bytes += datagram.data.length;
+  }
+
+  shift(): Datagram | undefined {
+    if (this.head === this.items.length) return undefined;
+    const datagram = this.items[this.head];
+    this.items[this.head++] = undefined as unknown as Datagram;
+    this.bytes -= datagram.data.length;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return datagram;
+  }
+}
+
+/**
+ * Hands every datagram to every subscriber's queue; keeps a backlog queue for
+ * the time when nobody is subscribed, which the next subscriber adopts.
+ */
+class DatagramFanout {
+  private readonly subscribers = new Set<DatagramQueue>();
+  private backlog: DatagramQueue | undefined = new DatagramQueue();
+  private failure: Error | undefined;
+  private received = 0;
+  private bytes = 0;
+  private dropped = 0;
+  readonly stream: Stream<Datagram, never>;
+
+  constructor(
+    private readonly limit: number,
+    private readonly limitBytes: number,
+  ) {
+    const fanout = this;
+    this.stream = resource(function* (provide) {
+      if (fanout.failure) throw fanout.failure;
+      const queue = fanout.backlog ?? new DatagramQueue();
+      fanout.backlog = undefined;
+      fanout.subscribers.add(queue);
+      try {
+        yield* provide(new DatagramSubscription(queue, fanout));
+      } finally {
+        fanout.subscribers.delete(queue);
+        if (fanout.subscribers.size === 0 && !fanout.failure) fanout.backlog = queue;
+      }
+    });
+  }
+
+  deliver(datagram: Datagram): void {
+    this.received++;
+    this.bytes += datagram.data.length;
+    if (this.backlog) this.offer(this.backlog, datagram);
+    for (const queue of this.subscribers) this.offer(queue, datagram);
+  }
+
+  private offer(queue: DatagramQueue, datagram: Datagram): void {
+    const waiter = queue.waiter;
+    if (waiter) {
+      queue.waiter = undefined;
+      waiter.resolve(datagram);
+    } else if (queue.size < this.limit && queue.bytes + datagram.data.length <= this.limitBytes) {
+      queue.push(datagram);
+    } else {
+      this.dropped++;
+    }
+  }
+
+  fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.backlog = undefined;
+    for (const queue of this.subscribers) {
+      const waiter = queue.waiter;
+      queue.waiter = undefined;
+      waiter?.reject(error);
+    }
+  }
+
+  /** The error a subscriber gets once its queue is empty, if the socket is gone. */
+  get error(): Error | undefined {
+    return this.failure;
+  }
+
+  stats(): UdpSocketStats {
+    let queued = this.backlog?.size ?? 0;
+    for (const queue of this.subscribers) queued += queue.size;
+    return { received: this.received, bytes: this.bytes, dropped: this.dropped, queued };
+  }
+}
+
+class DatagramSubscription implements Subscription<Datagram, never> {
+  constructor(
+    private readonly queue: DatagramQueue,
+    private readonly fanout: DatagramFanout,
+  ) {}
+
+  *next(): Operation<IteratorResult<Datagram, never>> {
+    const queued = this.queue.shift();
+    if (queued) return { done: false, value: queued };
+    const error = this.fanout.error;
+    if (error) throw error;
+    const queue = this.queue;
+    const value = yield* action<Datagram>((resolve, reject) => {
+      queue.waiter = { resolve, reject };
+      return () => {
+        if (queue.waiter?.resolve === resolve) queue.waiter = undefined;
+      };
+    });
+    return { done: false, value };
+  }
+}
