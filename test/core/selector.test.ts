@@ -109,6 +109,24 @@ describe("useSelector", () => {
     });
   });
 
+  it("keeps a failure nobody awaited until the next select, without crashing the owner", async () => {
+    // effection's sharp edge: a spawned task that fails while nobody awaits it tears down its
+    // parent at once. A selector item's failure waits, undiminished, for the owner's next select.
+    await run(function* () {
+      const selector = yield* useSelector();
+      selector.add("bad", failAfter(1, "late failure"));
+      yield* sleep(20);
+      expect(selector.size).toBe(0);
+      let error: unknown;
+      try {
+        yield* selector.select();
+      } catch (e) {
+        error = e;
+      }
+      expect((error as Error).message).toBe("late failure");
+    });
+  });
+
   it("reports an item that throws synchronously as a failure", async () => {
     await run(function* () {
       const selector = yield* useSelector();
