@@ -1,1 +1,13 @@
-export {};
+export * from "./context.js";
+export * from "./errors.js";
+export * from "./long-poll.js";
+export * from "./ndjson.js";
+export type { StreamOptions } from "./pump.js";
+export * from "./reply.js";
+export * from "./router.js";
+export * from "./server.js";
+export * from "./sse.js";
+export * from "./static.js";
+export * from "./timers.js";
+export * from "./websocket.js";
+export * from "./writer.js";

@@ -1,0 +1,69 @@
+import type { Operation, Stream } from "effection";
+import type { RequestContext } from "./context.js";
+import { forgetLater, pump, type StreamOptions } from "./pump.js";
+import { StreamReply } from "./reply.js";
+
+/** Options of {@link ndjson}. */
+export interface NdjsonOptions<T> extends StreamOptions {
+  /** Turns an item into the line's value. Default: the item itself. */
+  map?: (item: T) => unknown;
+  /** The heartbeat line. Default `"\n"` (an empty line, which NDJSON readers skip). */
+  heartbeat?: string;
+}
+
+/** The last formatted line, shared by every NDJSON connection (see `sse`). */
+const last = { item: undefined as unknown, map: undefined as unknown, line: "", clearing: false };
+
+class NdjsonReply<T> extends StreamReply {
+  constructor(
+    private stream: Stream<T, unknown>,
+    private options: NdjsonOptions<T>,
+  ) {
+    super();
+  }
+
+  run(ctx: RequestContext): Operation<void> {
+    ctx.response.writeHead(200, {
+      "content-type": "application/x-ndjson",
+      "cache-control": "no-cache, no-transform",
+      "x-accel-buffering": "no",
+    });
+    ctx.response.flushHeaders();
+    return pump(
+      ctx,
+      this.stream,
+      (item) => this.format(item),
+      { heartbeat: this.options.heartbeat ?? "\n", final: undefined },
+      this.options,
+    );
+  }
+
+  private format(item: T): string {
+    const map = this.options.map;
+    if (item === last.item && map === last.map && last.line !== "") return last.line;
+    const line = `${JSON.stringify(map ? map(item) : item)}\n`;
+    last.item = item;
+    last.map = map;
+    last.line = line;
+    forgetLater(last);
+    return line;
+  }
+}
+
+/**
+ * A newline-delimited JSON reply: one line per item of `stream`, until the
+ * stream ends or the client leaves (which halts the handler). Heartbeats
+ * (empty lines), reaping of stuck connections and the per-connection cap work
+ * as for {@link sse}.
+ *
+ * @example
+ * ```ts
+ * router.get("/stream", function* () {
+ *   return ndjson(hub.subscribe(), { map: (message) => ({ tick: message.value }) });
+ * });
+ * // curl -N localhost:5014/stream → {"tick":3}\n{"tick":4}\n…
+ * ```
+ */
+export function ndjson<T>(stream: Stream<T, unknown>, options: NdjsonOptions<T> = {}): StreamReply {
+  return new NdjsonReply(stream, options);
+}

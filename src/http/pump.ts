@@ -1,0 +1,105 @@
+import type { Operation, Stream } from "effection";
+import type { RequestContext } from "./context.js";
+import { type BackpressureOptions, createStreamWriter, type StreamWriter } from "./writer.js";
+
+/** Options shared by the streaming replies (`sse`, `ndjson`). */
+export interface StreamOptions extends BackpressureOptions {
+  /**
+   * How often a heartbeat is sent while the stream is idle, in ms. Default
+   * 15000. `0` turns heartbeats (and reaping) off.
+   */
+  heartbeatMs?: number;
+  /**
+   * A connection that makes no progress for this many heartbeat windows in a
+   * row (bytes wait to be sent and none leave) is treated as half-open and
+   * destroyed. Default 2.
+   */
+  missedHeartbeats?: number;
+}
+
+/** @internal what a stream reply writes besides its items. */
+export interface PumpFrame {
+  /** The heartbeat chunk (an SSE comment, an empty NDJSON line). */
+  heartbeat: string;
+  /** Written just before the response ends on shutdown, if any. */
+  final: string | undefined;
+}
+
+/**
+ * @internal Copies `stream` to the response through a backpressure-aware
+ * writer, with heartbeats, reaping and a final chunk on shutdown. Returns when
+ * the stream ends (the response is then ended); is halted when the client
+ * leaves.
+ */
+export function* pump<T>(
+  ctx: RequestContext,
+  stream: Stream<T, unknown>,
+  format: (item: T) => string,
+  frame: PumpFrame,
+  options: StreamOptions,
+): Operation<void> {
+  const res = ctx.response;
+  const writer = createStreamWriter(res, options);
+  const heartbeatMs = options.heartbeatMs ?? 15_000;
+  const stopBeat =
+    heartbeatMs > 0
+      ? ctx.host.timers.every(
+          heartbeatMs,
+          heartbeat(ctx, writer, frame.heartbeat, options.missedHeartbeats ?? 2),
+        )
+      : undefined;
+  if (heartbeatMs > 0) res.socket?.setKeepAlive(true, heartbeatMs);
+  const stopShutdown = ctx.host.onShutdown(() => {
+    if (writer.closed) return;
+    if (frame.final !== undefined) res.write(frame.final);
+    res.end();
+  });
+  try {
+    const subscription = yield* stream;
+    for (;;) {
+      const next = yield* subscription.next();
+      if (next.done) break;
+      yield* writer.write(format(next.value));
+    }
+    if (!res.writableEnded) res.end();
+  } finally {
+    stopBeat?.();
+    stopShutdown();
+  }
+}
+
+/** A heartbeat tick for one connection: reap it if it is stuck, else send a beat if idle. */
+function heartbeat(ctx: RequestContext, writer: StreamWriter, beat: string, missed: number) {
+  let stalled = 0;
+  let lastSent = -1;
+  return () => {
+    const res = ctx.response;
+    const socket = res.socket;
+    if (socket === null || writer.closed) return;
+    const pending = res.writableLength;
+    const sent = socket.bytesWritten - socket.writableLength;
+    if (pending > 0 && sent === lastSent) {
+      if (++stalled >= missed) {
+        res.destroy();
+        return;
+      }
+    } else {
+      stalled = 0;
+    }
+    lastSent = sent;
+    if (pending === 0) res.write(beat);
+  };
+}
+
+/**
+ * @internal Forgets a cached formatted item at the end of the current turn, so
+ * an item mutated and sent again later is never served stale.
+ */
+export function forgetLater(cache: { item: unknown; clearing: boolean }): void {
+  if (cache.clearing) return;
+  cache.clearing = true;
+  setImmediate(() => {
+    cache.item = undefined;
+    cache.clearing = false;
+  });
+}

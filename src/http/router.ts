@@ -1,0 +1,125 @@
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import type { Operation } from "effection";
+import FindMyWay from "find-my-way";
+import type { RequestContext } from "./context.js";
+import { error } from "./reply.js";
+import type { App, Handler, ServerHost } from "./server.js";
+import { type StaticOptions, serveStatic } from "./static.js";
+import { acceptWebSocket, type WebSocketHandler, type WebSocketOptions } from "./websocket.js";
+
+type Method = "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS";
+
+/** A router: a table of routes to handlers, usable as `useServer({ handler: router })`. */
+export interface Router extends App {
+  /** Routes `GET path` to `handler`. */
+  get(path: string, handler: Handler): Router;
+  /** Routes `POST path` to `handler`. */
+  post(path: string, handler: Handler): Router;
+  /** Routes `PUT path` to `handler`. */
+  put(path: string, handler: Handler): Router;
+  /** Routes `DELETE path` to `handler`. */
+  delete(path: string, handler: Handler): Router;
+  /** Routes `PATCH path` to `handler`. */
+  patch(path: string, handler: Handler): Router;
+  /** Routes `method path` to `handler`. */
+  on(method: Method, path: string, handler: Handler): Router;
+  /** Routes WebSocket upgrades on `path` to `handler`. */
+  ws(path: string, handler: WebSocketHandler, options?: WebSocketOptions): Router;
+  /** Serves the files under `dir` at `prefix` (GET and HEAD). */
+  static(prefix: string, dir: string, options?: StaticOptions): Router;
+}
+
+/** A ready-made operation that returns a reply without suspending (no task, no generator). */
+class Constant<T> implements Operation<T> {
+  constructor(private value: T) {}
+  [Symbol.iterator](): Iterator<never, T, unknown> {
+    return { next: () => ({ done: true, value: this.value }) };
+  }
+}
+
+const NOT_FOUND = new Constant(error(404, "not found"));
+
+interface WsRoute {
+  handler: WebSocketHandler;
+  options: WebSocketOptions;
+}
+
+/**
+ * Creates a router on find-my-way. Unknown paths get 404; a known path with
+ * the wrong method gets 405 with an `Allow` header.
+ *
+ * @example
+ * ```ts
+ * const router = createRouter()
+ *   .get("/jobs/:id", function* (ctx) { return json(jobs.get(ctx.params.id!)); })
+ *   .post("/jobs", function* (ctx) { return json(addJob(yield* ctx.json()), 201); })
+ *   .ws("/ws/queue", function* (socket) { yield* socket.send("hello"); })
+ *   .static("/", "./public");
+ * yield* useServer({ port: 5001, handler: router });
+ * ```
+ */
+export function createRouter(): Router {
+  const fmw = FindMyWay({ ignoreTrailingSlash: true });
+  const sockets = FindMyWay({ ignoreTrailingSlash: true });
+  const methods = new Set<Method>();
+
+  function add(method: Method, path: string, handler: Handler) {
+    methods.add(method);
+    fmw.on(method, path, () => {}, handler);
+  }
+
+  function miss(ctx: RequestContext): Operation<unknown> {
+    const path = ctx.path;
+    const allow: string[] = [];
+    for (const method of methods) {
+      if (fmw.find(method, path) !== null) allow.push(method);
+    }
+    if (allow.length === 0) return NOT_FOUND;
+    return new Constant(
+      error(405, `method ${ctx.method} not allowed; use ${allow.join(", ")}`, {
+        allow: allow.join(", "),
+      }),
+    );
+  }
+
+  const router: Router = {
+    handle(ctx) {
+      const found = fmw.find((ctx.request.method ?? "GET") as Method, ctx.request.url ?? "/");
+      if (found === null) return miss(ctx);
+      ctx.params = found.params;
+      ctx.query = found.searchParams;
+      return (found.store as Handler)(ctx);
+    },
+    upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, host: ServerHost) {
+      const found = sockets.find("GET", request.url ?? "/");
+      if (found === null) {
+        socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+        return;
+      }
+      const route = found.store as WsRoute;
+      acceptWebSocket(host, request, socket, head, found.params, route.handler, route.options);
+    },
+    on(method, path, handler) {
+      add(method, path, handler);
+      return router;
+    },
+    get: (path, handler) => router.on("GET", path, handler),
+    post: (path, handler) => router.on("POST", path, handler),
+    put: (path, handler) => router.on("PUT", path, handler),
+    delete: (path, handler) => router.on("DELETE", path, handler),
+    patch: (path, handler) => router.on("PATCH", path, handler),
+    ws(path, handler, options = {}) {
+      sockets.on("GET", path, () => {}, { handler, options } satisfies WsRoute);
+      return router;
+    },
+    static(prefix, dir, options) {
+      const base = prefix.endsWith("/") ? prefix : `${prefix}/`;
+      const handler = serveStatic(dir, options);
+      add("GET", `${base}*`, handler);
+      add("HEAD", `${base}*`, handler);
+      return router;
+    },
+  };
+  return router;
+}

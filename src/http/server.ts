@@ -1,0 +1,341 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { action, type Operation, race, resource, type Scope, type Task, useScope } from "effection";
+import { type Clock, useClock } from "../core/clock.js";
+import { RequestContext, type RequestHost } from "./context.js";
+import { HttpError } from "./errors.js";
+import { type BodyReply, error, StreamReply, writeValue } from "./reply.js";
+import { createTimers, type Timers } from "./timers.js";
+
+/**
+ * A request handler: `function* (ctx) { … return reply }`. It may return a
+ * reply (`json`, `text`, `html`, `error`, `sse`, `ndjson`, `longPoll`), any
+ * other value (sent as JSON), or `undefined` (204, unless it wrote to
+ * `ctx.response` itself).
+ */
+export type Handler = (ctx: RequestContext) => Operation<unknown>;
+
+/**
+ * Something that can serve requests and, optionally, WebSocket upgrades:
+ * a router from `createRouter()`.
+ */
+export interface App {
+  /** Handles one request (returns the handler's operation, not yet started). */
+  handle(ctx: RequestContext): Operation<unknown>;
+  /** Handles an HTTP upgrade; without it upgrades are refused. */
+  upgrade?(request: IncomingMessage, socket: Duplex, head: Buffer, host: ServerHost): void;
+}
+
+/** A logger for handler failures. */
+export interface ServerLogger {
+  error(message: string, error: unknown): void;
+}
+
+/** Options of {@link useServer}. */
+export interface ServerOptions {
+  /** The port to listen on; `0` (the default) picks a free one. */
+  port?: number;
+  /** The address to listen on. Default `"127.0.0.1"`. */
+  host?: string;
+  /** A router from `createRouter()`, or a single handler for every request. */
+  handler: App | Handler;
+  /**
+   * On shutdown, how long open requests and streams get to finish after they
+   * were told to (final SSE event, WebSocket close 1001) before their sockets
+   * are destroyed. Default 5000 ms.
+   */
+  shutdownGraceMs?: number;
+  /** The largest request body `ctx.json()`/`ctx.body()` accept. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Where handler failures are logged (message + error with stack). Default `console`. */
+  logger?: ServerLogger;
+}
+
+/** A running server, as provided by {@link useServer}. */
+export interface Server {
+  /** The port it listens on. */
+  readonly port: number;
+  /** Its base URL, e.g. `http://127.0.0.1:38211`. */
+  readonly url: string;
+  /** Requests, streams and WebSockets in progress that have a task. */
+  readonly active: number;
+}
+
+/**
+ * The server side of a request host, as seen by WebSocket adapters: it runs
+ * tracked tasks, owns the shared timers and the shutdown hooks.
+ */
+export interface ServerHost extends RequestHost {
+  /** Runs `op` as a tracked task of the server (counted until it ends; halted on shutdown). */
+  start(ctx: RequestContext, op: Operation<void>): Task<void>;
+  /** Tracks a raw socket (an upgraded WebSocket) to destroy at the end of shutdown. */
+  track(socket: Duplex): void;
+  /** Logs a handler failure. */
+  log(message: string, error: unknown): void;
+}
+
+const SHUTTING_DOWN = '{"error":"server is shutting down"}';
+
+/**
+ * An operation whose first step has already run inline: the server calls each
+ * handler's first step in the `request` event and only pays for a task when
+ * the handler suspends; the task then resumes this iterator where it stopped.
+ */
+class Resumed<T> implements Operation<T>, Iterator<any, T, unknown> {
+  constructor(
+    private iterator: Iterator<any, T, unknown>,
+    private first: IteratorResult<any, T> | undefined,
+  ) {}
+  [Symbol.iterator]() {
+    return this;
+  }
+  next(value?: unknown): IteratorResult<any, T> {
+    const first = this.first;
+    if (first !== undefined) {
+      this.first = undefined;
+      return first;
+    }
+    return this.iterator.next(value);
+  }
+  throw(error?: unknown): IteratorResult<any, T> {
+    this.first = undefined;
+    if (this.iterator.throw) return this.iterator.throw(error);
+    throw error;
+  }
+  return(value?: any): IteratorResult<any, T> {
+    this.first = undefined;
+    if (this.iterator.return) return this.iterator.return(value);
+    return { done: true, value };
+  }
+}
+
+class Host implements ServerHost {
+  closing = false;
+  active = 0;
+  readonly maxBodyBytes: number;
+  readonly timers: Timers;
+  readonly app: App;
+  private hooks = new Set<() => void>();
+  private sockets = new Set<Duplex>();
+  private idle: (() => void) | undefined = undefined;
+  private logger: ServerLogger;
+
+  constructor(
+    private scope: Scope,
+    clock: Clock,
+    options: ServerOptions,
+  ) {
+    this.maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+    this.timers = createTimers(scope, clock);
+    const handler = options.handler;
+    this.app = typeof handler === "function" ? { handle: handler } : handler;
+    this.logger = options.logger ?? {
+      error: (message, error) => console.error(message, error),
+    };
+  }
+
+  onShutdown(fn: () => void): () => void {
+    this.hooks.add(fn);
+    return () => {
+      this.hooks.delete(fn);
+    };
+  }
+
+  log(message: string, error: unknown): void {
+    try {
+      this.logger.error(message, error);
+    } catch {
+      // a broken logger must not break the server
+    }
+  }
+
+  track(socket: Duplex): void {
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+  }
+
+  onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (this.closing) {
+      res.writeHead(503, { "content-type": "application/json", connection: "close" });
+      res.end(SHUTTING_DOWN);
+      return;
+    }
+    const ctx = new RequestContext(req, res, this);
+    let iterator: Iterator<any, unknown, unknown>;
+    let first: IteratorResult<any, unknown>;
+    try {
+      iterator = this.app.handle(ctx)[Symbol.iterator]();
+      first = iterator.next();
+    } catch (error) {
+      this.fail(ctx, error);
+      return;
+    }
+    if (first.done) {
+      this.deliver(ctx, first.value);
+    } else {
+      this.startRequest(ctx, this.respond(ctx, new Resumed(iterator, first)));
+    }
+  };
+
+  onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (this.closing || this.app.upgrade === undefined) {
+      const status = this.closing ? "503 Service Unavailable" : "404 Not Found";
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      return;
+    }
+    this.app.upgrade(req, socket, head, this);
+  };
+
+  private deliver(ctx: RequestContext, value: unknown): void {
+    if (value instanceof StreamReply) this.startRequest(ctx, this.stream(ctx, value));
+    else writeValue(ctx.response, value);
+  }
+
+  private *respond(ctx: RequestContext, op: Operation<unknown>): Operation<void> {
+    try {
+      const value = yield* op;
+      if (value instanceof StreamReply) yield* value.run(ctx);
+      else writeValue(ctx.response, value);
+    } catch (error) {
+      this.fail(ctx, error);
+    }
+  }
+
+  private *stream(ctx: RequestContext, reply: StreamReply): Operation<void> {
+    try {
+      yield* reply.run(ctx);
+    } catch (error) {
+      this.fail(ctx, error);
+    }
+  }
+
+  private fail(ctx: RequestContext, failure: unknown): void {
+    const res = ctx.response;
+    let reply: BodyReply;
+    if (failure instanceof HttpError) {
+      const headers = ctx.closeConnection
+        ? { ...failure.headers, connection: "close" }
+        : failure.headers;
+      reply = error(failure.status, failure.message, headers);
+    } else {
+      this.log(`handler failed: ${ctx.method} ${ctx.path}`, failure);
+      reply = error(500, "internal server error");
+    }
+    if (res.headersSent) {
+      // a stream already began: the status can no longer change, so cut it off
+      res.destroy();
+      return;
+    }
+    reply.writeTo(res);
+  }
+
+  private startRequest(ctx: RequestContext, op: Operation<void>): void {
+    this.start(ctx, op);
+    if (!ctx.finished) ctx.response.once("close", () => ctx.halt());
+  }
+
+  start(ctx: RequestContext, op: Operation<void>): Task<void> {
+    this.active++;
+    const task = this.scope.run(() => this.tracked(ctx, op));
+    ctx.task = task;
+    return task;
+  }
+
+  private *tracked(ctx: RequestContext, op: Operation<void>): Operation<void> {
+    try {
+      yield* op;
+    } finally {
+      ctx.end();
+      this.active--;
+      if (this.active === 0 && this.idle !== undefined) this.idle();
+    }
+  }
+
+  *shutdown(server: ReturnType<typeof createServer>, graceMs: number, clock: Clock) {
+    this.closing = true;
+    server.closeIdleConnections();
+    for (const hook of [...this.hooks]) {
+      try {
+        hook();
+      } catch (error) {
+        this.log("shutdown hook failed", error);
+      }
+    }
+    if (this.active > 0) {
+      yield* race([this.whenIdle(), clock.sleep(graceMs)]);
+    }
+    server.closeAllConnections();
+    for (const socket of this.sockets) socket.destroy();
+    yield* action<void>((resolve) => {
+      server.close(() => resolve());
+      return () => {};
+    });
+  }
+
+  private whenIdle(): Operation<void> {
+    return action<void>((resolve) => {
+      if (this.active === 0) resolve();
+      else this.idle = resolve;
+      return () => {
+        this.idle = undefined;
+      };
+    });
+  }
+}
+
+/**
+ * Starts an HTTP server on `node:http` for the lifetime of the calling scope.
+ * Every request runs as its own branch of the task tree: a handler that
+ * throws gives that client a 500 (its stack is logged) and nothing else; a
+ * client that disconnects halts its handler at once. A handler that returns
+ * without suspending costs no task at all.
+ *
+ * When the scope ends the server shuts down: new requests get 503, open
+ * streams get a final event (WebSockets a close 1001), then after
+ * `shutdownGraceMs` whatever remains is destroyed.
+ *
+ * @example
+ * ```ts
+ * import { main, suspend } from "effection";
+ * import { createRouter, json, useServer } from "bough/http";
+ *
+ * await main(function* () {
+ *   const router = createRouter().get("/", function* () { return json({ hello: "world" }); });
+ *   const server = yield* useServer({ port: 8080, handler: router });
+ *   console.log(`listening on ${server.url}`);
+ *   yield* suspend();
+ * });
+ * ```
+ */
+export function useServer(options: ServerOptions): Operation<Server> {
+  return resource<Server>(function* (provide) {
+    const scope = yield* useScope();
+    const clock = yield* useClock();
+    const host = new Host(scope, clock, options);
+    const server = createServer(host.onRequest);
+    server.on("upgrade", host.onUpgrade);
+    const address = options.host ?? "127.0.0.1";
+    yield* action<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port ?? 0, address, () => {
+        server.off("error", reject);
+        resolve();
+      });
+      return () => {};
+    });
+    try {
+      const bound = server.address();
+      const port = typeof bound === "object" && bound !== null ? bound.port : (options.port ?? 0);
+      const shown = address.includes(":") ? `[${address}]` : address;
+      yield* provide({
+        port,
+        url: `http://${shown}:${port}`,
+        get active() {
+          return host.active;
+        },
+      });
+    } finally {
+      yield* host.shutdown(server, options.shutdownGraceMs ?? 5000, clock);
+    }
+  });
+}

@@ -1,0 +1,172 @@
+import type { Operation, Stream } from "effection";
+import type { RequestContext } from "./context.js";
+import { forgetLater, pump, type StreamOptions } from "./pump.js";
+import { StreamReply } from "./reply.js";
+
+/** One server-sent event. */
+export interface SseEvent {
+  /** The event id; the browser sends the last one back as `Last-Event-ID` on reconnect. */
+  id?: string;
+  /** The event type (`addEventListener(type, …)`); `message` when absent. */
+  event?: string;
+  /** The payload; newlines become several `data:` lines. */
+  data: string;
+  /** Tells the browser how long to wait before reconnecting, in ms. */
+  retry?: number;
+}
+
+/** Options of {@link sse}. */
+export interface SseOptions<T> extends StreamOptions {
+  /**
+   * The event id of an item. Default: `item.id` when the item is an object
+   * with a string or number `id` (as hub messages are), else none.
+   */
+  id?: (item: T) => string | undefined;
+  /** The event type of an item. Default: none (`message`). */
+  event?: (item: T) => string | undefined;
+  /** The payload of an item. Default: strings as they are, anything else as JSON. */
+  data?: (item: T) => string;
+  /** Sent once at the start as `retry:`, in ms. Default: not sent. */
+  retryMs?: number;
+  /**
+   * The event sent to open streams when the server shuts down, or `false` for
+   * none. Default `{ event: "shutdown", data: "server shutting down" }`.
+   */
+  final?: SseEvent | false;
+}
+
+/**
+ * Encodes one event in the `text/event-stream` format.
+ *
+ * @example
+ * ```ts
+ * encodeEvent({ id: "7", event: "tick", data: "{\"n\":7}" });
+ * // "id: 7\nevent: tick\ndata: {\"n\":7}\n\n"
+ * ```
+ */
+export function encodeEvent(event: SseEvent): string {
+  let out = "";
+  if (event.id !== undefined) out += `id: ${oneLine(event.id)}\n`;
+  if (event.event !== undefined) out += `event: ${oneLine(event.event)}\n`;
+  if (event.retry !== undefined) out += `retry: ${Math.floor(event.retry)}\n`;
+  const data = event.data;
+  if (data.indexOf("\n") < 0 && data.indexOf("\r") < 0) return `${out}data: ${data}\n\n`;
+  for (const line of data.split(/\r\n|\r|\n/)) out += `data: ${line}\n`;
+  return `${out}\n`;
+}
+
+function oneLine(value: string): string {
+  return value.replace(/[\r\n]/g, "");
+}
+
+function defaultId(item: unknown): string | undefined {
+  if (typeof item === "object" && item !== null) {
+    const id = (item as { id?: unknown }).id;
+    if (typeof id === "string") return id;
+    if (typeof id === "number") return String(id);
+  }
+  return undefined;
+}
+
+function defaultData(item: unknown): string {
+  return typeof item === "string" ? item : JSON.stringify(item);
+}
+
+const SHUTDOWN: SseEvent = { event: "shutdown", data: "server shutting down" };
+
+/**
+ * The last formatted event, shared by every SSE connection: a broadcast
+ * reaches many connections with the same item and the same formatters in a
+ * row, so each message is formatted once, not once per connection.
+ */
+const last = {
+  item: undefined as unknown,
+  id: undefined as unknown,
+  event: undefined as unknown,
+  data: undefined as unknown,
+  chunk: "",
+  clearing: false,
+};
+
+class SseReply<T> extends StreamReply {
+  constructor(
+    private stream: Stream<T, unknown>,
+    private options: SseOptions<T>,
+  ) {
+    super();
+  }
+
+  run(ctx: RequestContext): Operation<void> {
+    const res = ctx.response;
+    const headers: Record<string, string> = {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache, no-transform",
+      "x-accel-buffering": "no",
+    };
+    if (ctx.request.httpVersion === "1.1") headers.connection = "keep-alive";
+    res.writeHead(200, headers);
+    if (this.options.retryMs !== undefined)
+      res.write(`retry: ${Math.floor(this.options.retryMs)}\n\n`);
+    else res.flushHeaders();
+    const final = this.options.final === undefined ? SHUTDOWN : this.options.final;
+    return pump(
+      ctx,
+      this.stream,
+      (item) => this.format(item),
+      { heartbeat: ":\n\n", final: final === false ? undefined : encodeEvent(final) },
+      this.options,
+    );
+  }
+
+  private format(item: T): string {
+    const { id = defaultId, event, data = defaultData } = this.options;
+    if (
+      item === last.item &&
+      id === last.id &&
+      event === last.event &&
+      data === last.data &&
+      last.chunk !== ""
+    ) {
+      return last.chunk;
+    }
+    const chunk = encodeEvent({ id: id(item), event: event?.(item), data: data(item) });
+    last.item = item;
+    last.id = id;
+    last.event = event;
+    last.data = data;
+    last.chunk = chunk;
+    forgetLater(last);
+    return chunk;
+  }
+}
+
+/**
+ * A server-sent-events reply: every item of `stream` becomes one event, with
+ * its `id` taken from the item (hub messages carry theirs), so a browser that
+ * reconnects sends `Last-Event-ID` and the handler resumes from there:
+ * `sse(hub.subscribe({ after: ctx.lastEventId }))`.
+ *
+ * Headers: `Content-Type: text/event-stream`, `Cache-Control: no-cache,
+ * no-transform`, `X-Accel-Buffering: no`, `Connection: keep-alive` (HTTP/1.1).
+ * Idle streams get a comment line every `heartbeatMs`; a connection stuck for
+ * `missedHeartbeats` windows is reaped; a slow client costs at most
+ * `maxBufferedBytes` (policy `wait`, `drop` or `close`). On shutdown, open
+ * streams get a final `shutdown` event.
+ *
+ * A broadcast item is formatted once for all connections when the
+ * formatters (`id`, `event`, `data`) are the same functions for each: define
+ * them once, outside the handler.
+ *
+ * @example
+ * ```ts
+ * router.get("/events", function* (ctx) {
+ *   return sse(hub.subscribe({ after: ctx.lastEventId }), {
+ *     heartbeatMs: 10_000,
+ *     data: (message) => JSON.stringify(message.value),
+ *   });
+ * });
+ * ```
+ */
+export function sse<T>(stream: Stream<T, unknown>, options: SseOptions<T> = {}): StreamReply {
+  return new SseReply(stream, options);
+}

@@ -1,0 +1,223 @@
+import {
+  createChannel,
+  type Operation,
+  run,
+  type Stream,
+  sleep,
+  suspend,
+  until,
+  withResolvers,
+} from "effection";
+import { describe, expect, it } from "vitest";
+import {
+  createRouter,
+  json,
+  ndjson,
+  type Server,
+  sse,
+  text,
+  useServer,
+} from "../../src/http/index.js";
+import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { deferred, openStream, request, wait } from "./helpers.js";
+
+checkLeaksAfterEach();
+
+/** A stream that always has another 64 KiB chunk ready: it fills any client that stops reading. */
+const firehose: Stream<string, never> = {
+  *[Symbol.iterator]() {
+    const chunk = "x".repeat(64 * 1024);
+    return {
+      *next(): Operation<IteratorResult<string, never>> {
+        return { done: false, value: chunk };
+      },
+    };
+  },
+};
+
+function quietLogger() {
+  const logged: { message: string; error: unknown }[] = [];
+  return {
+    logged,
+    logger: { error: (message: string, error: unknown) => logged.push({ message, error }) },
+  };
+}
+
+describe("useServer", () => {
+  it("answers a handler that returns without suspending, without starting a task", async () => {
+    await run(function* () {
+      const server = yield* useServer({
+        handler: function* () {
+          return json({ hello: "world" });
+        },
+      });
+      expect(server.url).toBe(`http://127.0.0.1:${server.port}`);
+      const res = yield* until(request(`${server.url}/`));
+      expect(res.status).toBe(200);
+      expect(res.headers["content-type"]).toBe("application/json; charset=utf-8");
+      expect(JSON.parse(res.body)).toEqual({ hello: "world" });
+      expect(server.active).toBe(0);
+    });
+  });
+
+  it("runs a handler that suspends as its own task and answers when it returns", async () => {
+    await run(function* () {
+      const router = createRouter()
+        .get("/slow", function* () {
+          yield* sleep(5);
+          return { slept: true };
+        })
+        .get("/nothing", function* () {});
+      const server = yield* useServer({ handler: router });
+      const slow = yield* until(request(`${server.url}/slow`));
+      expect(slow.status).toBe(200);
+      expect(JSON.parse(slow.body)).toEqual({ slept: true });
+      const nothing = yield* until(request(`${server.url}/nothing`));
+      expect(nothing.status).toBe(204);
+      expect(server.active).toBe(0);
+    });
+  });
+
+  it("halts the handler when the client disconnects, within one event-loop turn", async () => {
+    const started = withResolvers<void>();
+    const halted = withResolvers<number>();
+    let aborted = false;
+    await run(function* () {
+      const router = createRouter().get("/hold", function* (ctx) {
+        const signal = ctx.signal;
+        ctx.response.writeHead(200, { "content-type": "text/plain" });
+        ctx.response.write("holding\n");
+        started.resolve();
+        try {
+          yield* suspend();
+        } finally {
+          aborted = signal.aborted;
+          halted.resolve(performance.now());
+        }
+      });
+      const server = yield* useServer({ handler: router });
+      const client = yield* until(openStream(`${server.url}/hold`));
+      yield* started.operation;
+      yield* until(client.waitFor((t) => t.includes("holding")));
+      expect(server.active).toBe(1);
+      const closedAt = performance.now();
+      client.close();
+      const haltedAt = yield* halted.operation;
+      // the socket's close event takes a turn to arrive; the halt follows at once
+      expect(haltedAt - closedAt).toBeLessThan(100);
+      expect(aborted).toBe(true);
+      yield* until(wait(10));
+      expect(server.active).toBe(0);
+    });
+  });
+
+  it("gives a throwing handler's client a 500 with a JSON error and a logged stack, and nothing else", async () => {
+    const { logged, logger } = quietLogger();
+    const feed = createChannel<string, never>();
+    await run(function* () {
+      const router = createRouter()
+        .get("/boom", function* () {
+          throw new Error("kaboom");
+        })
+        .get("/later", function* () {
+          yield* sleep(1);
+          throw new TypeError("late kaboom");
+        })
+        .get("/feed", function* () {
+          return ndjson(feed, { heartbeatMs: 0 });
+        })
+        .get("/ok", function* () {
+          return text("still here");
+        });
+      const server = yield* useServer({ handler: router, logger });
+      const stream = yield* until(openStream(`${server.url}/feed`));
+      yield* sleep(5);
+      yield* feed.send("before");
+      yield* until(stream.waitFor((t) => t.includes('"before"')));
+
+      const boom = yield* until(request(`${server.url}/boom`));
+      expect(boom.status).toBe(500);
+      expect(boom.headers["content-type"]).toContain("application/json");
+      expect(JSON.parse(boom.body)).toHaveProperty("error");
+      const later = yield* until(request(`${server.url}/later`));
+      expect(later.status).toBe(500);
+      expect(JSON.parse(later.body)).toEqual({ error: "internal server error" });
+
+      expect(logged).toHaveLength(2);
+      expect(logged[0].message).toContain("GET /boom");
+      expect((logged[0].error as Error).stack).toContain("kaboom");
+      expect((logged[1].error as Error).stack).toContain("late kaboom");
+
+      yield* feed.send("after");
+      yield* until(stream.waitFor((t) => t.includes('"after"')));
+      const ok = yield* until(request(`${server.url}/ok`));
+      expect(ok.body).toBe("still here");
+      stream.close();
+    });
+  });
+
+  it("shuts down: 503 to new requests, a final SSE event, then destroys a paused client by grace + 200 ms", async () => {
+    const grace = 300;
+    const ready = deferred<Server>();
+    const idle = createChannel<string, never>();
+    const task = run(function* () {
+      const router = createRouter()
+        .get("/events", function* () {
+          return sse(idle, { heartbeatMs: 0 });
+        })
+        .get("/firehose", function* () {
+          return ndjson(firehose, { heartbeatMs: 0 });
+        })
+        .get("/ok", function* () {
+          return text("ok");
+        });
+      ready.resolve(yield* useServer({ handler: router, shutdownGraceMs: grace }));
+      yield* suspend();
+    });
+    const server = await ready.promise;
+    try {
+      const listener = await openStream(`${server.url}/events`);
+      const paused = await openStream(`${server.url}/firehose`);
+      paused.pause();
+      await wait(200); // let the paused client's buffers fill up
+      expect(server.active).toBe(2);
+
+      const t0 = performance.now();
+      // a task's halt() starts when awaited: Promise.resolve() starts it now
+      const stopped = Promise.resolve(task.halt());
+      await wait(20);
+      const late = await request(`${server.url}/ok`);
+      expect(late.status).toBe(503);
+      expect(JSON.parse(late.body)).toEqual({ error: "server is shutting down" });
+      await listener.waitFor((t) => t.includes("event: shutdown"));
+      await listener.ended;
+      await stopped;
+      const elapsed = performance.now() - t0;
+      expect(elapsed).toBeGreaterThanOrEqual(grace - 5);
+      expect(elapsed).toBeLessThanOrEqual(grace + 200);
+      paused.close();
+    } finally {
+      await task.halt();
+    }
+  });
+
+  it("finishes shutdown at once when nothing is open", async () => {
+    const ready = deferred<Server>();
+    const task = run(function* () {
+      ready.resolve(
+        yield* useServer({
+          handler: function* () {
+            return json(1);
+          },
+          shutdownGraceMs: 5000,
+        }),
+      );
+      yield* suspend();
+    });
+    const server = await ready.promise;
+    expect((await request(server.url)).status).toBe(200);
+    const t0 = performance.now();
+    await task.halt();
+    expect(performance.now() - t0).toBeLessThan(200);
+  });
+});
