@@ -101,7 +101,8 @@ function* boughNode(depth: number, started: { n: number }): Operation<void> {
 
 function* effectionNode(depth: number, started: { n: number }): Operation<void> {
   started.n++;
-  if (depth < DEPTH) for (let i = 0; i < FANOUT; i++) yield* spawn(() => effectionNode(depth + 1, started));
+  if (depth < DEPTH)
+    for (let i = 0; i < FANOUT; i++) yield* spawn(() => effectionNode(depth + 1, started));
   yield* suspend();
 }
 
@@ -119,7 +120,8 @@ async function effectionTree(node: typeof boughNode): Promise<{ build: number; h
 function effectNode(depth: number, started: { n: number }): Effect.Effect<void> {
   return Effect.gen(function* () {
     started.n++;
-    if (depth < DEPTH) for (let i = 0; i < FANOUT; i++) yield* Effect.forkChild(effectNode(depth + 1, started));
+    if (depth < DEPTH)
+      for (let i = 0; i < FANOUT; i++) yield* Effect.forkChild(effectNode(depth + 1, started));
     yield* Effect.never;
   });
 }
@@ -146,13 +148,17 @@ async function tree(name: string, fn: () => Promise<{ build: number; halt: numbe
     halts.push(halt);
   }
   const result = { name, buildMs: median(builds), haltMs: median(halts) };
-  console.log(`${name.padEnd(20)} build ${result.buildMs.toFixed(1)} ms, halt ${result.haltMs.toFixed(1)} ms`);
+  console.log(
+    `${name.padEnd(20)} build ${result.buildMs.toFixed(1)} ms, halt ${result.haltMs.toFixed(1)} ms`,
+  );
   return result;
 }
 
 const items = {
   selectorTrivial: await measure("bough useSelector, trivial items", () => selectorItems(trivial)),
-  selectorSuspending: await measure("bough useSelector, items that suspend once", () => selectorItems(suspending)),
+  selectorSuspending: await measure("bough useSelector, items that suspend once", () =>
+    selectorItems(suspending),
+  ),
   effectionSpawnJoin: await measure("effection spawn + join per item", effectionSpawnJoin),
   promise: await measure("Promise + completion-order loop", promiseRace),
   effectForkJoin: await measure("Effect 4 forkChild + Fiber.join", effectForkJoin),
@@ -171,11 +177,31 @@ const markdown = `
 ${table(
   ["approach", "µs per item", "vs bough trivial"],
   [
-    ["bough \`useSelector\`, trivial items (return without suspending)", items.selectorTrivial.toFixed(3), "1.00×"],
-    ["bough \`useSelector\`, items that suspend once (\`until\`)", items.selectorSuspending.toFixed(3), ratio(items.selectorSuspending, items.selectorTrivial)],
-    ["effection \`spawn\` + join per item", items.effectionSpawnJoin.toFixed(3), ratio(items.effectionSpawnJoin, items.selectorTrivial)],
-    ["Promise + completion-order loop", items.promise.toFixed(3), ratio(items.promise, items.selectorTrivial)],
-    ["Effect 4 \`forkChild\` + \`Fiber.join\`", items.effectForkJoin.toFixed(3), ratio(items.effectForkJoin, items.selectorTrivial)],
+    [
+      "bough `useSelector`, trivial items (return without suspending)",
+      items.selectorTrivial.toFixed(3),
+      "1.00×",
+    ],
+    [
+      "bough `useSelector`, items that suspend once (`until`)",
+      items.selectorSuspending.toFixed(3),
+      ratio(items.selectorSuspending, items.selectorTrivial),
+    ],
+    [
+      "effection `spawn` + join per item",
+      items.effectionSpawnJoin.toFixed(3),
+      ratio(items.effectionSpawnJoin, items.selectorTrivial),
+    ],
+    [
+      "Promise + completion-order loop",
+      items.promise.toFixed(3),
+      ratio(items.promise, items.selectorTrivial),
+    ],
+    [
+      "Effect 4 `forkChild` + `Fiber.join`",
+      items.effectForkJoin.toFixed(3),
+      ratio(items.effectForkJoin, items.selectorTrivial),
+    ],
   ],
 )}
 
@@ -186,7 +212,13 @@ An item that suspends becomes one effection task, so it costs about what \`spawn
 
 ${table(
   ["runtime", "build ms", "halt ms", "build vs effection", "halt vs effection"],
-  trees.map((t) => [t.name, t.buildMs.toFixed(1), t.haltMs.toFixed(1), ratio(t.buildMs, trees[1].buildMs), ratio(t.haltMs, trees[1].haltMs)]),
+  trees.map((t) => [
+    t.name,
+    t.buildMs.toFixed(1),
+    t.haltMs.toFixed(1),
+    ratio(t.buildMs, trees[1].buildMs),
+    ratio(t.haltMs, trees[1].haltMs),
+  ]),
 )}
 `;
 writeResults("core", { items, trees, goalMicros: goal }, markdown);
