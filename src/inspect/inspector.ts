@@ -1,0 +1,90 @@
+import { type Operation, resource } from "effection";
+import { useCapture } from "./capture.js";
+import { type Counters, createCounters } from "./counters.js";
+import type { LineBuffer } from "./line-buffer.js";
+import { type InspectorSnapshot, takeSnapshot } from "./snapshot.js";
+import type { StatusPageOptions } from "./status-page.js";
+import { createStatusRoutes, type StatusRoutes } from "./status-routes.js";
+
+/** Options of {@link useInspector}. */
+export interface InspectorOptions {
+  /**
+   * What to capture of `process.stdout` and `process.stderr`: the last `lines`
+   * complete lines of each (default 1000), each cut at `maxLineLength`
+   * characters (default 16,384). `false` captures nothing.
+   */
+  capture?: { lines?: number; maxLineLength?: number } | false;
+}
+
+/** The inspector of a running app: see {@link useInspector}. */
+export interface Inspector {
+  /** The app's counters, shown on the status page. */
+  readonly counters: Counters;
+  /** The captured complete lines of `stream`, oldest first (empty if not captured). */
+  lines(stream: "stdout" | "stderr"): string[];
+  /** Process facts, counters, the live labelled task tree and the captured lines, now. */
+  snapshot(): InspectorSnapshot;
+  /**
+   * `node:http` handlers serving {@link Inspector.snapshot} as an HTML page at
+   * `prefix` (default `/status`) and as JSON at `prefix + ".json"`.
+   */
+  statusRoutes(prefix?: string, options?: StatusPageOptions): StatusRoutes;
+}
+
+/**
+ * Makes a running app introspectable: while the calling scope lives, the
+ * last N lines written to `process.stdout` and `process.stderr` are kept in
+ * memory (by wrapping their `write`, which keeps its return value and
+ * callback), the app keeps counters, and `statusRoutes()` serves all of it,
+ * with the live tree of tasks named by `label()`, as JSON and as a
+ * self-refreshing HTML page that any `node:http` server can mount. When the
+ * scope ends, the streams' original `write` methods are back.
+ *
+ * Lines written through `console.log`/`console.error` are captured too, since
+ * they go through `write`.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from "node:http";
+ * import { main, suspend } from "effection";
+ * import { label } from "bough";
+ * import { useInspector } from "bough/inspect";
+ *
+ * await main(function* () {
+ *   yield* label("daemon");
+ *   const inspector = yield* useInspector({ capture: { lines: 1000 } });
+ *   const routes = inspector.statusRoutes("/status");
+ *   const server = createServer((req, res) => {
+ *     if (!routes.handle(req, res)) res.writeHead(404).end();
+ *   }).listen(8080);
+ *   try {
+ *     inspector.counters.inc("iterations");
+ *     console.log("working");  // shows on http://localhost:8080/status
+ *     yield* suspend();
+ *   } finally {
+ *     server.close();
+ *   }
+ * });
+ * ```
+ */
+export function useInspector(options: InspectorOptions = {}): Operation<Inspector> {
+  const capture = options.capture ?? {};
+  return resource(function* (provide) {
+    const counters = createCounters();
+    let stdout: LineBuffer | undefined;
+    let stderr: LineBuffer | undefined;
+    if (capture !== false) {
+      const lines = { lines: capture.lines ?? 1000, maxLineLength: capture.maxLineLength };
+      stdout = yield* useCapture(process.stdout, lines);
+      stderr = yield* useCapture(process.stderr, lines);
+    }
+    const snapshot = () => takeSnapshot(counters, stdout, stderr);
+    yield* provide({
+      counters,
+      lines: (stream) => (stream === "stdout" ? stdout : stderr)?.lines() ?? [],
+      snapshot,
+      statusRoutes: (prefix = "/status", page = {}) =>
+        createStatusRoutes(snapshot, { ...page, prefix }),
+    });
+  });
+}

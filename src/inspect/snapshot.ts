@@ -1,0 +1,53 @@
+import { type LabelTree, labelTree } from "../core/labels.js";
+import type { Counters, CounterValue } from "./counters.js";
+import type { LineBuffer } from "./line-buffer.js";
+
+/** What the inspector knows about the process at one moment; plain JSON. */
+export interface InspectorSnapshot {
+  /** The process id. */
+  pid: number;
+  /** When the snapshot was taken (ISO 8601, wall clock). */
+  time: string;
+  /** How long the process has been running, in milliseconds. */
+  uptimeMs: number;
+  /** `process.memoryUsage()`: `rss`, `heapTotal`, `heapUsed`, `external`, `arrayBuffers` in bytes. */
+  memory: NodeJS.MemoryUsage;
+  /** The app's counters (`counters.get()`). */
+  counters: Record<string, CounterValue>;
+  /** The live labelled task tree (`labelTree()` from `bough`). */
+  tree: LabelTree;
+  /** The last complete lines written to stdout, oldest first. */
+  stdout: string[];
+  /** The last complete lines written to stderr, oldest first. */
+  stderr: string[];
+}
+
+/**
+ * Takes an {@link InspectorSnapshot} from counters and the captured lines
+ * (`undefined` lines: nothing captured, empty lists). Cheap and synchronous,
+ * so any request handler can call it.
+ *
+ * @example
+ * ```ts
+ * const counters = createCounters();
+ * counters.inc("iterations");
+ * const snapshot = takeSnapshot(counters);
+ * console.log(snapshot.counters.iterations, snapshot.tree.children.length);
+ * ```
+ */
+export function takeSnapshot(
+  counters: Counters,
+  stdout?: LineBuffer,
+  stderr?: LineBuffer,
+): InspectorSnapshot {
+  return {
+    pid: process.pid,
+    time: new Date().toISOString(),
+    uptimeMs: Math.round(process.uptime() * 1000),
+    memory: process.memoryUsage(),
+    counters: counters.get(),
+    tree: labelTree(),
+    stdout: stdout?.lines() ?? [],
+    stderr: stderr?.lines() ?? [],
+  };
+}

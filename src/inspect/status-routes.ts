@@ -1,0 +1,142 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { InspectorSnapshot } from "./snapshot.js";
+import { renderStatusPage, STATUS_PAGE_CSP, type StatusPageOptions } from "./status-page.js";
+
+/** A plain `node:http` request handler. */
+export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Options of {@link createStatusRoutes}. */
+export interface StatusRoutesOptions extends StatusPageOptions {
+  /** Where the routes live. Default `"/status"`; `"/"` mounts them at the root. */
+  prefix?: string;
+}
+
+/**
+ * The inspector's status routes as framework-neutral `node:http` handlers.
+ * For the default prefix `/status`:
+ * - `GET /status` (and `/status/`) — the HTML page;
+ * - `GET /status.json` (and `/status/json`) — the {@link InspectorSnapshot} as
+ *   JSON (`?pretty` indents it).
+ *
+ * `HEAD` works too; other methods get `405`. Every answer has
+ * `cache-control: no-store`.
+ */
+export interface StatusRoutes {
+  /** The normalised prefix, without a trailing slash (`""` for the root). */
+  readonly prefix: string;
+  /** The URL path of the HTML page, e.g. `/status`. */
+  readonly htmlPath: string;
+  /** The URL path of the JSON snapshot, e.g. `/status.json`. */
+  readonly jsonPath: string;
+  /** Answers with the HTML page, whatever the request's URL. */
+  html: NodeHandler;
+  /** Answers with the JSON snapshot, whatever the request's URL. */
+  json: NodeHandler;
+  /**
+   * Answers the request and returns `true` if its path is one of the routes;
+   * returns `false` and leaves `res` alone otherwise, so a server can try its
+   * own routes next.
+   */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+}
+
+/**
+ * Builds the {@link StatusRoutes} for a snapshot function; each request takes
+ * a fresh snapshot. They need nothing but `node:http`, so they mount in a bare
+ * `createServer`, in `bough/http` (through its raw request), Express, Fastify
+ * (`reply.raw`) or Hono's node adapter. Usually obtained through
+ * `inspector.statusRoutes()`.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from "node:http";
+ * const routes = createStatusRoutes(() => inspector.snapshot(), { prefix: "/status" });
+ * const server = createServer((req, res) => {
+ *   if (routes.handle(req, res)) return;
+ *   res.statusCode = 404;
+ *   res.end("not found");
+ * });
+ * ```
+ */
+export function createStatusRoutes(
+  snapshot: () => InspectorSnapshot,
+  options: StatusRoutesOptions = {},
+): StatusRoutes {
+  const prefix = normalisePrefix(options.prefix ?? "/status");
+  const page: StatusPageOptions = { title: options.title, refreshMs: options.refreshMs };
+  const htmlPaths = new Set([prefix || "/", `${prefix}/`]);
+  const jsonPaths = new Set([`${prefix}/json`]);
+  if (prefix) jsonPaths.add(`${prefix}.json`);
+
+  const html: NodeHandler = (req, res) => {
+    answer(req, res, "text/html; charset=utf-8", () => renderStatusPage(snapshot(), page), {
+      "content-security-policy": STATUS_PAGE_CSP,
+      "x-frame-options": "DENY",
+    });
+  };
+  const json: NodeHandler = (req, res) => {
+    const pretty = new URL(req.url ?? "/", "http://x").searchParams.has("pretty");
+    answer(req, res, "application/json; charset=utf-8", () =>
+      JSON.stringify(snapshot(), null, pretty ? 2 : undefined),
+    );
+  };
+  return {
+    prefix,
+    htmlPath: prefix || "/",
+    jsonPath: prefix ? `${prefix}.json` : "/json",
+    html,
+    json,
+    handle(req, res) {
+      const path = pathOf(req.url);
+      if (htmlPaths.has(path)) html(req, res);
+      else if (jsonPaths.has(path)) json(req, res);
+      else return false;
+      return true;
+    },
+  };
+}
+
+function answer(
+  req: IncomingMessage,
+  res: ServerResponse,
+  type: string,
+  body: () => string,
+  headers: Record<string, string> = {},
+): void {
+  res.setHeader("cache-control", "no-store");
+  res.setHeader("x-content-type-options", "nosniff");
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" });
+    res.end("method not allowed\n");
+    return;
+  }
+  let text: string;
+  try {
+    text = body();
+  } catch (error) {
+    res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
+    res.end(`status snapshot failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    return;
+  }
+  res.writeHead(200, {
+    ...headers,
+    "content-type": type,
+    "content-length": Buffer.byteLength(text),
+  });
+  res.end(req.method === "HEAD" ? undefined : text);
+}
+
+function pathOf(url: string | undefined): string {
+  const raw = url ?? "/";
+  const end = raw.search(/[?#]/);
+  return end === -1 ? raw : raw.slice(0, end);
+}
+
+function normalisePrefix(prefix: string): string {
+  if (typeof prefix !== "string" || !prefix.startsWith("/") || /[?#\s]/.test(prefix)) {
+    throw new TypeError(
+      `statusRoutes: prefix must be a path starting with "/", got ${JSON.stringify(prefix)}`,
+    );
+  }
+  return prefix.replace(/\/+$/, "");
+}
