@@ -1,0 +1,536 @@
+import {
+  action,
+  type Effect,
+  type Operation,
+  resource,
+  type Stream,
+  type Subscription,
+} from "effection";
+import type { Broker, BrokerTopic, Message, TopicListener } from "./broker.js";
+import { HubClosedError, SubscriptionOverflowError } from "./errors.js";
+import { createMemoryBroker } from "./memory-broker.js";
+import { createRingBuffer, type RingBuffer } from "./ring-buffer.js";
+
+/**
+ * What a subscription does when a message arrives and its buffer is full:
+ * - `"drop-oldest"`: discard the oldest buffered message (a live view);
+ * - `"drop-newest"`: discard the arriving message;
+ * - `"close"`: end the subscription with `SubscriptionOverflowError` once the
+ *   buffered messages are consumed;
+ * - `"block"`: hold the publisher (memory broker) or the process's reader
+ *   (Redis broker) until there is room. Only this policy lets a slow
+ *   subscriber slow anyone else down.
+ */
+export type OverflowPolicy = "drop-oldest" | "drop-newest" | "close" | "block";
+
+/** Options of {@link useHub}. */
+export interface HubOptions {
+  /** The topic's name. Hubs on the same broker and topic share messages. */
+  topic: string;
+  /** Where messages live. Default: a new {@link createMemoryBroker | memory broker}. */
+  broker?: Broker;
+  /** Messages the memory broker keeps for `next(after)`/`subscribe({ after })`. Default 1000. */
+  history?: number;
+  /** Default buffer size of each subscription, in messages. Default 1024. */
+  buffer?: number;
+  /** Default overflow policy of each subscription. Default `"drop-oldest"`. */
+  overflow?: OverflowPolicy;
+}
+
+/** Options of {@link Hub.subscribe}. */
+export interface SubscribeOptions {
+  /**
+   * Resume after this cursor (a message `id`): history after it is replayed
+   * first, then live messages, without gap or duplicate. Default: live
+   * messages only, from now.
+   */
+  after?: string;
+  /** This subscription's buffer size. Default: the hub's. */
+  buffer?: number;
+  /** This subscription's overflow policy. Default: the hub's. */
+  overflow?: OverflowPolicy;
+}
+
+/** Counters of a hub, from {@link Hub.stats}. */
+export interface HubStats {
+  topic: string;
+  /** The broker's kind (`"memory"`, `"redis"`). */
+  broker: string;
+  /** Live subscriptions (including pending `next()` calls). */
+  subscribers: number;
+  /** Messages published through this hub. */
+  published: number;
+  /** Messages this hub received from the broker (its own and others'). */
+  received: number;
+  /** Messages handed to consumers, summed over subscriptions. */
+  delivered: number;
+  /** Messages lost to full buffers, per overflow policy. */
+  dropped: Record<OverflowPolicy, number>;
+  /** Subscriptions ended by the `close` policy. */
+  closed: number;
+  /** Times a publisher (or reader) waited for a full `block` subscription. */
+  blocked: number;
+  /** Broker entries that could not be decoded and were skipped. */
+  malformed: number;
+  /** Duplicate broker entries (re-sent commands) that were dropped. */
+  duplicates: number;
+}
+
+/** A topic's publish/subscribe handle, from {@link useHub}. */
+export interface Hub<T> {
+  /** The topic's name. */
+  readonly topic: string;
+  /**
+   * Publishes `value` and returns its message. With the memory broker it
+   * completes at once (unless a `block` subscription is full); with Redis it
+   * completes when Redis confirmed the entry. It is an operation on every
+   * broker, so hub code does not change with the broker: `yield*` it.
+   */
+  publish(value: T): Operation<Message<T>>;
+  /**
+   * A stream of messages, live from now or resumed `after` a cursor. Each
+   * subscription has its own bounded buffer and overflow policy; the stream
+   * never ends by itself (it fails with `SubscriptionOverflowError` under the
+   * `close` policy, or `CursorExpiredError` when `after` is too old).
+   */
+  subscribe(options?: SubscribeOptions): Stream<Message<T>, never>;
+  /**
+   * Long-poll: the first message after `after`, at once if the history has
+   * it; without `after`, the next message published from now.
+   */
+  next(after?: string): Operation<Message<T>>;
+  /** The newest message of the topic, if any. */
+  latest(): Operation<Message<T> | undefined>;
+  /** Counters, as a fresh object. */
+  stats(): HubStats;
+}
+
+/**
+ * Opens a hub on `topic` for the calling scope: bounded fan-out of published
+ * messages to any number of subscriptions, with cursors for resuming and a
+ * long-poll `next()`. The broker decides where messages live: in this process
+ * (default) or in Redis (`redisBroker()` from `bough/hub/redis`) with the same
+ * code. Everything the hub started ends with the scope.
+ *
+ * Delivery is cheap: a publish writes into each subscription's ring buffer
+ * (O(1)) and wakes a waiting subscriber once per batch, not once per message.
+ *
+ * @example
+ * ```ts
+ * import { main, spawn } from "effection";
+ * import { useHub } from "bough/hub";
+ *
+ * await main(function* () {
+ *   const hub = yield* useHub<string>({ topic: "chat", history: 100, buffer: 256 });
+ *   yield* spawn(function* () {
+ *     const sub = yield* hub.subscribe();
+ *     for (;;) console.log((yield* sub.next()).value.value);
+ *   });
+ *   yield* hub.publish("hello");
+ *   console.log(yield* hub.next("0")); // { id: "1", seq: 1, value: "hello", time: … }
+ * });
+ * ```
+ */
+export function useHub<T>(options: HubOptions): Operation<Hub<T>> {
+  const {
+    topic: name,
+    broker = createMemoryBroker(),
+    history = 1000,
+    buffer = 1024,
+    overflow = "drop-oldest",
+  } = options;
+  return resource(function* (provide) {
+    checkBuffer(buffer);
+    checkPolicy(overflow);
+    if (!Number.isInteger(history) || history < 0) {
+      throw new RangeError(`useHub: history must be an integer >= 0, got ${history}`);
+    }
+    const topic = yield* broker.open<T>(name, { history });
+    const core = new HubCore<T>(topic, broker.kind, buffer, overflow);
+    const unlisten = topic.listen(core);
+    try {
+      yield* provide(core.api());
+    } finally {
+      unlisten();
+      core.close();
+    }
+  });
+}
+
+function checkBuffer(buffer: number): void {
+  if (!Number.isInteger(buffer) || buffer < 1) {
+    throw new RangeError(`hub buffer must be an integer >= 1, got ${buffer}`);
+  }
+}
+
+function checkPolicy(policy: string): void {
+  if (!["drop-oldest", "drop-newest", "close", "block"].includes(policy)) {
+    throw new RangeError(`unknown overflow policy "${policy}"`);
+  }
+}
+
+const BACKFILL = 0;
+const LIVE = 1;
+
+/** The hub's shared state; the broker delivers to it, it fans out. */
+class HubCore<T> implements TopicListener<T> {
+  readonly topic: BrokerTopic<T>;
+  readonly kind: string;
+  readonly buffer: number;
+  readonly overflow: OverflowPolicy;
+  /** Live subscriptions; each knows its index, so removal is a swap (O(1)). */
+  readonly subs: HubSubscription<T>[] = [];
+  closed = false;
+  published = 0;
+  received = 0;
+  delivered = 0;
+  closedSubs = 0;
+  blocked = 0;
+  dropped: Record<OverflowPolicy, number> = {
+    "drop-oldest": 0,
+    "drop-newest": 0,
+    close: 0,
+    block: 0,
+  };
+  /** `block` subscriptions whose buffer is full. */
+  full = 0;
+  private readyWaiters = new Set<() => void>();
+
+  constructor(topic: BrokerTopic<T>, kind: string, buffer: number, overflow: OverflowPolicy) {
+    this.topic = topic;
+    this.kind = kind;
+    this.buffer = buffer;
+    this.overflow = overflow;
+  }
+
+  deliver(message: Message<T>): void {
+    this.received++;
+    const subs = this.subs;
+    // Backwards, so that a subscription removing itself (close policy) swaps in
+    // one that was already served.
+    for (let i = subs.length - 1; i >= 0; i--) subs[i].push(message);
+  }
+
+  get ready(): boolean {
+    return this.full === 0;
+  }
+
+  waitReady(): Operation<void> {
+    this.blocked++;
+    return action<void>((resolve) => {
+      if (this.full === 0) {
+        resolve();
+        return () => {};
+      }
+      this.readyWaiters.add(resolve);
+      return () => this.readyWaiters.delete(resolve);
+    });
+  }
+
+  /** A `block` subscription made room. */
+  unfull(): void {
+    if (--this.full === 0 && this.readyWaiters.size > 0) {
+      const waiters = [...this.readyWaiters];
+      this.readyWaiters.clear();
+      for (const wake of waiters) wake();
+    }
+  }
+
+  *open(options: SubscribeOptions, pageSize: number, quiet = false): Operation<HubSubscription<T>> {
+    if (this.closed) throw new HubClosedError(this.topic.name);
+    const buffer = options.buffer ?? this.buffer;
+    const policy = options.overflow ?? this.overflow;
+    checkBuffer(buffer);
+    checkPolicy(policy);
+    const sub = new HubSubscription<T>(this, buffer, policy, pageSize, quiet);
+    this.add(sub);
+    try {
+      if (options.after === undefined) {
+        sub.goLive(this.topic.lastDelivered());
+      } else {
+        // Validates the cursor now, so that subscribe() itself throws
+        // CursorExpiredError; the first page is delivered first.
+        sub.backfillFrom(options.after);
+        yield* sub.readPage();
+      }
+    } catch (error) {
+      sub.detach();
+      throw error;
+    }
+    return sub;
+  }
+
+  add(sub: HubSubscription<T>): void {
+    sub.index = this.subs.length;
+    this.subs.push(sub);
+  }
+
+  remove(sub: HubSubscription<T>): void {
+    const subs = this.subs;
+    const last = subs.pop() as HubSubscription<T>;
+    if (last !== sub) {
+      subs[sub.index] = last;
+      last.index = sub.index;
+    }
+    sub.index = -1;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const sub of [...this.subs]) sub.fail(new HubClosedError(this.topic.name));
+  }
+
+  api(): Hub<T> {
+    const core = this;
+    return {
+      topic: this.topic.name,
+      *publish(value: T): Operation<Message<T>> {
+        if (core.closed) throw new HubClosedError(core.topic.name);
+        const message = yield* core.topic.publish(value);
+        core.published++;
+        return message;
+      },
+      subscribe(options: SubscribeOptions = {}): Stream<Message<T>, never> {
+        return resource(function* (provide) {
+          const sub = yield* core.open(options, 256);
+          try {
+            yield* provide(sub);
+          } finally {
+            sub.detach();
+          }
+        });
+      },
+      *next(after?: string): Operation<Message<T>> {
+        // Only the first message counts: a small quiet buffer that keeps the earliest.
+        const sub = yield* core.open({ after, buffer: 8, overflow: "drop-newest" }, 1, true);
+        try {
+          return (yield* sub.next()).value;
+        } finally {
+          sub.detach();
+        }
+      },
+      latest: () => core.topic.latest(),
+      stats: (): HubStats => {
+        const counters = core.topic.counters();
+        return {
+          topic: core.topic.name,
+          broker: core.kind,
+          subscribers: core.subs.length,
+          published: core.published,
+          received: core.received,
+          delivered: core.delivered,
+          dropped: { ...core.dropped },
+          closed: core.closedSubs,
+          blocked: core.blocked,
+          malformed: counters.malformed,
+          duplicates: counters.duplicates,
+        };
+      },
+    };
+  }
+}
+
+/**
+ * A done iterator: `yield*` on it returns `result.value` at once. One per
+ * subscription, reused: `yield*` reads the value before anything else runs.
+ */
+class Ready<R> implements Iterator<Effect<unknown>, R, unknown> {
+  readonly result: { done: true; value: R };
+  constructor(value: R) {
+    this.result = { done: true, value };
+  }
+  next(): IteratorResult<Effect<unknown>, R> {
+    return this.result;
+  }
+}
+
+/**
+ * One subscription: a ring buffer filled by the hub, drained by `next()`.
+ * `next()` returns a reusable operation whose fast path (a buffered message)
+ * completes without suspending, so draining a batch costs no effection step.
+ */
+class HubSubscription<T> implements Subscription<Message<T>, never> {
+  readonly ring: RingBuffer<Message<T>>;
+  /** Position in the hub's array of subscriptions. */
+  index = -1;
+  private phase = LIVE;
+  /** Live messages with an id <= floor were already seen (backfill or before subscribing). */
+  private floor: string | undefined;
+  private joined = true;
+  /** Backfill state. */
+  private page: Message<T>[] = [];
+  private pageIndex = 0;
+  private pageEnd = false;
+  private cursor = "";
+  private lost = false;
+  private isFull = false;
+  private waiter: (() => void) | undefined = undefined;
+  private error: Error | undefined = undefined;
+  private overflowed = false;
+  private detached = false;
+  private lastId: string | undefined = undefined;
+  private readonly op: Operation<IteratorResult<Message<T>, never>>;
+  private readonly ready = new Ready<IteratorResult<Message<T>, never>>({
+    done: false,
+    value: undefined as unknown as Message<T>,
+  });
+
+  constructor(
+    private readonly hub: HubCore<T>,
+    private readonly capacity: number,
+    private readonly policy: OverflowPolicy,
+    private readonly pageSize: number,
+    private readonly quiet: boolean,
+  ) {
+    this.ring = createRingBuffer(capacity);
+    this.op = { [Symbol.iterator]: () => this.iterate() };
+  }
+
+  goLive(floor: string | undefined): void {
+    this.phase = LIVE;
+    this.floor = floor;
+    this.joined = floor === undefined;
+  }
+
+  backfillFrom(after: string): void {
+    this.phase = BACKFILL;
+    this.cursor = after;
+    this.pageEnd = false;
+  }
+
+  /** Called by the hub for every live message, in order. */
+  push(message: Message<T>): void {
+    const ring = this.ring;
+    if (this.phase === BACKFILL) {
+      // The broker's history has whatever we lose here; backfill re-reads it.
+      if (ring.push(message) !== undefined) this.lost = true;
+      return;
+    }
+    if (ring.size === this.capacity) {
+      switch (this.policy) {
+        case "drop-oldest":
+          this.hub.dropped["drop-oldest"]++;
+          break;
+        case "drop-newest":
+          if (!this.quiet) this.hub.dropped["drop-newest"]++;
+          return;
+        case "close":
+          this.hub.dropped.close++;
+          this.overflowed = true;
+          this.hub.closedSubs++;
+          this.detach();
+          this.wake();
+          return;
+        case "block":
+          // The broker waits while we are full; reaching here means a publisher
+          // that could not wait. Count it rather than grow without bound.
+          this.hub.dropped.block++;
+          return;
+      }
+    }
+    ring.push(message);
+    if (this.policy === "block" && ring.size === this.capacity && !this.isFull) {
+      this.isFull = true;
+      this.hub.full++;
+    }
+    if (this.waiter !== undefined) this.wake();
+  }
+
+  private wake(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.();
+  }
+
+  next(): Operation<IteratorResult<Message<T>, never>> {
+    return this.op;
+  }
+
+  private iterate(): Iterator<Effect<unknown>, IteratorResult<Message<T>, never>, unknown> {
+    // Fast path: a buffered live message, no suspension.
+    if (this.phase === LIVE && this.joined && this.ring.size > 0) {
+      this.ready.result.value = this.emit(this.take() as Message<T>);
+      return this.ready;
+    }
+    return this.slow();
+  }
+
+  private take(): Message<T> | undefined {
+    const message = this.ring.shift();
+    if (this.isFull) {
+      this.isFull = false;
+      this.hub.unfull();
+    }
+    return message;
+  }
+
+  private emit(message: Message<T>): IteratorResult<Message<T>, never> {
+    this.hub.delivered++;
+    this.lastId = message.id;
+    return { done: false, value: message };
+  }
+
+  private *slow(): Generator<Effect<unknown>, IteratorResult<Message<T>, never>, unknown> {
+    for (;;) {
+      if (this.phase === BACKFILL) {
+        if (this.pageIndex < this.page.length) return this.emit(this.page[this.pageIndex++]);
+        const oldest = this.ring.peek();
+        const overlaps =
+          !this.lost ||
+          (oldest !== undefined && this.hub.topic.compare(oldest.id, this.cursor) <= 0);
+        if (this.pageEnd && overlaps) {
+          this.goLive(this.cursor);
+          this.lost = false;
+          continue;
+        }
+        yield* this.readPage();
+        continue;
+      }
+      const message = this.take();
+      if (message !== undefined) {
+        if (!this.joined) {
+          if (this.floor !== undefined && this.hub.topic.compare(message.id, this.floor) <= 0) {
+            continue;
+          }
+          this.joined = true;
+        }
+        return this.emit(message);
+      }
+      if (this.overflowed) throw new SubscriptionOverflowError(this.capacity, this.lastId);
+      if (this.error) throw this.error;
+      yield* action<void>((resolve) => {
+        this.waiter = resolve;
+        return () => {
+          if (this.waiter === resolve) this.waiter = undefined;
+        };
+      });
+    }
+  }
+
+  /** Reads the next page of history after `cursor`. */
+  *readPage(): Operation<void> {
+    const page = yield* this.hub.topic.read(this.cursor, this.pageSize);
+    this.page = page.messages;
+    this.pageIndex = 0;
+    this.pageEnd = page.end;
+    if (page.messages.length > 0) this.cursor = page.messages[page.messages.length - 1].id;
+  }
+
+  fail(error: Error): void {
+    this.error = error;
+    this.detach();
+    this.wake();
+  }
+
+  detach(): void {
+    if (this.detached) return;
+    this.detached = true;
+    this.hub.remove(this);
+    // A subscription used after its scope (or its hub) ended fails instead of waiting forever.
+    this.error ??= new HubClosedError(this.hub.topic.name);
+    if (this.isFull) {
+      this.isFull = false;
+      this.hub.unfull();
+    }
+  }
+}

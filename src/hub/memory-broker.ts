@@ -1,0 +1,140 @@
+import type { Operation } from "effection";
+import type {
+  Broker,
+  BrokerCounters,
+  BrokerTopic,
+  HistoryPage,
+  Message,
+  TopicListener,
+} from "./broker.js";
+import { CursorExpiredError, InvalidCursorError } from "./errors.js";
+import { createRingBuffer, type RingBuffer } from "./ring-buffer.js";
+
+/**
+ * Creates a broker that keeps topics in this process's memory: the default of
+ * `useHub`. Hubs that open the same topic on the same broker share its
+ * messages and history. Publishing is synchronous unless a `block`
+ * subscription is full; cursors are decimal sequence numbers (`"1"`, `"2"`, …).
+ *
+ * @example
+ * ```ts
+ * import { createMemoryBroker, useHub } from "bough/hub";
+ *
+ * const broker = createMemoryBroker();
+ * const ticks = yield* useHub<number>({ topic: "ticks", broker, history: 100 });
+ * ```
+ */
+export function createMemoryBroker(): Broker {
+  const topics = new Map<string, MemoryTopic<unknown>>();
+  return {
+    kind: "memory",
+    *open<T>(name: string, options: { history: number }): Operation<BrokerTopic<T>> {
+      let topic = topics.get(name);
+      if (!topic) {
+        topic = new MemoryTopic<unknown>(name, options.history);
+        topics.set(name, topic);
+      } else {
+        topic.retain(options.history);
+      }
+      return topic as unknown as BrokerTopic<T>;
+    },
+  };
+}
+
+const NO_COUNTERS: BrokerCounters = Object.freeze({ malformed: 0, duplicates: 0, errors: 0 });
+
+class MemoryTopic<T> implements BrokerTopic<T> {
+  readonly name: string;
+  private seq = 0;
+  private history: RingBuffer<Message<T>> | undefined;
+  private readonly listeners = new Set<TopicListener<T>>();
+
+  constructor(name: string, history: number) {
+    this.name = name;
+    this.retain(history);
+  }
+
+  /** Makes the history hold at least `size` messages. */
+  retain(size: number): void {
+    const old = this.history;
+    if (size < 1 || (old && old.capacity >= size)) return;
+    const ring = createRingBuffer<Message<T>>(size);
+    if (old) for (let i = 0; i < old.size; i++) ring.push(old.at(i) as Message<T>);
+    this.history = ring;
+  }
+
+  *publish(value: T): Operation<Message<T>> {
+    // `block` subscriptions hold publishers until they have room.
+    for (;;) {
+      let waiting: TopicListener<T> | undefined;
+      for (const listener of this.listeners) {
+        if (!listener.ready) {
+          waiting = listener;
+          break;
+        }
+      }
+      if (!waiting) break;
+      yield* waiting.waitReady();
+    }
+    return this.append(value);
+  }
+
+  private append(value: T): Message<T> {
+    const seq = ++this.seq;
+    const message: Message<T> = { id: String(seq), seq, value, time: Date.now() };
+    this.history?.push(message);
+    for (const listener of this.listeners) listener.deliver(message);
+    return message;
+  }
+
+  *read(after: string, limit: number): Operation<HistoryPage<T>> {
+    return this.readNow(after, limit);
+  }
+
+  private readNow(after: string, limit: number): HistoryPage<T> {
+    const cursor = parseSeq(after);
+    if (cursor > this.seq) throw new CursorExpiredError(after, "ahead", undefined);
+    const history = this.history;
+    const size = history?.size ?? 0;
+    const oldest = this.seq - size + 1; // seq of history.at(0)
+    if (cursor < oldest - 1) {
+      throw new CursorExpiredError(after, "trimmed", size > 0 ? String(oldest - 1) : undefined);
+    }
+    const messages: Message<T>[] = [];
+    let index = cursor - oldest + 1;
+    while (index < size && messages.length < limit) {
+      messages.push(history?.at(index++) as Message<T>);
+    }
+    return { messages, end: index >= size };
+  }
+
+  *latest(): Operation<Message<T> | undefined> {
+    return this.history?.last();
+  }
+
+  lastDelivered(): string | undefined {
+    return this.seq === 0 ? undefined : String(this.seq);
+  }
+
+  listen(listener: TopicListener<T>): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  compare(a: string, b: string): number {
+    return Number(a) - Number(b);
+  }
+
+  counters(): BrokerCounters {
+    return NO_COUNTERS;
+  }
+}
+
+function parseSeq(cursor: string): number {
+  if (typeof cursor !== "string" || !/^(0|[1-9][0-9]{0,15})$/.test(cursor)) {
+    throw new InvalidCursorError(String(cursor));
+  }
+  return Number(cursor);
+}

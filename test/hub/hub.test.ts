@@ -1,0 +1,344 @@
+import { type Operation, run, sleep, spawn, suspend } from "effection";
+import { describe, expect, it } from "vitest";
+import {
+  CursorExpiredError,
+  createMemoryBroker,
+  type Hub,
+  HubClosedError,
+  InvalidCursorError,
+  type Message,
+  SubscriptionOverflowError,
+  useHub,
+} from "../../src/hub/index.js";
+import { checkLeaksAfterEach } from "../helpers/leaks.js";
+
+checkLeaksAfterEach();
+
+function* take<T>(
+  sub: { next(): Operation<IteratorResult<Message<T>, never>> },
+  n: number,
+): Operation<T[]> {
+  const values: T[] = [];
+  for (let i = 0; i < n; i++) values.push((yield* sub.next()).value.value);
+  return values;
+}
+
+function* publishAll<T>(hub: Hub<T>, values: T[]): Operation<void> {
+  for (const value of values) yield* hub.publish(value);
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+describe("useHub", () => {
+  it("publishes messages with a sequence, a cursor id and a time", async () => {
+    await run(function* () {
+      const hub = yield* useHub<string>({ topic: "t" });
+      const before = Date.now();
+      const a = yield* hub.publish("a");
+      const b = yield* hub.publish("b");
+      expect(a).toMatchObject({ id: "1", seq: 1, value: "a" });
+      expect(b).toMatchObject({ id: "2", seq: 2, value: "b" });
+      expect(a.time).toBeGreaterThanOrEqual(before);
+      expect(yield* hub.latest()).toBe(b);
+    });
+  });
+
+  it("delivers every message in order to every subscriber", async () => {
+    await run(function* () {
+      const hub = yield* useHub<number>({ topic: "t", buffer: 8 });
+      const subs = [yield* hub.subscribe(), yield* hub.subscribe(), yield* hub.subscribe()];
+      const results = subs.map(() => [] as number[]);
+      const tasks = [];
+      for (const [i, sub] of subs.entries()) {
+        tasks.push(
+          yield* spawn(function* () {
+            results[i] = yield* take(sub, 100);
+          }),
+        );
+      }
+      for (const n of range(0, 100)) {
+        yield* hub.publish(n);
+        if (n % 7 === 0) yield* sleep(0);
+      }
+      for (const task of tasks) yield* task;
+      for (const result of results) expect(result).toEqual(range(0, 100));
+      expect(hub.stats()).toMatchObject({ published: 100, delivered: 300, subscribers: 3 });
+    });
+  });
+
+  it("starts a subscription without a cursor at the next message", async () => {
+    await run(function* () {
+      const hub = yield* useHub<number>({ topic: "t" });
+      yield* publishAll(hub, [1, 2]);
+      const sub = yield* hub.subscribe();
+      yield* hub.publish(3);
+      expect(yield* take(sub, 1)).toEqual([3]);
+    });
+  });
+
+  describe("with a stalled subscriber", () => {
+    it("drop-oldest keeps the newest messages, counts the drops and never slows others", async () => {
+      await run(function* () {
+        const hub = yield* useHub<number>({ topic: "t", buffer: 3, overflow: "drop-oldest" });
+        const stalled = yield* hub.subscribe();
+        const fast = yield* hub.subscribe({ buffer: 100 });
+        yield* publishAll(hub, range(0, 10));
+        expect(yield* take(fast, 10)).toEqual(range(0, 10));
+        expect(yield* take(stalled, 3)).toEqual([7, 8, 9]);
+        expect(hub.stats().dropped).toEqual({
+          "drop-oldest": 7,
+          "drop-newest": 0,
+          close: 0,
+          block: 0,
+        });
+      });
+    });
+
+    it("drop-newest keeps the oldest messages and counts the drops", async () => {
+      await run(function* () {
+        const hub = yield* useHub<number>({ topic: "t", buffer: 3, overflow: "drop-newest" });
+        const stalled = yield* hub.subscribe();
+        yield* publishAll(hub, range(0, 10));
+        expect(yield* take(stalled, 3)).toEqual([0, 1, 2]);
+        yield* hub.publish(10);
+        expect(yield* take(stalled, 1)).toEqual([10]);
+        expect(hub.stats().dropped["drop-newest"]).toBe(7);
+      });
+    });
+
+    it("close delivers what was buffered, then fails with SubscriptionOverflowError", async () => {
+      await run(function* () {
+        const hub = yield* useHub<number>({ topic: "t", buffer: 3, overflow: "close" });
+        const stalled = yield* hub.subscribe();
+        const other = yield* hub.subscribe({ overflow: "drop-oldest", buffer: 100 });
+        yield* publishAll(hub, range(0, 10));
+        expect(yield* take(stalled, 3)).toEqual([0, 1, 2]);
+        let error: unknown;
+        try {
+          yield* stalled.next();
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(SubscriptionOverflowError);
+        expect(error).toMatchObject({
+          code: "BOUGH_SUBSCRIPTION_OVERFLOW",
+          lastId: "3",
+          buffer: 3,
+        });
+        expect(yield* take(other, 10)).toEqual(range(0, 10));
+        expect(hub.stats()).toMatchObject({ closed: 1, subscribers: 1 });
+        expect(hub.stats().dropped.close).toBe(1);
+      });
+    });
+
+    it("block holds the publisher until the subscriber makes room, losing nothing", async () => {
+      await run(function* () {
+        const hub = yield* useHub<number>({ topic: "t", buffer: 2, overflow: "block" });
+        const stalled = yield* hub.subscribe();
+        let published = 0;
+        yield* spawn(function* () {
+          for (const n of range(0, 6)) {
+            yield* hub.publish(n);
+            published++;
+          }
+        });
+        yield* sleep(5);
+        expect(published).toBe(2);
+        expect(yield* take(stalled, 1)).toEqual([0]);
+        yield* sleep(5);
+        expect(published).toBe(3);
+        expect(yield* take(stalled, 5)).toEqual([1, 2, 3, 4, 5]);
+        expect(published).toBe(6);
+        const stats = hub.stats();
+        expect(stats.blocked).toBeGreaterThan(0);
+        expect(Object.values(stats.dropped)).toEqual([0, 0, 0, 0]);
+      });
+    });
+
+    it("block releases the publisher when the full subscriber goes away", async () => {
+      await run(function* () {
+        const hub = yield* useHub<number>({ topic: "t", buffer: 1, overflow: "block" });
+        const task = yield* spawn(function* () {
+          yield* hub.subscribe();
+          yield* suspend();
+        });
+        yield* sleep(0);
+        let published = 0;
+        yield* spawn(function* () {
+          for (const n of range(0, 3)) {
+            yield* hub.publish(n);
+            published++;
+          }
+        });
+        yield* sleep(5);
+        expect(published).toBe(1);
+        yield* task.halt();
+        yield* sleep(5);
+        expect(published).toBe(3);
+      });
+    });
+  });
+
+  describe("subscribe({ after })", () => {
+    it("replays history after the cursor, then continues live, without gap or duplicate", async () => {
+      await run(function* () {
+        const hub = yield* useHub<number>({ topic: "t", history: 100, buffer: 4 });
+        yield* publishAll(hub, range(0, 50));
+        const sub = yield* hub.subscribe({ after: "10" });
+        const seen: number[] = [];
+        const reader = yield* spawn(function* () {
+          for (let i = 0; i < 90; i++) {
+            seen.push((yield* sub.next()).value.value);
+            if (i % 5 === 0) yield* sleep(0);
+          }
+        });
+        for (const n of range(50, 100)) {
+          yield* hub.publish(n);
+          if (n % 3 === 0) yield* sleep(0);
+        }
+        yield* reader;
+        expect(seen).toEqual(range(10, 100));
+      });
+    });
+
+    it("fails with CursorExpiredError when the history no longer has the next message", async () => {
+      await run(function* () {
+        const hub = yield* useHub<number>({ topic: "t", history: 5 });
+        yield* publishAll(hub, range(0, 20));
+        let error: unknown;
+        try {
+          yield* hub.subscribe({ after: "3" });
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(CursorExpiredError);
+        expect(error).toMatchObject({ reason: "trimmed", resetTo: "15", cursor: "3" });
+        const sub = yield* hub.subscribe({ after: (error as CursorExpiredError).resetTo });
+        expect(yield* take(sub, 5)).toEqual(range(15, 20));
+      });
+    });
+
+    it("rejects a cursor ahead of the topic and one that is not a cursor", async () => {
+      await run(function* () {
+        const hub = yield* useHub<number>({ topic: "t" });
+        yield* hub.publish(1);
+        const ahead = yield* capture(hub.subscribe({ after: "7" }));
+        expect(ahead).toBeInstanceOf(CursorExpiredError);
+        expect(ahead).toMatchObject({ reason: "ahead", code: "BOUGH_CURSOR_EXPIRED" });
+        expect(yield* capture(hub.subscribe({ after: "x1" }))).toBeInstanceOf(InvalidCursorError);
+        expect(hub.stats().subscribers).toBe(0);
+      });
+    });
+  });
+
+  describe("next()", () => {
+    it("waits for the next message when given no cursor", async () => {
+      await run(function* () {
+        const hub = yield* useHub<string>({ topic: "t" });
+        yield* hub.publish("old");
+        const task = yield* spawn(() => hub.next());
+        yield* sleep(1);
+        yield* hub.publish("new");
+        expect((yield* task).value).toBe("new");
+      });
+    });
+
+    it("returns at once from history when the cursor is behind", async () => {
+      await run(function* () {
+        const hub = yield* useHub<string>({ topic: "t" });
+        yield* publishAll(hub, ["a", "b", "c"]);
+        expect((yield* hub.next("0")).value).toBe("a");
+        expect((yield* hub.next("1")).value).toBe("b");
+        expect(yield* hub.next("2")).toMatchObject({ id: "3", value: "c" });
+        expect(hub.stats().subscribers).toBe(0);
+      });
+    });
+
+    it("waits when the cursor is the latest message", async () => {
+      await run(function* () {
+        const hub = yield* useHub<string>({ topic: "t" });
+        const a = yield* hub.publish("a");
+        const task = yield* spawn(() => hub.next(a.id));
+        yield* sleep(1);
+        yield* publishAll(hub, ["b", "c"]);
+        expect((yield* task).value).toBe("b");
+        expect(hub.stats().dropped["drop-newest"]).toBe(0);
+      });
+    });
+
+    it("fails with CursorExpiredError on a trimmed cursor", async () => {
+      await run(function* () {
+        const hub = yield* useHub<number>({ topic: "t", history: 2 });
+        yield* publishAll(hub, [1, 2, 3, 4]);
+        expect(yield* capture(hub.next("1"))).toBeInstanceOf(CursorExpiredError);
+        expect((yield* hub.next("2")).value).toBe(3);
+      });
+    });
+
+    it("leaves nothing behind when halted while waiting", async () => {
+      await run(function* () {
+        const hub = yield* useHub<number>({ topic: "t" });
+        const waiting = yield* spawn(() => hub.next());
+        const subscriber = yield* spawn(function* () {
+          const sub = yield* hub.subscribe();
+          yield* sub.next();
+        });
+        yield* sleep(1);
+        expect(hub.stats().subscribers).toBe(2);
+        yield* waiting.halt();
+        yield* subscriber.halt();
+        expect(hub.stats().subscribers).toBe(0);
+        yield* hub.publish(1);
+        expect(hub.stats().delivered).toBe(0);
+      });
+    });
+  });
+
+  it("shares a topic between hubs on the same broker", async () => {
+    await run(function* () {
+      const broker = createMemoryBroker();
+      const a = yield* useHub<string>({ topic: "chat", broker });
+      const b = yield* useHub<string>({ topic: "chat", broker });
+      const other = yield* useHub<string>({ topic: "other", broker });
+      const sub = yield* b.subscribe();
+      yield* a.publish("hi");
+      expect(yield* take(sub, 1)).toEqual(["hi"]);
+      expect(other.stats().received).toBe(0);
+      expect(b.stats().received).toBe(1);
+      expect((yield* b.next("0")).value).toBe("hi");
+    });
+  });
+
+  it("fails a subscription that outlives its hub with HubClosedError", async () => {
+    let escaped: { next(): Operation<IteratorResult<Message<number>, never>> } | undefined;
+    const hubScope = run(function* () {
+      const hub = yield* useHub<number>({ topic: "t" });
+      const sub = yield* hub.subscribe();
+      escaped = sub;
+    });
+    await hubScope;
+    await run(function* () {
+      expect(yield* capture(escaped?.next() as Operation<unknown>)).toBeInstanceOf(HubClosedError);
+    });
+  });
+
+  it("rejects bad options", async () => {
+    await run(function* () {
+      expect(yield* capture(useHub({ topic: "t", buffer: 0 }))).toBeInstanceOf(RangeError);
+      expect(
+        yield* capture(useHub({ topic: "t", overflow: "maybe" as unknown as "block" })),
+      ).toBeInstanceOf(RangeError);
+      const hub = yield* useHub<number>({ topic: "t" });
+      expect(yield* capture(hub.subscribe({ buffer: -1 }))).toBeInstanceOf(RangeError);
+    });
+  });
+});
+
+function* capture(op: Operation<unknown>): Operation<unknown> {
+  try {
+    yield* op;
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
