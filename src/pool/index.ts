@@ -1,1 +1,52 @@
-export {};
+export type { Checkout } from "./checkout.js";
+export {
+  createDeferredLog,
+  type DeferredLog,
+  type DeferredLogData,
+  LogLevel,
+  type LogTimer,
+} from "./deferred-log.js";
+export {
+  type CallFunction,
+  defineWorker,
+  type InterfaceOf,
+  type WorkerApi,
+  type WorkerDefinition,
+  type WorkerFunction,
+  type WorkerInterface,
+  type WorkerMethods,
+} from "./define-worker.js";
+export * from "./errors.js";
+export {
+  type CheckoutOptions,
+  type LocalPoolOptions,
+  type Pool,
+  type PoolCommonOptions,
+  type PoolOptions,
+  type PoolStats,
+  type RemotePoolOptions,
+  usePool,
+} from "./pool.js";
+export type {
+  ClientFrame,
+  DoFrame,
+  DoneFrame,
+  ErrorFrame,
+  OkFrame,
+  ReadyFrame,
+  ReadyMeta,
+  ReplyMeta,
+  WorkerFrame,
+} from "./protocol.js";
+export {
+  type ServeWorkersOptions,
+  serveWorkers,
+  type WorkerServer,
+} from "./serve-workers.js";
+export type { SocketAddress } from "./socket-transport.js";
+export { log } from "./worker-runtime.js";
+export {
+  type ForkedWorkerServer,
+  useWorkerServer,
+  type WorkerServerOptions,
+} from "./worker-server.js";

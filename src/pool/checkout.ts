@@ -1,0 +1,288 @@
+import { action, type Operation, until } from "effection";
+import type { Deadline } from "./deadlines.js";
+import type { DeferredLog } from "./deferred-log.js";
+import type { CallFunction, WorkerApi, WorkerMethods } from "./define-worker.js";
+import { CheckoutFatalError, TaskError, TimeoutError, WorkerCrashedError } from "./errors.js";
+import type { PoolCore, PoolWorker } from "./pool.js";
+import type { WorkerFrame } from "./protocol.js";
+
+/**
+ * One worker, held exclusively by the scope that checked it out. Calls queue
+ * on the checkout and run in order on its worker; the checkout is released
+ * when its scope ends.
+ */
+export interface Checkout<I = WorkerMethods> {
+  /** Calls a method of the worker (for a function interface: calls it with the arguments). */
+  readonly call: CallFunction<I>;
+  /** The typed proxy: `checkout.api.hash("secret")` is `checkout.call("hash", "secret")`. */
+  readonly api: WorkerApi<I>;
+  /**
+   * Ends the checkout's worker on purpose (AnyEvent::Task's
+   * `throw_fatal_error`): pending calls fail with `error`, later calls with
+   * {@link CheckoutFatalError}, and the worker is killed.
+   */
+  fail(error?: Error): Operation<void>;
+  /** The process id and thread id of the worker, once one is assigned. */
+  readonly worker: { pid: number; threadId: number } | undefined;
+}
+
+const EMPTY_META: Record<string, unknown> = {};
+
+/** A call queued on (or running for) a checkout. */
+export class CallRequest {
+  deadline: Deadline | undefined = undefined;
+  done = false;
+  private ok = false;
+  private value: unknown = undefined;
+  private resolve: ((value: unknown) => void) | undefined = undefined;
+  private reject: ((error: Error) => void) | undefined = undefined;
+
+  constructor(
+    readonly method: string | null,
+    readonly args: unknown[],
+  ) {}
+
+  succeed(value: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.ok = true;
+    this.value = value;
+    this.resolve?.(value);
+  }
+
+  fail(error: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.value = error;
+    this.reject?.(error);
+  }
+
+  wait(): Operation<unknown> {
+    return action<unknown>((resolve, reject) => {
+      if (this.done) {
+        if (this.ok) resolve(this.value);
+        else reject(this.value as Error);
+      } else {
+        this.resolve = resolve;
+        this.reject = reject;
+      }
+      return () => {
+        this.resolve = undefined;
+        this.reject = undefined;
+      };
+    });
+  }
+}
+
+/** The checkout's state machine; the pool drives it, {@link CallOperation} uses it. */
+export class CheckoutState {
+  worker: PoolWorker | undefined = undefined;
+  waiting = false;
+  queue: CallRequest[] = [];
+  inflight: CallRequest | undefined = undefined;
+  fatalError: Error | undefined = undefined;
+  sawError = false;
+  released = false;
+  private apiObject: Checkout<any> | undefined;
+
+  constructor(
+    readonly pool: PoolCore,
+    readonly timeout: number,
+    readonly logger: DeferredLog | undefined,
+  ) {}
+
+  /** Queues a call; throws at once if the checkout failed fatally. */
+  enqueue(method: string | null, args: unknown[]): CallRequest {
+    if (this.fatalError) throw new CheckoutFatalError(this.fatalError);
+    if (this.released) throw new CheckoutFatalError(new Error("this checkout was released"));
+    const req = new CallRequest(method, args);
+    if (this.timeout !== Number.POSITIVE_INFINITY) {
+      req.deadline = this.pool.deadlines.add(this.pool.clock.now() + this.timeout, () =>
+        this.onTimeout(req),
+      );
+    }
+    if (this.inflight === undefined && this.worker !== undefined && this.queue.length === 0) {
+      this.send(req);
+    } else {
+      this.queue.push(req);
+    }
+    return req;
+  }
+
+  private send(req: CallRequest): void {
+    try {
+      this.worker!.link.send(["do", EMPTY_META, req.method, req.args]);
+    } catch (error) {
+      this.pool.deadlines.cancel(req.deadline);
+      req.fail(error as Error);
+      return;
+    }
+    this.inflight = req;
+  }
+
+  /** Sends queued calls while the worker is free. */
+  pump(): void {
+    while (this.inflight === undefined && this.worker !== undefined && this.queue.length > 0) {
+      this.send(this.queue.shift()!);
+    }
+  }
+
+  /** A reply frame from this checkout's worker. */
+  onReply(frame: WorkerFrame): void {
+    const req = this.inflight;
+    if (req === undefined || frame[0] === "rd") return;
+    this.inflight = undefined;
+    this.pool.deadlines.cancel(req.deadline);
+    const meta = frame[1];
+    if (meta.log !== undefined) (this.logger ?? this.pool.logger)?.merge(meta.log);
+    if (frame[0] === "ok") {
+      req.succeed(frame[2]);
+      if (this.queue.length > 0) this.pump();
+      return;
+    }
+    this.sawError = true;
+    const error = new TaskError(frame[2]);
+    req.fail(error);
+    this.dropQueued(error);
+  }
+
+  private dropQueued(error: Error): void {
+    const queued = this.queue;
+    if (queued.length === 0) return;
+    this.queue = [];
+    for (const q of queued) {
+      this.pool.deadlines.cancel(q.deadline);
+      q.fail(error);
+    }
+  }
+
+  /** Marks the checkout as failed for good; pending calls get `error`. */
+  fatal(error: Error): void {
+    if (this.fatalError) return;
+    this.fatalError = error;
+    this.sawError = true;
+    const inflight = this.inflight;
+    this.inflight = undefined;
+    if (inflight) {
+      this.pool.deadlines.cancel(inflight.deadline);
+      inflight.fail(error);
+    }
+    this.dropQueued(error);
+    if (this.waiting) this.pool.unqueue(this);
+  }
+
+  private onTimeout(req: CallRequest): void {
+    req.deadline = undefined;
+    if (req.done) return;
+    const where = this.worker ? "" : " (no worker became free in time)";
+    const error = new TimeoutError(
+      this.timeout,
+      `call ${req.method === null ? "" : `"${req.method}" `}timed out after ${this.timeout} ms${where}`,
+    );
+    const worker = this.worker;
+    this.fatal(error);
+    if (worker && !worker.dead) this.pool.kill(worker);
+  }
+
+  /** The call's caller was halted while it was pending. */
+  *abandon(req: CallRequest): Operation<void> {
+    this.pool.deadlines.cancel(req.deadline);
+    if (this.inflight === req) {
+      const worker = this.worker!;
+      this.fatal(
+        new WorkerCrashedError("the worker was killed because the call it was running was halted"),
+      );
+      yield* until(this.pool.kill(worker));
+    } else {
+      const i = this.queue.indexOf(req);
+      if (i >= 0) this.queue.splice(i, 1);
+      req.fail(new Error("halted"));
+    }
+  }
+
+  /** Releases the worker: back to the pool, or killed after an error. */
+  *release(): Operation<void> {
+    if (this.released) return;
+    let hookError: unknown;
+    const hook = this.pool.checkoutDone;
+    if (hook && this.worker && !this.sawError && !this.inflight && this.queue.length === 0) {
+      try {
+        yield* hook(this.api());
+      } catch (error) {
+        hookError = error;
+        this.sawError = true;
+      }
+    }
+    this.released = true;
+    const gone = this.pool.release(this);
+    if (gone) yield* until(gone);
+    if (hookError !== undefined) throw hookError;
+  }
+
+  call(first: unknown, rest: unknown[]): CallOperation {
+    return typeof first === "string"
+      ? new CallOperation(this, first, rest)
+      : new CallOperation(
+          this,
+          null,
+          first === undefined && rest.length === 0 ? [] : [first, ...rest],
+        );
+  }
+
+  /** The public face of this checkout. */
+  api(): Checkout<any> {
+    if (this.apiObject) return this.apiObject;
+    const state = this;
+    const call = (first: unknown, ...rest: unknown[]) => state.call(first, rest);
+    const methods = new Map<string, (...args: unknown[]) => Operation<unknown>>();
+    const target = (...args: unknown[]) => new CallOperation(state, null, args);
+    const api = new Proxy(target, {
+      get(_target, name) {
+        if (typeof name !== "string" || name === "then") return undefined;
+        let fn = methods.get(name);
+        if (!fn) {
+          fn = (...args: unknown[]) => new CallOperation(state, name, args);
+          methods.set(name, fn);
+        }
+        return fn;
+      },
+    });
+    this.apiObject = {
+      call: call as never,
+      api: api as never,
+      *fail(error?: Error) {
+        const worker = state.worker;
+        state.fatal(
+          error ?? new CheckoutFatalError(new Error("the checkout was failed on purpose")),
+        );
+        if (worker && !worker.dead) yield* until(state.pool.kill(worker));
+      },
+      get worker() {
+        return state.worker?.info;
+      },
+    };
+    return this.apiObject;
+  }
+}
+
+/**
+ * One call as an operation (a class, so a call costs no generator function
+ * creation and no effection task): queue it, wait for the reply; if the caller
+ * is halted while the worker runs it, kill the worker and wait until it is gone.
+ */
+export class CallOperation implements Operation<any> {
+  constructor(
+    private readonly state: CheckoutState,
+    private readonly method: string | null,
+    private readonly args: unknown[],
+  ) {}
+
+  *[Symbol.iterator](): Iterator<any, any, any> {
+    const req = this.state.enqueue(this.method, this.args);
+    try {
+      return yield* req.wait();
+    } finally {
+      if (!req.done) yield* this.state.abandon(req);
+    }
+  }
+}

@@ -1,0 +1,140 @@
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
+import type { Operation } from "effection";
+import type { ClientFrame, WorkerFrame } from "./protocol.js";
+import { runWorkerServerProcess } from "./serve-workers.js";
+import { MODE_ENV, SERVE_ENV, THREAD_MARK } from "./worker-link.js";
+import { startWorkerRuntime } from "./worker-runtime.js";
+
+/** A function a worker exposes. */
+export type WorkerFunction = (...args: any[]) => unknown;
+/** A method map a worker exposes. */
+export type WorkerMethods = { readonly [method: string]: WorkerFunction };
+/** What a worker exposes: one function, or a map of methods (AnyEvent::Task's `interface`). */
+export type WorkerInterface = WorkerFunction | WorkerMethods;
+
+/** A worker: its interface and its optional hooks. Made by {@link defineWorker}. */
+export interface WorkerDefinition<I extends WorkerInterface = WorkerInterface> {
+  /** The function, or the map of methods, that calls run. */
+  readonly interface: I;
+  /** Runs once in each new worker, before its first call (open files, connect a database…). */
+  readonly setup?: () => unknown;
+  /** Runs in the worker each time a checkout is released normally (not after an error). */
+  readonly checkoutDone?: () => unknown;
+}
+
+/** The interface type of a worker definition (or of an interface type itself). */
+export type InterfaceOf<W> = [W] extends [WorkerDefinition<infer I>]
+  ? I
+  : [W] extends [WorkerInterface]
+    ? W
+    : WorkerMethods;
+
+type Params<F> = F extends (...args: infer P) => any ? P : unknown[];
+type Result<F> = F extends (...args: any[]) => infer R ? Awaited<R> : unknown;
+
+/**
+ * `call` of a checkout (and `run` of a pool), typed from the worker's
+ * interface: `(method, ...args)` for a method map, `(...args)` for a function
+ * (a string first argument is sent as the method, as AnyEvent::Task does).
+ */
+export type CallFunction<I> = [I] extends [WorkerFunction]
+  ? (...args: Params<I>) => Operation<Result<I>>
+  : <M extends keyof I & string>(method: M, ...args: Params<I[M]>) => Operation<Result<I[M]>>;
+
+/**
+ * The typed proxy of a checkout: one operation-returning function per method
+ * (or, for a function interface, the function itself).
+ */
+export type WorkerApi<I> = [I] extends [WorkerFunction]
+  ? (...args: Params<I>) => Operation<Result<I>>
+  : { readonly [M in keyof I & string]: (...args: Params<I[M]>) => Operation<Result<I[M]>> };
+
+let activated = false;
+
+/**
+ * Defines a worker. Export the result as the default export of the worker
+ * file; the pool starts that file in a thread, a process or a worker server,
+ * where this call notices it and starts serving calls. Imported anywhere else
+ * it only returns the definition (use its type to type the pool).
+ *
+ * `interface` is one function or a map of methods; arguments and results
+ * travel by structured clone (threads, processes) or JSON (sockets). `setup`
+ * runs once per worker before its first call; `checkoutDone` runs in the
+ * worker whenever a checkout is released without error.
+ *
+ * @example
+ * ```ts
+ * // hash-worker.ts
+ * import { defineWorker, log } from "bough/pool";
+ * import bcrypt from "bcryptjs";
+ *
+ * export default defineWorker({
+ *   interface: {
+ *     hash: (password: string) => bcrypt.hashSync(password, 10),
+ *     verify: (hash: string, password: string) => bcrypt.compareSync(password, hash),
+ *   },
+ * });
+ *
+ * // main.ts
+ * const pool = yield* usePool<typeof import("./hash-worker.js").default>({
+ *   worker: new URL("./hash-worker.ts", import.meta.url),
+ * });
+ * const hashed = yield* pool.run("hash", "secret"); // string
+ * ```
+ */
+export function defineWorker<const I extends WorkerInterface>(
+  definition: WorkerDefinition<I>,
+): WorkerDefinition<I> {
+  const iface = definition.interface as unknown;
+  if (typeof iface !== "function" && (typeof iface !== "object" || iface === null)) {
+    throw new TypeError("defineWorker: `interface` must be a function or an object of methods");
+  }
+  if (!activated) activate(definition as WorkerDefinition);
+  return definition;
+}
+
+function activate(definition: WorkerDefinition): void {
+  if (!isMainThread && parentPort && workerData?.[THREAD_MARK] === "thread") {
+    activated = true;
+    const port = parentPort;
+    setImmediate(() =>
+      startWorkerRuntime(
+        definition,
+        {
+          send: (frame: WorkerFrame) => port.postMessage(frame),
+          listen: (handler: (frame: ClientFrame) => void) => port.on("message", handler),
+        },
+        (code) => process.exit(code),
+      ),
+    );
+    return;
+  }
+  const mode = process.env[MODE_ENV];
+  if (mode === "process" && process.send) {
+    activated = true;
+    delete process.env[MODE_ENV];
+    process.on("disconnect", () => process.exit(0));
+    setImmediate(() =>
+      startWorkerRuntime(
+        definition,
+        {
+          send: (frame: WorkerFrame) => {
+            process.send!(frame);
+          },
+          listen: (handler: (frame: ClientFrame) => void) => {
+            process.on("message", handler as (message: unknown) => void);
+          },
+        },
+        (code) => process.exit(code),
+      ),
+    );
+    return;
+  }
+  if (mode === "serve" && process.send) {
+    activated = true;
+    const config = process.env[SERVE_ENV];
+    delete process.env[MODE_ENV];
+    delete process.env[SERVE_ENV];
+    setImmediate(() => runWorkerServerProcess(JSON.parse(config ?? "{}")));
+  }
+}

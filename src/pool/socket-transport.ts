@@ -1,0 +1,133 @@
+import { connect, type Socket } from "node:net";
+import { SpawnError, WorkerCrashedError } from "./errors.js";
+import {
+  type ClientFrame,
+  checkWorkerFrame,
+  createFrameDecoder,
+  encodeFrame,
+  type ReadyMeta,
+  type WorkerFrame,
+} from "./protocol.js";
+import { noop, type WorkerLink } from "./worker-link.js";
+
+/** Where a worker server listens: a unix socket path, or a TCP host and port. */
+export type SocketAddress = { path: string } | { host?: string; port: number };
+
+/**
+ * The connection to a worker server could not be made (nobody listens yet).
+ * The pool retries such links until the waiting checkout's timeout.
+ */
+export class ConnectRefusedError extends SpawnError {
+  readonly retryable = true;
+}
+
+/**
+ * Connects to a worker server (see `serveWorkers`) and returns the link to the
+ * worker it spawns for this connection. Frames are NDJSON lines; garbage from
+ * the server closes the connection (the checkout sees a `WorkerCrashedError`
+ * whose cause is the `ProtocolError`).
+ *
+ * @example
+ * ```ts
+ * const link = openSocketLink({ path: "/tmp/bough-pool.sock" });
+ * await link.ready;
+ * ```
+ */
+export function openSocketLink(address: SocketAddress): WorkerLink {
+  return new SocketLink(address);
+}
+
+class SocketLink implements WorkerLink {
+  readonly ready: Promise<ReadyMeta>;
+  onFrame: (frame: WorkerFrame) => void = noop;
+  onExit: (error: Error) => void = noop;
+  private readonly socket: Socket;
+  private readonly gone: Promise<void>;
+  private isReady = false;
+  private connected = false;
+  private killed = false;
+  private lastError: unknown;
+
+  constructor(address: SocketAddress) {
+    this.socket =
+      "path" in address
+        ? connect({ path: address.path })
+        : connect({ host: address.host ?? "127.0.0.1", port: address.port });
+    this.socket.setNoDelay?.(true);
+    const decoder = createFrameDecoder();
+    let resolveReady!: (meta: ReadyMeta) => void;
+    let rejectReady!: (error: Error) => void;
+    this.ready = new Promise<ReadyMeta>((resolve, reject) => {
+      resolveReady = resolve;
+      rejectReady = reject;
+    });
+    this.ready.catch(noop);
+    this.socket.on("connect", () => {
+      this.connected = true;
+    });
+    this.socket.on("data", (chunk) => {
+      let frames: unknown[];
+      try {
+        frames = decoder.push(chunk);
+        for (let i = 0; i < frames.length; i++) {
+          const frame = checkWorkerFrame(frames[i]);
+          if (this.isReady) {
+            this.onFrame(frame);
+          } else if (frame[0] === "rd") {
+            this.isReady = true;
+            resolveReady(frame[1]);
+          }
+        }
+      } catch (error) {
+        this.lastError = error;
+        this.socket.destroy();
+      }
+    });
+    this.socket.on("error", (error) => {
+      this.lastError = error;
+    });
+    this.gone = new Promise<void>((resolve) => {
+      this.socket.once("close", () => {
+        resolve();
+        if (this.killed) {
+          rejectReady(new SpawnError("the connection was closed before the worker was ready"));
+        } else if (!this.connected) {
+          rejectReady(
+            new ConnectRefusedError(
+              `cannot connect to the worker server: ${(this.lastError as Error)?.message ?? "closed"}`,
+              { cause: this.lastError },
+            ),
+          );
+        } else if (!this.isReady) {
+          rejectReady(
+            new SpawnError("the worker server closed the connection before its worker was ready", {
+              cause: this.lastError,
+            }),
+          );
+        } else {
+          this.onExit(
+            new WorkerCrashedError(
+              this.lastError
+                ? `connection to the worker server lost: ${(this.lastError as Error).message}`
+                : "connection to the worker server lost",
+              null,
+              { cause: this.lastError },
+            ),
+          );
+        }
+      });
+    });
+  }
+
+  send(frame: ClientFrame): void {
+    this.socket.write(encodeFrame(frame));
+  }
+
+  kill(): Promise<void> {
+    if (!this.killed) {
+      this.killed = true;
+      this.socket.destroy();
+    }
+    return this.gone;
+  }
+}

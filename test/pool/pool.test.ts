@@ -1,0 +1,296 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { all, type Operation, run, scoped, spawn, until, withResolvers } from "effection";
+import { afterAll, describe, expect, it } from "vitest";
+import { ClockContext } from "../../src/core/clock.js";
+import {
+  CheckoutFatalError,
+  SetupError,
+  SpawnError,
+  TaskError,
+  TimeoutError,
+  usePool,
+  WorkerCrashedError,
+} from "../../src/pool/index.js";
+import { createVirtualClock } from "../../src/testing/virtual-clock.js";
+import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import type echoWorker from "./fixtures/echo-worker.js";
+import {
+  checkThreadsAfterEach,
+  eventually,
+  osThreads,
+  echoWorkerFile as worker,
+} from "./helpers.js";
+
+checkLeaksAfterEach();
+checkThreadsAfterEach();
+
+type Echo = typeof echoWorker;
+
+function* settle<T>(op: Operation<T>): Operation<{ value?: T; error?: any }> {
+  try {
+    return { value: yield* op };
+  } catch (error) {
+    return { error };
+  }
+}
+
+const tmp = mkdtempSync(join(tmpdir(), "bough-pool-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe("usePool", () => {
+  it("runs a call on a worker thread and returns its result", async () => {
+    const result = await run(function* () {
+      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1 });
+      return yield* pool.run("inc", 41);
+    });
+    expect(result).toBe(42);
+  });
+
+  it("serves interleaved checkouts A1, A2, B1, C1 in that order with maxWorkers: 1", async () => {
+    const order: string[] = [];
+    await run(function* () {
+      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1 });
+      function* client(calls: string[]): Operation<void> {
+        const checkout = yield* pool.checkout();
+        yield* all(
+          calls.map((name) =>
+            (function* () {
+              yield* checkout.call("sleep", 5);
+              order.push(name);
+            })(),
+          ),
+        );
+      }
+      yield* all([client(["A1", "A2"]), client(["B1"]), client(["C1"])]);
+    });
+    expect(order).toEqual(["A1", "A2", "B1", "C1"]);
+  });
+
+  it("pre-spawns minWorkers hot workers before any checkout", async () => {
+    await run(function* () {
+      const pool = yield* usePool<Echo>({ worker, minWorkers: 2, maxWorkers: 4 });
+      expect(pool.stats().workers).toBe(2);
+      yield* until(eventually(() => pool.stats().idle === 2));
+      expect(pool.stats().spawned).toBe(2);
+      yield* pool.run("inc", 1);
+      expect(pool.stats().spawned).toBe(2);
+    });
+  });
+
+  it("retires a worker after maxCheckouts checkouts", async () => {
+    const ids = await run(function* () {
+      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1, maxCheckouts: 2 });
+      const ids: number[] = [];
+      for (let i = 0; i < 3; i++) ids.push((yield* pool.run("whoami")).threadId);
+      return ids;
+    });
+    expect(ids[0]).toBe(ids[1]);
+    expect(ids[2]).not.toBe(ids[1]);
+  });
+
+  it("completes a surge of 100 checkouts with maxWorkers: 5 without exceeding 5 workers", async () => {
+    const { results, peak } = await run(function* () {
+      const pool = yield* usePool<Echo>({ worker, maxWorkers: 5 });
+      let peak = 0;
+      const results = yield* all(
+        Array.from({ length: 100 }, (_, i) =>
+          (function* () {
+            const checkout = yield* pool.checkout();
+            peak = Math.max(peak, pool.stats().workers);
+            return yield* checkout.call("inc", i);
+          })(),
+        ),
+      );
+      return { results, peak: Math.max(peak, pool.stats().peakWorkers) };
+    });
+    expect(results).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(peak).toBeLessThanOrEqual(5);
+  });
+
+  it("times out a call queued while every worker is busy, counting the queue wait", async () => {
+    const clock = createVirtualClock();
+    await run(function* () {
+      yield* ClockContext.set(clock);
+      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1, timeout: 1000 });
+      const held = withResolvers<void>();
+      const release = withResolvers<void>();
+      yield* spawn(function* () {
+        const a = yield* pool.checkout({ timeout: Number.POSITIVE_INFINITY });
+        yield* a.call("inc", 1);
+        held.resolve();
+        yield* release.operation;
+      });
+      yield* held.operation;
+      const b = yield* spawn(() => settle(pool.run("inc", 1)));
+      yield* until(clock.advance(999));
+      expect(pool.stats().waiting).toBe(1);
+      yield* until(clock.advance(1));
+      const outcome = yield* b;
+      expect(outcome.error).toBeInstanceOf(TimeoutError);
+      expect(outcome.error.message).toMatch(/no worker became free/);
+      expect(pool.stats().waiting).toBe(0);
+      release.resolve();
+    });
+  });
+
+  it("kills a hung worker at the timeout and replaces it", async () => {
+    const clock = createVirtualClock();
+    const threadsBefore = osThreads();
+    await run(function* () {
+      yield* ClockContext.set(clock);
+      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1, timeout: 1000 });
+      let firstThread = 0;
+      const holder = yield* spawn(function* () {
+        const checkout = yield* pool.checkout();
+        firstThread = (yield* checkout.call("whoami")).threadId;
+        const hung = yield* spawn(() => settle(checkout.call("hang")));
+        yield* until(new Promise((resolve) => setTimeout(resolve, 50)));
+        expect(osThreads()).toBeGreaterThan(threadsBefore);
+        yield* until(clock.advance(1000));
+        const outcome = yield* hung;
+        expect(outcome.error).toBeInstanceOf(TimeoutError);
+        const later = yield* settle(checkout.call("inc", 1));
+        expect(later.error).toBeInstanceOf(CheckoutFatalError);
+        expect(later.error.cause).toBe(outcome.error);
+      });
+      yield* holder;
+      const next = yield* pool.run("whoami");
+      expect(next.threadId).not.toBe(firstThread);
+    });
+  });
+
+  it("gives WorkerCrashedError when a worker calls process.exit mid-call", async () => {
+    await run(function* () {
+      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1 });
+      const outcome = yield* settle(pool.run("exit", 3));
+      expect(outcome.error).toBeInstanceOf(WorkerCrashedError);
+      expect(outcome.error.exitCode).toBe(3);
+      expect(yield* pool.run("inc", 1)).toBe(2);
+    });
+  });
+
+  it("never times out with timeout: Infinity", async () => {
+    const clock = createVirtualClock();
+    await run(function* () {
+      yield* ClockContext.set(clock);
+      const pool = yield* usePool<Echo>({
+        worker,
+        maxWorkers: 1,
+        timeout: Number.POSITIVE_INFINITY,
+      });
+      const call = yield* spawn(() => pool.run("sleep", 30));
+      yield* until(clock.advance(1e12));
+      expect(yield* call).toBe(30);
+      expect(clock.pending).toBe(0);
+    });
+  });
+
+  it("returns from halting a busy checkout only after its worker thread is gone", async () => {
+    const before = osThreads();
+    let running = false;
+    const task = run(function* () {
+      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1 });
+      const checkout = yield* pool.checkout();
+      yield* checkout.call("inc", 1);
+      running = true;
+      yield* checkout.call("hang");
+    });
+    await eventually(() => running);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(osThreads()).toBeGreaterThan(before);
+    await task.halt();
+    expect(osThreads()).toBe(before);
+  });
+
+  it("leaves no worker thread behind when the pool's scope ends", async () => {
+    const before = osThreads();
+    await run(function* () {
+      const pool = yield* usePool<Echo>({ worker, minWorkers: 3, maxWorkers: 3 });
+      yield* until(eventually(() => pool.stats().idle === 3));
+      expect(osThreads()).toBeGreaterThanOrEqual(before + 3);
+    });
+    expect(osThreads()).toBe(before);
+  });
+
+  it("fails the checkout with SpawnError when the worker file cannot load", async () => {
+    await run(function* () {
+      const pool = yield* usePool({
+        worker: new URL("./fixtures/does-not-exist.ts", import.meta.url),
+        maxWorkers: 1,
+      });
+      const outcome = yield* settle(pool.run("inc", 1));
+      expect(outcome.error).toBeInstanceOf(SpawnError);
+      expect(pool.stats().workers).toBe(0);
+    });
+  });
+
+  it("gives SetupError to the checkout when setup throws, and a fresh worker to the next", async () => {
+    process.env.BOUGH_TEST_FAIL_SETUP_ONCE = join(tmp, "setup-marker");
+    try {
+      await run(function* () {
+        const pool = yield* usePool<Echo>({ worker, maxWorkers: 1 });
+        const first = yield* settle(pool.run("setups"));
+        expect(first.error).toBeInstanceOf(SetupError);
+        expect(first.error.remote.message).toBe("setup failed on purpose");
+        expect(yield* pool.run("setups")).toBe(1);
+        expect(pool.stats().spawned).toBe(2);
+      });
+    } finally {
+      delete process.env.BOUGH_TEST_FAIL_SETUP_ONCE;
+    }
+  });
+
+  it("replaces a worker that threw, unless dontReforkAfterError", async () => {
+    for (const dontReforkAfterError of [false, true]) {
+      const [a, b] = await run(function* () {
+        const pool = yield* usePool<Echo>({ worker, maxWorkers: 1, dontReforkAfterError });
+        const a = yield* scoped(function* () {
+          const checkout = yield* pool.checkout();
+          const id = (yield* checkout.call("whoami")).threadId;
+          yield* settle(checkout.call("fail", "boom"));
+          return id;
+        });
+        const b = (yield* pool.run("whoami")).threadId;
+        return [a, b];
+      });
+      if (dontReforkAfterError) expect(b).toBe(a);
+      else expect(b).not.toBe(a);
+    }
+  });
+
+  it("runs checkoutDone on each normal release, not after an error", async () => {
+    const seen: string[] = [];
+    await run(function* () {
+      const pool = yield* usePool<Echo>({
+        worker,
+        maxWorkers: 1,
+        *checkoutDone(checkout) {
+          seen.push(`done:${yield* checkout.call("inc", 0)}`);
+        },
+      });
+      yield* pool.run("inc", 1);
+      yield* settle(pool.run("fail", "x"));
+      yield* pool.run("inc", 2);
+    });
+    expect(seen).toEqual(["done:1", "done:1"]);
+  });
+
+  it("fails new checkouts once the pool's scope has ended", async () => {
+    const pool = await run(function* () {
+      return yield* usePool<Echo>({ worker, maxWorkers: 1 });
+    });
+    const outcome = await run(() => settle(pool.run("inc", 1)));
+    expect(outcome.error).toBeInstanceOf(SpawnError);
+  });
+
+  it("keeps the remote error of a failed run", async () => {
+    const outcome = await run(function* () {
+      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1 });
+      return yield* settle(pool.run("fail", "bad input"));
+    });
+    expect(outcome.error).toBeInstanceOf(TaskError);
+    expect(outcome.error.remoteName).toBe("RangeError");
+  });
+});
