@@ -39,6 +39,7 @@ class Constant<T> implements Operation<T> {
 }
 
 const NOT_FOUND = new Constant(error(404, "not found"));
+const BAD_URL = new Constant(error(400, "malformed URL"));
 
 interface WsRoute {
   handler: WebSocketHandler;
@@ -60,7 +61,8 @@ interface WsRoute {
  * ```
  */
 export function createRouter(): Router {
-  const fmw = FindMyWay({ ignoreTrailingSlash: true });
+  // a malformed URL (bad percent-encoding) finds a result whose store is null
+  const fmw = FindMyWay({ ignoreTrailingSlash: true, onBadUrl: () => {} });
   const sockets = FindMyWay({ ignoreTrailingSlash: true });
   const methods = new Set<Method>();
 
@@ -87,6 +89,7 @@ export function createRouter(): Router {
     handle(ctx) {
       const found = fmw.find((ctx.request.method ?? "GET") as Method, ctx.request.url ?? "/");
       if (found === null) return miss(ctx);
+      if (found.store === null) return BAD_URL;
       ctx.params = found.params;
       ctx.query = found.searchParams;
       return (found.store as Handler)(ctx);
@@ -116,8 +119,10 @@ export function createRouter(): Router {
     static(prefix, dir, options) {
       const base = prefix.endsWith("/") ? prefix : `${prefix}/`;
       const handler = serveStatic(dir, options);
-      add("GET", `${base}*`, handler);
-      add("HEAD", `${base}*`, handler);
+      for (const method of ["GET", "HEAD"] as const) {
+        add(method, `${base}*`, handler);
+        if (base !== "/") add(method, base.slice(0, -1), handler);
+      }
       return router;
     },
   };

@@ -47,6 +47,8 @@ export interface StreamClient {
   ended: Promise<void>;
   /** Stops reading (the server's writes back up). */
   pause(): void;
+  /** Reads again after `pause()`. */
+  resume(): void;
   /** Destroys the connection. */
   close(): void;
   response: IncomingMessage;
@@ -107,6 +109,10 @@ export function openStream(
         pause() {
           res.pause();
           res.socket.pause();
+        },
+        resume() {
+          res.socket?.resume();
+          res.resume();
         },
         close() {
           req.destroy();

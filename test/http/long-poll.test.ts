@@ -1,0 +1,141 @@
+import {
+  createSignal,
+  each,
+  type Operation,
+  run,
+  type Stream,
+  sleep,
+  suspend,
+  until,
+} from "effection";
+import { describe, expect, it } from "vitest";
+import { createRouter, json, longPoll, type Server, useServer } from "../../src/http/index.js";
+import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { deferred, request, wait } from "./helpers.js";
+
+checkLeaksAfterEach();
+
+/** The first item of a stream, as an operation (what `hub.next()` is to the hub). */
+function* first<T>(stream: Stream<T, unknown>): Operation<T> {
+  for (const item of yield* each(stream)) return item;
+  throw new Error("stream ended");
+}
+
+describe("longPoll", () => {
+  it("answers with the operation's result when it finishes", async () => {
+    await run(function* () {
+      const ticks = createSignal<number, never>();
+      const server = yield* useServer({
+        handler: createRouter().get("/next", function* () {
+          return longPoll(first(ticks), { timeoutMs: 5000 });
+        }),
+      });
+      const pending = request(`${server.url}/next`);
+      yield* sleep(30);
+      ticks.send(7);
+      const res = yield* until(pending);
+      expect(res.status).toBe(200);
+      expect(JSON.parse(res.body)).toBe(7);
+    });
+  });
+
+  it("answers 204 at the timeout and halts the operation", async () => {
+    let halted = false;
+    await run(function* () {
+      const server = yield* useServer({
+        handler: createRouter().get("/next", function* () {
+          return longPoll(
+            (function* () {
+              try {
+                yield* suspend();
+              } finally {
+                halted = true;
+              }
+            })(),
+            { timeoutMs: 60 },
+          );
+        }),
+      });
+      const t0 = performance.now();
+      const res = yield* until(request(`${server.url}/next`));
+      expect(res.status).toBe(204);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(55);
+      yield* until(wait(5));
+      expect(halted).toBe(true);
+      expect(server.active).toBe(0);
+    });
+  });
+
+  it("sends a reply the operation returns as it is", async () => {
+    await run(function* () {
+      const server = yield* useServer({
+        handler: createRouter().get("/next", function* () {
+          return longPoll(
+            (function* () {
+              yield* sleep(5);
+              return json({ created: true }, 201);
+            })(),
+          );
+        }),
+      });
+      const res = yield* until(request(`${server.url}/next`));
+      expect(res.status).toBe(201);
+    });
+  });
+
+  it("wakes many waiters together", async () => {
+    const waiters = 200;
+    await run(function* () {
+      const ticks = createSignal<number, never>();
+      let waiting = 0;
+      const server = yield* useServer({
+        handler: createRouter().get("/next", function* () {
+          waiting++;
+          return longPoll(first(ticks), { timeoutMs: 10_000 });
+        }),
+      });
+      const responses = Array.from({ length: waiters }, () => {
+        const t = { at: 0 };
+        return request(`${server.url}/next`).then((res) => {
+          t.at = performance.now();
+          return { res, t };
+        });
+      });
+      while (waiting < waiters) yield* sleep(5);
+      yield* sleep(20);
+      const sentAt = performance.now();
+      ticks.send(42);
+      const all = yield* until(Promise.all(responses));
+      expect(all.every(({ res }) => res.status === 200 && res.body === "42")).toBe(true);
+      const last = Math.max(...all.map(({ t }) => t.at));
+      expect(last - sentAt).toBeLessThan(1000);
+    });
+  });
+
+  it("answers 503 to a waiting long-poll on shutdown", async () => {
+    const ready = deferred<Server>();
+    const task = run(function* () {
+      ready.resolve(
+        yield* useServer({
+          handler: createRouter().get("/next", function* () {
+            return longPoll(suspend(), { timeoutMs: 10_000 });
+          }),
+          shutdownGraceMs: 1000,
+        }),
+      );
+      yield* suspend();
+    });
+    try {
+      const srv = await ready.promise;
+      const pending = request(`${srv.url}/next`);
+      await wait(30);
+      const stopped = Promise.resolve(task.halt());
+      const res = await pending;
+      expect(res.status).toBe(503);
+      expect(res.headers["retry-after"]).toBe("1");
+      await stopped;
+    } finally {
+      await task.halt();
+    }
+  });
+});

@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { run, until } from "effection";
+import { describe, expect, it } from "vitest";
+import { createRouter, json, useServer } from "../../src/http/index.js";
+import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { request } from "./helpers.js";
+
+checkLeaksAfterEach();
+
+describe("createRouter", () => {
+  it("routes by method and path, with params and query", async () => {
+    await run(function* () {
+      const router = createRouter()
+        .get("/jobs/:id", function* (ctx) {
+          return json({ id: ctx.params.id, page: ctx.query.page, path: ctx.path });
+        })
+        .post("/jobs", function* (ctx) {
+          return json({ created: yield* ctx.json() }, 201);
+        })
+        .put("/jobs/:id", function* () {
+          return json("put");
+        })
+        .delete("/jobs/:id", function* () {
+          return json("deleted");
+        });
+      const server = yield* useServer({ handler: router });
+      const got = yield* until(request(`${server.url}/jobs/42?page=3`));
+      expect(JSON.parse(got.body)).toEqual({ id: "42", page: "3", path: "/jobs/42" });
+      const posted = yield* until(
+        request(`${server.url}/jobs`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: '{"n":1}',
+        }),
+      );
+      expect(posted.status).toBe(201);
+      expect(JSON.parse(posted.body)).toEqual({ created: { n: 1 } });
+      const put = yield* until(request(`${server.url}/jobs/1`, { method: "PUT" }));
+      expect(JSON.parse(put.body)).toBe("put");
+      const del = yield* until(request(`${server.url}/jobs/1`, { method: "DELETE" }));
+      expect(JSON.parse(del.body)).toBe("deleted");
+    });
+  });
+
+  it("answers 404 for an unknown route and 405 with Allow for a wrong method", async () => {
+    await run(function* () {
+      const router = createRouter()
+        .get("/things", function* () {
+          return json([]);
+        })
+        .post("/things", function* () {
+          return json("made");
+        });
+      const server = yield* useServer({ handler: router });
+      const missing = yield* until(request(`${server.url}/nowhere`));
+      expect(missing.status).toBe(404);
+      expect(JSON.parse(missing.body)).toEqual({ error: "not found" });
+      const wrong = yield* until(request(`${server.url}/things`, { method: "DELETE" }));
+      expect(wrong.status).toBe(405);
+      expect(wrong.headers.allow).toBe("GET, POST");
+      expect(JSON.parse(wrong.body).error).toContain("DELETE");
+    });
+  });
+
+  it("serves static files under a prefix and refuses paths that escape the directory", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bough-static-"));
+    writeFileSync(join(dir, "index.html"), "<h1>home</h1>");
+    writeFileSync(join(dir, "app.js"), "console.log(1)");
+    try {
+      await run(function* () {
+        const router = createRouter().static("/public", dir);
+        const server = yield* useServer({ handler: router });
+        const js = yield* until(request(`${server.url}/public/app.js`));
+        expect(js.status).toBe(200);
+        expect(js.headers["content-type"]).toBe("text/javascript; charset=utf-8");
+        expect(js.body).toBe("console.log(1)");
+        const index = yield* until(request(`${server.url}/public/`));
+        expect(index.body).toBe("<h1>home</h1>");
+        const escaping = yield* until(request(`${server.url}/public/..%2F..%2Fetc%2Fpasswd`));
+        expect(escaping.status).toBe(404);
+        const missing = yield* until(request(`${server.url}/public/nope.css`));
+        expect(missing.status).toBe(404);
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
