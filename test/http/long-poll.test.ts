@@ -10,6 +10,7 @@ import {
 } from "effection";
 import { describe, expect, it } from "vitest";
 import { createRouter, json, longPoll, type Server, useServer } from "../../src/http/index.js";
+import { useHub } from "../../src/hub/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import { deferred, request, wait } from "./helpers.js";
 
@@ -109,6 +110,40 @@ describe("longPoll", () => {
       expect(all.every(({ res }) => res.status === 200 && res.body === "42")).toBe(true);
       const last = Math.max(...all.map(({ t }) => t.at));
       expect(last - sentAt).toBeLessThan(1000);
+    });
+  });
+
+  it("wakes many hub.next() waiters together and returns the hub's subscriber count to baseline", async () => {
+    const waiters = 300;
+    await run(function* () {
+      const hub = yield* useHub<string>({ topic: "next" });
+      const baseline = hub.stats().subscribers;
+      const server = yield* useServer({
+        handler: createRouter().get("/next", function* (ctx) {
+          return longPoll(hub.next(ctx.query.after), { timeoutMs: 10_000 });
+        }),
+      });
+      const first = yield* hub.publish("first");
+      // a cursor already in history answers at once
+      const caughtUp = yield* until(request(`${server.url}/next?after=0`));
+      expect(JSON.parse(caughtUp.body).value).toBe("first");
+      const responses = Array.from({ length: waiters }, () =>
+        request(`${server.url}/next?after=${first.id}`).then((res) => ({
+          res,
+          at: performance.now(),
+        })),
+      );
+      while (hub.stats().subscribers < baseline + waiters) yield* sleep(5);
+      const sentAt = performance.now();
+      const second = yield* hub.publish("second");
+      const all = yield* until(Promise.all(responses));
+      for (const { res } of all) {
+        expect(res.status).toBe(200);
+        expect(JSON.parse(res.body)).toMatchObject({ id: second.id, value: "second" });
+      }
+      expect(Math.max(...all.map((r) => r.at)) - sentAt).toBeLessThan(1000);
+      yield* until(wait(20));
+      expect(hub.stats().subscribers).toBe(baseline);
     });
   });
 

@@ -1,65 +1,11 @@
-import { createChannel, ensure, type Operation, run, type Stream, sleep, until } from "effection";
+import { createChannel, run, sleep, until } from "effection";
 import { describe, expect, it } from "vitest";
 import { createRouter, encodeEvent, sse, useServer } from "../../src/http/index.js";
+import { useHub } from "../../src/hub/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
-import { openStream, wait } from "./helpers.js";
+import { openStream } from "./helpers.js";
 
 checkLeaksAfterEach();
-
-interface Message {
-  id: string;
-  seq: number;
-  value: string;
-}
-
-/**
- * A tiny append-only log with cursors, standing in for the hub: `subscribe(after)`
- * replays what follows the cursor, then goes live; `subscribers` counts open subscriptions.
- */
-function createLog() {
-  const messages: Message[] = [];
-  const live = createChannel<Message, never>();
-  let subscribers = 0;
-  return {
-    get subscribers() {
-      return subscribers;
-    },
-    *publish(value: string): Operation<Message> {
-      const message = { id: `${messages.length + 1}-0`, seq: messages.length + 1, value };
-      messages.push(message);
-      yield* live.send(message);
-      return message;
-    },
-    subscribe(after?: string): Stream<Message, never> {
-      return {
-        *[Symbol.iterator]() {
-          const subscription = yield* live;
-          subscribers++;
-          const start = after === undefined ? messages.length : Number(after.split("-")[0]);
-          const backlog = messages.slice(start);
-          let last = backlog.at(-1)?.seq ?? start;
-          yield* ensure(() => {
-            subscribers--;
-          });
-          return {
-            *next(): Operation<IteratorResult<Message, never>> {
-              const queued = backlog.shift();
-              if (queued) return { done: false, value: queued };
-              for (;;) {
-                const next = yield* subscription.next();
-                if (next.done) return next;
-                if (next.value.seq > last) {
-                  last = next.value.seq;
-                  return next;
-                }
-              }
-            },
-          };
-        },
-      };
-    },
-  };
-}
 
 function ids(text: string): string[] {
   return [...text.matchAll(/^id: (.*)$/gm)].map((m) => m[1]);
@@ -96,10 +42,10 @@ describe("sse", () => {
 
   it("sends every item as an event with its id, and comment heartbeats while idle", async () => {
     await run(function* () {
-      const log = createLog();
+      const hub = yield* useHub<string>({ topic: "ticks" });
       const server = yield* useServer({
         handler: createRouter().get("/events", function* (ctx) {
-          return sse(log.subscribe(ctx.lastEventId), {
+          return sse(hub.subscribe({ after: ctx.lastEventId }), {
             heartbeatMs: 40,
             event: () => "tick",
             data: (m) => JSON.stringify(m.value),
@@ -109,60 +55,68 @@ describe("sse", () => {
       });
       const client = yield* until(openStream(`${server.url}/events`));
       yield* until(client.waitFor((t) => t.startsWith("retry: 2000\n\n")));
-      while (log.subscribers === 0) yield* sleep(1);
-      yield* log.publish("one");
-      yield* log.publish("two");
+      while (hub.stats().subscribers === 0) yield* sleep(1);
+      const one = yield* hub.publish("one");
+      yield* hub.publish("two");
       yield* until(client.waitFor((t) => t.includes('data: "two"')));
-      expect(client.text).toContain('id: 1-0\nevent: tick\ndata: "one"\n\n');
+      expect(client.text).toContain(`id: ${one.id}\nevent: tick\ndata: "one"\n\n`);
       yield* until(client.waitFor((t) => t.split(":\n\n").length >= 3, 2000));
       client.close();
     });
   });
 
-  it("resumes from Last-Event-ID with no gap and no duplicate", async () => {
+  it("resumes from Last-Event-ID at the hub cursor with no gap and no duplicate", async () => {
     await run(function* () {
-      const log = createLog();
+      const hub = yield* useHub<string>({ topic: "resume", history: 100 });
       const server = yield* useServer({
         handler: createRouter().get("/events", function* (ctx) {
-          return sse(log.subscribe(ctx.lastEventId), { heartbeatMs: 0 });
+          return sse(hub.subscribe({ after: ctx.lastEventId }), { heartbeatMs: 0 });
         }),
       });
+      const published: string[] = [];
       const first = yield* until(openStream(`${server.url}/events`));
-      while (log.subscribers === 0) yield* sleep(1);
-      for (let i = 1; i <= 5; i++) yield* log.publish(`m${i}`);
+      while (hub.stats().subscribers === 0) yield* sleep(1);
+      for (let i = 1; i <= 5; i++) published.push((yield* hub.publish(`m${i}`)).id);
       yield* until(first.waitFor((t) => ids(t).length === 5));
       const seen = ids(first.text);
       first.close();
-      while (log.subscribers > 0) yield* sleep(1);
+      while (hub.stats().subscribers > 0) yield* sleep(1);
       // published while the client was away
-      for (let i = 6; i <= 8; i++) yield* log.publish(`m${i}`);
+      for (let i = 6; i <= 8; i++) published.push((yield* hub.publish(`m${i}`)).id);
       const second = yield* until(
         openStream(`${server.url}/events`, { "last-event-id": seen.at(-1)! }),
       );
-      while (log.subscribers === 0) yield* sleep(1);
-      yield* log.publish("m9");
-      yield* until(second.waitFor((t) => ids(t).includes("9-0")));
-      const all = [...seen, ...ids(second.text)];
-      expect(all).toEqual(["1-0", "2-0", "3-0", "4-0", "5-0", "6-0", "7-0", "8-0", "9-0"]);
+      yield* until(second.waitFor((t) => ids(t).length === 3));
+      published.push((yield* hub.publish("m9")).id);
+      yield* until(second.waitFor((t) => ids(t).length === 4));
+      expect([...seen, ...ids(second.text)]).toEqual(published);
+      expect(second.text).toContain('"value":"m6"');
       second.close();
     });
   });
 
   it("halts the stream when the client leaves, returning the subscriber count to its baseline", async () => {
     await run(function* () {
-      const log = createLog();
+      const hub = yield* useHub<number>({ topic: "count" });
+      const baseline = hub.stats().subscribers;
       const server = yield* useServer({
         handler: createRouter().get("/events", function* () {
-          return sse(log.subscribe(), { heartbeatMs: 0 });
+          return sse(hub.subscribe(), { heartbeatMs: 0 });
         }),
       });
       const clients = [];
       for (let i = 0; i < 5; i++) clients.push(yield* until(openStream(`${server.url}/events`)));
-      while (log.subscribers < 5) yield* sleep(1);
+      while (hub.stats().subscribers < baseline + 5) yield* sleep(1);
       expect(server.active).toBe(5);
+      yield* hub.publish(1);
+      for (const client of clients) yield* until(client.waitFor((t) => t.includes("data: ")));
+      const closedAt = performance.now();
       for (const client of clients) client.close();
-      yield* until(wait(50));
-      expect(log.subscribers).toBe(0);
+      while (hub.stats().subscribers > baseline && performance.now() - closedAt < 2000) {
+        yield* sleep(1);
+      }
+      expect(hub.stats().subscribers).toBe(baseline);
+      expect(performance.now() - closedAt).toBeLessThan(100);
       expect(server.active).toBe(0);
     });
   });

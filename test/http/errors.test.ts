@@ -1,0 +1,35 @@
+import { describe, expect, it } from "vitest";
+import { BoughError } from "../../src/core/errors.js";
+import {
+  HttpError,
+  MalformedJsonError,
+  PayloadTooLargeError,
+  SlowConsumerError,
+  StreamClosedError,
+} from "../../src/http/index.js";
+
+describe("http errors", () => {
+  it("have stable names, codes and statuses", () => {
+    const cases: [BoughError, string, string][] = [
+      [new HttpError(409, "conflict"), "HttpError", "BOUGH_HTTP_ERROR"],
+      [new PayloadTooLargeError(10), "PayloadTooLargeError", "BOUGH_HTTP_PAYLOAD_TOO_LARGE"],
+      [
+        new MalformedJsonError("Unexpected token"),
+        "MalformedJsonError",
+        "BOUGH_HTTP_MALFORMED_JSON",
+      ],
+      [new StreamClosedError(), "StreamClosedError", "BOUGH_HTTP_STREAM_CLOSED"],
+      [new SlowConsumerError(1024), "SlowConsumerError", "BOUGH_HTTP_SLOW_CONSUMER"],
+    ];
+    for (const [error, name, code] of cases) {
+      expect(error).toBeInstanceOf(BoughError);
+      expect(error.name).toBe(name);
+      expect(error.code).toBe(code);
+    }
+    expect(new PayloadTooLargeError(10).status).toBe(413);
+    expect(new MalformedJsonError("x").status).toBe(400);
+    expect(new HttpError(405, "no", { headers: { allow: "GET" } }).headers).toEqual({
+      allow: "GET",
+    });
+  });
+});
