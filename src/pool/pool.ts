@@ -288,7 +288,7 @@ export class PoolCore {
             (core.waitingQueue.length > 0 || core.workers.size + core.starting <= core.minWorkers);
           if (retryable && stillWanted && core.retryDelay !== undefined) {
             attempt++;
-            yield* core.clock.sleep(Math.min(core.retryDelay * attempt, core.retryDelay * 10));
+            yield* core.clock.sleep(Math.min(core.retryDelay * attempt, core.retryDelay * 5));
             continue;
           }
           core.starting--;

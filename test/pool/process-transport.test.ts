@@ -1,0 +1,105 @@
+import { type Operation, run, spawn } from "effection";
+import { describe, expect, it } from "vitest";
+import {
+  CheckoutFatalError,
+  SerializationError,
+  TimeoutError,
+  usePool,
+  WorkerCrashedError,
+} from "../../src/pool/index.js";
+import { openProcessLink } from "../../src/pool/process-transport.js";
+import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import type echoWorker from "./fixtures/echo-worker.js";
+import { eventually, isAlive, echoWorkerFile as worker } from "./helpers.js";
+
+checkLeaksAfterEach();
+
+type Echo = typeof echoWorker;
+
+function* settle<T>(op: Operation<T>): Operation<{ value?: T; error?: any }> {
+  try {
+    return { value: yield* op };
+  } catch (error) {
+    return { error };
+  }
+}
+
+describe("process transport", () => {
+  it("runs calls in a child process and reaps it when the pool ends", async () => {
+    const pid = await run(function* () {
+      const pool = yield* usePool<Echo>({ worker, transport: "process", maxWorkers: 1 });
+      const checkout = yield* pool.checkout();
+      expect(yield* checkout.call("inc", 1)).toBe(2);
+      const { pid } = yield* checkout.call("whoami");
+      expect(pid).not.toBe(process.pid);
+      expect(checkout.worker?.pid).toBe(pid);
+      return pid;
+    });
+    expect(isAlive(pid)).toBe(false);
+  });
+
+  it("returns from halting a busy checkout only after the child process is reaped", async () => {
+    let pid = 0;
+    const task = run(function* () {
+      const pool = yield* usePool<Echo>({ worker, transport: "process", maxWorkers: 1 });
+      const checkout = yield* pool.checkout();
+      pid = (yield* checkout.call("whoami")).pid;
+      yield* checkout.call("hang");
+    });
+    await eventually(() => pid !== 0);
+    expect(isAlive(pid)).toBe(true);
+    await task.halt();
+    expect(isAlive(pid)).toBe(false);
+  });
+
+  it("kills a hung child process at the timeout and replaces it", async () => {
+    await run(function* () {
+      const pool = yield* usePool<Echo>({
+        worker,
+        transport: "process",
+        maxWorkers: 1,
+        timeout: 1500,
+      });
+      const checkout = yield* spawn(function* () {
+        const c = yield* pool.checkout();
+        const { pid } = yield* c.call("whoami");
+        const hung = yield* settle(c.call("hang"));
+        expect(hung.error).toBeInstanceOf(TimeoutError);
+        const later = yield* settle(c.call("inc", 1));
+        expect(later.error).toBeInstanceOf(CheckoutFatalError);
+        return pid;
+      });
+      const oldPid = yield* checkout;
+      expect(isAlive(oldPid)).toBe(false);
+      const { pid } = yield* pool.run("whoami");
+      expect(pid).not.toBe(oldPid);
+    });
+  });
+
+  it("gives WorkerCrashedError when the child calls process.exit mid-call", async () => {
+    await run(function* () {
+      const pool = yield* usePool<Echo>({ worker, transport: "process", maxWorkers: 1 });
+      const outcome = yield* settle(pool.run("exit", 5));
+      expect(outcome.error).toBeInstanceOf(WorkerCrashedError);
+      expect(outcome.error.exitCode).toBe(5);
+      expect(yield* pool.run("inc", 1)).toBe(2);
+    });
+  });
+
+  it("rejects unserialisable arguments at the call site", async () => {
+    await run(function* () {
+      const pool = yield* usePool<Echo>({ worker, transport: "process", maxWorkers: 1 });
+      const outcome = yield* settle(pool.run("echo", (() => 1) as never));
+      expect(outcome.error).toBeInstanceOf(SerializationError);
+      expect(yield* pool.run("echo", new Map([[1, "one"]]))).toEqual(new Map([[1, "one"]]));
+    });
+  });
+
+  it("opens a link whose kill() resolves once the process has exited", async () => {
+    const link = openProcessLink(worker);
+    const meta = await link.ready;
+    expect(isAlive(meta.pid)).toBe(true);
+    await link.kill();
+    expect(isAlive(meta.pid)).toBe(false);
+  });
+});

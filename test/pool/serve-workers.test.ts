@@ -1,0 +1,132 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Operation, run, until } from "effection";
+import { afterAll, describe, expect, it } from "vitest";
+import { ProtocolError, serveWorkers, TaskError, usePool } from "../../src/pool/index.js";
+import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import type echoWorker from "./fixtures/echo-worker.js";
+import { checkThreadsAfterEach, echoWorkerFile as worker } from "./helpers.js";
+
+checkLeaksAfterEach();
+checkThreadsAfterEach();
+
+type Echo = typeof echoWorker;
+
+function* settle<T>(op: Operation<T>): Operation<{ value?: T; error?: any }> {
+  try {
+    return { value: yield* op };
+  } catch (error) {
+    return { error };
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), "bough-serve-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Sends raw bytes on a new connection and resolves when the server closes it. */
+function sendRaw(path: string, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ path });
+    let received = "";
+    socket.on("data", (chunk) => {
+      received += chunk.toString();
+    });
+    socket.on("connect", () => socket.write(bytes));
+    socket.on("error", reject);
+    socket.on("close", () => resolve(received));
+  });
+}
+
+describe("serveWorkers", () => {
+  it("serves a remote pool over a unix socket", async () => {
+    const path = join(dir, "a.sock");
+    const result = await run(function* () {
+      yield* serveWorkers({ listen: { path }, worker });
+      const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 2 });
+      const checkout = yield* pool.checkout();
+      const n = yield* checkout.call("inc", 1);
+      const state = [yield* checkout.call("push", "x"), yield* checkout.call("push", "y")];
+      return { n, state };
+    });
+    expect(result).toEqual({ n: 2, state: [1, 2] });
+  });
+
+  it("serves over TCP on an ephemeral port", async () => {
+    const n = await run(function* () {
+      const server = yield* serveWorkers({ listen: { port: 0, host: "127.0.0.1" }, worker });
+      expect("port" in server.address && server.address.port).toBeGreaterThan(0);
+      const pool = yield* usePool<Echo>({ connect: server.address, maxWorkers: 1 });
+      return yield* pool.run("inc", 9);
+    });
+    expect(n).toBe(10);
+  });
+
+  it("keeps the remote error's name, message, stack and own properties over the wire", async () => {
+    const path = join(dir, "b.sock");
+    const { error } = await run(function* () {
+      yield* serveWorkers({ listen: { path }, worker });
+      const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1 });
+      return yield* settle(pool.run("fail", "over the wire"));
+    });
+    expect(error).toBeInstanceOf(TaskError);
+    expect(error.remoteName).toBe("RangeError");
+    expect(error.message).toBe("over the wire");
+    expect(error.stack).toMatch(/RangeError: over the wire/);
+    expect(error.extra).toBe(42);
+    expect(error.detail).toEqual({ why: "testing" });
+  });
+
+  it("closes a connection that sends garbage or malformed frames, logging a protocol error, and nothing else", async () => {
+    const path = join(dir, "c.sock");
+    const errors: ProtocolError[] = [];
+    await run(function* () {
+      const server = yield* serveWorkers({
+        listen: { path },
+        worker,
+        onProtocolError: (error) => errors.push(error),
+      });
+      const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1 });
+      const checkout = yield* pool.checkout();
+      expect(yield* checkout.call("push", 1)).toBe(1);
+      yield* until(sendRaw(path, "\x00\x01garbage bytes\n"));
+      yield* until(sendRaw(path, '["zz", {}]\n'));
+      yield* until(sendRaw(path, '["do", {}, "inc"]\n'));
+      expect(errors).toHaveLength(3);
+      expect(errors.every((e) => e instanceof ProtocolError)).toBe(true);
+      expect(errors[0].message).toMatch(/not JSON/);
+      expect(errors[1].message).toMatch(/malformed client frame/);
+      expect(yield* checkout.call("push", 2)).toBe(2);
+      expect(server.connections).toBe(1);
+    });
+  });
+
+  it("serves clients in two processes from one server", async () => {
+    const path = join(dir, "d.sock");
+    const client = fileURLToPath(new URL("./fixtures/remote-client.ts", import.meta.url));
+    const { local, remote } = await run(function* () {
+      yield* serveWorkers({ listen: { path }, worker });
+      const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1 });
+      const other = until(
+        new Promise<string>((resolve, reject) =>
+          execFile(
+            process.execPath,
+            ["--import", "tsx", client, path],
+            { timeout: 20_000 },
+            (error, stdout) => (error ? reject(error) : resolve(stdout)),
+          ),
+        ),
+      );
+      const local = yield* pool.run("whoami");
+      const remote = JSON.parse(yield* other);
+      return { local, remote };
+    });
+    expect(remote.n).toBe(42);
+    expect(remote.clientPid).not.toBe(process.pid);
+    expect(remote.who.pid).toBe(process.pid);
+    expect(local.pid).toBe(process.pid);
+  });
+});
