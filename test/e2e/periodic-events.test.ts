@@ -1,0 +1,136 @@
+import { type ChildProcess, spawn as spawnChild } from "node:child_process";
+import { once } from "node:events";
+import { request } from "node:http";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { run, sleep } from "effection";
+import { afterEach, describe, expect, it } from "vitest";
+import { usePeriodicEvents } from "../../examples/periodic-events/app.js";
+import { checkLeaksAfterEach } from "../helpers/leaks.js";
+
+checkLeaksAfterEach();
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
+const children: ChildProcess[] = [];
+
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGKILL");
+      await once(child, "exit");
+    }
+  }
+});
+
+/** Starts examples/periodic-events/main.ts and resolves with its URL once it listens. */
+async function startApp(
+  args: string[],
+): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawnChild(
+    process.execPath,
+    ["--import", "tsx", "examples/periodic-events/main.ts", "--port", "0", ...args],
+    {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  children.push(child);
+  let output = "";
+  child.stdout?.on("data", (chunk) => (output += chunk));
+  child.stderr?.on("data", (chunk) => (output += chunk));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`app did not start:\n${output}`)), 15_000);
+    const check = () => {
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        child.stdout?.off("data", check);
+        resolve(match[1]);
+      }
+    };
+    child.stdout?.on("data", check);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`app exited with ${code}:\n${output}`));
+    });
+  });
+  return { child, url, output: () => output };
+}
+
+async function getJson(url: string): Promise<{ status: number; body: unknown; ms: number }> {
+  const t0 = performance.now();
+  const res = await fetch(url);
+  const text = await res.text();
+  return {
+    status: res.status,
+    body: text ? JSON.parse(text) : undefined,
+    ms: performance.now() - t0,
+  };
+}
+
+describe("examples/periodic-events", () => {
+  it("behaves like the seed's curl session", async () => {
+    const { url } = await startApp(["--tick-ms", "300", "--beat-ms", "700"]);
+    const first = await getJson(`${url}/`);
+    expect(first.status).toBe(200);
+    const body = first.body as { count: number; beats: number; hint: string };
+    expect(body.hint).toBe("GET /next to wait for the next tick");
+    const next = await getJson(`${url}/next`);
+    expect(next.body).toEqual({ tick: body.count + 1 });
+    expect(next.ms).toBeLessThan(300 + 250);
+    const after = (await getJson(`${url}/`)).body as { count: number };
+    expect(after.count).toBeGreaterThanOrEqual(body.count + 1);
+
+    // curl -N /stream: one {"tick":N} line per tick, consecutive
+    const res = await fetch(`${url}/stream`);
+    expect(res.headers.get("content-type")).toBe("application/x-ndjson");
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    while (text.split("\n").filter((l) => l.trim()).length < 3) {
+      const { value } = await reader.read();
+      text += decoder.decode(value);
+    }
+    await reader.cancel();
+    const ticks = text
+      .split("\n")
+      .filter((l) => l.trim())
+      .slice(0, 3)
+      .map((l) => JSON.parse(l).tick as number);
+    expect(ticks[1]).toBe(ticks[0] + 1);
+    expect(ticks[2]).toBe(ticks[0] + 2);
+  });
+
+  it("wakes 100 /next waiters with one tick", async () => {
+    const { url } = await startApp(["--tick-ms", "500"]);
+    await getJson(`${url}/next`); // align with a tick: the next one is ~500 ms away
+    const answers = await Promise.all(Array.from({ length: 100 }, () => getJson(`${url}/next`)));
+    const ticks = new Set(answers.map((a) => (a.body as { tick: number }).tick));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(ticks.size).toBe(1);
+  });
+
+  it("logs a failing source with its stack and exits non-zero promptly", async () => {
+    const { child, output } = await startApp(["--tick-ms", "50", "--fail-at-tick", "3"]);
+    const [code] = (await once(child, "exit")) as [number | null];
+    expect(code).not.toBe(0);
+    expect(output()).toContain("source failed at tick 3");
+    expect(output()).toMatch(/at counting/);
+  });
+
+  it("leaves no subscriber behind when /stream clients disconnect", async () => {
+    await run(function* () {
+      const app = yield* usePeriodicEvents({ tickMs: 50, beatMs: 1000 });
+      const baseline = app.ticks.stats().subscribers;
+      const requests = Array.from({ length: 10 }, () =>
+        request(`${app.url}/stream`).on("error", () => {}),
+      );
+      for (const req of requests) req.end();
+      yield* sleep(300);
+      expect(app.ticks.stats().subscribers).toBe(baseline + 10);
+      for (const req of requests) req.destroy();
+      for (let i = 0; i < 50 && app.ticks.stats().subscribers > baseline; i++) yield* sleep(10);
+      expect(app.ticks.stats().subscribers).toBe(baseline);
+    });
+  });
+});
