@@ -1,4 +1,4 @@
-import { type Operation, run, spawn } from "effection";
+import { type Operation, run, spawn, until } from "effection";
 import { describe, expect, it } from "vitest";
 import {
   CheckoutFatalError,
@@ -57,11 +57,13 @@ describe("process transport", () => {
       const pool = yield* usePool<Echo>({
         worker,
         transport: "process",
+        minWorkers: 1,
         maxWorkers: 1,
-        timeout: 1500,
+        timeout: 20_000,
       });
+      yield* until(eventually(() => pool.stats().idle === 1, 20_000));
       const checkout = yield* spawn(function* () {
-        const c = yield* pool.checkout();
+        const c = yield* pool.checkout({ timeout: 1000 });
         const { pid } = yield* c.call("whoami");
         const hung = yield* settle(c.call("hang"));
         expect(hung.error).toBeInstanceOf(TimeoutError);

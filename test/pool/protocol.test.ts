@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { ProtocolError, SerializationError } from "../../src/pool/index.js";
+import {
+  checkClientFrame,
+  checkWorkerFrame,
+  createFrameDecoder,
+  encodeFrame,
+} from "../../src/pool/protocol.js";
+
+describe("protocol", () => {
+  it("encodes frames as newline-delimited JSON", () => {
+    expect(encodeFrame(["do", {}, "hash", ["secret"]])).toBe('["do",{},"hash",["secret"]]\n');
+    expect(encodeFrame(["dn", {}])).toBe('["dn",{}]\n');
+    expect(encodeFrame(["ok", {}, 1])).toBe('["ok",{},1]\n');
+  });
+
+  it("refuses values JSON cannot carry instead of dropping them", () => {
+    expect(() => encodeFrame(["do", {}, "f", [() => 1]])).toThrow(SerializationError);
+    expect(() => encodeFrame(["do", {}, "f", [1n]])).toThrow(SerializationError);
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    expect(() => encodeFrame(["do", {}, "f", [cycle]])).toThrow(/arguments of "f"/);
+  });
+
+  it("decodes frames split across chunks and several frames in one chunk", () => {
+    const decoder = createFrameDecoder();
+    expect(decoder.push('["ok",{},')).toEqual([]);
+    expect(decoder.push('1]\n["ok",{},2]\n\n["dn"')).toEqual([
+      ["ok", {}, 1],
+      ["ok", {}, 2],
+    ]);
+    expect(decoder.push(",{}]\n")).toEqual([["dn", {}]]);
+  });
+
+  it("throws a ProtocolError on garbage or an oversized frame", () => {
+    expect(() => createFrameDecoder().push("\u0000garbage\n")).toThrow(ProtocolError);
+    expect(() => createFrameDecoder(10).push("x".repeat(11))).toThrow(/larger than 10 bytes/);
+  });
+
+  it("checks the shape of client and worker frames", () => {
+    expect(checkClientFrame(["do", {}, "m", [1]])).toEqual(["do", {}, "m", [1]]);
+    expect(checkClientFrame(["do", {}, null, []])).toEqual(["do", {}, null, []]);
+    expect(checkClientFrame(["dn", {}])).toEqual(["dn", {}]);
+    for (const bad of [
+      ["do", {}, "m"],
+      ["do", [], "m", []],
+      ["do", {}, 5, []],
+      ["ok", {}, 1],
+      "do",
+      null,
+    ]) {
+      expect(() => checkClientFrame(bad)).toThrow(ProtocolError);
+    }
+    expect(checkWorkerFrame(["er", {}, { name: "E", message: "m" }])[0]).toBe("er");
+    expect(checkWorkerFrame(["rd", { pid: 1, threadId: 0 }])[0]).toBe("rd");
+    expect(() => checkWorkerFrame(["er", {}, "string"])).toThrow(ProtocolError);
+    expect(() => checkWorkerFrame(["do", {}, "m", []])).toThrow(ProtocolError);
+  });
+});
