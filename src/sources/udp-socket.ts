@@ -137,10 +137,8 @@ export function useUdpSocket(options: UdpSocketOptions = {}): Operation<UdpSocke
     socket.on("message", (data, rinfo) => {
       hub.deliver({ data, address: rinfo.address, port: rinfo.port, family: rinfo.family });
     });
-    let open = false;
     try {
       yield* bind(socket, port, host);
-      open = true;
       if (recvBufferSize !== undefined) socket.setRecvBufferSize(recvBufferSize);
       if (sendBufferSize !== undefined) socket.setSendBufferSize(sendBufferSize);
 
@@ -178,8 +176,7 @@ export function useUdpSocket(options: UdpSocketOptions = {}): Operation<UdpSocke
       hub.fail(new UdpSocketError("the UDP socket is closed"));
       // keep a listener so that a late error cannot crash the process
       socket.on("error", () => {});
-      if (open) yield* close(socket);
-      else socket.close();
+      yield* close(socket);
     }
   });
 }
@@ -222,7 +219,7 @@ class DatagramQueue {
   private items: Datagram[] = [];
   private head = 0;
   bytes = 0;
-  /** A consumer waiting in `next()`; a datagram goes straight to it. */
+  /** A consumer waiting in `next()` for the queue to fill. */
   waiter: { resolve(d: Datagram): void; reject(e: Error): void } | undefined;
 
   get size(): number {
@@ -261,6 +258,7 @@ class DatagramFanout {
   private received = 0;
   private bytes = 0;
   private dropped = 0;
+  private wakeScheduled = false;
   readonly stream: Stream<Datagram, never>;
 
   constructor(
@@ -290,16 +288,31 @@ class DatagramFanout {
   }
 
   private offer(queue: DatagramQueue, datagram: Datagram): void {
-    const waiter = queue.waiter;
-    if (waiter) {
-      queue.waiter = undefined;
-      waiter.resolve(datagram);
-    } else if (queue.size < this.limit && queue.bytes + datagram.data.length <= this.limitBytes) {
+    if (queue.size < this.limit && queue.bytes + datagram.data.length <= this.limitBytes) {
       queue.push(datagram);
+      if (queue.waiter && !this.wakeScheduled) {
+        this.wakeScheduled = true;
+        setImmediate(this.wake);
+      }
     } else {
       this.dropped++;
     }
   }
+
+  /**
+   * Hands waiting subscribers their next datagram, once per turn of the event
+   * loop rather than once per datagram: the kernel's datagrams of one turn are
+   * read first, then each consumer drains its queue without suspending.
+   */
+  private readonly wake = () => {
+    this.wakeScheduled = false;
+    for (const queue of this.subscribers) {
+      const waiter = queue.waiter;
+      if (!waiter || queue.size === 0) continue;
+      queue.waiter = undefined;
+      waiter.resolve(queue.shift()!);
+    }
+  };
 
   fail(error: Error): void {
     if (this.failure) return;
@@ -308,7 +321,9 @@ class DatagramFanout {
     for (const queue of this.subscribers) {
       const waiter = queue.waiter;
       queue.waiter = undefined;
-      waiter?.reject(error);
+      // what was received before the failure is still delivered, then the error
+      if (waiter && queue.size > 0) waiter.resolve(queue.shift()!);
+      else waiter?.reject(error);
     }
   }
 
