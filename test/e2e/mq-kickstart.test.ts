@@ -177,9 +177,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 describe("examples/mq-kickstart", () => {
   it("handles a row at once when produce.ts kicks it, with a 60 s poll, and exits cleanly on SIGTERM", async () => {
     const [httpPort, udpPort] = await Promise.all([freeTcpPort(), freeUdpPort()]);
-    const app = await startApp(["--poll-ms", "60000"]);
-    await stop(app, "SIGTERM"); // the first instance only proves the ports come back
-    const again = await startApp([
+    const app = await startApp([
       "--poll-ms",
       "60000",
       "--http-port",
@@ -187,8 +185,8 @@ describe("examples/mq-kickstart", () => {
       "--udp-port",
       String(udpPort),
     ]);
-    expect(again.statusUrl).toBe(`http://127.0.0.1:${httpPort}/status`);
-    expect(again.udpPort).toBe(udpPort);
+    expect(app.statusUrl).toBe(`http://127.0.0.1:${httpPort}/status`);
+    expect(app.udpPort).toBe(udpPort);
 
     // the user's command: insert + kick
     const said = await runProduce([
@@ -200,7 +198,7 @@ describe("examples/mq-kickstart", () => {
       String(udpPort),
     ]);
     expect(said).toMatch(/inserted email row 1 and kicked/);
-    await waitForStatus(again, (s) => counter(s, "rowsProcessed") === 1, 5_000);
+    await waitForStatus(app, (s) => counter(s, "rowsProcessed") === 1, 5_000);
 
     // latency of insert + kick → row gone, measured five times from this process
     const handle = openDb();
@@ -223,7 +221,7 @@ describe("examples/mq-kickstart", () => {
     expect(median(latencies)).toBeLessThan(200);
     expect(Math.max(...latencies)).toBeLessThan(2_000); // far under the 60 s poll even on a busy machine
 
-    const snapshot = await status(again);
+    const snapshot = await status(app);
     expect(snapshot.counters).toMatchObject({
       rowsProcessed: 6,
       rowsFailed: 0,
@@ -242,8 +240,8 @@ describe("examples/mq-kickstart", () => {
       expect.stringMatching(/^consumer \(idle; next poll by /),
     ]);
 
-    await stop(again, "SIGTERM");
-    // nothing leaked: the ports can be bound again at once
+    await stop(app, "SIGTERM");
+    // nothing leaked: the ports can be bound app at once
     await new Promise<void>((done, fail) => {
       const socket = createSocket("udp4");
       socket.once("error", fail);
