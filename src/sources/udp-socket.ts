@@ -133,9 +133,9 @@ export function useUdpSocket(options: UdpSocketOptions = {}): Operation<UdpSocke
 
   return resource(function* (provide) {
     const socket = createSocket({ type, reuseAddr });
-    const hub = new DatagramFanout(queueLimit, queueBytes);
+    const fanout = new DatagramFanout(queueLimit, queueBytes);
     socket.on("message", (data, rinfo) => {
-      hub.deliver({ data, address: rinfo.address, port: rinfo.port, family: rinfo.family });
+      fanout.deliver({ data, address: rinfo.address, port: rinfo.port, family: rinfo.family });
     });
     try {
       yield* bind(socket, port, host);
@@ -147,7 +147,7 @@ export function useUdpSocket(options: UdpSocketOptions = {}): Operation<UdpSocke
         action<never>((_, reject) => {
           const onError = (error: Error) => {
             const failure = new UdpSocketError(`UDP socket failed: ${error.message}`, error);
-            hub.fail(failure);
+            fanout.fail(failure);
             reject(failure);
           };
           socket.on("error", onError);
@@ -157,7 +157,7 @@ export function useUdpSocket(options: UdpSocketOptions = {}): Operation<UdpSocke
 
       const info = socket.address();
       yield* provide({
-        messages: hub.stream,
+        messages: fanout.stream,
         send: (data, toPort, toHost) =>
           action<void>((resolve, reject) => {
             const fail = (error: Error) =>
@@ -170,10 +170,10 @@ export function useUdpSocket(options: UdpSocketOptions = {}): Operation<UdpSocke
             return () => {};
           }),
         address: { address: info.address, port: info.port, family: info.family },
-        stats: () => hub.stats(),
+        stats: () => fanout.stats(),
       });
     } finally {
-      hub.fail(new UdpSocketError("the UDP socket is closed"));
+      fanout.fail(new UdpSocketError("the UDP socket is closed"));
       // keep a listener so that a late error cannot crash the process
       socket.on("error", () => {});
       yield* close(socket);
