@@ -95,6 +95,16 @@ describe("useInspector", () => {
     });
   });
 
+  it("refuses a capture size that is not a positive integer and leaves the streams alone", async () => {
+    const stdoutWrite = process.stdout.write;
+    await expect(
+      run(function* () {
+        yield* useInspector({ capture: { lines: 0 } });
+      }),
+    ).rejects.toThrow(TypeError);
+    expect(process.stdout.write).toBe(stdoutWrite);
+  });
+
   it("captures nothing with capture: false", async () => {
     const stdoutWrite = process.stdout.write;
     await run(function* () {
