@@ -37,6 +37,11 @@ export interface HistoryPage<T> {
   readonly messages: Message<T>[];
   /** True when the page reached the end of the topic at the time of reading. */
   readonly end: boolean;
+  /**
+   * The cursor to read the next page from: the id of the last entry examined
+   * (skipped entries included), or the cursor that was read from.
+   */
+  readonly next: string;
 }
 
 /**

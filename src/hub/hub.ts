@@ -513,7 +513,7 @@ class HubSubscription<T> implements Subscription<Message<T>, never> {
     this.page = page.messages;
     this.pageIndex = 0;
     this.pageEnd = page.end;
-    if (page.messages.length > 0) this.cursor = page.messages[page.messages.length - 1].id;
+    this.cursor = page.next;
   }
 
   fail(error: Error): void {

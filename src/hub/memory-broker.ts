@@ -105,7 +105,8 @@ class MemoryTopic<T> implements BrokerTopic<T> {
     while (index < size && messages.length < limit) {
       messages.push(history?.at(index++) as Message<T>);
     }
-    return { messages, end: index >= size };
+    const next = messages.length > 0 ? messages[messages.length - 1].id : after;
+    return { messages, end: index >= size, next };
   }
 
   *latest(): Operation<Message<T> | undefined> {

@@ -1,1 +1,6 @@
-export {};
+/**
+ * `bough/hub/redis`: the Redis Streams broker for `useHub` and the leader
+ * lease. The only bough entry that loads ioredis.
+ */
+export * from "./leader.js";
+export * from "./redis-broker.js";

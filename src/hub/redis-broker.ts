@@ -1,0 +1,657 @@
+import { randomBytes } from "node:crypto";
+import { action, type Operation, resource, spawn, until } from "effection";
+import { Redis, type RedisOptions } from "ioredis";
+import { type Backoff, backoffDelay } from "../core/backoff.js";
+import { useClock } from "../core/clock.js";
+import { TimeoutError } from "../core/errors.js";
+import type {
+  Broker,
+  BrokerCounters,
+  BrokerTopic,
+  HistoryPage,
+  Message,
+  TopicListener,
+} from "./broker.js";
+import {
+  CursorExpiredError,
+  InvalidCursorError,
+  PublishTimeoutError,
+  UnserializableValueError,
+} from "./errors.js";
+
+/** How values become stream fields and back. Default: JSON. */
+export interface RedisCodec {
+  /** Must return a string or throw; anything else is rejected at publish. */
+  encode(value: unknown): string;
+  decode(text: string): unknown;
+}
+
+/** Options of {@link redisBroker} and {@link useRedisBroker}. */
+export interface RedisBrokerOptions {
+  /** `redis://host:port/db`. Default `redis://127.0.0.1:6379` unless `client` is given. */
+  url?: string;
+  /**
+   * An ioredis client to send commands on (the broker duplicates it for its
+   * blocking reader). The broker never closes a client it was given.
+   */
+  client?: Redis;
+  /** Approximate number of entries each stream keeps (`XADD MAXLEN ~`). Default 10,000. */
+  maxLen?: number;
+  /** How long one `XREAD BLOCK` waits, in ms. Default 1,000. */
+  block?: number;
+  /** Entries per `XREAD`. Default 1,000. */
+  count?: number;
+  /** Prefix of the stream keys. Default `"bough:hub:"`. */
+  prefix?: string;
+  /**
+   * How long `publish` (and reads) wait for Redis, in ms, while it is down or
+   * unreachable. Default 10,000. A publish that times out may still be
+   * delivered once Redis is back (at least once; subscribers drop duplicates).
+   */
+  commandTimeoutMs?: number;
+  /** Reconnect and retry backoff. Default `{ initialMs: 50, maxMs: 2000 }`. */
+  backoff?: Backoff;
+  /** Value codec. Default JSON (`undefined`, functions, BigInt and cycles are rejected). */
+  codec?: RedisCodec;
+}
+
+const JSON_CODEC: RedisCodec = {
+  encode(value: unknown): string {
+    const text = JSON.stringify(value);
+    if (typeof text !== "string") {
+      throw new TypeError(`a ${typeof value} does not serialise to JSON`);
+    }
+    return text;
+  },
+  decode: (text: string) => JSON.parse(text),
+};
+
+// INCR gives a dense sequence per topic across processes; XADD and INCR in one
+// script, so that the sequence and the entry order agree.
+const PUBLISH_SCRIPT = `
+local seq = redis.call('INCR', KEYS[2])
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 's', seq, 'm', ARGV[2], 'v', ARGV[3])
+return {id, seq}
+`;
+
+type Entry = [id: string, fields: string[]];
+type CommandClient = Redis & {
+  boughPublish(
+    stream: string,
+    seqKey: string,
+    maxLen: number,
+    msgId: string,
+    payload: string,
+  ): Promise<[string, number]>;
+};
+
+/**
+ * A {@link Broker} on Redis Streams, for hubs in many processes or on many
+ * machines. Each `open()` (each hub) gets its own command connection and
+ * blocking reader, tied to the hub's scope; to share one reader among the
+ * topics of a process, use {@link useRedisBroker}.
+ *
+ * - a stream per topic (`XADD … MAXLEN ~ maxLen`); the entry id is the cursor,
+ *   so SSE `Last-Event-ID` and long-poll cursors work across processes;
+ * - `subscribe({ after })` backfills with `XRANGE`, and a cursor whose
+ *   successors were trimmed gets `CursorExpiredError`, never a silent gap;
+ * - while Redis is down, publishers wait (up to `commandTimeoutMs`) and the
+ *   reader reconnects with backoff; entries duplicated by re-sent commands are
+ *   dropped by message id; malformed entries are skipped and counted.
+ *
+ * @example
+ * ```ts
+ * import { useHub } from "bough/hub";
+ * import { redisBroker } from "bough/hub/redis";
+ *
+ * const hub = yield* useHub<Tick>({
+ *   topic: "ticks",
+ *   broker: redisBroker({ url: "redis://127.0.0.1:6379", maxLen: 10_000 }),
+ * });
+ * yield* hub.publish({ n: 1 }); // every process subscribed to "ticks" gets it
+ * ```
+ */
+export function redisBroker(options: RedisBrokerOptions = {}): Broker {
+  return {
+    kind: "redis",
+    open<T>(topic: string, openOptions: { history: number }): Operation<BrokerTopic<T>> {
+      return resource(function* (provide) {
+        const shared = yield* useConnections(options);
+        yield* provide(yield* shared.open<T>(topic, openOptions));
+      });
+    },
+  };
+}
+
+/**
+ * Connects to Redis for the calling scope and returns a {@link Broker} whose
+ * topics share one command connection and one blocking `XREAD` reader (one
+ * reader per process for the whole topic set). Everything closes when the
+ * scope ends.
+ *
+ * @example
+ * ```ts
+ * const broker = yield* useRedisBroker({ url: process.env.REDIS_URL });
+ * const ticks = yield* useHub<Tick>({ topic: "ticks", broker });
+ * const jobs = yield* useHub<Job>({ topic: "jobs", broker }); // same reader
+ * ```
+ */
+export function useRedisBroker(options: RedisBrokerOptions = {}): Operation<Broker> {
+  return resource(function* (provide) {
+    const shared = yield* useConnections(options);
+    yield* provide({
+      kind: "redis",
+      open: <T>(topic: string, openOptions: { history: number }) =>
+        shared.open<T>(topic, openOptions),
+    });
+  });
+}
+
+interface Connections {
+  open<T>(topic: string, options: { history: number }): Operation<BrokerTopic<T>>;
+}
+
+interface Pending {
+  deadline: number;
+  expire(): void;
+}
+
+function useConnections(options: RedisBrokerOptions): Operation<Connections> {
+  const {
+    maxLen = 10_000,
+    block = 1_000,
+    count = 1_000,
+    prefix = "bough:hub:",
+    commandTimeoutMs = 10_000,
+    backoff = { initialMs: 50, maxMs: 2_000 },
+    codec = JSON_CODEC,
+  } = options;
+  return resource(function* (provide) {
+    const clock = yield* useClock();
+    const redisOptions: RedisOptions = {
+      maxRetriesPerRequest: null,
+      enableOfflineQueue: true,
+      autoResendUnfulfilledCommands: true,
+      retryStrategy: (times: number) => backoffDelay(times - 1, backoff),
+      // ioredis arms this timer even for a socket that is already closed
+      // (disconnect while reconnecting): keep it short so nothing lingers.
+      disconnectTimeout: 100,
+    };
+    const owned = !options.client;
+    const cmd = (options.client ??
+      new Redis(options.url ?? "redis://127.0.0.1:6379", redisOptions)) as CommandClient;
+    const reader = options.client ? options.client.duplicate(redisOptions) : cmd.duplicate();
+    let errors = 0;
+    const countError = () => {
+      errors++;
+    };
+    cmd.on("error", countError);
+    reader.on("error", countError);
+    if (typeof cmd.boughPublish !== "function") {
+      cmd.defineCommand("boughPublish", { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
+    }
+
+    const producer = randomBytes(6).toString("hex");
+    let produced = 0;
+    const topics = new Map<string, RedisTopic<unknown>>();
+
+    // One watchdog bounds every command issued from an operation, so that a
+    // command costs no timer and no task of its own.
+    const pending = new Set<Pending>();
+    let wakeWatchdog: (() => void) | undefined;
+    function confirm<R>(promise: Promise<R>, timeout: () => Error): Operation<R> {
+      return action<R>((resolve, reject) => {
+        const entry: Pending = {
+          deadline: clock.now() + commandTimeoutMs,
+          expire: () => reject(timeout()),
+        };
+        pending.add(entry);
+        if (wakeWatchdog) {
+          const wake = wakeWatchdog;
+          wakeWatchdog = undefined;
+          wake();
+        }
+        promise.then(
+          (value) => {
+            pending.delete(entry);
+            resolve(value);
+          },
+          (error) => {
+            pending.delete(entry);
+            reject(error);
+          },
+        );
+        return () => pending.delete(entry);
+      });
+    }
+
+    // The reader: one XREAD BLOCK for every open topic.
+    let readerId: string | undefined;
+    let readerBusy = false;
+    let topicsChanged: (() => void) | undefined;
+    reader.on("ready", () => {
+      readerId = undefined;
+    });
+    function changed(): void {
+      if (topicsChanged) {
+        const wake = topicsChanged;
+        topicsChanged = undefined;
+        wake();
+      } else if (readerBusy && readerId !== undefined) {
+        // Interrupt the current XREAD so that the new topic set applies now.
+        cmd.call("CLIENT", "UNBLOCK", readerId).catch(() => {});
+      }
+    }
+
+    try {
+      yield* spawn(function* () {
+        for (;;) {
+          const now = clock.now();
+          let earliest = Number.POSITIVE_INFINITY;
+          for (const entry of pending) {
+            if (entry.deadline <= now) {
+              pending.delete(entry);
+              entry.expire();
+            } else if (entry.deadline < earliest) earliest = entry.deadline;
+          }
+          if (earliest === Number.POSITIVE_INFINITY) {
+            yield* action<void>((resolve) => {
+              wakeWatchdog = resolve;
+              return () => {
+                wakeWatchdog = undefined;
+              };
+            });
+          } else {
+            yield* clock.sleepUntil(earliest);
+          }
+        }
+      });
+
+      yield* spawn(function* () {
+        let attempt = 0;
+        for (;;) {
+          if (topics.size === 0) {
+            yield* action<void>((resolve) => {
+              topicsChanged = resolve;
+              return () => {
+                topicsChanged = undefined;
+              };
+            });
+            continue;
+          }
+          const keys = [...topics.keys()];
+          const ids = keys.map((key) => (topics.get(key) as RedisTopic<unknown>).cursor);
+          let reply: [string, Entry[]][] | null;
+          try {
+            if (readerId === undefined)
+              readerId = String(yield* until(reader.call("CLIENT", "ID")));
+            readerBusy = true;
+            reply = streamsReply(
+              yield* until(
+                reader.call("XREAD", "COUNT", count, "BLOCK", block, "STREAMS", ...keys, ...ids),
+              ),
+            );
+            attempt = 0;
+          } catch {
+            // Redis is down or restarting: ioredis reconnects; back off and read again.
+            errors++;
+            yield* clock.sleep(backoffDelay(attempt++, backoff));
+            continue;
+          } finally {
+            readerBusy = false;
+          }
+          if (!reply) continue;
+          for (const [key, entries] of reply) {
+            const topic = topics.get(key);
+            if (!topic) continue;
+            for (const [id, fields] of entries) yield* topic.dispatch(id, fields);
+          }
+        }
+      });
+
+      yield* provide({
+        open<T>(name: string, _options: { history: number }): Operation<BrokerTopic<T>> {
+          return resource(function* (provideTopic) {
+            const key = `${prefix}{${name}}`;
+            let topic = topics.get(key) as RedisTopic<T> | undefined;
+            if (!topic) {
+              const last = (yield* confirm(
+                cmd.call("XREVRANGE", key, "+", "-", "COUNT", 1) as Promise<Entry[]>,
+                () => new TimeoutError(commandTimeoutMs, `opening "${name}" timed out`),
+              )) as Entry[];
+              topic = topics.get(key) as RedisTopic<T> | undefined;
+              if (!topic) {
+                topic = new RedisTopic<T>(name, key, last[0]?.[0] ?? "0-0", {
+                  publish: (value) => {
+                    let payload: string;
+                    try {
+                      payload = codec.encode(value);
+                      if (typeof payload !== "string")
+                        throw new TypeError("codec returned no string");
+                    } catch (error) {
+                      throw new UnserializableValueError(name, error);
+                    }
+                    return confirm(
+                      cmd.boughPublish(
+                        key,
+                        `${key}:seq`,
+                        maxLen,
+                        `${producer}:${++produced}`,
+                        payload,
+                      ),
+                      () => new PublishTimeoutError(name, commandTimeoutMs),
+                    );
+                  },
+                  command: (args) =>
+                    confirm(
+                      cmd.call(args[0], ...args.slice(1)),
+                      () => new TimeoutError(commandTimeoutMs, `${args[0]} on "${name}" timed out`),
+                    ),
+                  decode: codec.decode,
+                  errors: () => errors,
+                });
+                topics.set(key, topic as RedisTopic<unknown>);
+                changed();
+              }
+            }
+            topic.refs++;
+            try {
+              yield* provideTopic(topic);
+            } finally {
+              if (--topic.refs === 0) {
+                topics.delete(key);
+                changed();
+              }
+            }
+          });
+        },
+      });
+    } finally {
+      cmd.off("error", countError);
+      reader.off("error", countError);
+      reader.disconnect();
+      if (owned) cmd.disconnect();
+    }
+  });
+}
+
+interface TopicIo {
+  publish(value: unknown): Operation<[string, number]>;
+  command(args: [string, ...(string | number)[]]): Operation<unknown>;
+  decode(text: string): unknown;
+  errors(): number;
+}
+
+/**
+ * XREAD's reply as `[key, entries]` pairs, whatever the protocol: RESP2 gives
+ * pairs, RESP3 (ioredis 6's default) a map, as a flat array or an object.
+ */
+function streamsReply(reply: unknown): [string, Entry[]][] | null {
+  if (reply === null || reply === undefined) return null;
+  if (!Array.isArray(reply)) return Object.entries(reply as Record<string, Entry[]>);
+  if (reply.length === 0 || Array.isArray(reply[0])) return reply as [string, Entry[]][];
+  const pairs: [string, Entry[]][] = [];
+  for (let i = 0; i + 1 < reply.length; i += 2) pairs.push([String(reply[i]), reply[i + 1]]);
+  return pairs;
+}
+
+/** XINFO's reply as a lookup, whatever the protocol. */
+function infoField(info: unknown, name: string): unknown {
+  if (Array.isArray(info)) {
+    for (let i = 0; i + 1 < info.length; i += 2) if (info[i] === name) return info[i + 1];
+    return undefined;
+  }
+  return (info as Record<string, unknown> | null)?.[name];
+}
+
+const ID = /^(0|[1-9]\d{0,19})-(0|[1-9]\d{0,19})$/;
+
+/** Parses a stream id into its two decimal parts, or undefined. */
+function parseId(id: string): [string, string] | undefined {
+  const match = ID.exec(id);
+  return match ? [match[1], match[2]] : undefined;
+}
+
+/** The time part of a stream id, in ms. */
+function idTime(id: string): number {
+  return Number(parseId(id)?.[0] ?? 0);
+}
+
+/** Compares two non-negative decimal integers given as strings (any size). */
+function compareDecimal(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+function compareIds(a: string, b: string): number {
+  const x = parseId(a) ?? ["0", "0"];
+  const y = parseId(b) ?? ["0", "0"];
+  return compareDecimal(x[0], y[0]) || compareDecimal(x[1], y[1]);
+}
+
+/** The greatest possible stream id below `id`: nothing can lie between the two. */
+function previousId(id: string): string {
+  const [ms, seq] = parseId(id) ?? ["0", "0"];
+  if (seq !== "0") return `${ms}-${(BigInt(seq) - 1n).toString()}`;
+  if (ms === "0") return "0-0";
+  return `${(BigInt(ms) - 1n).toString()}-18446744073709551615`;
+}
+
+/** Producer high-water marks: drops entries re-sent after a reconnect. */
+class Dedup {
+  private marks = new Map<string, number>();
+  constructor(private readonly limit = 10_000) {}
+  /** True when `msgId` was already seen (its counter is not above its producer's mark). */
+  seen(msgId: string): boolean {
+    const colon = msgId.lastIndexOf(":");
+    const producer = msgId.slice(0, colon);
+    const n = Number(msgId.slice(colon + 1));
+    const mark = this.marks.get(producer);
+    if (mark !== undefined && n <= mark) return true;
+    this.marks.delete(producer);
+    this.marks.set(producer, n);
+    if (this.marks.size > this.limit) {
+      const oldest = this.marks.keys().next().value as string;
+      this.marks.delete(oldest);
+    }
+    return false;
+  }
+}
+
+class RedisTopic<T> implements BrokerTopic<T> {
+  refs = 0;
+  /** Id of the last entry the reader handled (the XREAD cursor). */
+  cursor: string;
+  private delivered: string | undefined;
+  private readonly listeners = new Set<TopicListener<T>>();
+  private readonly dedup = new Dedup();
+  private malformed = 0;
+  private duplicates = 0;
+
+  constructor(
+    readonly name: string,
+    readonly key: string,
+    start: string,
+    private readonly io: TopicIo,
+  ) {
+    this.cursor = start;
+    this.delivered = start === "0-0" ? undefined : start;
+  }
+
+  *publish(value: T): Operation<Message<T>> {
+    const [id, seq] = yield* this.io.publish(value);
+    return { id, seq: Number(seq), value, time: idTime(id) };
+  }
+
+  /** Decodes one entry, or returns undefined (and counts it) if it is malformed. */
+  private decode(
+    id: string,
+    fields: string[],
+    count = false,
+  ): (Message<T> & { msgId: string }) | undefined {
+    let seq: number | undefined;
+    let msgId: string | undefined;
+    let payload: string | undefined;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const name = fields[i];
+      if (name === "s") seq = Number(fields[i + 1]);
+      else if (name === "m") msgId = fields[i + 1];
+      else if (name === "v") payload = fields[i + 1];
+    }
+    const time = parseId(id) ? idTime(id) : undefined;
+    if (
+      seq === undefined ||
+      !Number.isSafeInteger(seq) ||
+      msgId === undefined ||
+      !msgId.includes(":") ||
+      payload === undefined ||
+      time === undefined
+    ) {
+      if (count) this.malformed++;
+      return undefined;
+    }
+    try {
+      return { id, seq, value: this.io.decode(payload) as T, time, msgId };
+    } catch {
+      if (count) this.malformed++;
+      return undefined;
+    }
+  }
+
+  /** Called by the reader for each new entry, in stream order. */
+  *dispatch(id: string, fields: string[]): Operation<void> {
+    const decoded = this.decode(id, fields, true);
+    if (decoded === undefined || this.dedup.seen(decoded.msgId)) {
+      if (decoded !== undefined) this.duplicates++;
+      this.cursor = id;
+      this.delivered = id;
+      return;
+    }
+    const message: Message<T> = {
+      id: decoded.id,
+      seq: decoded.seq,
+      value: decoded.value,
+      time: decoded.time,
+    };
+    for (;;) {
+      let waiting: TopicListener<T> | undefined;
+      for (const listener of this.listeners) {
+        if (!listener.ready) {
+          waiting = listener;
+          break;
+        }
+      }
+      if (!waiting) break;
+      yield* waiting.waitReady();
+    }
+    this.cursor = id;
+    this.delivered = id;
+    for (const listener of this.listeners) listener.deliver(message);
+  }
+
+  *read(after: string, limit: number): Operation<HistoryPage<T>> {
+    const cursor = after === "0" ? "0-0" : after;
+    if (parseId(cursor) === undefined) throw new InvalidCursorError(after);
+    const entries = (yield* this.io.command([
+      "XRANGE",
+      this.key,
+      cursor,
+      "+",
+      "COUNT",
+      limit + 2,
+    ])) as Entry[];
+    let start = 0;
+    if (entries.length > 0 && entries[0][0] === cursor) {
+      start = 1;
+    } else {
+      yield* this.checkExpired(after, cursor);
+    }
+    const page = entries.slice(start, start + limit);
+    const local = new Dedup();
+    const messages: Message<T>[] = [];
+    for (const [id, fields] of page) {
+      const decoded = this.decode(id, fields);
+      if (decoded === undefined) continue;
+      if (local.seen(decoded.msgId)) {
+        this.duplicates++;
+        continue;
+      }
+      messages.push({ id, seq: decoded.seq, value: decoded.value, time: decoded.time });
+    }
+    return {
+      messages,
+      end: entries.length - start <= limit,
+      next: page.length > 0 ? page[page.length - 1][0] : cursor,
+    };
+  }
+
+  /**
+   * The cursor's entry is not in the stream: were entries after it trimmed,
+   * or is it ahead of everything the stream ever held? Trimming removes the
+   * oldest entries, so the cursor lost nothing only if no id can lie between
+   * it and the first retained entry.
+   */
+  private *checkExpired(after: string, cursor: string): Operation<void> {
+    let info: unknown;
+    try {
+      info = yield* this.io.command(["XINFO", "STREAM", this.key]);
+    } catch (error) {
+      if (error instanceof Error && /no such key/i.test(error.message)) {
+        throw new CursorExpiredError(after, "ahead", undefined);
+      }
+      throw error;
+    }
+    const lastGenerated = String(infoField(info, "last-generated-id") ?? "0-0");
+    if (compareIds(cursor, lastGenerated) > 0) {
+      throw new CursorExpiredError(after, "ahead", undefined);
+    }
+    const firstEntry = infoField(info, "first-entry");
+    const first = Array.isArray(firstEntry) ? String(firstEntry[0]) : undefined;
+    if (first === undefined) {
+      if (compareIds(cursor, lastGenerated) < 0) {
+        throw new CursorExpiredError(after, "trimmed", lastGenerated);
+      }
+      return;
+    }
+    const before = previousId(first);
+    const added = Number(infoField(info, "entries-added") ?? 0);
+    const length = Number(infoField(info, "length") ?? 0);
+    const lost = cursor === "0-0" ? added > length : compareIds(cursor, before) < 0;
+    if (lost) throw new CursorExpiredError(after, "trimmed", before);
+  }
+
+  *latest(): Operation<Message<T> | undefined> {
+    const entries = (yield* this.io.command([
+      "XREVRANGE",
+      this.key,
+      "+",
+      "-",
+      "COUNT",
+      1,
+    ])) as Entry[];
+    const [entry] = entries;
+    if (!entry) return undefined;
+    const decoded = this.decode(entry[0], entry[1]);
+    return (
+      decoded && { id: decoded.id, seq: decoded.seq, value: decoded.value, time: decoded.time }
+    );
+  }
+
+  lastDelivered(): string | undefined {
+    return this.delivered;
+  }
+
+  listen(listener: TopicListener<T>): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  compare(a: string, b: string): number {
+    return compareIds(a, b);
+  }
+
+  counters(): BrokerCounters {
+    return { malformed: this.malformed, duplicates: this.duplicates, errors: this.io.errors() };
+  }
+}

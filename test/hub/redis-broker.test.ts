@@ -1,0 +1,191 @@
+import { type Operation, resource, run, scoped, sleep, spawn, until } from "effection";
+import { Redis } from "ioredis";
+import { describe, expect, it } from "vitest";
+import {
+  CursorExpiredError,
+  type Message,
+  PublishTimeoutError,
+  UnserializableValueError,
+  useHub,
+} from "../../src/hub/index.js";
+import { redisBroker, useRedisBroker } from "../../src/hub/redis.js";
+import { useRedisServer } from "../../src/testing/redis-server.js";
+import { checkLeaksAfterEach } from "../helpers/leaks.js";
+
+checkLeaksAfterEach();
+
+function* take<T>(
+  sub: { next(): Operation<IteratorResult<Message<T>, never>> },
+  n: number,
+): Operation<Message<T>[]> {
+  const out: Message<T>[] = [];
+  for (let i = 0; i < n; i++) out.push((yield* sub.next()).value);
+  return out;
+}
+
+function* capture(op: Operation<unknown>): Operation<unknown> {
+  try {
+    yield* op;
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+function useRawClient(url: string): Operation<Redis> {
+  return resource(function* (provide) {
+    const client = new Redis(url);
+    try {
+      yield* provide(client);
+    } finally {
+      client.disconnect();
+    }
+  });
+}
+
+describe("redisBroker", () => {
+  it("delivers across brokers in order, with stream entry ids as cursors", async () => {
+    await run(function* () {
+      const redis = yield* useRedisServer();
+      const a = yield* useHub<{ n: number }>({
+        topic: "t",
+        broker: redisBroker({ url: redis.url }),
+      });
+      const b = yield* useHub<{ n: number }>({
+        topic: "t",
+        broker: redisBroker({ url: redis.url }),
+      });
+      const sub = yield* b.subscribe();
+      const first = yield* a.publish({ n: 0 });
+      expect(first.id).toMatch(/^\d+-\d+$/);
+      expect(first.seq).toBe(1);
+      expect(Math.abs(first.time - Date.now())).toBeLessThan(5_000);
+      for (let n = 1; n < 50; n++) yield* a.publish({ n });
+      const got = yield* take(sub, 50);
+      expect(got.map((m) => m.value.n)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+      expect(got.map((m) => m.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      expect(got[0].id).toBe(first.id);
+      expect((yield* b.latest())?.value).toEqual({ n: 49 });
+      expect((yield* b.next(first.id)).value).toEqual({ n: 1 });
+      expect((yield* b.next("0")).id).toBe(first.id);
+    });
+  });
+
+  it("resumes a subscription from a cursor with a backfill and no duplicate", async () => {
+    await run(function* () {
+      const redis = yield* useRedisServer();
+      const broker = yield* useRedisBroker({ url: redis.url });
+      const hub = yield* useHub<number>({ topic: "t", broker, buffer: 8 });
+      const ids: string[] = [];
+      for (let n = 0; n < 300; n++) ids.push((yield* hub.publish(n)).id);
+      const sub = yield* hub.subscribe({ after: ids[99] });
+      const reader = yield* spawn(() => take(sub, 250));
+      for (let n = 300; n < 350; n++) yield* hub.publish(n);
+      const got = yield* reader;
+      expect(got.map((m) => m.value)).toEqual(Array.from({ length: 250 }, (_, i) => i + 100));
+    });
+  });
+
+  it("gives CursorExpiredError for a cursor older than the retained stream", async () => {
+    await run(function* () {
+      const redis = yield* useRedisServer();
+      const hub = yield* useHub<number>({
+        topic: "t",
+        broker: redisBroker({ url: redis.url, maxLen: 10 }),
+      });
+      const first = yield* hub.publish(0);
+      for (let n = 1; n < 500; n++) yield* hub.publish(n);
+      const error = yield* capture(hub.subscribe({ after: first.id }));
+      expect(error).toBeInstanceOf(CursorExpiredError);
+      expect(error).toMatchObject({ reason: "trimmed" });
+      const resetTo = (error as CursorExpiredError).resetTo as string;
+      const oldest = yield* hub.next(resetTo);
+      expect(oldest.value).toBeGreaterThan(0);
+      expect(yield* capture(hub.next(first.id))).toBeInstanceOf(CursorExpiredError);
+      const ahead = yield* capture(hub.next(`${Date.now() + 3_600_000}-0`));
+      expect(ahead).toMatchObject({ reason: "ahead" });
+    });
+  });
+
+  it("rejects a value that does not serialise, and publishes nothing", async () => {
+    await run(function* () {
+      const redis = yield* useRedisServer();
+      const hub = yield* useHub<unknown>({ topic: "t", broker: redisBroker({ url: redis.url }) });
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      for (const bad of [1n, cyclic, undefined, () => 1]) {
+        expect(yield* capture(hub.publish(bad))).toBeInstanceOf(UnserializableValueError);
+      }
+      expect(yield* hub.latest()).toBeUndefined();
+    });
+  });
+
+  it("skips and counts malformed and duplicate entries", async () => {
+    await run(function* () {
+      const redis = yield* useRedisServer();
+      const raw = yield* useRawClient(redis.url);
+      const hub = yield* useHub<string>({ topic: "t", broker: redisBroker({ url: redis.url }) });
+      const sub = yield* hub.subscribe();
+      yield* hub.publish("a");
+      yield* until(raw.xadd("bough:hub:{t}", "*", "junk", "1"));
+      yield* until(raw.xadd("bough:hub:{t}", "*", "s", "9", "m", "p:1", "v", "{not json"));
+      yield* until(raw.xadd("bough:hub:{t}", "*", "s", "10", "m", "x:1", "v", '"b"'));
+      yield* until(raw.xadd("bough:hub:{t}", "*", "s", "11", "m", "x:1", "v", '"b again"'));
+      yield* hub.publish("c");
+      expect((yield* take(sub, 3)).map((m) => m.value)).toEqual(["a", "b", "c"]);
+      expect(hub.stats()).toMatchObject({ malformed: 2, duplicates: 1 });
+    });
+  });
+
+  it("holds publishers while Redis is down and completes them when it is back", async () => {
+    await run(function* () {
+      const redis = yield* useRedisServer();
+      const hub = yield* useHub<number>({
+        topic: "t",
+        broker: redisBroker({ url: redis.url, backoff: { initialMs: 20, maxMs: 100 } }),
+      });
+      const sub = yield* hub.subscribe();
+      yield* hub.publish(0);
+      yield* redis.kill("SIGKILL");
+      const publisher = yield* spawn(function* () {
+        for (let n = 1; n <= 5; n++) yield* hub.publish(n);
+      });
+      yield* sleep(300);
+      yield* redis.restart();
+      yield* publisher;
+      expect((yield* take(sub, 6)).map((m) => m.value)).toEqual([0, 1, 2, 3, 4, 5]);
+    });
+  });
+
+  it("fails a publish with PublishTimeoutError when Redis stays down", async () => {
+    await run(function* () {
+      const redis = yield* useRedisServer();
+      const hub = yield* useHub<number>({
+        topic: "t",
+        broker: redisBroker({ url: redis.url, commandTimeoutMs: 300 }),
+      });
+      yield* hub.publish(0);
+      yield* redis.kill("SIGKILL");
+      const t0 = Date.now();
+      expect(yield* capture(hub.publish(1))).toBeInstanceOf(PublishTimeoutError);
+      expect(Date.now() - t0).toBeLessThan(3_000);
+    });
+  });
+
+  it("ends within moments of its scope, even in the middle of a long XREAD BLOCK", async () => {
+    await run(function* () {
+      const redis = yield* useRedisServer();
+      const t0 = Date.now();
+      yield* scoped(function* () {
+        const hub = yield* useHub<number>({
+          topic: "t",
+          broker: redisBroker({ url: redis.url, block: 10_000 }),
+        });
+        yield* hub.subscribe();
+        yield* hub.publish(1);
+        yield* sleep(100);
+      });
+      expect(Date.now() - t0).toBeLessThan(2_000);
+    });
+  });
+});
