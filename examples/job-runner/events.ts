@@ -1,0 +1,40 @@
+/**
+ * The job events: one hub topic that the REST mutations publish to and that
+ * both the SSE progress streams and the WebSocket broadcast read, so every
+ * client sees the same changes in the same order.
+ */
+import type { JobRecord } from "./job.js";
+
+/** The type of an event about one job. */
+export type JobEventType =
+  | "job_created"
+  | "job_started"
+  | "job_progress"
+  | "job_completed"
+  | "job_failed"
+  | "job_cancelled";
+
+/**
+ * One event of the `jobs` topic. Every job event carries the job's record as
+ * it is after the change (an immutable snapshot); `jobs_cleared` carries the
+ * ids that "clear completed" removed.
+ */
+export type JobEvent =
+  | { readonly type: JobEventType; readonly job: JobRecord }
+  | { readonly type: "jobs_cleared"; readonly ids: readonly number[] };
+
+/**
+ * The event announcing a job's final status.
+ *
+ * @example
+ * ```ts
+ * finalEventType("cancelled"); // "job_cancelled"
+ * ```
+ */
+export function finalEventType(status: "completed" | "failed" | "cancelled"): JobEventType {
+  return status === "completed"
+    ? "job_completed"
+    : status === "failed"
+      ? "job_failed"
+      : "job_cancelled";
+}

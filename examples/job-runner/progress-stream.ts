@@ -1,0 +1,160 @@
+/**
+ * One job's progress as a stream for SSE (`GET /api/jobs/:id/progress`): a
+ * `status` event with the job as it is now, then `status`/`progress` events
+ * as it changes, then exactly one of `complete`, `failed`, `cancelled`, and
+ * the end. It reads the same `jobs` topic as the WebSocket; each event's id
+ * is the topic's cursor, so `Last-Event-ID` resumes without a gap.
+ */
+import { type Operation, resource, type Stream, type Subscription } from "effection";
+import type { SseOptions } from "../../src/http/index.js";
+import { CursorExpiredError, InvalidCursorError, type Message } from "../../src/hub/index.js";
+import type { JobEvent } from "./events.js";
+import { isFinal, type JobRecord } from "./job.js";
+import type { JobRunner } from "./runner.js";
+
+/** An SSE event name of the progress stream. */
+export type ProgressEventName = "status" | "progress" | "complete" | "failed" | "cancelled";
+
+/** One item of a progress stream. */
+export interface ProgressItem {
+  /** The topic cursor: the SSE event id. */
+  readonly id: string;
+  readonly event: ProgressEventName;
+  readonly job: JobRecord;
+}
+
+const NAMES: Record<string, ProgressEventName> = {
+  job_created: "status",
+  job_started: "status",
+  job_progress: "progress",
+  job_completed: "complete",
+  job_failed: "failed",
+  job_cancelled: "cancelled",
+};
+
+const FINAL_NAMES: Record<string, ProgressEventName> = {
+  completed: "complete",
+  failed: "failed",
+  cancelled: "cancelled",
+};
+
+/** Items made once per topic message, so that many watchers of one job share them (and their SSE encoding). */
+const items = new WeakMap<Message<JobEvent>, ProgressItem>();
+
+function itemOf(message: Message<JobEvent>, job: JobRecord): ProgressItem {
+  let item = items.get(message);
+  if (item === undefined) {
+    item = { id: message.id, event: NAMES[message.value.type], job };
+    items.set(message, item);
+  }
+  return item;
+}
+
+/**
+ * The SSE options of a progress stream: event id, name and JSON data of an
+ * item. Defined once, so each broadcast item is encoded once for all watchers.
+ *
+ * @example
+ * ```ts
+ * return sse(progressStream(runner, job.id, ctx.lastEventId), PROGRESS_SSE);
+ * ```
+ */
+export const PROGRESS_SSE: SseOptions<ProgressItem> = {
+  id: (item) => item.id,
+  event: (item) => item.event,
+  data: (item) => JSON.stringify(item.job),
+  retryMs: 1000,
+  heartbeatMs: 15_000,
+};
+
+function isCursor(value: string | undefined): value is string {
+  return value !== undefined && /^(0|[1-9][0-9]{0,15})$/.test(value);
+}
+
+/**
+ * The progress stream of job `id`, fresh or resumed after `lastEventId`.
+ *
+ * @example
+ * ```ts
+ * router.get("/api/jobs/:id/progress", function* (ctx) {
+ *   const job = runner.get(ctx.params.id!);
+ *   return sse(progressStream(runner, job.id, ctx.lastEventId), PROGRESS_SSE);
+ * });
+ * ```
+ */
+export function progressStream(
+  runner: JobRunner,
+  id: number,
+  lastEventId?: string,
+): Stream<ProgressItem, void> {
+  return resource(function* (provide) {
+    const first: ProgressItem[] = [];
+    let ended = false;
+    let after: string | undefined;
+
+    /** Starts from the job as it is now: its final state, or a `status` event and the changes after it. */
+    const fresh = () => {
+      const job = runner.get(id);
+      const cursor = runner.cursor;
+      if (isFinal(job.status)) {
+        first.push({ id: runner.lastEventOf(id) ?? cursor, event: FINAL_NAMES[job.status], job });
+        ended = true;
+      } else {
+        first.push({ id: cursor, event: "status", job });
+        after = cursor;
+      }
+    };
+
+    const job = runner.get(id);
+    const last = runner.lastEventOf(id);
+    if (isCursor(lastEventId) && Number(lastEventId) <= Number(runner.cursor)) {
+      if (isFinal(job.status) && (last === undefined || Number(last) <= Number(lastEventId))) {
+        // it ended before the watcher left: its final state, at once
+        first.push({ id: last ?? lastEventId, event: FINAL_NAMES[job.status], job });
+        ended = true;
+      } else {
+        after = lastEventId;
+      }
+    } else {
+      fresh();
+    }
+
+    let source: Subscription<Message<JobEvent>, never> | undefined;
+    if (after !== undefined) {
+      try {
+        source = yield* runner.events.subscribe({ after });
+      } catch (error) {
+        if (!(error instanceof CursorExpiredError || error instanceof InvalidCursorError))
+          throw error;
+        // too old to resume: start over from the job as it is now
+        first.length = 0;
+        after = undefined;
+        fresh();
+        if (after !== undefined) source = yield* runner.events.subscribe({ after });
+      }
+    }
+
+    const done: IteratorResult<ProgressItem, void> = { done: true, value: undefined };
+    const subscription: Subscription<ProgressItem, void> = {
+      *next(): Operation<IteratorResult<ProgressItem, void>> {
+        const queued = first.shift();
+        if (queued !== undefined) return { done: false, value: queued };
+        if (ended || source === undefined) return done;
+        for (;;) {
+          const message = yield* source.next();
+          const event = message.value.value;
+          if (event.type === "jobs_cleared") {
+            if (event.ids.includes(id)) ended = true;
+            if (ended) return done;
+            continue;
+          }
+          if (event.job.id !== id) continue;
+          const item = itemOf(message.value, event.job);
+          if (isFinal(event.job.status)) ended = true;
+          return { done: false, value: item };
+        }
+      },
+    };
+    yield* provide(subscription);
+  });
+}
