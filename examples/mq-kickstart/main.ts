@@ -112,14 +112,13 @@ function* drain(
     row = queue.oldest(options.types, failed)
   ) {
     const current = row;
+    let ok = false;
     try {
       yield* scoped(function* () {
         yield* label(`row ${current.id} (${current.type})`);
         yield* handle(current, options.workMs);
       });
-      queue.remove(current.id);
-      counters.inc("rowsProcessed");
-      handled++;
+      ok = true;
     } catch (failure) {
       failed.push(current.id);
       counters.inc("rowsFailed");
@@ -127,6 +126,12 @@ function* drain(
       counters.set("lastError", message);
       counters.set("lastErrorAt", stamp());
       console.error(`${stamp()} row ${current.id} left in the queue: ${message}`);
+    }
+    if (ok) {
+      // outside the try: a database failure is not the row's fault, it stops the consumer
+      queue.remove(current.id);
+      counters.inc("rowsProcessed");
+      handled++;
     }
     // better-sqlite3 is synchronous: let sockets and the status page in now and then
     if (performance.now() - lastYield > 20) {
