@@ -1,0 +1,156 @@
+import { type Operation, run, spawn, suspend, type Task } from "effection";
+import { afterEach, describe, expect, it } from "vitest";
+import type { JobEvent } from "../../examples/job-runner/events.js";
+import { type JobRunner, useJobRunner } from "../../examples/job-runner/runner.js";
+import { type Clock, ClockContext } from "../../src/index.js";
+import { createVirtualClock, type VirtualClock } from "../../src/testing/index.js";
+import { checkLeaksAfterEach } from "../helpers/leaks.js";
+
+checkLeaksAfterEach();
+
+let task: Task<void> | undefined;
+let clock: VirtualClock;
+let runner: JobRunner;
+let events: JobEvent[];
+
+/** Starts a runner on a virtual clock, recording every event it publishes. */
+async function start(concurrency = 3, wrap?: (clock: VirtualClock) => Clock): Promise<void> {
+  clock = createVirtualClock();
+  events = [];
+  let ready!: () => void;
+  const started = new Promise<void>((resolve) => {
+    ready = resolve;
+  });
+  task = run(function* () {
+    yield* ClockContext.set(wrap ? wrap(clock) : clock);
+    runner = yield* useJobRunner({ concurrency });
+    yield* spawn(function* () {
+      const sub = yield* runner.events.subscribe({ after: "0" });
+      for (;;) events.push((yield* sub.next()).value.value);
+    });
+    ready();
+    yield* suspend();
+  });
+  await started;
+  await clock.flush();
+}
+
+afterEach(async () => {
+  await task?.halt();
+  task = undefined;
+  expect(clock.pending).toBe(0);
+});
+
+const call = <T>(op: () => Operation<T>): Promise<T> => run(op);
+
+function typesOf(id: number): string[] {
+  return events.filter((e) => "job" in e && e.job.id === id).map((e) => e.type);
+}
+
+describe("the job runner on a virtual clock", () => {
+  it("keeps a countdown cancelled in its last second cancelled", async () => {
+    await start();
+    const job = await call(() => runner.create({ job_type: "countdown", params: { seconds: 3 } }));
+    await clock.flush();
+    expect(runner.get(job.id).status).toBe("running");
+    await clock.advance(2500);
+    expect(runner.get(job.id)).toMatchObject({ progress: 66, message: "1 second remaining" });
+
+    const cancelled = await call(() => runner.cancel(job.id));
+    expect(cancelled.status).toBe("cancelled");
+    // the job's last sleep was halted with it: no timer is left to fire
+    expect(clock.pending).toBe(0);
+    expect(runner.scheduler.running()).toEqual([]);
+
+    await clock.advance(5000);
+    expect(runner.get(job.id)).toMatchObject({ status: "cancelled", progress: 66 });
+    expect(typesOf(job.id)).toEqual([
+      "job_created",
+      "job_started",
+      "job_progress",
+      "job_progress",
+      "job_progress",
+      "job_cancelled",
+    ]);
+  });
+
+  it("keeps the cancel that arrives after the last sleep ended but before the job returned", async () => {
+    // The original's race: the last sleep is over, the job is about to be
+    // recorded as completed, and a cancel comes in. A clock that runs the
+    // cancel at exactly that point, inside the job's own task.
+    let cancelAt = Number.NaN;
+    let cancelling: Promise<unknown> | undefined;
+    await start(3, (virtual) => ({
+      now: () => virtual.now(),
+      sleep: (ms) => virtual.sleep(ms),
+      *sleepUntil(time) {
+        yield* virtual.sleepUntil(time);
+        if (time === cancelAt) cancelling = call(() => runner.cancel(1));
+      },
+    }));
+    const job = await call(() => runner.create({ job_type: "countdown", params: { seconds: 2 } }));
+    cancelAt = clock.now() + 2000;
+    await clock.advance(2000);
+    expect(cancelling).toBeDefined();
+    expect(await cancelling).toMatchObject({ status: "cancelled", progress: 50 });
+    await clock.runUntilIdle();
+    expect(runner.get(job.id).status).toBe("cancelled");
+    expect(typesOf(job.id).at(-1)).toBe("job_cancelled");
+    expect(typesOf(job.id)).not.toContain("job_completed");
+  });
+
+  it("completes a countdown on time, one progress event per second", async () => {
+    await start();
+    const job = await call(() => runner.create({ job_type: "countdown", params: { seconds: 4 } }));
+    await clock.advance(3999);
+    expect(runner.get(job.id).status).toBe("running");
+    await clock.advance(1);
+    expect(runner.get(job.id)).toMatchObject({
+      status: "completed",
+      progress: 100,
+      result: { seconds: 4 },
+    });
+    const progress = events
+      .filter((e) => e.type === "job_progress")
+      .map((e) => ("job" in e ? e.job.message : ""));
+    expect(progress).toEqual([
+      "4 seconds remaining",
+      "3 seconds remaining",
+      "2 seconds remaining",
+      "1 second remaining",
+    ]);
+  });
+
+  it("runs at most `concurrency` jobs, first come first served", async () => {
+    await start(2);
+    for (const seconds of [3, 1, 2, 1, 1]) {
+      await call(() => runner.create({ job_type: "countdown", params: { seconds } }));
+    }
+    await clock.flush();
+    expect(runner.scheduler.running().sort()).toEqual([1, 2]);
+    await clock.advance(1000); // job 2 ends, job 3 starts
+    expect(runner.scheduler.running().sort()).toEqual([1, 3]);
+    await clock.advance(2000); // jobs 1 and 3 end, 4 and 5 start
+    expect(runner.scheduler.running().sort()).toEqual([4, 5]);
+    await clock.advance(1000);
+    expect(runner.stats()).toMatchObject({ completed: 5, running: 0, queued: 0 });
+    const started = events
+      .filter((e) => e.type === "job_started")
+      .map((e) => ("job" in e ? e.job.id : 0));
+    expect(started).toEqual([1, 2, 3, 4, 5]);
+    expect(runner.scheduler.peak).toBe(2);
+  });
+
+  it("halts running jobs when its scope ends, leaving no timer behind", async () => {
+    await start();
+    await call(() => runner.create({ job_type: "countdown", params: { seconds: 300 } }));
+    await call(() => runner.create({ job_type: "echo", params: { delay: 60 } }));
+    await call(() => runner.create({ job_type: "fibonacci", params: { terms: 10_000 } }));
+    await clock.advance(100);
+    expect(runner.scheduler.running()).toHaveLength(3);
+    expect(clock.pending).toBe(3);
+    await task?.halt();
+    task = undefined;
+    expect(clock.pending).toBe(0);
+  });
+});
