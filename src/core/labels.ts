@@ -16,8 +16,15 @@ export interface LabelTree {
   children: LabelTree[];
 }
 
-let nextId = 1;
-const root: LabelNode = { id: 0, name: "process", startedAt: Date.now(), children: new Set() };
+/**
+ * One tree per process, even when two copies of bough are loaded (ESM and
+ * CommonJS builds, or two versions): the root lives on `globalThis`.
+ */
+const registry = ((globalThis as Record<symbol, unknown>)[Symbol.for("bough.labels")] ??= {
+  nextId: 1,
+  root: { id: 0, name: "process", startedAt: Date.now(), children: new Set() },
+}) as { nextId: number; root: LabelNode };
+const root = registry.root;
 const LabelContext = createContext<LabelNode>("bough.label", root);
 
 /**
@@ -41,7 +48,12 @@ export function* label(name: string): Operation<void> {
     return;
   }
   const parent = scope.expect(LabelContext);
-  const node: LabelNode = { id: nextId++, name, startedAt: Date.now(), children: new Set() };
+  const node: LabelNode = {
+    id: registry.nextId++,
+    name,
+    startedAt: Date.now(),
+    children: new Set(),
+  };
   parent.children.add(node);
   scope.set(LabelContext, node);
   yield* ensure(() => {
