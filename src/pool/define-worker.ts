@@ -1,6 +1,12 @@
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import type { Operation } from "effection";
-import type { ClientFrame, WorkerFrame } from "./protocol.js";
+import {
+  type ClientFrame,
+  type PackedClientFrame,
+  packWorkerFrame,
+  unpackClientFrame,
+  type WorkerFrame,
+} from "./protocol.js";
 import { runWorkerServerProcess } from "./serve-workers.js";
 import { MODE_ENV, SERVE_ENV, THREAD_MARK } from "./worker-link.js";
 import { startWorkerRuntime } from "./worker-runtime.js";
@@ -101,8 +107,9 @@ function activate(definition: WorkerDefinition): void {
       startWorkerRuntime(
         definition,
         {
-          send: (frame: WorkerFrame) => port.postMessage(frame),
-          listen: (handler: (frame: ClientFrame) => void) => port.on("message", handler),
+          send: (frame: WorkerFrame) => port.postMessage(packWorkerFrame(frame)),
+          listen: (handler: (frame: ClientFrame) => void) =>
+            port.on("message", (packed: PackedClientFrame) => handler(unpackClientFrame(packed))),
         },
         (code) => process.exit(code),
       ),
@@ -119,10 +126,12 @@ function activate(definition: WorkerDefinition): void {
         definition,
         {
           send: (frame: WorkerFrame) => {
-            process.send!(frame);
+            process.send!(packWorkerFrame(frame));
           },
           listen: (handler: (frame: ClientFrame) => void) => {
-            process.on("message", handler as (message: unknown) => void);
+            process.on("message", (packed: PackedClientFrame) =>
+              handler(unpackClientFrame(packed)),
+            );
           },
         },
         (code) => process.exit(code),

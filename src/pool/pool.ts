@@ -92,6 +92,8 @@ export class PoolWorker {
   dead = false;
   gone: Promise<void> | undefined = undefined;
   readonly setupError: SerializedError | undefined;
+  /** The worker has a checkoutDone hook: tell it about normal releases. */
+  readonly wantsDone: boolean;
   readonly info: { pid: number; threadId: number };
 
   constructor(
@@ -99,6 +101,7 @@ export class PoolWorker {
     meta: ReadyMeta,
   ) {
     this.setupError = meta.setup;
+    this.wantsDone = meta.done === true;
     this.info = { pid: meta.pid, threadId: meta.threadId };
   }
 }
@@ -215,7 +218,7 @@ export class PoolCore {
     ) {
       return this.kill(worker);
     }
-    if (!checkout.sawError) worker.link.send(["dn", {}]);
+    if (worker.wantsDone && !checkout.sawError) worker.link.send(["dn", {}]);
     if (worker.checkouts >= this.maxCheckouts) {
       this.kill(worker);
       return undefined;

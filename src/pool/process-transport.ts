@@ -1,7 +1,14 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { SerializationError, SpawnError, WorkerCrashedError } from "./errors.js";
-import type { ClientFrame, ReadyMeta, WorkerFrame } from "./protocol.js";
+import {
+  type ClientFrame,
+  type PackedWorkerFrame,
+  packClientFrame,
+  type ReadyMeta,
+  unpackWorkerFrame,
+  type WorkerFrame,
+} from "./protocol.js";
 import { needsTsx, tsxLoaderUrl } from "./worker-file.js";
 import { MODE_ENV, noop, type WorkerLink } from "./worker-link.js";
 
@@ -74,7 +81,8 @@ class ProcessLink implements WorkerLink {
       rejectReady = reject;
     });
     this.ready.catch(noop);
-    this.child.on("message", (frame: WorkerFrame) => {
+    this.child.on("message", (packed: PackedWorkerFrame) => {
+      const frame = unpackWorkerFrame(packed);
       if (this.isReady) {
         this.onFrame(frame);
       } else if (frame[0] === "rd") {
@@ -110,7 +118,7 @@ class ProcessLink implements WorkerLink {
   send(frame: ClientFrame): void {
     if (!this.child.connected) return;
     try {
-      this.child.send(frame);
+      this.child.send(packClientFrame(frame));
     } catch (error) {
       throw new SerializationError(
         `cannot send ${frame[0] === "do" ? `the arguments of "${frame[2] ?? "(call)"}"` : "a frame"} to a worker process: ${(error as Error).message}`,

@@ -12,6 +12,8 @@ export interface ReadyMeta {
   threadId: number;
   /** Present when `setup` threw. */
   setup?: SerializedError;
+  /** True when the worker has a `checkoutDone` hook (so `dn` frames are worth sending). */
+  done?: boolean;
 }
 
 /** `["do", {}, method, args]` — run `method` (null for a function interface) with `args`. */
@@ -151,4 +153,88 @@ export function checkWorkerFrame(value: unknown): WorkerFrame {
     if (value[0] === "rd" && value.length === 2) return value as ReadyFrame;
   }
   throw new ProtocolError(`malformed worker frame: ${preview(JSON.stringify(value) ?? "")}`);
+}
+
+/**
+ * The compact form of frames between a pool and its local workers (thread
+ * MessagePort, process IPC), where both ends are bough and every nested object
+ * costs structured-clone time: `do` is `[...args, method]`, `dn` is `0`; `ok`
+ * is `[result]` (or `[result, log]`), `er` is `{ e: error, l?: log }`, `rd` is
+ * `{ rd: meta }`. Sockets carry the documented NDJSON frames instead.
+ */
+export type PackedClientFrame = unknown[] | 0;
+/** See {@link PackedClientFrame}. */
+export type PackedWorkerFrame = unknown[] | { e: SerializedError; l?: unknown } | { rd: ReadyMeta };
+
+const EMPTY_META: Record<string, unknown> = {};
+
+/**
+ * Packs a client frame for a local worker. Takes ownership of a `do` frame's
+ * argument array (the method is appended to it).
+ *
+ * @example
+ * ```ts
+ * port.postMessage(packClientFrame(["do", {}, "inc", [1]])); // [1, "inc"]
+ * ```
+ */
+export function packClientFrame(frame: ClientFrame): PackedClientFrame {
+  if (frame[0] === "dn") return 0;
+  const packed = frame[3];
+  packed.push(frame[2]);
+  return packed;
+}
+
+/**
+ * Unpacks what {@link packClientFrame} made.
+ *
+ * @example
+ * ```ts
+ * unpackClientFrame([1, "inc"]); // ["do", {}, "inc", [1]]
+ * ```
+ */
+export function unpackClientFrame(packed: PackedClientFrame): ClientFrame {
+  if (packed === 0) return ["dn", EMPTY_META];
+  const method = packed.pop() as string | null;
+  return ["do", EMPTY_META, method, packed];
+}
+
+/**
+ * Packs a worker frame for its local pool.
+ *
+ * @example
+ * ```ts
+ * packWorkerFrame(["ok", {}, 2]); // [2]
+ * ```
+ */
+export function packWorkerFrame(frame: WorkerFrame): PackedWorkerFrame {
+  switch (frame[0]) {
+    case "ok":
+      return frame[1].log === undefined ? [frame[2]] : [frame[2], frame[1].log];
+    case "er":
+      return frame[1].log === undefined ? { e: frame[2] } : { e: frame[2], l: frame[1].log };
+    default:
+      return { rd: frame[1] };
+  }
+}
+
+/**
+ * Unpacks what {@link packWorkerFrame} made.
+ *
+ * @example
+ * ```ts
+ * unpackWorkerFrame([2]); // ["ok", {}, 2]
+ * ```
+ */
+export function unpackWorkerFrame(packed: PackedWorkerFrame): WorkerFrame {
+  if (Array.isArray(packed)) {
+    return packed.length === 1
+      ? ["ok", EMPTY_META, packed[0]]
+      : ["ok", { log: packed[1] as DeferredLogData }, packed[0]];
+  }
+  if ("rd" in packed) return ["rd", packed.rd];
+  return [
+    "er",
+    packed.l === undefined ? EMPTY_META : { log: packed.l as DeferredLogData },
+    packed.e,
+  ];
 }

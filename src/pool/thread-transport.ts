@@ -1,6 +1,13 @@
 import { Worker } from "node:worker_threads";
 import { SerializationError, SpawnError, WorkerCrashedError } from "./errors.js";
-import type { ClientFrame, ReadyMeta, WorkerFrame } from "./protocol.js";
+import {
+  type ClientFrame,
+  type PackedWorkerFrame,
+  packClientFrame,
+  type ReadyMeta,
+  unpackWorkerFrame,
+  type WorkerFrame,
+} from "./protocol.js";
 import { needsTsx, tsxApiUrl } from "./worker-file.js";
 import { noop, THREAD_MARK, type WorkerLink } from "./worker-link.js";
 
@@ -60,7 +67,8 @@ class ThreadLink implements WorkerLink {
       rejectReady = reject;
     });
     this.ready.catch(noop);
-    this.worker.on("message", (frame: WorkerFrame) => {
+    this.worker.on("message", (packed: PackedWorkerFrame) => {
+      const frame = unpackWorkerFrame(packed);
       if (this.isReady) {
         this.onFrame(frame);
       } else if (frame[0] === "rd") {
@@ -104,7 +112,7 @@ class ThreadLink implements WorkerLink {
 
   send(frame: ClientFrame): void {
     try {
-      this.worker.postMessage(frame);
+      this.worker.postMessage(packClientFrame(frame));
     } catch (error) {
       throw new SerializationError(
         `cannot send ${frame[0] === "do" ? `the arguments of "${frame[2] ?? "(call)"}"` : "a frame"} to a worker thread: ${(error as Error).message}`,

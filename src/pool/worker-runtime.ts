@@ -200,7 +200,12 @@ export function startWorkerRuntime(
   const ready = () => {
     channel.send([
       "rd",
-      { pid: process.pid, threadId, ...(setupError ? { setup: setupError } : {}) },
+      {
+        pid: process.pid,
+        threadId,
+        ...(definition.checkoutDone ? { done: true } : {}),
+        ...(setupError ? { setup: setupError } : {}),
+      },
     ]);
     busy = false;
     drain();

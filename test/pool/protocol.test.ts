@@ -5,6 +5,10 @@ import {
   checkWorkerFrame,
   createFrameDecoder,
   encodeFrame,
+  packClientFrame,
+  packWorkerFrame,
+  unpackClientFrame,
+  unpackWorkerFrame,
 } from "../../src/pool/protocol.js";
 
 describe("protocol", () => {
@@ -55,5 +59,22 @@ describe("protocol", () => {
     expect(checkWorkerFrame(["rd", { pid: 1, threadId: 0 }])[0]).toBe("rd");
     expect(() => checkWorkerFrame(["er", {}, "string"])).toThrow(ProtocolError);
     expect(() => checkWorkerFrame(["do", {}, "m", []])).toThrow(ProtocolError);
+  });
+
+  it("packs frames compactly for local workers and unpacks them unchanged", () => {
+    expect(packClientFrame(["do", {}, "inc", [1, 2]])).toEqual([1, 2, "inc"]);
+    expect(unpackClientFrame([1, 2, "inc"])).toEqual(["do", {}, "inc", [1, 2]]);
+    expect(unpackClientFrame(packClientFrame(["do", {}, null, []]))).toEqual(["do", {}, null, []]);
+    expect(unpackClientFrame(packClientFrame(["dn", {}]))).toEqual(["dn", {}]);
+    const log = { start: 1, logs: [], timers: {} };
+    for (const frame of [
+      ["ok", {}, 2],
+      ["ok", { log }, [2]],
+      ["er", {}, { name: "E", message: "m" }],
+      ["er", { log }, { name: "E", message: "m" }],
+      ["rd", { pid: 1, threadId: 2, done: true }],
+    ] as const) {
+      expect(unpackWorkerFrame(packWorkerFrame(frame as never))).toEqual(frame);
+    }
   });
 });
