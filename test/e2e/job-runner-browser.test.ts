@@ -1,0 +1,160 @@
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { type Started, startApp } from "./fixtures/job-runner/helpers.js";
+
+checkLeaksAfterEach({ timeoutMs: 5000 });
+
+const ARTIFACTS = resolve(import.meta.dirname, "artifacts");
+
+let browser: Browser;
+let started: Started;
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--no-first-run",
+      "--disable-sync",
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+beforeEach(async () => {
+  started = await startApp({ concurrency: 3 });
+});
+
+afterEach(async () => {
+  await started.stop();
+});
+
+async function openDashboard(width = 1100, height = 900): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width, height } });
+  await page.goto(started.url);
+  await page.locator("#conn.connected").waitFor({ timeout: 10_000 });
+  await page.locator('form[data-type="countdown"]').waitFor();
+  return page;
+}
+
+const job = (page: Page, id: number) => page.locator(`li.job[data-job-id="${id}"]`);
+
+describe("the dashboard in Chromium", () => {
+  it("shows a 3 s countdown's bar reaching 100% and the status completed", async () => {
+    const page = await openDashboard();
+    const form = page.locator('form[data-type="countdown"]');
+    await form.locator('input[name="seconds"]').fill("3");
+    await form.locator('button[type="submit"]').click();
+    const card = job(page, 1);
+    await card.locator(".status", { hasText: "running" }).waitFor({ timeout: 5000 });
+    // the bar moves while it runs
+    await page.waitForFunction(
+      () => {
+        const bar = document.querySelector('li.job[data-job-id="1"] .bar');
+        const value = Number(bar?.getAttribute("aria-valuenow"));
+        return value > 0 && value < 100;
+      },
+      undefined,
+      { timeout: 5000 },
+    );
+    await page.screenshot({ path: resolve(ARTIFACTS, "job-runner-countdown-running.png") });
+    await card.locator(".status", { hasText: "completed" }).waitFor({ timeout: 10_000 });
+    expect(await card.locator(".bar").getAttribute("aria-valuenow")).toBe("100");
+    expect(await card.locator(".pct").textContent()).toBe("100%");
+    expect(await card.locator(".cancel").isHidden()).toBe(true);
+    expect(await page.locator('[data-stat="completed"]').textContent()).toBe("1");
+    await page.screenshot({ path: resolve(ARTIFACTS, "job-runner-countdown-completed.png") });
+    await page.close();
+  });
+
+  it("cancels a running prime job", async () => {
+    const page = await openDashboard();
+    const form = page.locator('form[data-type="prime"]');
+    await form.locator('input[name="limit"]').fill("10000000");
+    await form.locator('button[type="submit"]').click();
+    const card = job(page, 1);
+    await card.locator(".status", { hasText: "running" }).waitFor({ timeout: 5000 });
+    await page.waitForFunction(
+      () =>
+        Number(
+          document.querySelector('li.job[data-job-id="1"] .bar')?.getAttribute("aria-valuenow"),
+        ) > 0,
+      undefined,
+      { timeout: 15_000 },
+    );
+    await card.locator(".cancel").click();
+    await card.locator(".status", { hasText: "cancelled" }).waitFor({ timeout: 10_000 });
+    const progress = Number(await card.locator(".bar").getAttribute("aria-valuenow"));
+    expect(progress).toBeGreaterThan(0);
+    expect(progress).toBeLessThan(100);
+    expect(started.app.runner.get(1).status).toBe("cancelled");
+    expect(started.app.runner.pool.stats().workers).toBe(0);
+    await page.screenshot({ path: resolve(ARTIFACTS, "job-runner-prime-cancelled.png") });
+    await page.close();
+  });
+
+  it("shows a job created in one page in a second page, on a phone-sized screen too", async () => {
+    const first = await openDashboard();
+    const phone = await openDashboard(390, 844);
+    const form = first.locator('form[data-type="echo"]');
+    await form.locator('input[name="message"]').fill("from the first page");
+    await form.locator('input[name="delay"]').fill("1");
+    await form.locator('button[type="submit"]').click();
+    const card = job(phone, 1);
+    await card.waitFor({ timeout: 5000 });
+    await card.locator(".status", { hasText: "completed" }).waitFor({ timeout: 10_000 });
+    expect(await card.locator(".result").textContent()).toContain("from the first page");
+    // the phone layout has no horizontal scrolling
+    const overflow = await phone.evaluate(
+      () => document.documentElement.scrollWidth - window.innerWidth,
+    );
+    expect(overflow).toBeLessThanOrEqual(0);
+    await phone.screenshot({ path: resolve(ARTIFACTS, "job-runner-phone.png"), fullPage: true });
+
+    // "clear completed" in the phone removes it from both pages
+    await phone.locator("#clear").click();
+    await job(first, 1).waitFor({ state: "detached", timeout: 5000 });
+    await card.waitFor({ state: "detached", timeout: 5000 });
+    await first.close();
+    await phone.close();
+  });
+
+  it("shows a parameter error and keeps the queue unchanged", async () => {
+    const page = await openDashboard();
+    const form = page.locator('form[data-type="countdown"]');
+    // bypass the browser's own validation to reach the server's
+    await form.evaluate((el: HTMLFormElement) => {
+      el.noValidate = true;
+    });
+    await form.locator('input[name="seconds"]').fill("301");
+    await form.locator('button[type="submit"]').click();
+    await page
+      .locator("#form-error", { hasText: "params.seconds must be an integer from 1 to 300" })
+      .waitFor({
+        timeout: 5000,
+      });
+    expect(started.app.runner.stats().total).toBe(0);
+    await page.close();
+  });
+
+  it("shows the connection state and reconnects the WebSocket", async () => {
+    const page = await openDashboard();
+    const port = started.app.port;
+    await started.stop();
+    await page.locator("#conn.reconnecting").waitFor({ timeout: 5000 });
+    started = await startApp({ port });
+    await page.locator("#conn.connected").waitFor({ timeout: 15_000 });
+    await page.close();
+  });
+});
