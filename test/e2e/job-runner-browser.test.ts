@@ -48,6 +48,9 @@ async function openDashboard(width = 1100, height = 900): Promise<Page> {
   return page;
 }
 
+/** Job 1's progress bar (the browser-side selector). */
+const BAR = 'li.job[data-job-id="1"] .bar';
+
 const job = (page: Page, id: number) => page.locator(`li.job[data-job-id="${id}"]`);
 
 describe("the dashboard in Chromium", () => {
@@ -60,11 +63,10 @@ describe("the dashboard in Chromium", () => {
     await card.locator(".status", { hasText: "running" }).waitFor({ timeout: 5000 });
     // the bar moves while it runs
     await page.waitForFunction(
-      () => {
-        const bar = document.querySelector('li.job[data-job-id="1"] .bar');
-        const value = Number(bar?.getAttribute("aria-valuenow"));
-        return value > 0 && value < 100;
-      },
+      `(() => {
+      const value = Number(document.querySelector('${BAR}')?.getAttribute("aria-valuenow"));
+      return value > 0 && value < 100;
+    })()`,
       undefined,
       { timeout: 5000 },
     );
@@ -86,10 +88,7 @@ describe("the dashboard in Chromium", () => {
     const card = job(page, 1);
     await card.locator(".status", { hasText: "running" }).waitFor({ timeout: 5000 });
     await page.waitForFunction(
-      () =>
-        Number(
-          document.querySelector('li.job[data-job-id="1"] .bar')?.getAttribute("aria-valuenow"),
-        ) > 0,
+      `Number(document.querySelector('${BAR}')?.getAttribute("aria-valuenow")) > 0`,
       undefined,
       { timeout: 15_000 },
     );
@@ -116,8 +115,8 @@ describe("the dashboard in Chromium", () => {
     await card.locator(".status", { hasText: "completed" }).waitFor({ timeout: 10_000 });
     expect(await card.locator(".result").textContent()).toContain("from the first page");
     // the phone layout has no horizontal scrolling
-    const overflow = await phone.evaluate(
-      () => document.documentElement.scrollWidth - window.innerWidth,
+    const overflow = await phone.evaluate<number>(
+      "document.documentElement.scrollWidth - window.innerWidth",
     );
     expect(overflow).toBeLessThanOrEqual(0);
     await phone.screenshot({ path: resolve(ARTIFACTS, "job-runner-phone.png"), fullPage: true });
@@ -134,8 +133,8 @@ describe("the dashboard in Chromium", () => {
     const page = await openDashboard();
     const form = page.locator('form[data-type="countdown"]');
     // bypass the browser's own validation to reach the server's
-    await form.evaluate((el: HTMLFormElement) => {
-      el.noValidate = true;
+    await form.evaluate((el) => {
+      (el as unknown as { noValidate: boolean }).noValidate = true;
     });
     await form.locator('input[name="seconds"]').fill("301");
     await form.locator('button[type="submit"]').click();
