@@ -11,6 +11,9 @@ import {
 import { redisBroker, useRedisBroker } from "../../src/hub/redis.js";
 import { useRedisServer } from "../../src/testing/redis-server.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { useChild } from "./fixtures/child.js";
+
+const SUBSCRIBER = "test/hub/fixtures/subscriber.ts";
 
 checkLeaksAfterEach();
 
@@ -187,5 +190,73 @@ describe("redisBroker", () => {
       });
       expect(Date.now() - t0).toBeLessThan(2_000);
     });
+  });
+
+  describe("across real processes", () => {
+    it("delivers 10,000 messages to 3 subscriber processes in order, without loss or duplicate, one of them pausing 1 s", async () => {
+      await run(function* () {
+        const redis = yield* useRedisServer();
+        const count = 10_000;
+        const children = [
+          yield* useChild(SUBSCRIBER, [redis.url, "fan", String(count)]),
+          yield* useChild(SUBSCRIBER, [redis.url, "fan", String(count)]),
+          yield* useChild(SUBSCRIBER, [redis.url, "fan", String(count), "3000", "1000"]),
+        ];
+        for (const child of children) yield* child.waitForLine((l) => l === "ready");
+        const hub = yield* useHub<number>({
+          topic: "fan",
+          broker: redisBroker({ url: redis.url, maxLen: 100_000 }),
+        });
+        for (let n = 0; n < count; n++) {
+          yield* hub.publish(n);
+          if (n % 500 === 0) yield* sleep(1);
+        }
+        const expected = Array.from({ length: count }, (_, i) => i);
+        for (const child of children) {
+          const line = yield* child.waitForLine((l) => l.startsWith("{"), 60_000);
+          const { values, ids } = JSON.parse(line) as { values: number[]; ids: string[] };
+          expect(values).toEqual(expected);
+          expect(new Set(ids).size).toBe(count);
+          expect(yield* child.exited()).toBe(0);
+        }
+        expect(children[2].lines).toContain("resumed");
+      });
+    }, 90_000);
+
+    it("recovers when redis-server is SIGKILLed and restarted mid-stream, losing nothing acknowledged", async () => {
+      await run(function* () {
+        const redis = yield* useRedisServer();
+        const count = 2_000;
+        const child = yield* useChild(SUBSCRIBER, [redis.url, "crash", String(count)]);
+        yield* child.waitForLine((l) => l === "ready");
+        const hub = yield* useHub<number>({
+          topic: "crash",
+          broker: redisBroker({
+            url: redis.url,
+            commandTimeoutMs: 30_000,
+            backoff: { initialMs: 20, maxMs: 200 },
+          }),
+        });
+        const acked: number[] = [];
+        const publisher = yield* spawn(function* () {
+          for (let n = 0; n < count; n++) {
+            yield* hub.publish(n);
+            acked.push(n);
+            if (n % 20 === 0) yield* sleep(2);
+          }
+        });
+        while (acked.length < count / 2) yield* sleep(5);
+        yield* redis.kill("SIGKILL");
+        const ackedBeforeCrash = acked.length;
+        yield* sleep(300);
+        yield* redis.restart();
+        yield* publisher;
+        expect(ackedBeforeCrash).toBeLessThan(count);
+        const line = yield* child.waitForLine((l) => l.startsWith("{"), 60_000);
+        const { values } = JSON.parse(line) as { values: number[] };
+        expect(values).toEqual(acked);
+        expect(values).toEqual(Array.from({ length: count }, (_, i) => i));
+      });
+    }, 90_000);
   });
 });
