@@ -1,6 +1,6 @@
 import type { Operation, Stream } from "effection";
 import type { RequestContext } from "./context.js";
-import { forgetLater, pump, type StreamOptions } from "./pump.js";
+import { FormatCache, pump, type StreamOptions } from "./pump.js";
 import { StreamReply } from "./reply.js";
 
 /** Options of {@link ndjson}. */
@@ -11,8 +11,7 @@ export interface NdjsonOptions<T> extends StreamOptions {
   heartbeat?: string;
 }
 
-/** The last formatted line, shared by every NDJSON connection (see `sse`). */
-const last = { item: undefined as unknown, map: undefined as unknown, line: "", clearing: false };
+const cache = new FormatCache();
 
 class NdjsonReply<T> extends StreamReply {
   constructor(
@@ -40,12 +39,10 @@ class NdjsonReply<T> extends StreamReply {
 
   private format(item: T): string {
     const map = this.options.map;
-    if (item === last.item && map === last.map && last.line !== "") return last.line;
+    const cached = cache.get(item, map, undefined, undefined);
+    if (cached !== undefined) return cached;
     const line = `${JSON.stringify(map ? map(item) : item)}\n`;
-    last.item = item;
-    last.map = map;
-    last.line = line;
-    forgetLater(last);
+    cache.set(item, map, undefined, undefined, line);
     return line;
   }
 }

@@ -92,14 +92,34 @@ function heartbeat(ctx: RequestContext, writer: StreamWriter, beat: string, miss
 }
 
 /**
- * @internal Forgets a cached formatted item at the end of the current turn, so
- * an item mutated and sent again later is never served stale.
+ * @internal Formatted chunks by item, shared by every connection of a kind
+ * (SSE, NDJSON): a broadcast hands the same message object to many
+ * connections, so each message is formatted once, not once per connection.
+ * An entry only counts for the same formatter functions (`a`, `b`, `c`). The
+ * cache is dropped at the end of each turn, so an item mutated and sent again
+ * later is never served stale.
  */
-export function forgetLater(cache: { item: unknown; clearing: boolean }): void {
-  if (cache.clearing) return;
-  cache.clearing = true;
-  setImmediate(() => {
-    cache.item = undefined;
-    cache.clearing = false;
-  });
+export class FormatCache {
+  private entries = new WeakMap<object, { a: unknown; b: unknown; c: unknown; chunk: string }>();
+  private clearing = false;
+
+  get(item: unknown, a: unknown, b: unknown, c: unknown): string | undefined {
+    if (typeof item !== "object" || item === null) return undefined;
+    const entry = this.entries.get(item);
+    return entry !== undefined && entry.a === a && entry.b === b && entry.c === c
+      ? entry.chunk
+      : undefined;
+  }
+
+  set(item: unknown, a: unknown, b: unknown, c: unknown, chunk: string): void {
+    if (typeof item !== "object" || item === null) return;
+    this.entries.set(item, { a, b, c, chunk });
+    if (!this.clearing) {
+      this.clearing = true;
+      setImmediate(() => {
+        this.entries = new WeakMap();
+        this.clearing = false;
+      });
+    }
+  }
 }

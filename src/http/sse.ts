@@ -1,6 +1,6 @@
 import type { Operation, Stream } from "effection";
 import type { RequestContext } from "./context.js";
-import { forgetLater, pump, type StreamOptions } from "./pump.js";
+import { FormatCache, pump, type StreamOptions } from "./pump.js";
 import { StreamReply } from "./reply.js";
 
 /** One server-sent event. */
@@ -74,19 +74,7 @@ function defaultData(item: unknown): string {
 
 const SHUTDOWN: SseEvent = { event: "shutdown", data: "server shutting down" };
 
-/**
- * The last formatted event, shared by every SSE connection: a broadcast
- * reaches many connections with the same item and the same formatters in a
- * row, so each message is formatted once, not once per connection.
- */
-const last = {
-  item: undefined as unknown,
-  id: undefined as unknown,
-  event: undefined as unknown,
-  data: undefined as unknown,
-  chunk: "",
-  clearing: false,
-};
+const cache = new FormatCache();
 
 class SseReply<T> extends StreamReply {
   constructor(
@@ -120,22 +108,10 @@ class SseReply<T> extends StreamReply {
 
   private format(item: T): string {
     const { id = defaultId, event, data = defaultData } = this.options;
-    if (
-      item === last.item &&
-      id === last.id &&
-      event === last.event &&
-      data === last.data &&
-      last.chunk !== ""
-    ) {
-      return last.chunk;
-    }
+    const cached = cache.get(item, id, event, data);
+    if (cached !== undefined) return cached;
     const chunk = encodeEvent({ id: id(item), event: event?.(item), data: data(item) });
-    last.item = item;
-    last.id = id;
-    last.event = event;
-    last.data = data;
-    last.chunk = chunk;
-    forgetLater(last);
+    cache.set(item, id, event, data, chunk);
     return chunk;
   }
 }

@@ -45,8 +45,15 @@ export interface StreamWriter {
   readonly response: ServerResponse;
 }
 
+/** Uncorks a response corked for the writes of one turn. */
+function uncork(writer: ResponseWriter) {
+  writer.corked = false;
+  writer.response.uncork();
+}
+
 class ResponseWriter implements StreamWriter {
   dropped = 0;
+  corked = false;
   readonly cap: number;
   readonly policy: BackpressurePolicy;
 
@@ -85,6 +92,12 @@ class ResponseWriter implements StreamWriter {
         yield* drained(res);
         if (this.closed) throw new StreamClosedError();
       }
+    }
+    if (!this.corked) {
+      // coalesce the writes of one turn (a burst of hub messages) into one syscall
+      this.corked = true;
+      res.cork();
+      process.nextTick(uncork, this);
     }
     res.write(chunk);
     return true;

@@ -1,0 +1,463 @@
+/**
+ * `npm run bench -- http`: bough/http against plain node:http, Hono on
+ * @hono/node-server and fastify, each server in its own child process and the
+ * load in another process (wrk, or this process for SSE/long-poll clients).
+ *
+ * 1. hello-world JSON req/s (wrk -t1 -c50), rounds alternating between servers
+ * 2. RSS per idle SSE connection at 1,000 and 10,000 connections
+ * 3. broadcast: hub messages to 1,000 SSE connections vs a hand-written res.write loop
+ * 4. long-poll: 5,000 waiting /next clients, publish → last response
+ *
+ * The same file is the server: `tsx bench/http.ts serve <kind>` (an IPC child).
+ */
+import { type ChildProcess, execFileSync, fork } from "node:child_process";
+import { createServer, type ServerResponse } from "node:http";
+import { connect, type Socket } from "node:net";
+import { fileURLToPath } from "node:url";
+import { createSignal, each, main, type Operation, sleep, suspend } from "effection";
+import { createRouter, json, longPoll, sse, useServer } from "../src/http/index.js";
+import { useHub } from "../src/hub/index.js";
+import { median, table, writeResults } from "./report.js";
+
+const HELLO = { hello: "world" };
+type Command =
+  | { cmd: "rss" }
+  | { cmd: "broadcast"; count: number }
+  | { cmd: "publish" }
+  | { cmd: "count" };
+
+// ---------------------------------------------------------------- servers (child side)
+
+function reply(message: unknown) {
+  process.send?.(message);
+}
+
+function rss(): number {
+  for (let i = 0; i < 3; i++) (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().rss;
+}
+
+/** A hub-like message, formatted the way bough's sse() formats hub messages by default. */
+function message(seq: number) {
+  return { id: String(seq), seq, value: { n: seq, text: "tick" }, time: Date.now() };
+}
+
+async function serve(kind: string) {
+  if (kind === "node") {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
+      res.end(JSON.stringify(HELLO));
+    });
+    server.listen(0, "127.0.0.1", () =>
+      reply({ port: (server.address() as { port: number }).port }),
+    );
+    return;
+  }
+  if (kind === "hono") {
+    const { Hono } = await import("hono");
+    const { serve: honoServe } = await import("@hono/node-server");
+    const app = new Hono().get("/", (c) => c.json(HELLO));
+    honoServe({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) =>
+      reply({ port: info.port }),
+    );
+    return;
+  }
+  if (kind === "fastify") {
+    const { default: Fastify } = await import("fastify");
+    const app = Fastify({ logger: false });
+    app.get("/", (_req, res) => {
+      res.send(HELLO);
+    });
+    await app.listen({ port: 0, host: "127.0.0.1" });
+    reply({ port: (app.server.address() as { port: number }).port });
+    return;
+  }
+  if (kind === "node-sse") {
+    // the hand-written baseline: a list of responses and a res.write loop
+    const clients = new Set<ServerResponse>();
+    let seq = 0;
+    const server = createServer((req, res) => {
+      if (req.url?.startsWith("/next")) {
+        clients.add(res);
+        res.on("close", () => clients.delete(res));
+        return;
+      }
+      res.writeHead(200, {
+        "content-type": "text/event-stream",
+        "cache-control": "no-cache, no-transform",
+        "x-accel-buffering": "no",
+        connection: "keep-alive",
+      });
+      res.flushHeaders();
+      clients.add(res);
+      res.on("close", () => clients.delete(res));
+    });
+    server.listen(0, "127.0.0.1", () =>
+      reply({ port: (server.address() as { port: number }).port }),
+    );
+    process.on("message", (command: Command) => {
+      if (command.cmd === "rss") reply({ rss: rss(), connections: clients.size });
+      else if (command.cmd === "count") reply({ connections: clients.size });
+      else if (command.cmd === "broadcast") {
+        for (let i = 0; i < command.count; i++) {
+          const m = message(++seq);
+          const chunk = `id: ${m.id}\ndata: ${JSON.stringify(m)}\n\n`;
+          for (const res of clients) res.write(chunk);
+        }
+        reply({ done: true });
+      } else if (command.cmd === "publish") {
+        const t0 = performance.now();
+        const body = JSON.stringify(message(++seq));
+        let open = clients.size;
+        const finished = () => {
+          if (--open === 0) reply({ ms: performance.now() - t0 });
+        };
+        for (const res of clients) {
+          res.once("finish", finished);
+          res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
+          res.end(body);
+        }
+      }
+    });
+    return;
+  }
+  // bough: hello router, SSE from a hub, long-poll on hub.next
+  await main(function* (): Operation<void> {
+    const hub = yield* useHub<unknown>({ topic: "bench", history: 100, buffer: 1024 });
+    const router = createRouter()
+      .get("/", function* () {
+        return json(HELLO);
+      })
+      .get("/events", function* (ctx) {
+        return sse(hub.subscribe({ after: ctx.lastEventId }));
+      })
+      .get("/next", function* (ctx) {
+        return longPoll(hub.next(ctx.query.after), { timeoutMs: 120_000 });
+      });
+    const server = yield* useServer({ handler: router });
+    const commands = createSignal<Command, never>();
+    process.on("message", (command: Command) => commands.send(command));
+    reply({ port: server.port });
+    let seq = 0;
+    for (const command of yield* each(commands)) {
+      if (command.cmd === "rss") reply({ rss: rss(), connections: server.active });
+      else if (command.cmd === "count") reply({ connections: hub.stats().subscribers });
+      else if (command.cmd === "broadcast") {
+        for (let i = 0; i < command.count; i++) {
+          const m = message(++seq);
+          yield* hub.publish(m.value);
+        }
+        reply({ done: true });
+      } else if (command.cmd === "publish") {
+        const t0 = performance.now();
+        yield* hub.publish(message(++seq).value);
+        // every waiting request's task ends right after its response is written
+        while (server.active > 0) yield* sleep(0);
+        reply({ ms: performance.now() - t0 });
+      }
+      yield* each.next();
+    }
+    yield* suspend();
+  });
+}
+
+// ---------------------------------------------------------------- orchestration (parent side)
+
+interface Child {
+  process: ChildProcess;
+  port: number;
+  ask<T>(command: Command): Promise<T>;
+  stop(): Promise<void>;
+}
+
+const here = fileURLToPath(import.meta.url);
+
+function startServer(kind: string): Promise<Child> {
+  return new Promise((resolve, reject) => {
+    const child = fork(here, ["serve", kind], {
+      execArgv: [
+        "--expose-gc",
+        "--import",
+        "tsx",
+        ...(process.env.BENCH_PROF
+          ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROF}`]
+          : []),
+      ],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    child.once("error", reject);
+    child.once("message", (m: { port: number }) => {
+      resolve({
+        process: child,
+        port: m.port,
+        ask<T>(command: Command) {
+          return new Promise<T>((ok) => {
+            child.once("message", (answer: T) => ok(answer));
+            child.send(command);
+          });
+        },
+        stop() {
+          return new Promise<void>((done) => {
+            child.once("exit", () => done());
+            child.kill("SIGTERM");
+          });
+        },
+      });
+    });
+  });
+}
+
+function wrk(port: number, seconds: number): number {
+  const out = execFileSync("wrk", ["-t1", "-c50", `-d${seconds}s`, `http://127.0.0.1:${port}/`], {
+    encoding: "utf8",
+  });
+  const match = out.match(/Requests\/sec:\s+([\d.]+)/);
+  if (!match) throw new Error(`could not read wrk output:\n${out}`);
+  return Number(match[1]);
+}
+
+async function hello() {
+  const kinds = ["node", "bough", "hono", "fastify"];
+  const rps: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k, []]));
+  const servers: Record<string, Child> = {};
+  for (const kind of kinds) servers[kind] = await startServer(kind);
+  for (const kind of kinds) wrk(servers[kind].port, 1); // warm up the JIT
+  const rounds = Number(process.env.ROUNDS ?? 4);
+  for (let round = 0; round < rounds; round++) {
+    // rotate the order so that no server always runs right after another
+    for (let i = 0; i < kinds.length; i++) {
+      const kind = kinds[(i + round) % kinds.length];
+      rps[kind].push(wrk(servers[kind].port, 3));
+    }
+  }
+  for (const kind of kinds) await servers[kind].stop();
+  const result = Object.fromEntries(kinds.map((k) => [k, median(rps[k])]));
+  return { rounds: rps, median: result };
+}
+
+/**
+ * Opens `n` raw TCP connections that each send one GET and count SSE events
+ * ("\n\n" terminators) as they arrive; no HTTP parser, so that the client
+ * process costs as little as possible and the server is what gets measured.
+ * For `/events` it resolves once every connection has its response headers.
+ */
+async function openMany(port: number, path: string, n: number, onEvents?: (count: number) => void) {
+  const sockets: Socket[] = [];
+  const responses: Promise<number>[] = [];
+  const batch = 250;
+  const streaming = path.startsWith("/events");
+  for (let start = 0; start < n; start += batch) {
+    const opened: Promise<void>[] = [];
+    for (let i = start; i < Math.min(n, start + batch); i++) {
+      let headers!: () => void;
+      opened.push(new Promise<void>((r) => (headers = r)));
+      responses.push(
+        new Promise<number>((done) => {
+          const socket = connect(port, "127.0.0.1", () => {
+            socket.write(
+              `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\n${streaming ? "" : "connection: close\r\n"}\r\n`,
+            );
+          });
+          let seenHeaders = false;
+          let lastWasNewline = false;
+          socket.on("data", (chunk: Buffer) => {
+            if (!seenHeaders) {
+              seenHeaders = true;
+              headers();
+            }
+            if (onEvents === undefined) return;
+            let count = lastWasNewline && chunk[0] === 10 ? 1 : 0;
+            for (let k = chunk.indexOf("\n\n"); k >= 0; k = chunk.indexOf("\n\n", k + 2)) count++;
+            lastWasNewline = chunk[chunk.length - 1] === 10;
+            if (count > 0) onEvents(count);
+          });
+          socket.on("end", () => done(performance.now()));
+          socket.on("error", () => done(Number.NaN));
+          sockets.push(socket);
+        }),
+      );
+    }
+    if (streaming) await Promise.all(opened);
+  }
+  return {
+    responses,
+    closeAll: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
+
+async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs = 60_000) {
+  const t0 = Date.now();
+  while (!(await check())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function sseMemory(kind: "bough" | "node-sse", n: number) {
+  const server = await startServer(kind);
+  // warm the path with a few connections first, so that the baseline includes the code
+  const warm = await openMany(server.port, "/events", 20);
+  warm.closeAll();
+  await new Promise((r) => setTimeout(r, 300));
+  const before = await server.ask<{ rss: number }>({ cmd: "rss" });
+  const clients = await openMany(server.port, "/events", n);
+  await waitUntil(
+    async () => (await server.ask<{ connections: number }>({ cmd: "rss" })).connections >= n,
+  );
+  const after = await server.ask<{ rss: number; connections: number }>({ cmd: "rss" });
+  clients.closeAll();
+  await server.stop();
+  return { connections: n, bytesPerConnection: Math.round((after.rss - before.rss) / n) };
+}
+
+async function broadcast(kind: "bough" | "node-sse", n: number, messages: number) {
+  const server = await startServer(kind);
+  let total = 0;
+  let finished!: () => void;
+  let target = 0;
+  const clients = await openMany(server.port, "/events", n, (count) => {
+    total += count;
+    if (target > 0 && total >= target) finished();
+  });
+  if (kind === "bough") {
+    await waitUntil(
+      async () => (await server.ask<{ connections: number }>({ cmd: "count" })).connections >= n,
+    );
+  }
+  const times: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    const base = total;
+    target = base + n * messages;
+    const done = new Promise<void>((r) => (finished = r));
+    const t0 = performance.now();
+    await server.ask({ cmd: "broadcast", count: messages });
+    await done;
+    times.push(performance.now() - t0);
+  }
+  clients.closeAll();
+  await server.stop();
+  const ms = median(times);
+  return {
+    connections: n,
+    messages,
+    ms,
+    eventsPerSecond: Math.round((n * messages) / (ms / 1000)),
+  };
+}
+
+async function longPollWake(kind: "bough" | "node-sse", n: number) {
+  const server = await startServer(kind);
+  const times: number[] = [];
+  const serverTimes: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    const clients = await openMany(server.port, "/next", n);
+    await waitUntil(
+      async () => (await server.ask<{ connections: number }>({ cmd: "count" })).connections >= n,
+    );
+    const t0 = performance.now();
+    const answered = server.ask<{ ms: number }>({ cmd: "publish" });
+    const ends = await Promise.all(clients.responses);
+    times.push(Math.max(...ends) - t0);
+    serverTimes.push((await answered).ms);
+    clients.closeAll();
+    await waitUntil(
+      async () => (await server.ask<{ connections: number }>({ cmd: "count" })).connections === 0,
+    );
+  }
+  await server.stop();
+  return {
+    waiters: n,
+    msToLastResponse: Number(median(times).toFixed(1)),
+    msToLastWrite: Number(median(serverTimes).toFixed(1)),
+  };
+}
+
+async function bench() {
+  const fast = process.env.QUICK === "1";
+  const only = process.env.ONLY; // hello | memory | broadcast | poll: print one part, write nothing
+  if (only) {
+    const parts: Record<string, () => Promise<unknown>> = {
+      hello,
+      memory: async () => [await sseMemory("bough", 1000), await sseMemory("node-sse", 1000)],
+      broadcast: async () => [
+        await broadcast("bough", 1000, 100),
+        await broadcast("node-sse", 1000, 100),
+      ],
+      poll: async () => [await longPollWake("bough", 5000), await longPollWake("node-sse", 5000)],
+      "poll-bough": async () => [await longPollWake("bough", 5000)],
+    };
+    console.log(JSON.stringify(await parts[only](), null, 1));
+    return;
+  }
+  console.log("hello-world JSON (wrk -t1 -c50, 3 s rounds) …");
+  const helloResult = await hello();
+  const nodeRps = helloResult.median.node;
+  console.log("SSE memory …");
+  const memory = [];
+  for (const n of fast ? [1000] : [1000, 10_000]) {
+    memory.push({ kind: "bough", ...(await sseMemory("bough", n)) });
+    memory.push({ kind: "node:http (hand-written)", ...(await sseMemory("node-sse", n)) });
+  }
+  console.log("broadcast …");
+  const casts = [
+    { kind: "bough", ...(await broadcast("bough", 1000, 100)) },
+    { kind: "node:http res.write loop", ...(await broadcast("node-sse", 1000, 100)) },
+  ];
+  console.log("long-poll …");
+  // the bough server answers /next?after=latest by waiting for the next message
+  const polls = [
+    { kind: "bough", ...(await longPollWake("bough", 5000)) },
+    { kind: "node:http (hand-written)", ...(await longPollWake("node-sse", 5000)) },
+  ];
+
+  const helloRows = Object.entries(helloResult.median).map(([kind, r]) => [
+    kind,
+    Math.round(r),
+    (r / nodeRps).toFixed(2),
+    helloResult.rounds[kind].map((x) => Math.round(x)).join(", "),
+  ]);
+  const castRatio = casts[0].eventsPerSecond / casts[1].eventsPerSecond;
+  const markdown = [
+    "## Hello-world JSON, requests/s (median of rounds; wrk -t1 -c50 in its own process)",
+    "",
+    table(["server", "req/s", "× node:http", "rounds"], helloRows),
+    "",
+    `Goal ≥ 0.90× node:http: **${(helloResult.median.bough / nodeRps).toFixed(2)}×**; ahead of Hono: ${helloResult.median.bough > helloResult.median.hono ? "yes" : "no"}; ahead of fastify: ${helloResult.median.bough > helloResult.median.fastify ? "yes" : "no"}.`,
+    "",
+    "## RSS per idle SSE connection (server process, after GC)",
+    "",
+    table(
+      ["server", "connections", "bytes / connection"],
+      memory.map((m) => [m.kind, m.connections, m.bytesPerConnection]),
+    ),
+    "",
+    "Goal ≤ 20 KB (20,480 bytes) per connection with bough.",
+    "",
+    "## Broadcast: 100 messages to 1,000 SSE connections (events delivered/s, measured at the clients)",
+    "",
+    table(
+      ["server", "ms (median of 3)", "events/s"],
+      casts.map((c) => [c.kind, c.ms.toFixed(1), c.eventsPerSecond]),
+    ),
+    "",
+    `Goal ≥ 0.90× the hand-written loop: **${castRatio.toFixed(2)}×**. Each event is one write per connection in both.`,
+    "",
+    "## Long-poll: 5,000 waiting /next clients, publish → last response (median of 3)",
+    "",
+    table(
+      ["server", "waiters", "ms to last response (client)", "ms to last response written (server)"],
+      polls.map((p) => [p.kind, p.waiters, p.msToLastResponse, p.msToLastWrite]),
+    ),
+    "",
+    "Goal < 100 ms with bough.",
+  ].join("\n");
+  writeResults("http", { hello: helloResult, memory, broadcast: casts, longPoll: polls }, markdown);
+}
+
+if (process.argv[2] === "serve") {
+  await serve(process.argv[3]);
+} else {
+  await bench();
+}
