@@ -1,0 +1,130 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import {
+  eventually,
+  osThreads,
+  request,
+  SseClient,
+  type Started,
+  startApp,
+  WsClient,
+} from "./fixtures/job-runner/helpers.js";
+
+checkLeaksAfterEach({ timeoutMs: 5000 });
+
+let started: Started | undefined;
+let baselineThreads = 0;
+
+beforeEach(() => {
+  baselineThreads = osThreads();
+});
+
+afterEach(async () => {
+  await started?.stop();
+  started = undefined;
+  // the pool's worker threads are gone with the app
+  await eventually(() => osThreads() <= baselineThreads, 5000, "worker threads exit");
+});
+
+const FINAL = new Set(["job_completed", "job_failed", "job_cancelled"]);
+
+/** The most jobs running at once, replayed from one client's events. */
+function peakRunning(messages: any[]): number {
+  let running = 0;
+  let peak = 0;
+  for (const message of messages) {
+    if (message.type === "job_started") peak = Math.max(peak, ++running);
+    else if (FINAL.has(message.type) && message.job.started_at !== null) running--;
+  }
+  return peak;
+}
+
+describe("the job runner under load", () => {
+  it("runs 200 jobs submitted at once, never more than 3 at a time, with 100 SSE watchers and 50 WebSocket clients", async () => {
+    started = await startApp({ concurrency: 3 });
+    const { url, app } = started;
+
+    const sockets = await Promise.all(
+      Array.from({ length: 50 }, () => WsClient.open(`${url}/ws/queue`)),
+    );
+    await Promise.all(sockets.map((ws) => ws.next((m) => m.type === "queue_state")));
+
+    // two countdowns hold slots while the rest queue; prime jobs use the worker pool
+    const bodies = Array.from({ length: 200 }, (_, i) => {
+      if (i < 2) return { job_type: "countdown", params: { seconds: 1 } };
+      if (i % 20 === 0) return { job_type: "prime", params: { limit: 20_000 } };
+      if (i % 20 === 1) return { job_type: "fibonacci", params: { terms: 40 } };
+      return { job_type: "echo", params: { message: `job ${i}`, delay: i % 2 === 0 ? 0 : 0.01 } };
+    });
+    let maxSampled = 0;
+    const sampler = setInterval(() => {
+      maxSampled = Math.max(maxSampled, app.runner.stats().running);
+    }, 5);
+    try {
+      const created = await Promise.all(
+        bodies.map((body) => request(`${url}/api/jobs`, { method: "POST", body })),
+      );
+      expect(created.every((res) => res.status === 201)).toBe(true);
+      const ids = created.map((res) => res.json().id).sort((a, b) => a - b);
+      expect(ids).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+
+      // 100 watchers on the later half of the queue
+      const watchers = await Promise.all(
+        ids.slice(100).map((id) => SseClient.open(`${url}/api/jobs/${id}/progress`)),
+      );
+      expect(watchers.every((sse) => sse.status === 200)).toBe(true);
+
+      await Promise.all(
+        sockets.map((ws) =>
+          ws.waitFor((ms) => ms.filter((m) => m.type === "job_completed").length === 200, 30_000),
+        ),
+      );
+      await Promise.all(watchers.map((sse) => sse.closed));
+
+      expect(app.runner.stats()).toMatchObject({
+        total: 200,
+        completed: 200,
+        running: 0,
+        queued: 0,
+      });
+      expect(app.runner.scheduler.peak).toBe(3);
+      expect(maxSampled).toBeLessThanOrEqual(3);
+
+      const reference = sockets[0].messages.slice(1);
+      expect(peakRunning(reference)).toBe(3);
+      const count = (type: string) => reference.filter((m) => m.type === type).length;
+      expect([count("job_created"), count("job_started"), count("job_completed")]).toEqual([
+        200, 200, 200,
+      ]);
+      // first come, first served
+      const startedOrder = reference.filter((m) => m.type === "job_started").map((m) => m.job.id);
+      expect(startedOrder).toEqual(ids);
+      // every client saw the same events in the same order, and is still connected
+      for (const ws of sockets) {
+        expect(ws.messages.slice(1).map((m) => m.seq)).toEqual(reference.map((m) => m.seq));
+        expect(ws.closedCode).toBeUndefined();
+      }
+      for (const sse of watchers) {
+        const names = sse.names;
+        expect(names[0]).toBe("status");
+        expect(names.at(-1)).toBe("complete");
+        expect(names.filter((n) => n === "complete")).toHaveLength(1);
+        const eventIds = sse.events.map((e) => Number(e.id));
+        expect([...eventIds].sort((a, b) => a - b)).toEqual(eventIds);
+      }
+      const hub = app.runner.events.stats();
+      expect(hub.dropped).toEqual({ "drop-oldest": 0, "drop-newest": 0, close: 0, block: 0 });
+      expect(hub.subscribers).toBe(50);
+    } finally {
+      clearInterval(sampler);
+      await Promise.all(sockets.map((ws) => ws.close()));
+    }
+    // every connection's task and subscription is gone once its client is
+    await eventually(
+      () => app.runner.events.stats().subscribers === 0,
+      5000,
+      "subscriptions closed",
+    );
+    expect(app.runner.pool.stats().busy).toBe(0);
+  });
+});
