@@ -1,0 +1,381 @@
+import {
+  action,
+  type Coroutine,
+  createContext,
+  createScope,
+  type Effect,
+  Err,
+  type Future,
+  Ok,
+  type Operation,
+  type Result,
+  type Scope,
+} from "effection";
+
+/*
+ * A light routine runs one operation the way an effection task does, but
+ * without a task: no Scope, no Future, no Task object, no trip through
+ * effection's global reducer. It costs a few microseconds where a task costs
+ * ~40–100 (see FACTS.md, "Why an effection task costs ~40 µs").
+ *
+ * How it stays faithful to effection. An operation is an iterator of
+ * `Effect`s, and an effect only ever talks to the coroutine it is given in
+ * `effect.enter(resolve, routine)`. effection exports the `Effect` and
+ * `Coroutine` types, so a light routine implements `Coroutine` and drives the
+ * iterator exactly as effection's own `createCoroutine()` does
+ * (node_modules/effection/esm/lib/coroutine.js, effection 4.1): the same
+ * `data` fields (`exit`, `resumeWith`, `unwinding`, `critical`, `enqueued`),
+ * the same `resume()` (exit the current effect, then step with its result),
+ * `unwind()` (return() from the iterator unless critical), `step()` and
+ * `perform()`. That is what lets effection's own operations that reach for
+ * their coroutine (`trap`, `critical`, `scoped`, `resource`, `all`, `race`,
+ * through the private `useCoroutine()` effect) work unchanged on it.
+ *
+ * What differs, and why it is safe:
+ * - Scheduling. Resumed light routines are stepped by a small FIFO
+ *   trampoline in this module instead of effection's priority reducer. Like
+ *   the reducer, it never steps a routine re-entrantly: a resume that happens
+ *   while any light routine is stepping is queued and runs after that step
+ *   (and after `perform()` installed the effect's exit). effection tasks that
+ *   a light routine starts or resumes run in effection's reducer as usual.
+ * - Scope. Most items never touch `routine.scope` (`sleep`, `until`,
+ *   `action`, `call(async)`, channel/signal subscriptions, selector waits). A
+ *   light routine therefore creates its scope only when an effect reads
+ *   `routine.scope` (`spawn`, `resource`, `ensure`, `useScope`, context
+ *   get/set, `all`, `race`, `scoped`): a child of the parent scope, made with
+ *   effection's public `createScope(parent)`. When the operation ends, that
+ *   scope is destroyed (halting children that were never joined, as a task's
+ *   end does) before the routine settles.
+ * - Errors of children. A task catches the failure of a child it spawned
+ *   through effection's error boundary, a context named
+ *   "@effection/error-boundary" (esm/lib/trap.js) whose `raise(error)` the
+ *   failing child calls on its owner scope. The lazily created scope sets that
+ *   context (found by name: `createContext()` with the same name addresses
+ *   the same slot) to this routine, which then fails the way a task's trap
+ *   does: record the error, unwind, settle with the error.
+ * - No `future`. Nothing in effection 4.1 reads `routine.future` except a
+ *   task reading its own; a light routine has none and says so if asked.
+ *
+ * The fallback rule. There is no effect that needs a real task: the only
+ * ways into a coroutine are `scope` (answered by the lazy scope), `data` and
+ * the methods (answered as effection's own coroutine answers them). Should a
+ * future effection read `routine.future`, the getter throws, the effect fails
+ * the item loudly, and the compatibility suite (test/core/light-routine
+ * .test.ts runs real effection operations on light routines) catches it.
+ */
+
+type Exit = (resolve: (result: Result<unknown>) => void) => void;
+
+const noopExit: Exit = (didExit) => didExit(Ok());
+
+/** `Ok()`; effection never mutates a Result, so one instance serves every routine. */
+const OK: Result<unknown> = Ok();
+
+/**
+ * effection's error boundary, addressed by its name (a dependency on
+ * effection internals: esm/lib/trap.js `ErrorContext`). A child task that
+ * fails calls `raise(error)` on the boundary of its owner scope.
+ */
+const ErrorBoundary = createContext<{ raise(error: unknown): void }>("@effection/error-boundary");
+
+const BODY = 0;
+const TEARDOWN = 1;
+const SETTLED = 2;
+
+/**
+ * A coroutine that runs one operation without an effection task, stepped by
+ * this module's trampoline. Subclasses learn the outcome in {@link done}.
+ * Start it with {@link start}; stop it with {@link interrupt} or
+ * {@link halt}.
+ *
+ * @example
+ * ```ts
+ * class Logged<T> extends LightRoutine<T> {
+ *   protected done(outcome: Result<T>) { console.log(outcome, this.interrupted); }
+ * }
+ * const iterator = sleep(10)[Symbol.iterator]();
+ * const first = iterator.next();
+ * if (!first.done) new Logged(iterator, first.value, yield* useScope()).start();
+ * ```
+ */
+export abstract class LightRoutine<T> implements Coroutine<T> {
+  // The coroutine state that effects and effection's own operations read as
+  // `routine.data`. The routine is its own data record (one object per item
+  // instead of two).
+  exit: Exit = noopExit;
+  enqueued = false;
+  critical = false;
+  unwinding = false;
+  resumeWith: Result<unknown> = OK;
+
+  /** effection's `routine.data`: the fields above. */
+  get data(): this {
+    return this;
+  }
+
+  /** True once {@link interrupt} was called before the routine settled. */
+  interrupted = false;
+  private phase = BODY;
+  private iterator: Iterator<Effect<unknown>, unknown, unknown>;
+  /** The effect the iterator yielded before this routine existed. */
+  private pending: Effect<unknown> | undefined;
+  /**
+   * Counts resumes and performs. A resolve callback is live only while the
+   * count is the one it was created with; this stands for effection's
+   * `resolver === resolve` check without a named closure per effect.
+   */
+  private epoch = 0;
+  private current: Scope | undefined;
+  private dispose: (() => Future<void>) | undefined;
+  private raised: { error: unknown } | undefined;
+  private outcome: Result<T> | undefined;
+  private waiters: (() => void)[] | undefined;
+
+  /**
+   * @param iterator an operation's iterator, already stepped once
+   * @param first the effect that first step yielded
+   * @param parent the scope a lazily created scope hangs from
+   */
+  constructor(
+    iterator: Iterator<Effect<unknown>, T, unknown>,
+    first: Effect<unknown>,
+    private parent: Scope,
+  ) {
+    this.iterator = iterator;
+    this.pending = first;
+  }
+
+  /** Called once, when the routine settled (its scope, if any, destroyed). */
+  protected abstract done(outcome: Result<T>): void;
+
+  /** Performs the first effect (now, or right after the current light step). */
+  start(): void {
+    schedule(this);
+  }
+
+  /** Whether the routine has settled. */
+  get settled(): boolean {
+    return this.phase === SETTLED;
+  }
+
+  /**
+   * The routine's scope, created on first use as a child of the parent scope.
+   * `scoped()` swaps it for the duration of its body, hence the setter.
+   */
+  get scope(): Scope {
+    let scope = this.current;
+    if (!scope) {
+      const [child, dispose] = createScope(this.parent);
+      child.set(ErrorBoundary, { raise: (error: unknown) => this.raise(error) });
+      this.dispose = dispose;
+      this.current = scope = child;
+    }
+    return scope;
+  }
+
+  set scope(scope: Scope) {
+    this.current = scope;
+  }
+
+  /** A light routine has no future; nothing outside a task's own code asks for one. */
+  get future(): never {
+    throw new Error("a light routine has no future (bough selector item)");
+  }
+
+  /** Starts unwinding the routine, as halting a task does; a no-op once settled. */
+  interrupt(): void {
+    if (this.phase === SETTLED || this.interrupted) return;
+    this.interrupted = true;
+    this.unwind();
+  }
+
+  /**
+   * Interrupts the routine and waits until it settled. Throws if unwinding
+   * failed (a `finally` block threw), as halting a task does.
+   */
+  *halt(): Operation<void> {
+    this.interrupt();
+    if (this.phase !== SETTLED) {
+      yield* action<void>((resolve) => {
+        const waiters = (this.waiters ??= []);
+        waiters.push(resolve);
+        return () => {
+          const i = waiters.indexOf(resolve);
+          if (i >= 0) waiters.splice(i, 1);
+        };
+      });
+    }
+    const outcome = this.outcome;
+    if (outcome && !outcome.ok) throw outcome.error;
+  }
+
+  // --- effection's Coroutine protocol, as in esm/lib/coroutine.js ---
+
+  resume(result: Result<unknown>): void {
+    this.epoch++;
+    // Resumed before the first effect was performed (interrupted or raised
+    // while queued): that effect is never entered.
+    this.pending = undefined;
+    this.exit((exitResult) => {
+      this.exit = noopExit;
+      this.resumeWith = exitResult.ok ? result : exitResult;
+      schedule(this);
+    });
+  }
+
+  unwind(): void {
+    this.unwinding = true;
+    if (!this.critical) this.resume(OK);
+  }
+
+  step(): IteratorResult<Effect<unknown>, T> {
+    const iterator = this.iterator;
+    const resumeWith = this.resumeWith;
+    if (!resumeWith.ok) {
+      this.unwinding = false;
+      if (iterator.throw)
+        return iterator.throw(resumeWith.error) as IteratorResult<Effect<unknown>, T>;
+      throw resumeWith.error;
+    }
+    if (this.unwinding && !this.critical) {
+      this.unwinding = false;
+      return (
+        iterator.return ? iterator.return() : { done: true, value: undefined }
+      ) as IteratorResult<Effect<unknown>, T>;
+    }
+    return iterator.next(resumeWith.value) as IteratorResult<Effect<unknown>, T>;
+  }
+
+  perform(effect: Effect<unknown>): void {
+    const epoch = ++this.epoch;
+    try {
+      this.exit = effect.enter((result) => {
+        if (this.epoch === epoch) this.resume(result);
+      }, this);
+    } catch (error) {
+      this.resume(Err(error as Error));
+    }
+  }
+
+  /** Part of effection's `Coroutine` type; a light routine settles itself. */
+  settle(outcome: Parameters<Coroutine<T>["settle"]>[0]): void {
+    if (outcome.exists) this.finished(outcome.value as Result<unknown>);
+  }
+
+  // --- driving ---
+
+  /** One turn on the trampoline: perform the first effect, or step once. */
+  run(): void {
+    const pending = this.pending;
+    if (pending) {
+      this.pending = undefined;
+      this.perform(pending);
+      return;
+    }
+    if (this.phase === SETTLED) return;
+    let next: IteratorResult<Effect<unknown>, T>;
+    try {
+      next = this.step();
+    } catch (error) {
+      this.finished(Err(error as Error));
+      return;
+    }
+    if (next.done) this.finished(Ok(next.value));
+    else this.perform(next.value);
+  }
+
+  /** effection's trap, for children of the lazy scope: fail by unwinding. */
+  private raise(error: unknown): void {
+    if (this.phase !== BODY || this.raised) return;
+    this.raised = { error };
+    this.unwind();
+  }
+
+  private finished(result: Result<unknown>): void {
+    if (this.phase === BODY) {
+      let outcome = result as Result<T>;
+      if (outcome.ok && this.raised) outcome = Err(this.raised.error as Error);
+      const dispose = this.dispose;
+      if (!dispose) {
+        this.complete(outcome);
+        return;
+      }
+      // Destroy the lazy scope before settling, as a task destroys its scope
+      // (critically: a halt arriving now does not cut the teardown short).
+      this.phase = TEARDOWN;
+      this.critical = true;
+      this.unwinding = false;
+      this.exit = noopExit;
+      this.resumeWith = OK;
+      this.iterator = teardown(dispose, outcome);
+      schedule(this);
+      return;
+    }
+    if (this.phase === TEARDOWN) {
+      this.complete(result.ok ? (result.value as Result<T>) : (result as Result<T>));
+    }
+  }
+
+  private complete(outcome: Result<T>): void {
+    this.phase = SETTLED;
+    this.outcome = outcome;
+    this.current = undefined;
+    this.dispose = undefined;
+    const waiters = this.waiters;
+    this.waiters = undefined;
+    try {
+      this.done(outcome);
+    } finally {
+      if (waiters) for (const wake of waiters) wake();
+    }
+  }
+}
+
+function* teardown<T>(
+  dispose: () => Future<void>,
+  outcome: Result<T>,
+): Generator<Effect<unknown>, Result<T>, unknown> {
+  try {
+    yield* dispose();
+  } catch (error) {
+    if (outcome.ok) return Err(error as Error);
+  }
+  return outcome;
+}
+
+// --- the trampoline ---
+
+// Routines of every result type share the queue.
+const queue: LightRoutine<any>[] = [];
+let reducing = false;
+
+/**
+ * Queues `routine` for a turn and, unless a turn is already running further
+ * up the stack, runs turns until the queue is empty. The queue is FIFO;
+ * `data.enqueued` keeps a routine in it at most once, as in effection.
+ */
+function schedule(routine: LightRoutine<any>): void {
+  if (routine.enqueued) return;
+  routine.enqueued = true;
+  queue.push(routine);
+  if (reducing) return;
+  reducing = true;
+  try {
+    for (let i = 0; i < queue.length; i++) {
+      const next = queue[i];
+      next.enqueued = false;
+      try {
+        next.run();
+      } catch (error) {
+        // run() catches the operation's errors; this is a bug in a done()
+        // hook. Keep stepping the others and surface it.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  } finally {
+    queue.length = 0;
+    reducing = false;
+  }
+}

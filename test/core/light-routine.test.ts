@@ -1,0 +1,722 @@
+import {
+  action,
+  all,
+  call,
+  createChannel,
+  createContext,
+  createSignal,
+  each,
+  ensure,
+  type Operation,
+  type Result,
+  race,
+  resource,
+  run,
+  scoped,
+  sleep,
+  spawn,
+  suspend,
+  until,
+  useScope,
+  withResolvers,
+} from "effection";
+import { describe, expect, it } from "vitest";
+import { LightRoutine } from "../../src/core/light-routine.js";
+import { type Selected, type Selector, useSelector } from "../../src/core/selector.js";
+import { checkLeaksAfterEach } from "../helpers/leaks.js";
+
+checkLeaksAfterEach();
+
+// The compatibility suite: real effection operations run as selector items,
+// which continue as light routines once they suspend. Each checks the value,
+// the failure and the halt, as an effection task would behave.
+
+/**
+ * Selects at least once (an item may have settled inside `add()`), then until
+ * the selector is empty; returns the values, or throws the first error.
+ */
+function* drain<T>(selector: Selector<T, string>): Operation<Selected<T, string>[]> {
+  const out: Selected<T, string>[] = [];
+  do out.push(...(yield* selector.select()));
+  while (selector.size > 0);
+  return out;
+}
+
+function* failure(selector: Selector<unknown, string>): Operation<unknown> {
+  try {
+    yield* drain(selector);
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a failure");
+}
+
+/** Runs `body` as one item, then halts it through its handle; returns the log. */
+function* haltedItem(body: (log: string[]) => Operation<unknown>): Operation<string[]> {
+  const log: string[] = [];
+  const selector = yield* useSelector<unknown, string>();
+  const item = selector.add("x", body(log));
+  yield* sleep(5);
+  yield* item.halt();
+  log.push(`size ${selector.size}`);
+  return log;
+}
+
+const boom = () => new Error("boom");
+
+describe("LightRoutine", () => {
+  it("runs an operation and reports its outcome to done()", async () => {
+    const outcomes: Result<number>[] = [];
+    class Recorded extends LightRoutine<number> {
+      protected done(outcome: Result<number>) {
+        outcomes.push(outcome);
+      }
+    }
+    await run(function* () {
+      const iterator = (function* () {
+        yield* sleep(1);
+        return 7;
+      })();
+      const first = iterator.next();
+      if (first.done) throw new Error("expected a suspension");
+      const routine = new Recorded(iterator, first.value, yield* useScope());
+      routine.start();
+      yield* sleep(10);
+      expect(routine.settled).toBe(true);
+      yield* routine.halt(); // a no-op once settled
+    });
+    expect(outcomes).toEqual([{ ok: true, value: 7 }]);
+  });
+
+  it("runs sleep: value, failure, halt", async () => {
+    await run(function* () {
+      const selector = yield* useSelector<unknown, string>();
+      selector.add(
+        "v",
+        (function* () {
+          yield* sleep(2);
+          return 1;
+        })(),
+      );
+      expect(yield* drain(selector)).toEqual([{ data: "v", value: 1 }]);
+      selector.add(
+        "f",
+        (function* () {
+          yield* sleep(2);
+          throw boom();
+        })(),
+      );
+      expect(((yield* failure(selector)) as Error).message).toBe("boom");
+      const log = yield* haltedItem(function* (log) {
+        try {
+          yield* sleep(10_000);
+        } finally {
+          log.push("finally");
+        }
+      });
+      expect(log).toEqual(["finally", "size 0"]);
+    });
+  });
+
+  it("runs until: value, rejection, halt", async () => {
+    await run(function* () {
+      const selector = yield* useSelector<unknown, string>();
+      selector.add("v", until(Promise.resolve(2)));
+      expect(yield* drain(selector)).toEqual([{ data: "v", value: 2 }]);
+      selector.add("f", until(Promise.reject(boom())));
+      expect(((yield* failure(selector)) as Error).message).toBe("boom");
+      const log = yield* haltedItem(function* (log) {
+        try {
+          yield* until(new Promise(() => {}));
+        } finally {
+          log.push("finally");
+        }
+      });
+      expect(log).toEqual(["finally", "size 0"]);
+    });
+  });
+
+  it("runs call(async fn): value, rejection, halt", async () => {
+    await run(function* () {
+      const selector = yield* useSelector<unknown, string>();
+      selector.add(
+        "v",
+        call(async () => 3),
+      );
+      expect(yield* drain(selector)).toEqual([{ data: "v", value: 3 }]);
+      selector.add(
+        "f",
+        call(async () => {
+          throw boom();
+        }),
+      );
+      expect(((yield* failure(selector)) as Error).message).toBe("boom");
+      const log = yield* haltedItem(function* (log) {
+        try {
+          yield* call(() => new Promise(() => {}));
+        } finally {
+          log.push("finally");
+        }
+      });
+      expect(log).toEqual(["finally", "size 0"]);
+    });
+  });
+
+  it("runs action: resolve, reject, and its teardown on halt", async () => {
+    await run(function* () {
+      const selector = yield* useSelector<unknown, string>();
+      selector.add(
+        "v",
+        action<number>((resolve) => {
+          const timer = setTimeout(() => resolve(4), 1);
+          return () => clearTimeout(timer);
+        }),
+      );
+      expect(yield* drain(selector)).toEqual([{ data: "v", value: 4 }]);
+      selector.add(
+        "f",
+        action<number>((_, reject) => {
+          const timer = setTimeout(() => reject(boom()), 1);
+          return () => clearTimeout(timer);
+        }),
+      );
+      expect(((yield* failure(selector)) as Error).message).toBe("boom");
+      const log = yield* haltedItem((log) =>
+        action(() => () => {
+          log.push("teardown");
+        }),
+      );
+      expect(log).toEqual(["teardown", "size 0"]);
+    });
+  });
+
+  it("runs spawn + join: value, a child's failure, and halts the child with the item", async () => {
+    await run(function* () {
+      const selector = yield* useSelector<unknown, string>();
+      selector.add(
+        "v",
+        (function* () {
+          const task = yield* spawn(function* () {
+            yield* sleep(2);
+            return 5;
+          });
+          return (yield* task) + 1;
+        })(),
+      );
+      expect(yield* drain(selector)).toEqual([{ data: "v", value: 6 }]);
+      // A child that fails unawaited fails its item (effection's error boundary), not the owner.
+      selector.add(
+        "f",
+        (function* () {
+          yield* spawn(function* () {
+            yield* sleep(2);
+            throw boom();
+          });
+          yield* suspend();
+        })(),
+      );
+      expect(((yield* failure(selector)) as Error).message).toBe("boom");
+      const log = yield* haltedItem(function* (log) {
+        const task = yield* spawn(function* () {
+          try {
+            yield* suspend();
+          } finally {
+            log.push("child finally");
+          }
+        });
+        try {
+          yield* task;
+        } finally {
+          log.push("item finally");
+        }
+      });
+      expect(log).toEqual(["item finally", "child finally", "size 0"]);
+    });
+  });
+
+  it("halts a spawned child that is never joined when its item finishes", async () => {
+    await run(function* () {
+      const log: string[] = [];
+      const selector = yield* useSelector<unknown, string>();
+      selector.add(
+        "v",
+        (function* () {
+          yield* spawn(function* () {
+            try {
+              yield* suspend();
+            } finally {
+              yield* sleep(2); // an async cleanup, waited for before the item reports
+              log.push("orphan halted");
+            }
+          });
+          yield* sleep(1);
+          log.push("item returns");
+          return "done";
+        })(),
+      );
+      expect(yield* drain(selector)).toEqual([{ data: "v", value: "done" }]);
+      expect(log).toEqual(["item returns", "orphan halted"]);
+    });
+  });
+
+  it("runs all: values, a member's failure, halt", async () => {
+    await run(function* () {
+      const selector = yield* useSelector<unknown, string>();
+      selector.add("v", all([until(Promise.resolve(1)), sleep(2), call(async () => 3)]));
+      expect(yield* drain(selector)).toEqual([{ data: "v", value: [1, undefined, 3] }]);
+      selector.add("f", all([sleep(50), until(Promise.reject(boom()))]));
+      expect(((yield* failure(selector)) as Error).message).toBe("boom");
+      const log = yield* haltedItem(function* (log) {
+        yield* all([
+          (function* () {
+            try {
+              yield* suspend();
+            } finally {
+              log.push("member finally");
+            }
+          })(),
+          suspend(),
+        ]);
+      });
+      expect(log).toEqual(["member finally", "size 0"]);
+    });
+  });
+
+  it("runs race: the winner, a failure, halt", async () => {
+    await run(function* () {
+      const selector = yield* useSelector<unknown, string>();
+      selector.add(
+        "v",
+        race([
+          (function* () {
+            yield* sleep(30);
+            return "slow";
+          })(),
+          (function* () {
+            yield* sleep(1);
+            return "fast";
+          })(),
+        ]),
+      );
+      expect(yield* drain(selector)).toEqual([{ data: "v", value: "fast" }]);
+      selector.add("f", race([sleep(50), until(Promise.reject(boom()))]));
+      expect(((yield* failure(selector)) as Error).message).toBe("boom");
+      const log = yield* haltedItem(function* (log) {
+        yield* race([
+          (function* () {
+            try {
+              yield* suspend();
+            } finally {
+              log.push("racer finally");
+            }
+          })(),
+          suspend(),
+        ]);
+      });
+      expect(log).toEqual(["racer finally", "size 0"]);
+    });
+  });
+
+  it("runs scoped: value, failure, halt, and halts what the scope spawned", async () => {
+    await run(function* () {
+      const log: string[] = [];
+      const selector = yield* useSelector<unknown, string>();
+      selector.add(
+        "v",
+        scoped(function* () {
+          yield* spawn(function* () {
+            try {
+              yield* suspend();
+            } finally {
+              log.push("scoped child halted");
+            }
+          });
+          yield* sleep(1);
+          return 8;
+        }),
+      );
+      expect(yield* drain(selector)).toEqual([{ data: "v", value: 8 }]);
+      expect(log).toEqual(["scoped child halted"]);
+      selector.add(
+        "f",
+        scoped(function* () {
+          yield* sleep(1);
+          throw boom();
+        }),
+      );
+      expect(((yield* failure(selector)) as Error).message).toBe("boom");
+      const halted = yield* haltedItem((log) =>
+        scoped(function* () {
+          try {
+            yield* suspend();
+          } finally {
+            log.push("scoped finally");
+          }
+        }),
+      );
+      expect(halted).toEqual(["scoped finally", "size 0"]);
+    });
+  });
+
+  it("gets and sets contexts: inherited from the owner, set locally to the item", async () => {
+    const Name = createContext<string>("bough.test.name", "default");
+    await run(function* () {
+      yield* Name.set("owner");
+      const selector = yield* useSelector<unknown, string>();
+      selector.add(
+        "v",
+        (function* () {
+          yield* sleep(1);
+          const inherited = yield* Name.expect();
+          yield* Name.set("item");
+          yield* sleep(1);
+          return [inherited, yield* Name.expect()];
+        })(),
+      );
+      expect(yield* drain(selector)).toEqual([{ data: "v", value: ["owner", "item"] }]);
+      expect(yield* Name.expect()).toBe("owner");
+      const Missing = createContext<string>("bough.test.missing");
+      selector.add(
+        "f",
+        (function* () {
+          yield* sleep(1);
+          return yield* Missing.expect();
+        })(),
+      );
+      expect(((yield* failure(selector)) as Error).name).toBe("MissingContextError");
+      const log = yield* haltedItem(function* (log) {
+        yield* Name.set("halted item");
+        try {
+          yield* suspend();
+        } finally {
+          log.push(yield* Name.expect());
+        }
+      });
+      expect(log).toEqual(["halted item", "size 0"]);
+    });
+  });
+
+  it("runs resource: value, init failure, and its cleanup when the item ends or halts", async () => {
+    await run(function* () {
+      const log: string[] = [];
+      const useThing = (name: string) =>
+        resource<string>(function* (provide) {
+          try {
+            yield* sleep(1);
+            yield* provide(name);
+          } finally {
+            log.push(`${name} released`);
+          }
+        });
+      const selector = yield* useSelector<unknown, string>();
+      selector.add(
+        "v",
+        (function* () {
+          const thing = yield* useThing("a");
+          yield* sleep(1);
+          log.push(`using ${thing}`);
+          return thing;
+        })(),
+      );
+      expect(yield* drain(selector)).toEqual([{ data: "v", value: "a" }]);
+      expect(log).toEqual(["using a", "a released"]);
+      selector.add(
+        "f",
+        resource(function* () {
+          yield* sleep(1);
+          throw boom();
+        }),
+      );
+      expect(((yield* failure(selector)) as Error).message).toBe("boom");
+      log.length = 0;
+      const halted = yield* haltedItem(function* () {
+        yield* useThing("b");
+        yield* suspend();
+      });
+      expect([...log, ...halted]).toEqual(["b released", "size 0"]);
+    });
+  });
+
+  it("runs ensure: the cleanup runs when the item returns, fails or halts", async () => {
+    await run(function* () {
+      const log: string[] = [];
+      const selector = yield* useSelector<unknown, string>();
+      selector.add(
+        "v",
+        (function* () {
+          yield* ensure(() => {
+            log.push("ensured v");
+          });
+          yield* sleep(1);
+          return 9;
+        })(),
+      );
+      expect(yield* drain(selector)).toEqual([{ data: "v", value: 9 }]);
+      selector.add(
+        "f",
+        (function* () {
+          yield* ensure(function* () {
+            yield* sleep(1);
+            log.push("ensured f");
+          });
+          yield* sleep(1);
+          throw boom();
+        })(),
+      );
+      expect(((yield* failure(selector)) as Error).message).toBe("boom");
+      const halted = yield* haltedItem(function* (log) {
+        yield* ensure(() => {
+          log.push("ensured h");
+        });
+        yield* suspend();
+      });
+      expect(log).toEqual(["ensured v", "ensured f"]);
+      expect(halted).toEqual(["ensured h", "size 0"]);
+    });
+  });
+
+  it("runs useScope: tasks run in the item's scope end with the item", async () => {
+    await run(function* () {
+      const log: string[] = [];
+      const owner = yield* useScope();
+      const selector = yield* useSelector<unknown, string>();
+      selector.add(
+        "v",
+        (function* () {
+          yield* sleep(1);
+          const scope = yield* useScope();
+          expect(scope).not.toBe(owner);
+          scope.run(function* () {
+            try {
+              yield* suspend();
+            } finally {
+              log.push("scope task halted");
+            }
+          });
+          const value = yield* scope.run(function* () {
+            yield* sleep(1);
+            return 10;
+          });
+          return value;
+        })(),
+      );
+      expect(yield* drain(selector)).toEqual([{ data: "v", value: 10 }]);
+      expect(log).toEqual(["scope task halted"]);
+      selector.add(
+        "f",
+        (function* () {
+          const scope = yield* useScope();
+          yield* scope.run(function* () {
+            yield* sleep(1);
+            throw boom();
+          });
+        })(),
+      );
+      expect(((yield* failure(selector)) as Error).message).toBe("boom");
+      const halted = yield* haltedItem(function* (log) {
+        const scope = yield* useScope();
+        scope.run(function* () {
+          try {
+            yield* suspend();
+          } finally {
+            log.push("scope task halted");
+          }
+        });
+        yield* suspend();
+      });
+      expect(halted).toEqual(["scope task halted", "size 0"]);
+    });
+  });
+
+  it("runs each over a channel and a signal: values, a failure in the loop, halt", async () => {
+    await run(function* () {
+      const channel = createChannel<number, void>();
+      const signal = createSignal<number, void>();
+      const selector = yield* useSelector<unknown, string>();
+      const sum = (stream: typeof channel | typeof signal, failAt?: number) =>
+        (function* () {
+          let total = 0;
+          for (const n of yield* each(stream)) {
+            if (n === failAt) throw boom();
+            total += n;
+            yield* each.next();
+          }
+          return total;
+        })();
+      selector.add("channel", sum(channel));
+      selector.add("signal", sum(signal));
+      yield* sleep(1);
+      for (let n = 1; n <= 3; n++) {
+        yield* channel.send(n);
+        signal.send(n * 10);
+      }
+      yield* channel.close();
+      signal.close();
+      expect(yield* drain(selector)).toEqual([
+        { data: "channel", value: 6 },
+        { data: "signal", value: 60 },
+      ]);
+      const failing = createSignal<number, void>();
+      selector.add("f", sum(failing, 2));
+      yield* sleep(1);
+      failing.send(1);
+      failing.send(2);
+      expect(((yield* failure(selector)) as Error).message).toBe("boom");
+      const halted = yield* haltedItem(function* (log) {
+        try {
+          for (const _ of yield* each(createSignal<number, void>())) yield* each.next();
+        } finally {
+          log.push("loop finally");
+        }
+      });
+      expect(halted).toEqual(["loop finally", "size 0"]);
+    });
+  });
+
+  it("reports an item that throws after suspending, and one whose effect throws on entry", async () => {
+    await run(function* () {
+      const selector = yield* useSelector<unknown, string>();
+      selector.add(
+        "f",
+        (function* () {
+          yield* sleep(1);
+          throw new TypeError("late");
+        })(),
+      );
+      expect(yield* failure(selector)).toBeInstanceOf(TypeError);
+      selector.add(
+        "enter",
+        action(() => {
+          throw new RangeError("enter");
+        }),
+      );
+      expect(yield* failure(selector)).toBeInstanceOf(RangeError);
+    });
+  });
+
+  it("waits for a finally block that suspends when the owner halts", async () => {
+    const log: string[] = [];
+    const task = run(function* () {
+      const selector = yield* useSelector<unknown, string>();
+      for (const name of ["a", "b"]) {
+        selector.add(
+          name,
+          (function* () {
+            try {
+              yield* sleep(10_000);
+            } finally {
+              yield* sleep(5);
+              log.push(`${name} cleaned`);
+            }
+          })(),
+        );
+      }
+      yield* suspend();
+    });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await task.halt();
+    expect(log.sort()).toEqual(["a cleaned", "b cleaned"]);
+  });
+
+  it("fails the owner's halt with an error thrown by an item's cleanup", async () => {
+    const task = run(function* () {
+      const selector = yield* useSelector<unknown, string>();
+      selector.add(
+        "a",
+        (function* () {
+          try {
+            yield* suspend();
+          } finally {
+            yield* sleep(1);
+            // biome-ignore lint/correctness/noUnsafeFinally: the cleanup failure under test
+            throw new Error("cleanup failed");
+          }
+        })(),
+      );
+      yield* suspend();
+    });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await expect(task.halt()).rejects.toThrow("cleanup failed");
+  });
+
+  it("halts one item through its handle, leaving the others running", async () => {
+    await run(function* () {
+      const log: string[] = [];
+      const selector = yield* useSelector<unknown, string>();
+      const doomed = selector.add(
+        "doomed",
+        (function* () {
+          try {
+            yield* sleep(10_000);
+          } finally {
+            yield* sleep(1);
+            log.push("doomed cleaned");
+          }
+        })(),
+      );
+      selector.add(
+        "kept",
+        (function* () {
+          yield* sleep(10);
+          return "kept";
+        })(),
+      );
+      yield* doomed.halt();
+      expect(log).toEqual(["doomed cleaned"]);
+      expect(selector.size).toBe(1);
+      expect(yield* drain(selector)).toEqual([{ data: "kept", value: "kept" }]);
+      yield* doomed.halt(); // halting again is a no-op
+    });
+  });
+
+  it("unwinds an item halted before its first suspension resolved", async () => {
+    await run(function* () {
+      const log: string[] = [];
+      const { operation, resolve } = withResolvers<void>();
+      const selector = yield* useSelector<unknown, string>();
+      const item = selector.add(
+        "early",
+        (function* () {
+          log.push("first step");
+          try {
+            yield* operation;
+            log.push("resumed");
+          } finally {
+            log.push("finally");
+          }
+        })(),
+      );
+      expect(log).toEqual(["first step"]);
+      yield* item.halt();
+      resolve();
+      yield* sleep(1);
+      expect(log).toEqual(["first step", "finally"]);
+      expect(selector.size).toBe(0);
+    });
+  });
+
+  it("runs many suspending items and halts the unfinished ones with the owner", async () => {
+    let cleaned = 0;
+    await run(function* () {
+      const selector = yield* useSelector<number, number>();
+      for (let i = 0; i < 1000; i++) {
+        selector.add(
+          i,
+          (function* () {
+            try {
+              if (i % 2) yield* suspend();
+              yield* until(Promise.resolve());
+              return i;
+            } finally {
+              cleaned++;
+            }
+          })(),
+        );
+      }
+      let got = 0;
+      while (got < 500) got += (yield* selector.select()).length;
+      expect(selector.size).toBe(500);
+    });
+    expect(cleaned).toBe(1000);
+  });
+});
