@@ -117,6 +117,8 @@ class Host implements ServerHost {
   readonly app: App;
   private hooks = new Set<() => void>();
   private sockets = new Set<Duplex>();
+  /** Requests that have a task and have not finished. */
+  private live = new Set<RequestContext>();
   private idle: (() => void) | undefined = undefined;
   private logger: ServerLogger;
 
@@ -236,6 +238,7 @@ class Host implements ServerHost {
 
   start(ctx: RequestContext, op: Operation<void>): Task<void> {
     this.active++;
+    this.live.add(ctx);
     const task = this.scope.run(() => this.tracked(ctx, op));
     ctx.task = task;
     return task;
@@ -246,14 +249,19 @@ class Host implements ServerHost {
       yield* op;
     } finally {
       ctx.end();
+      this.live.delete(ctx);
       this.active--;
       if (this.active === 0 && this.idle !== undefined) this.idle();
     }
   }
 
-  *shutdown(server: ReturnType<typeof createServer>, graceMs: number, clock: Clock) {
+  /**
+   * The shutdown every host does: refuse new requests (503), tell open
+   * streams to finish, wait up to `graceMs` for them, then destroy what is
+   * left (responses still open and upgraded sockets).
+   */
+  *drain(graceMs: number, clock: Clock): Operation<void> {
     this.closing = true;
-    server.closeIdleConnections();
     for (const hook of [...this.hooks]) {
       try {
         hook();
@@ -264,12 +272,8 @@ class Host implements ServerHost {
     if (this.active > 0) {
       yield* race([this.whenIdle(), clock.sleep(graceMs)]);
     }
-    server.closeAllConnections();
+    for (const ctx of this.live) ctx.response.destroy();
     for (const socket of this.sockets) socket.destroy();
-    yield* action<void>((resolve) => {
-      server.close(() => resolve());
-      return () => {};
-    });
   }
 
   private whenIdle(): Operation<void> {
@@ -281,6 +285,69 @@ class Host implements ServerHost {
       };
     });
   }
+}
+
+/** Options of {@link useRequestListener}: those of {@link useServer} without the address. */
+export type RequestListenerOptions = Omit<ServerOptions, "port" | "host">;
+
+/** Listeners to attach to a `node:http` server you own. See {@link useRequestListener}. */
+export interface RequestListener {
+  /** The `request` listener: `(req, res) => void`. */
+  readonly request: (request: IncomingMessage, response: ServerResponse) => void;
+  /** The `upgrade` listener (WebSocket routes). */
+  readonly upgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Requests, streams and WebSockets in progress that have a task. */
+  readonly active: number;
+}
+
+function* useHost(options: RequestListenerOptions) {
+  const scope = yield* useScope();
+  const clock = yield* useClock();
+  return { host: new Host(scope, clock, options), clock };
+}
+
+/**
+ * Mounts bough handlers in a `node:http` server you already have: the
+ * returned listeners run each request as a branch of the calling scope, with
+ * the same guarantees as {@link useServer}. When the scope ends, new requests
+ * get 503, open streams are told to finish and, after `shutdownGraceMs`, what
+ * remains is destroyed; the server itself stays yours to close.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from "node:http";
+ * import { main, suspend } from "effection";
+ * import { createRouter, json, useRequestListener } from "bough/http";
+ *
+ * const legacy = createServer();
+ * legacy.listen(3000);
+ * await main(function* () {
+ *   const router = createRouter().get("/api/time", function* () { return json(Date.now()); });
+ *   const bough = yield* useRequestListener({ handler: router });
+ *   legacy.on("request", (req, res) => {
+ *     if (req.url?.startsWith("/api/")) bough.request(req, res);
+ *     else res.end("legacy");
+ *   });
+ *   legacy.on("upgrade", bough.upgrade);
+ *   yield* suspend();
+ * });
+ * ```
+ */
+export function useRequestListener(options: RequestListenerOptions): Operation<RequestListener> {
+  return resource<RequestListener>(function* (provide) {
+    const { host, clock } = yield* useHost(options);
+    try {
+      yield* provide({
+        request: host.onRequest,
+        upgrade: host.onUpgrade,
+        get active() {
+          return host.active;
+        },
+      });
+    } finally {
+      yield* host.drain(options.shutdownGraceMs ?? 5000, clock);
+    }
+  });
 }
 
 /**
@@ -309,9 +376,7 @@ class Host implements ServerHost {
  */
 export function useServer(options: ServerOptions): Operation<Server> {
   return resource<Server>(function* (provide) {
-    const scope = yield* useScope();
-    const clock = yield* useClock();
-    const host = new Host(scope, clock, options);
+    const { host, clock } = yield* useHost(options);
     const server = createServer(host.onRequest);
     server.on("upgrade", host.onUpgrade);
     const address = options.host ?? "127.0.0.1";
@@ -335,7 +400,14 @@ export function useServer(options: ServerOptions): Operation<Server> {
         },
       });
     } finally {
-      yield* host.shutdown(server, options.shutdownGraceMs ?? 5000, clock);
+      // idle keep-alive connections would otherwise hold the grace period open
+      server.closeIdleConnections();
+      yield* host.drain(options.shutdownGraceMs ?? 5000, clock);
+      server.closeAllConnections();
+      yield* action<void>((resolve) => {
+        server.close(() => resolve());
+        return () => {};
+      });
     }
   });
 }

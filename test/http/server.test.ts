@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import {
   createChannel,
   type Operation,
@@ -16,6 +18,7 @@ import {
   type Server,
   sse,
   text,
+  useRequestListener,
   useServer,
 } from "../../src/http/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
@@ -198,6 +201,35 @@ describe("useServer", () => {
       paused.close();
     } finally {
       await task.halt();
+    }
+  });
+
+  it("mounts bough handlers in an existing node:http server", async () => {
+    const legacy = createServer();
+    await new Promise<void>((resolve) => legacy.listen(0, "127.0.0.1", resolve));
+    const port = (legacy.address() as AddressInfo).port;
+    try {
+      await run(function* () {
+        const router = createRouter().get("/api/slow", function* () {
+          yield* sleep(5);
+          return json({ from: "bough" });
+        });
+        const bough = yield* useRequestListener({ handler: router });
+        legacy.on("request", (req, res) => {
+          if (req.url?.startsWith("/api/")) bough.request(req, res);
+          else res.end("legacy");
+        });
+        const api = yield* until(request(`http://127.0.0.1:${port}/api/slow`));
+        expect(JSON.parse(api.body)).toEqual({ from: "bough" });
+        const old = yield* until(request(`http://127.0.0.1:${port}/home`));
+        expect(old.body).toBe("legacy");
+        expect(bough.active).toBe(0);
+      });
+      // the scope is gone: bough's routes answer 503, the server stays the app's
+      const after = await request(`http://127.0.0.1:${port}/api/slow`);
+      expect(after.status).toBe(503);
+    } finally {
+      await new Promise((resolve) => legacy.close(resolve));
     }
   });
 
