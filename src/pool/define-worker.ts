@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import type { Operation } from "effection";
 import {
@@ -9,7 +10,7 @@ import {
 } from "./protocol.js";
 import { runWorkerServerProcess } from "./serve-workers.js";
 import { MODE_ENV, SERVE_ENV, THREAD_MARK } from "./worker-link.js";
-import { startWorkerRuntime } from "./worker-runtime.js";
+import { startSocketWorker, startWorkerRuntime } from "./worker-runtime.js";
 
 /** A function a worker exposes. */
 export type WorkerFunction = (...args: any[]) => unknown;
@@ -137,6 +138,20 @@ function activate(definition: WorkerDefinition): void {
         (code) => process.exit(code),
       ),
     );
+    return;
+  }
+  if (mode === "socket" && process.send) {
+    activated = true;
+    delete process.env[MODE_ENV];
+    process.on("disconnect", () => process.exit(0));
+    process.on("message", (message: unknown, handle: unknown) => {
+      if (message === "bough.socket" && handle) {
+        startSocketWorker(definition, handle as Socket, (text, done) =>
+          process.send!({ type: "bough.protocol-error", message: text }, undefined, {}, done),
+        );
+      }
+    });
+    setImmediate(() => process.send!({ type: "bough.want-socket" }));
     return;
   }
   if (mode === "serve" && process.send) {

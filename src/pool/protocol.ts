@@ -54,6 +54,9 @@ function strict(_key: string, value: unknown): unknown {
  * ```
  */
 export function encodeFrame(frame: ClientFrame | WorkerFrame): string {
+  // Fast path: frames whose payload is only primitives JSON carries exactly
+  // need no replacer (a replacer costs a call per key).
+  if (plainPayload(frame)) return `${JSON.stringify(frame)}\n`;
   try {
     return `${JSON.stringify(frame, strict)}\n`;
   } catch (error) {
@@ -61,6 +64,27 @@ export function encodeFrame(frame: ClientFrame | WorkerFrame): string {
       `cannot serialise ${frame[0] === "do" ? `the arguments of "${frame[2] ?? "(call)"}"` : "a frame"}: ${(error as Error).message}`,
       { cause: error },
     );
+  }
+}
+
+function isPrimitive(value: unknown): boolean {
+  const type = typeof value;
+  return value === null || type === "number" || type === "string" || type === "boolean";
+}
+
+function plainPayload(frame: ClientFrame | WorkerFrame): boolean {
+  switch (frame[0]) {
+    case "do": {
+      const args = frame[3];
+      for (let i = 0; i < args.length; i++) if (!isPrimitive(args[i])) return false;
+      return frame[1] === EMPTY_META || Object.keys(frame[1]).length === 0;
+    }
+    case "ok":
+      return isPrimitive(frame[2]) && frame[1].log === undefined;
+    case "dn":
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -1,8 +1,9 @@
+import type { ChildProcess } from "node:child_process";
 import { existsSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { action, type Operation, resource, run, suspend, until } from "effection";
 import { ProtocolError, SerializationError, serializeError } from "./errors.js";
-import { openProcessLink } from "./process-transport.js";
+import { forkWorkerFile } from "./process-transport.js";
 import {
   checkClientFrame,
   createFrameDecoder,
@@ -14,7 +15,7 @@ import {
 import type { SocketAddress } from "./socket-transport.js";
 import { openThreadLink } from "./thread-transport.js";
 import { resolveWorkerFile } from "./worker-file.js";
-import type { WorkerLink } from "./worker-link.js";
+import { MODE_ENV, type WorkerLink } from "./worker-link.js";
 
 /** Options of {@link serveWorkers}. */
 export interface ServeWorkersOptions {
@@ -22,7 +23,11 @@ export interface ServeWorkersOptions {
   listen: SocketAddress;
   /** The worker file (`export default defineWorker(…)`). */
   worker: string | URL;
-  /** How the server runs each connection's worker: threads (default) or child processes. */
+  /**
+   * How the server runs each connection's worker: `"process"` (default: a child
+   * process per connection that is handed the socket itself) or `"thread"` (a
+   * worker thread per connection, frames relayed by the server).
+   */
   transport?: "thread" | "process";
   /** Extra Node flags for each worker. */
   execArgv?: string[];
@@ -63,7 +68,7 @@ export interface WorkerServer {
 export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServer> {
   return resource(function* (provide) {
     const file = resolveWorkerFile(options.worker);
-    const transport = options.transport ?? "thread";
+    const transport = options.transport ?? "process";
     const maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES;
     const onProtocolError =
       options.onProtocolError ??
@@ -79,13 +84,46 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
       gone.then(() => kills.delete(gone));
     };
 
-    const server: Server = createServer((socket) => {
+    const children = new Set<ChildProcess>();
+    const exits = new Set<Promise<void>>();
+
+    // Process workers get the connection itself (AnyEvent::Task's fork per
+    // connection): the server hands the socket over and is out of the path.
+    const handOff = (socket: Socket) => {
+      const child = forkWorkerFile(file, { [MODE_ENV]: "socket" }, { execArgv: options.execArgv });
+      children.add(child);
+      let handed = false;
+      const exited = new Promise<void>((resolve) => {
+        child.once("exit", () => {
+          children.delete(child);
+          if (!handed) socket.destroy();
+          resolve();
+        });
+      });
+      exits.add(exited);
+      exited.then(() => exits.delete(exited));
+      child.on("error", () => {});
+      socket.on("error", () => {});
+      child.on("message", (message: { type?: string; message?: string }) => {
+        if (message?.type === "bough.want-socket" && !handed) {
+          handed = true;
+          if (socket.destroyed) child.kill("SIGKILL");
+          else child.send("bough.socket", socket);
+        } else if (message?.type === "bough.protocol-error") {
+          onProtocolError(new ProtocolError(message.message ?? "protocol error"));
+        }
+      });
+    };
+
+    const server: Server = createServer({ pauseOnConnect: true }, (socket) => {
+      if (transport === "process") {
+        handOff(socket);
+        return;
+      }
+      socket.resume();
       sockets.add(socket);
       socket.setNoDelay?.(true);
-      const link =
-        transport === "process"
-          ? openProcessLink(file, { execArgv: options.execArgv })
-          : openThreadLink(file, { execArgv: options.execArgv });
+      const link = openThreadLink(file, { execArgv: options.execArgv });
       links.add(link);
       const decoder = createFrameDecoder(maxFrameBytes);
       const write = (frame: WorkerFrame) => {
@@ -150,14 +188,15 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
       yield* provide({
         address,
         get connections() {
-          return sockets.size;
+          return sockets.size + children.size;
         },
       });
     } finally {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of sockets) socket.destroy();
       for (const link of [...links]) kill(link);
-      yield* until(Promise.all([closed, ...kills]));
+      for (const child of children) child.kill("SIGKILL");
+      yield* until(Promise.all([closed, ...kills, ...exits]));
     }
   });
 }

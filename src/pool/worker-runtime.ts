@@ -1,8 +1,17 @@
+import type { Socket } from "node:net";
 import { threadId } from "node:worker_threads";
 import { createDeferredLog, type DeferredLog, type LogTimer } from "./deferred-log.js";
 import type { WorkerDefinition } from "./define-worker.js";
 import { SerializationError, type SerializedError, serializeError } from "./errors.js";
-import type { ClientFrame, DoFrame, ReplyMeta, WorkerFrame } from "./protocol.js";
+import {
+  type ClientFrame,
+  checkClientFrame,
+  createFrameDecoder,
+  type DoFrame,
+  encodeFrame,
+  type ReplyMeta,
+  type WorkerFrame,
+} from "./protocol.js";
 
 /** How a worker runtime talks to its client: frames in, frames out. */
 export interface FrameChannel {
@@ -224,4 +233,48 @@ export function startWorkerRuntime(
   } else {
     ready();
   }
+}
+
+/**
+ * Serves one remote client directly on its socket (NDJSON frames), in a worker
+ * process that a worker server forked for that connection and handed the
+ * socket to: no relay hop. Garbage on the socket is reported through
+ * `onProtocolError` and closes the connection; the process exits when the
+ * connection closes. Used by `serveWorkers`; you do not call it yourself.
+ *
+ * @example
+ * ```ts
+ * process.once("message", (_message, socket) => startSocketWorker(definition, socket, report));
+ * ```
+ */
+export function startSocketWorker(
+  definition: WorkerDefinition,
+  socket: Socket,
+  onProtocolError: (message: string, done: () => void) => void,
+): void {
+  const decoder = createFrameDecoder();
+  socket.setNoDelay?.(true);
+  socket.on("error", () => {});
+  socket.on("close", () => process.exit(0));
+  startWorkerRuntime(
+    definition,
+    {
+      send: (frame) => {
+        if (!socket.destroyed) socket.write(encodeFrame(frame));
+      },
+      listen: (handler) => {
+        socket.on("data", (chunk) => {
+          let frames: unknown[];
+          try {
+            frames = decoder.push(chunk);
+            for (let i = 0; i < frames.length; i++) handler(checkClientFrame(frames[i]));
+          } catch (error) {
+            socket.pause();
+            onProtocolError((error as Error).message, () => socket.destroy());
+          }
+        });
+      },
+    },
+    (code) => process.exit(code),
+  );
 }

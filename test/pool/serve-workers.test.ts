@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ProtocolError, serveWorkers, TaskError, usePool } from "../../src/pool/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import type echoWorker from "./fixtures/echo-worker.js";
-import { checkThreadsAfterEach, echoWorkerFile as worker } from "./helpers.js";
+import { checkThreadsAfterEach, eventually, isAlive, echoWorkerFile as worker } from "./helpers.js";
 
 checkLeaksAfterEach();
 checkThreadsAfterEach();
@@ -55,6 +55,30 @@ describe("serveWorkers", () => {
     expect(result).toEqual({ n: 2, state: [1, 2] });
   });
 
+  it("gives each connection its own worker process, reaped when the server stops", async () => {
+    const path = join(dir, "p.sock");
+    const pids = await run(function* () {
+      yield* serveWorkers({ listen: { path }, worker });
+      const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 2 });
+      const a = yield* pool.checkout();
+      const b = yield* pool.checkout();
+      return [(yield* a.call("whoami")).pid, (yield* b.call("whoami")).pid];
+    });
+    expect(pids[0]).not.toBe(pids[1]);
+    expect(pids.some((pid) => pid === process.pid)).toBe(false);
+    expect(pids.some(isAlive)).toBe(false);
+  });
+
+  it("relays frames to worker threads with transport: thread", async () => {
+    const path = join(dir, "t.sock");
+    const who = await run(function* () {
+      yield* serveWorkers({ listen: { path }, worker, transport: "thread" });
+      const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1 });
+      return yield* pool.run("whoami");
+    });
+    expect(who.pid).toBe(process.pid);
+  });
+
   it("serves over TCP on an ephemeral port", async () => {
     const n = await run(function* () {
       const server = yield* serveWorkers({ listen: { port: 0, host: "127.0.0.1" }, worker });
@@ -95,12 +119,12 @@ describe("serveWorkers", () => {
       yield* until(sendRaw(path, "\x00\x01garbage bytes\n"));
       yield* until(sendRaw(path, '["zz", {}]\n'));
       yield* until(sendRaw(path, '["do", {}, "inc"]\n'));
-      expect(errors).toHaveLength(3);
+      yield* until(eventually(() => errors.length === 3));
       expect(errors.every((e) => e instanceof ProtocolError)).toBe(true);
       expect(errors[0].message).toMatch(/not JSON/);
       expect(errors[1].message).toMatch(/malformed client frame/);
       expect(yield* checkout.call("push", 2)).toBe(2);
-      expect(server.connections).toBe(1);
+      yield* until(eventually(() => server.connections === 1));
     });
   });
 
@@ -126,7 +150,8 @@ describe("serveWorkers", () => {
     });
     expect(remote.n).toBe(42);
     expect(remote.clientPid).not.toBe(process.pid);
-    expect(remote.who.pid).toBe(process.pid);
-    expect(local.pid).toBe(process.pid);
+    // Each connection has its own worker process.
+    expect(remote.who.pid).not.toBe(local.pid);
+    expect(local.pid).not.toBe(process.pid);
   });
 });

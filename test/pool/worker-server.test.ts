@@ -24,8 +24,9 @@ describe("useWorkerServer", () => {
       const who = yield* pool.run("whoami");
       return { serverPid: server.pid, who };
     });
-    expect(who.pid).toBe(serverPid);
+    expect(who.pid).not.toBe(serverPid);
     expect(isAlive(serverPid)).toBe(false);
+    expect(isAlive(who.pid)).toBe(false);
   });
 
   it("exits when its parent dies (keep-alive)", async () => {

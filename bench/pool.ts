@@ -1,0 +1,388 @@
+/**
+ * bench pool: bough/pool (thread, process, remote over a unix socket) against
+ * piscina, tinypool, workerpool and the floor (bare worker threads), 2 workers
+ * each, on `x => x + 1` and a 1 ms CPU task. Run: `npm run bench -- pool`.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
+import { all, type Operation, run, scoped, until } from "effection";
+import { Piscina } from "piscina";
+import Tinypool from "tinypool";
+import workerpool from "workerpool";
+import { type Pool, usePool, useWorkerServer } from "../src/pool/index.js";
+import type benchWorker from "../test/pool/fixtures/bench-worker.js";
+import { median, table, writeResults } from "./report.js";
+
+const fixtures = new URL("../test/pool/fixtures/", import.meta.url);
+const boughWorker = new URL("bench-worker.ts", fixtures);
+const taskFile = new URL("bench-task.js", fixtures);
+const workerpoolFile = new URL("bench-workerpool.js", fixtures);
+const bareFile = new URL("bench-bare.js", fixtures);
+
+const WORKERS = 2;
+const LAT_N = Number(process.env.POOL_BENCH_LAT_N ?? 3000);
+const INC_N = Number(process.env.POOL_BENCH_INC_N ?? 40_000);
+const CPU_N = Number(process.env.POOL_BENCH_CPU_N ?? 1000);
+const CONCURRENCY = 16;
+const COLD_RUNS = 3;
+
+type Call = (x: number) => Promise<number>;
+
+interface Peer {
+  name: string;
+  open(): Promise<{ call: Call; close(): Promise<void> }>;
+}
+
+/** The floor: bare worker threads, each answering in order (no pool logic at all). */
+function bare(): Peer {
+  return {
+    name: "bare Worker (floor)",
+    async open() {
+      const workers = Array.from({ length: WORKERS }, () => {
+        const worker = new Worker(bareFile);
+        const pending: ((value: number) => void)[] = [];
+        worker.on("message", (value: number) => pending.shift()!(value));
+        return { worker, pending };
+      });
+      await Promise.all(workers.map((w) => new Promise((r) => w.worker.once("online", r))));
+      let next = 0;
+      return {
+        call(x) {
+          // Least loaded worker (round-robin on ties).
+          let w = workers[next++ % WORKERS];
+          for (const other of workers) if (other.pending.length < w.pending.length) w = other;
+          return new Promise<number>((resolve) => {
+            w.pending.push(resolve);
+            w.worker.postMessage(x);
+          });
+        },
+        async close() {
+          await Promise.all(workers.map((w) => w.worker.terminate()));
+        },
+      };
+    },
+  };
+}
+
+const peers: Peer[] = [
+  bare(),
+  {
+    name: "piscina",
+    async open() {
+      const pool = new Piscina({
+        filename: taskFile.href,
+        minThreads: WORKERS,
+        maxThreads: WORKERS,
+      });
+      return { call: (x) => pool.run(x), close: () => pool.destroy() };
+    },
+  },
+  {
+    name: "tinypool",
+    async open() {
+      const pool = new Tinypool({
+        filename: taskFile.href,
+        minThreads: WORKERS,
+        maxThreads: WORKERS,
+      });
+      return { call: (x) => pool.run(x), close: () => pool.destroy() };
+    },
+  },
+  {
+    name: "workerpool",
+    async open() {
+      const pool = workerpool.pool(workerpoolFile.pathname, {
+        minWorkers: WORKERS,
+        maxWorkers: WORKERS,
+        workerType: "thread",
+      });
+      return {
+        call: (x) => pool.exec("task", [x]) as unknown as Promise<number>,
+        close: async () => {
+          await pool.terminate();
+        },
+      };
+    },
+  },
+];
+
+interface Row {
+  name: string;
+  coldMs: number;
+  latMedianUs: number;
+  latP99Us: number;
+  incOpsPerSec: number;
+  cpuOpsPerSec: number;
+  checkoutMedianUs?: number;
+  checkoutP99Us?: number;
+}
+
+const p99 = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))];
+};
+
+async function measurePeer(peer: Peer): Promise<Row> {
+  const colds: number[] = [];
+  for (let i = 0; i < COLD_RUNS; i++) {
+    const t0 = performance.now();
+    const p = await peer.open();
+    await p.call(1);
+    colds.push(performance.now() - t0);
+    await p.close();
+  }
+  const p = await peer.open();
+  for (let i = 0; i < 500; i++) await p.call(i);
+  const lat: number[] = [];
+  for (let i = 0; i < LAT_N; i++) {
+    const t0 = performance.now();
+    await p.call(i);
+    lat.push((performance.now() - t0) * 1000);
+  }
+  const throughput = async (n: number, arg: (i: number) => number) => {
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async (_, k) => {
+        for (let i = k; i < n; i += CONCURRENCY) await p.call(arg(i));
+      }),
+    );
+    return n / ((performance.now() - t0) / 1000);
+  };
+  const inc = median([await throughput(INC_N, (i) => i), await throughput(INC_N, (i) => i)]);
+  const cpu = await throughput(CPU_N, () => -1);
+  await p.close();
+  return {
+    name: peer.name,
+    coldMs: median(colds),
+    latMedianUs: median(lat),
+    latP99Us: p99(lat),
+    incOpsPerSec: inc,
+    cpuOpsPerSec: cpu,
+  };
+}
+
+type Bench = typeof benchWorker;
+
+function* measureBoughPool(
+  name: string,
+  open: () => Operation<Pool<import("../src/pool/index.js").InterfaceOf<Bench>>>,
+): Operation<Row> {
+  const colds: number[] = [];
+  for (let i = 0; i < COLD_RUNS; i++) {
+    const t0 = performance.now();
+    yield* scoped(function* () {
+      const pool = yield* open();
+      yield* pool.run("inc", 1);
+    });
+    colds.push(performance.now() - t0);
+  }
+  return yield* scoped(function* () {
+    const pool = yield* open();
+    for (let i = 0; i < 500; i++) yield* pool.run("inc", i);
+    const lat: number[] = [];
+    for (let i = 0; i < LAT_N; i++) {
+      const t0 = performance.now();
+      yield* pool.run("inc", i);
+      lat.push((performance.now() - t0) * 1000);
+    }
+    const checkoutLat: number[] = [];
+    for (let i = 0; i < LAT_N; i++) {
+      const t0 = performance.now();
+      yield* scoped(function* () {
+        const checkout = yield* pool.checkout();
+        yield* checkout.call("inc", i);
+      });
+      checkoutLat.push((performance.now() - t0) * 1000);
+    }
+    function* throughput(n: number, method: "inc" | "spin", arg: (i: number) => number) {
+      const t0 = performance.now();
+      yield* all(
+        Array.from({ length: CONCURRENCY }, (_, k) =>
+          (function* () {
+            for (let i = k; i < n; i += CONCURRENCY) yield* pool.run(method, arg(i));
+          })(),
+        ),
+      );
+      return n / ((performance.now() - t0) / 1000);
+    }
+    const inc = median([
+      yield* throughput(INC_N, "inc", (i) => i),
+      yield* throughput(INC_N, "inc", (i) => i),
+    ]);
+    const cpu = yield* throughput(CPU_N, "spin", () => 1);
+    return {
+      name,
+      coldMs: median(colds),
+      latMedianUs: median(lat),
+      latP99Us: p99(lat),
+      incOpsPerSec: inc,
+      cpuOpsPerSec: cpu,
+      checkoutMedianUs: median(checkoutLat),
+      checkoutP99Us: p99(checkoutLat),
+    };
+  });
+}
+
+/**
+ * The round-trip goals compare bough thread with the floor and bough remote
+ * with bough thread at the same moment: alternating rounds of sequential
+ * calls, so that load from other processes on the machine weighs on all alike.
+ */
+function* interleavedRoundTrips(rounds: number, perRound: number, socketPath: string) {
+  const floorPeer = yield* until(bare().open());
+  try {
+    return yield* scoped(function* () {
+      const options = { minWorkers: WORKERS, maxWorkers: WORKERS };
+      const thread = yield* usePool<Bench>({ worker: boughWorker, ...options });
+      const server = yield* useWorkerServer({ listen: { path: socketPath }, worker: boughWorker });
+      const remote = yield* usePool<Bench>({ connect: server.address, ...options });
+      const samples = { floor: [] as number[], thread: [] as number[], remote: [] as number[] };
+      function* timed(pool: typeof thread, into: number[] | undefined, n: number) {
+        for (let i = 0; i < n; i++) {
+          const t0 = performance.now();
+          yield* pool.run("inc", i);
+          into?.push((performance.now() - t0) * 1000);
+        }
+      }
+      const timedFloor = (into: number[] | undefined, n: number) =>
+        until(
+          (async () => {
+            for (let i = 0; i < n; i++) {
+              const t0 = performance.now();
+              await floorPeer.call(i);
+              into?.push((performance.now() - t0) * 1000);
+            }
+          })(),
+        );
+      yield* timed(thread, undefined, 1000);
+      yield* timed(remote, undefined, 1000);
+      yield* timedFloor(undefined, 1000);
+      for (let r = 0; r < rounds; r++) {
+        yield* timedFloor(samples.floor, perRound);
+        yield* timed(thread, samples.thread, perRound);
+        yield* timed(remote, samples.remote, perRound);
+      }
+      const summary = (values: number[]) => ({ medianUs: median(values), p99Us: p99(values) });
+      return {
+        floor: summary(samples.floor),
+        thread: summary(samples.thread),
+        remote: summary(samples.remote),
+      };
+    });
+  } finally {
+    yield* until(floorPeer.close());
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), "bough-bench-pool-"));
+const zero = { medianUs: 0, p99Us: 0 };
+let interleaved = { floor: zero, thread: zero, remote: zero };
+const rows: Row[] = [];
+try {
+  const options = { minWorkers: WORKERS, maxWorkers: WORKERS, timeout: 30_000 };
+  const boughRows = await run(function* () {
+    interleaved = yield* interleavedRoundTrips(
+      10,
+      Math.max(100, Math.floor(LAT_N / 3)),
+      join(dir, "interleaved.sock"),
+    );
+    const out: Row[] = [];
+    out.push(
+      yield* measureBoughPool("bough thread", () =>
+        usePool<Bench>({ worker: boughWorker, transport: "thread", ...options }),
+      ),
+    );
+    out.push(
+      yield* measureBoughPool("bough process", () =>
+        usePool<Bench>({ worker: boughWorker, transport: "process", ...options }),
+      ),
+    );
+    const server = yield* useWorkerServer({
+      listen: { path: join(dir, "pool.sock") },
+      worker: boughWorker,
+    });
+    out.push(
+      yield* measureBoughPool("bough remote (unix socket)", () =>
+        usePool<Bench>({ connect: server.address, ...options }),
+      ),
+    );
+    return out;
+  });
+  for (const peer of peers) rows.push(await measurePeer(peer));
+  rows.unshift(...boughRows);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const byName = (name: string) => rows.find((r) => r.name === name)!;
+const floor = byName("bare Worker (floor)");
+const piscina = byName("piscina");
+const thread = byName("bough thread");
+const remote = byName("bough remote (unix socket)");
+const goals = {
+  sequentialVsBare: interleaved.thread.medianUs / interleaved.floor.medianUs,
+  sequentialVsBareSeparateRuns: thread.latMedianUs / floor.latMedianUs,
+  remoteVsThreadSeparateRuns: remote.latMedianUs / thread.latMedianUs,
+  incThroughputVsPiscina: thread.incOpsPerSec / piscina.incOpsPerSec,
+  remoteVsThreadLatency: interleaved.remote.medianUs / interleaved.thread.medianUs,
+};
+
+const fmt = (n: number | undefined, digits = 0) => (n === undefined ? "—" : n.toFixed(digits));
+const markdown = [
+  `${WORKERS} workers each. Sequential round trip: ${LAT_N} calls of \`x => x + 1\`, one in flight. Throughput: ${CONCURRENCY} concurrent callers, ${INC_N} × \`x => x + 1\` (median of 2) and ${CPU_N} × 1 ms CPU task. Checkout: \`checkout()\` + one call + release. Cold start: new pool to first result (median of ${COLD_RUNS}).`,
+  "",
+  table(
+    [
+      "pool",
+      "round trip median µs",
+      "p99 µs",
+      "x+1 ops/s",
+      "1 ms task ops/s",
+      "checkout+call+release median µs",
+      "p99 µs",
+      "cold start ms",
+    ],
+    rows.map((r) => [
+      r.name,
+      fmt(r.latMedianUs, 1),
+      fmt(r.latP99Us, 1),
+      fmt(r.incOpsPerSec),
+      fmt(r.cpuOpsPerSec),
+      fmt(r.checkoutMedianUs, 1),
+      fmt(r.checkoutP99Us, 1),
+      fmt(r.coldMs, 1),
+    ]),
+  ),
+  "",
+  "Goals:",
+  "",
+  table(
+    ["goal", "target", "measured", "met"],
+    [
+      [
+        "sequential round trip, bough thread / bare Worker (interleaved rounds)",
+        "≤ 1.3×",
+        `${goals.sequentialVsBare.toFixed(2)}× (${interleaved.thread.medianUs.toFixed(1)} vs ${interleaved.floor.medianUs.toFixed(1)} µs; ${goals.sequentialVsBareSeparateRuns.toFixed(2)}× from the table's separate runs)`,
+        goals.sequentialVsBare <= 1.3 ? "yes" : "no",
+      ],
+      [
+        "x+1 throughput, bough thread / piscina",
+        "≥ 1×",
+        `${goals.incThroughputVsPiscina.toFixed(2)}×`,
+        goals.incThroughputVsPiscina >= 1 ? "yes" : "no",
+      ],
+      [
+        "round trip, bough remote / bough thread (interleaved rounds)",
+        "≤ 2×",
+        `${goals.remoteVsThreadLatency.toFixed(2)}× (${interleaved.remote.medianUs.toFixed(1)} vs ${interleaved.thread.medianUs.toFixed(1)} µs; ${goals.remoteVsThreadSeparateRuns.toFixed(2)}× from the table's separate runs)`,
+        goals.remoteVsThreadLatency <= 2 ? "yes" : "no",
+      ],
+    ],
+  ),
+  "",
+  "Notes: bough runs from its TypeScript sources here, so each bough worker registers tsx before loading (part of bough's cold start; a built package loads plain `.js`). The bare-Worker floor pipelines messages in the throughput rows (no pool bookkeeping at all).",
+].join("\n");
+
+writeResults("pool", { rows, interleaved, goals }, markdown);
