@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { action, type Operation, type Task } from "effection";
+import { action, type Operation } from "effection";
 import { MalformedJsonError, PayloadTooLargeError, StreamClosedError } from "./errors.js";
 import type { Timers } from "./timers.js";
 
@@ -36,8 +36,8 @@ const EMPTY: Record<string, string | undefined> = Object.freeze({}) as Record<st
 export class RequestContext {
   /** Route parameters (`/jobs/:id` → `ctx.params.id`). */
   params: Record<string, string | undefined> = EMPTY;
-  /** @internal the request's task, once it has one. */
-  task: Task<void> | undefined = undefined;
+  /** @internal halts the request's work, once it has suspended. */
+  halter: (() => void) | undefined = undefined;
   /** @internal true once the request's task has finished. */
   finished = false;
   /** @internal set when the response must close the connection (413). */
@@ -160,10 +160,10 @@ export class RequestContext {
 
   /** @internal halts the request's task (used by timeouts and shutdown). */
   halt(): void {
-    const task = this.task;
-    if (task === undefined || this.finished) return;
+    const halter = this.halter;
+    if (halter === undefined || this.finished) return;
     this.abort?.abort();
-    task.halt().then(undefined, () => {});
+    halter();
   }
 
   /** @internal called once when the request's work is over. */

@@ -1,7 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
+import type { Effect, Result } from "effection";
 import { action, type Operation, race, resource, type Scope, type Task, useScope } from "effection";
 import { type Clock, useClock } from "../core/clock.js";
+import { isHalted } from "../core/errors.js";
+import { LightRoutine } from "../core/light-routine.js";
 import { RequestContext, type RequestHost } from "./context.js";
 import { HttpError } from "./errors.js";
 import { type BodyReply, error, StreamReply, writeValue } from "./reply.js";
@@ -106,6 +109,32 @@ class Resumed<T> implements Operation<T>, Iterator<any, T, unknown> {
     this.first = undefined;
     if (this.iterator.return) return this.iterator.return(value);
     return { done: true, value };
+  }
+}
+
+/**
+ * A request that suspended: it continues as a light routine (a few µs and no
+ * effection Task) under the server's scope, and reports to the host when it
+ * ends. A scope is created for it only if it touches one (`spawn`,
+ * `resource`, contexts…), so a long-poll waiting on `hub.next()` costs no
+ * task at all.
+ */
+class RequestRoutine extends LightRoutine<void> {
+  constructor(
+    private host: Host,
+    private ctx: RequestContext,
+    iterator: Iterator<Effect<unknown>, void, unknown>,
+    first: Effect<unknown>,
+    scope: Scope,
+  ) {
+    super(iterator, first, scope);
+  }
+
+  protected done(outcome: Result<void>): void {
+    if (!outcome.ok && !this.interrupted && !isHalted(outcome.error)) {
+      this.host.log(`request failed: ${this.ctx.method} ${this.ctx.path}`, outcome.error);
+    }
+    this.host.finish(this.ctx);
   }
 }
 
@@ -231,8 +260,19 @@ class Host implements ServerHost {
     reply.writeTo(res);
   }
 
+  /**
+   * Runs a request's remaining work: inline until it suspends, then as a
+   * light routine that the client's disconnect halts.
+   */
   private startRequest(ctx: RequestContext, op: Operation<void>): void {
-    this.start(ctx, op);
+    const iterator = op[Symbol.iterator]();
+    const first = iterator.next(); // respond() and stream() catch the handler's errors
+    if (first.done) return;
+    this.active++;
+    this.live.add(ctx);
+    const routine = new RequestRoutine(this, ctx, iterator, first.value, this.scope);
+    ctx.halter = () => routine.interrupt();
+    routine.start();
     if (!ctx.finished) ctx.response.once("close", () => ctx.halt());
   }
 
@@ -240,7 +280,9 @@ class Host implements ServerHost {
     this.active++;
     this.live.add(ctx);
     const task = this.scope.run(() => this.tracked(ctx, op));
-    ctx.task = task;
+    ctx.halter = () => {
+      task.halt().then(undefined, () => {});
+    };
     return task;
   }
 
@@ -248,11 +290,17 @@ class Host implements ServerHost {
     try {
       yield* op;
     } finally {
-      ctx.end();
-      this.live.delete(ctx);
-      this.active--;
-      if (this.active === 0 && this.idle !== undefined) this.idle();
+      this.finish(ctx);
     }
+  }
+
+  /** Bookkeeping when a request, stream or WebSocket that was counted ends. */
+  finish(ctx: RequestContext): void {
+    if (ctx.finished) return;
+    ctx.end();
+    this.live.delete(ctx);
+    this.active--;
+    if (this.active === 0 && this.idle !== undefined) this.idle();
   }
 
   /**
@@ -272,8 +320,13 @@ class Host implements ServerHost {
     if (this.active > 0) {
       yield* race([this.whenIdle(), clock.sleep(graceMs)]);
     }
-    for (const ctx of this.live) ctx.response.destroy();
     for (const socket of this.sockets) socket.destroy();
+    for (const ctx of [...this.live]) {
+      ctx.response.destroy();
+      ctx.halt();
+    }
+    // requests run as light routines, outside effection's tree: wait for their finally blocks
+    if (this.active > 0) yield* this.whenIdle();
   }
 
   private whenIdle(): Operation<void> {
