@@ -49,9 +49,9 @@ describe("the job runner under load", () => {
     );
     await Promise.all(sockets.map((ws) => ws.next((m) => m.type === "queue_state")));
 
-    // two countdowns hold slots while the rest queue; prime jobs use the worker pool
+    // three long countdowns hold every slot until the watchers are in; prime jobs use the worker pool
     const bodies = Array.from({ length: 200 }, (_, i) => {
-      if (i < 2) return { job_type: "countdown", params: { seconds: 1 } };
+      if (i < 3) return { job_type: "countdown", params: { seconds: 300 } };
       if (i % 20 === 0) return { job_type: "prime", params: { limit: 20_000 } };
       if (i % 20 === 1) return { job_type: "fibonacci", params: { terms: 40 } };
       return { job_type: "echo", params: { message: `job ${i}`, delay: i % 2 === 0 ? 0 : 0.01 } };
@@ -73,17 +73,29 @@ describe("the job runner under load", () => {
         ids.slice(100).map((id) => SseClient.open(`${url}/api/jobs/${id}/progress`)),
       );
       expect(watchers.every((sse) => sse.status === 200)).toBe(true);
+      await Promise.all(watchers.map((sse) => sse.waitFor((events) => events.length > 0)));
+      expect(app.runner.stats()).toMatchObject({ running: 3, queued: 197 });
+      // cancelling the blockers lets the queue drain
+      const cancels = await Promise.all(
+        [1, 2, 3].map((id) => request(`${url}/api/jobs/${id}`, { method: "DELETE" })),
+      );
+      expect(cancels.map((res) => res.json().status)).toEqual([
+        "cancelled",
+        "cancelled",
+        "cancelled",
+      ]);
 
       await Promise.all(
         sockets.map((ws) =>
-          ws.waitFor((ms) => ms.filter((m) => m.type === "job_completed").length === 200, 30_000),
+          ws.waitFor((ms) => ms.filter((m) => m.type === "job_completed").length === 197, 30_000),
         ),
       );
       await Promise.all(watchers.map((sse) => sse.closed));
 
       expect(app.runner.stats()).toMatchObject({
         total: 200,
-        completed: 200,
+        completed: 197,
+        cancelled: 3,
         running: 0,
         queued: 0,
       });
@@ -93,8 +105,8 @@ describe("the job runner under load", () => {
       const reference = sockets[0].messages.slice(1);
       expect(peakRunning(reference)).toBe(3);
       const count = (type: string) => reference.filter((m) => m.type === type).length;
-      expect([count("job_created"), count("job_started"), count("job_completed")]).toEqual([
-        200, 200, 200,
+      expect(["job_created", "job_started", "job_completed", "job_cancelled"].map(count)).toEqual([
+        200, 200, 197, 3,
       ]);
       // first come, first served
       const startedOrder = reference.filter((m) => m.type === "job_started").map((m) => m.job.id);
@@ -106,7 +118,9 @@ describe("the job runner under load", () => {
       }
       for (const sse of watchers) {
         const names = sse.names;
-        expect(names[0]).toBe("status");
+        // watched from the queue: queued, then running, then the end
+        expect(names.slice(0, 2)).toEqual(["status", "status"]);
+        expect(JSON.parse(sse.events[0].data).status).toBe("queued");
         expect(names.at(-1)).toBe("complete");
         expect(names.filter((n) => n === "complete")).toHaveLength(1);
         const eventIds = sse.events.map((e) => Number(e.id));
