@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Effect, Result } from "effection";
-import { action, type Operation, race, resource, type Scope, type Task, useScope } from "effection";
+import { action, type Operation, race, resource, type Scope, useScope } from "effection";
 import { type Clock, useClock } from "../core/clock.js";
 import { isHalted } from "../core/errors.js";
 import { LightRoutine } from "../core/light-routine.js";
@@ -69,8 +69,8 @@ export interface Server {
  * tracked tasks, owns the shared timers and the shutdown hooks.
  */
 export interface ServerHost extends RequestHost {
-  /** Runs `op` as a tracked task of the server (counted until it ends; halted on shutdown). */
-  start(ctx: RequestContext, op: Operation<void>): Task<void>;
+  /** Runs `op` for `ctx` as tracked work of the server (counted until it ends; halted on shutdown). */
+  start(ctx: RequestContext, op: Operation<void>): void;
   /** Tracks a raw socket (an upgraded WebSocket) to destroy at the end of shutdown. */
   track(socket: Duplex): void;
   /** Logs a handler failure. */
@@ -260,38 +260,31 @@ class Host implements ServerHost {
     reply.writeTo(res);
   }
 
-  /**
-   * Runs a request's remaining work: inline until it suspends, then as a
-   * light routine that the client's disconnect halts.
-   */
+  /** Runs a request's remaining work (see {@link start}); the client's disconnect halts it. */
   private startRequest(ctx: RequestContext, op: Operation<void>): void {
+    this.start(ctx, op);
+    if (!ctx.finished) ctx.response.once("close", () => ctx.halt());
+  }
+
+  /**
+   * Runs `op` for `ctx`: inline until it suspends, then as a light routine
+   * under the server's scope, counted in `active` until it ends.
+   */
+  start(ctx: RequestContext, op: Operation<void>): void {
     const iterator = op[Symbol.iterator]();
-    const first = iterator.next(); // respond() and stream() catch the handler's errors
+    let first: IteratorResult<Effect<unknown>, void>;
+    try {
+      first = iterator.next();
+    } catch (error) {
+      this.log(`request failed: ${ctx.method} ${ctx.path}`, error);
+      return;
+    }
     if (first.done) return;
     this.active++;
     this.live.add(ctx);
     const routine = new RequestRoutine(this, ctx, iterator, first.value, this.scope);
     ctx.halter = () => routine.interrupt();
     routine.start();
-    if (!ctx.finished) ctx.response.once("close", () => ctx.halt());
-  }
-
-  start(ctx: RequestContext, op: Operation<void>): Task<void> {
-    this.active++;
-    this.live.add(ctx);
-    const task = this.scope.run(() => this.tracked(ctx, op));
-    ctx.halter = () => {
-      task.halt().then(undefined, () => {});
-    };
-    return task;
-  }
-
-  private *tracked(ctx: RequestContext, op: Operation<void>): Operation<void> {
-    try {
-      yield* op;
-    } finally {
-      this.finish(ctx);
-    }
   }
 
   /** Bookkeeping when a request, stream or WebSocket that was counted ends. */
