@@ -106,7 +106,17 @@ export function createFrameDecoder(maxBytes = MAX_FRAME_BYTES): {
   let buffered = "";
   return {
     push(chunk) {
-      buffered += typeof chunk === "string" ? chunk : chunk.toString("utf8");
+      const text = typeof chunk === "string" ? chunk : chunk.toString("utf8");
+      if (buffered.length === 0 && text.indexOf("\n") === text.length - 1 && text.length > 1) {
+        // Fast path: exactly one whole frame in this chunk.
+        if (text.trim() === "") return [];
+        try {
+          return [JSON.parse(text)];
+        } catch {
+          throw new ProtocolError(`malformed frame (not JSON): ${preview(text.slice(0, -1))}`);
+        }
+      }
+      buffered += text;
       const frames: unknown[] = [];
       let from = 0;
       for (;;) {

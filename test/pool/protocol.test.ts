@@ -34,6 +34,8 @@ describe("protocol", () => {
       ["ok", {}, 2],
     ]);
     expect(decoder.push(",{}]\n")).toEqual([["dn", {}]]);
+    expect(decoder.push('["ok",{},3]\n')).toEqual([["ok", {}, 3]]);
+    expect(decoder.push("  \n")).toEqual([]);
   });
 
   it("throws a ProtocolError on garbage or an oversized frame", () => {
