@@ -2,15 +2,14 @@ import {
   action,
   type Coroutine,
   createContext,
-  createScope,
   type Effect,
   Err,
-  type Future,
   Ok,
   type Operation,
   type Result,
   type Scope,
 } from "effection";
+import { api } from "effection/experimental";
 
 /*
  * A light routine runs one operation the way an effection task does, but
@@ -42,10 +41,13 @@ import {
  *   `action`, `call(async)`, channel/signal subscriptions, selector waits). A
  *   light routine therefore creates its scope only when an effect reads
  *   `routine.scope` (`spawn`, `resource`, `ensure`, `useScope`, context
- *   get/set, `all`, `race`, `scoped`): a child of the parent scope, made with
- *   effection's public `createScope(parent)`. When the operation ends, that
- *   scope is destroyed (halting children that were never joined, as a task's
- *   end does) before the routine settles.
+ *   get/set, `all`, `race`, `scoped`): a child of the parent scope, made and
+ *   later destroyed through `api.Scope` (exported by "effection/experimental"
+ *   since 4.1; it is what effection's own `scoped()` calls, and it honours
+ *   scope middleware). Destroying it is an operation the routine runs itself,
+ *   so no task is needed. When the operation ends, that scope is destroyed
+ *   (halting children that were never joined, as a task's end does) before
+ *   the routine settles.
  * - Errors of children. A task catches the failure of a child it spawned
  *   through effection's error boundary, a context named
  *   "@effection/error-boundary" (esm/lib/trap.js) whose `raise(error)` the
@@ -126,7 +128,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
    */
   private epoch = 0;
   private current: Scope | undefined;
-  private dispose: (() => Future<void>) | undefined;
+  private dispose: (() => Operation<void>) | undefined;
   private raised: { error: unknown } | undefined;
   private outcome: Result<T> | undefined;
   private waiters: (() => void)[] | undefined;
@@ -165,7 +167,9 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
   get scope(): Scope {
     let scope = this.current;
     if (!scope) {
-      const [child, dispose] = createScope(this.parent);
+      // Nothing runs after settling; never create a scope nobody destroys.
+      if (this.phase === SETTLED) return this.parent;
+      const [child, dispose] = api.Scope.invoke(this.parent, "create", [this.parent]);
       child.set(ErrorBoundary, { raise: (error: unknown) => this.raise(error) });
       this.dispose = dispose;
       this.current = scope = child;
@@ -319,6 +323,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
   private complete(outcome: Result<T>): void {
     this.phase = SETTLED;
     this.outcome = outcome;
+    this.iterator = DONE;
     this.current = undefined;
     this.dispose = undefined;
     const waiters = this.waiters;
@@ -332,7 +337,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
 }
 
 function* teardown<T>(
-  dispose: () => Future<void>,
+  dispose: () => Operation<void>,
   outcome: Result<T>,
 ): Generator<Effect<unknown>, Result<T>, unknown> {
   try {
@@ -342,6 +347,11 @@ function* teardown<T>(
   }
   return outcome;
 }
+
+/** The iterator of a settled routine (lets the operation's be collected). */
+const DONE: Iterator<Effect<unknown>, unknown, unknown> = {
+  next: () => ({ done: true, value: undefined }),
+};
 
 // --- the trampoline ---
 

@@ -594,6 +594,50 @@ describe("LightRoutine", () => {
     });
   });
 
+  it("fails the item when a child or a resource fails synchronously while the item steps outside effection's reducer", async () => {
+    // After until(), the item steps from a promise callback, so effection runs the new task at
+    // once, inside the item's step; its failure must still reach the item, and only the item.
+    await run(function* () {
+      const selector = yield* useSelector<unknown, string>();
+      selector.add(
+        "spawn",
+        (function* () {
+          yield* until(Promise.resolve());
+          yield* spawn(function* () {
+            throw new Error("child failed at once");
+          });
+          yield* suspend();
+        })(),
+      );
+      expect(((yield* failure(selector)) as Error).message).toBe("child failed at once");
+      selector.add(
+        "resource",
+        (function* () {
+          yield* until(Promise.resolve());
+          return yield* resource(function* () {
+            throw new Error("init failed at once");
+          });
+        })(),
+      );
+      expect(((yield* failure(selector)) as Error).message).toBe("init failed at once");
+      selector.add(
+        "caught",
+        (function* () {
+          yield* until(Promise.resolve());
+          try {
+            yield* resource(function* () {
+              throw new Error("init failed");
+            });
+          } catch {
+            yield* sleep(1);
+            return "recovered";
+          }
+        })(),
+      );
+      expect(yield* drain(selector)).toEqual([{ data: "caught", value: "recovered" }]);
+    });
+  });
+
   it("waits for a finally block that suspends when the owner halts", async () => {
     const log: string[] = [];
     const task = run(function* () {
