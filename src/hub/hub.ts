@@ -1,7 +1,9 @@
 import {
   action,
   type Effect,
+  Ok,
   type Operation,
+  type Result,
   resource,
   type Stream,
   type Subscription,
@@ -169,6 +171,7 @@ function checkPolicy(policy: string): void {
   }
 }
 
+const OK: Result<void> = Ok();
 const BACKFILL = 0;
 const LIVE = 1;
 
@@ -364,7 +367,7 @@ class HubSubscription<T> implements Subscription<Message<T>, never> {
   private cursor = "";
   private lost = false;
   private isFull = false;
-  private waiter: (() => void) | undefined = undefined;
+  private waiter: ((result: Result<void>) => void) | undefined = undefined;
   private error: Error | undefined = undefined;
   private overflowed = false;
   private detached = false;
@@ -439,8 +442,25 @@ class HubSubscription<T> implements Subscription<Message<T>, never> {
   private wake(): void {
     const waiter = this.waiter;
     this.waiter = undefined;
-    waiter?.();
+    waiter?.(OK);
   }
+
+  /**
+   * Suspends the consumer until `push` (or `fail`) wakes it: one reusable
+   * effect per subscription, so a wake-up allocates nothing of ours.
+   */
+  private readonly waitEffect: Effect<void> = {
+    description: "hub subscription: wait for a message",
+    enter: (resolve) => {
+      this.waiter = resolve;
+      return this.leaveWait;
+    },
+  };
+
+  private readonly leaveWait = (done: (result: Result<void>) => void): void => {
+    this.waiter = undefined;
+    done(OK);
+  };
 
   next(): Operation<IteratorResult<Message<T>, never>> {
     return this.op;
@@ -498,12 +518,7 @@ class HubSubscription<T> implements Subscription<Message<T>, never> {
       }
       if (this.overflowed) throw new SubscriptionOverflowError(this.capacity, this.lastId);
       if (this.error) throw this.error;
-      yield* action<void>((resolve) => {
-        this.waiter = resolve;
-        return () => {
-          if (this.waiter === resolve) this.waiter = undefined;
-        };
-      });
+      yield this.waitEffect;
     }
   }
 
