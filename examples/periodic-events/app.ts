@@ -23,7 +23,7 @@ export interface PeriodicEventsOptions {
    * Runs the sources. Default: run them here. With Redis, `useLeader` passes
    * an operation that runs them only while this process holds the lease.
    */
-  lead?: (sources: () => Operation<never>) => Operation<never>;
+  lead?: (sources: () => Operation<never>) => Operation<unknown>;
   /** How long `/next` waits before answering 204. Default 30 s. */
   nextTimeoutMs?: number;
   shutdownGraceMs?: number;

@@ -3,13 +3,14 @@
  * the server's lifespan; `GET /`, `GET /next` (long-poll), `GET /stream` (NDJSON).
  *
  *   npx tsx examples/periodic-events/main.ts [--port 5014] [--tick-ms 2000] [--beat-ms 5000]
- *       [--redis redis://127.0.0.1:6379] [--workers N] [--fail-at-tick N]
+ *       [--redis redis://127.0.0.1:6379 [--lease-ms N]] [--workers N] [--fail-at-tick N]
  */
 import cluster from "node:cluster";
 import { parseArgs } from "node:util";
 import { main, suspend } from "effection";
+import { useLeader, useRedisBroker } from "../../src/hub/redis.js";
 import { label } from "../../src/index.js";
-import { usePeriodicEvents } from "./app.js";
+import { type PeriodicEventsOptions, usePeriodicEvents } from "./app.js";
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     redis: { type: "string" },
     workers: { type: "string", default: "1" },
     "fail-at-tick": { type: "string" },
+    "lease-ms": { type: "string" },
   },
 });
 
@@ -38,6 +40,7 @@ const tickMs = intFlag("tick-ms", values["tick-ms"], 1) ?? 2000;
 const beatMs = intFlag("beat-ms", values["beat-ms"], 1) ?? 5000;
 const workers = intFlag("workers", values.workers, 1) ?? 1;
 const failAtTick = intFlag("fail-at-tick", values["fail-at-tick"], 1);
+const leaseMs = intFlag("lease-ms", values["lease-ms"], 10) ?? Math.max(1000, tickMs);
 
 if (workers > 1 && cluster.isPrimary) {
   if (!values.redis) {
@@ -60,7 +63,21 @@ if (workers > 1 && cluster.isPrimary) {
 } else {
   await main(function* () {
     yield* label("periodic-events");
-    const app = yield* usePeriodicEvents({ port, host: values.host, tickMs, beatMs, failAtTick });
+    const options: PeriodicEventsOptions = { port, host: values.host, tickMs, beatMs, failAtTick };
+    const redis = values.redis;
+    if (redis) {
+      // Every process serves and subscribes through Redis Streams; one process at a time
+      // (the holder of the lease) runs the ticker and the heartbeat.
+      options.broker = yield* useRedisBroker({ url: redis });
+      options.lead = function* (sources) {
+        yield* useLeader({ redis, key: "periodic-events:leader", ttl: leaseMs }, function* () {
+          console.log(`pid ${process.pid} leads: running the ticker and the heartbeat`);
+          yield* sources();
+        });
+        yield* suspend();
+      };
+    }
+    const app = yield* usePeriodicEvents(options);
     console.log(
       `periodic-events listening on ${app.url} (pid ${process.pid}, tick ${tickMs} ms, beat ${beatMs} ms)`,
     );

@@ -3,9 +3,10 @@ import { once } from "node:events";
 import { request } from "node:http";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { run, sleep } from "effection";
+import { call, run, sleep } from "effection";
 import { afterEach, describe, expect, it } from "vitest";
 import { usePeriodicEvents } from "../../examples/periodic-events/app.js";
+import { useRedisServer } from "../../src/testing/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 
 checkLeaksAfterEach();
@@ -131,6 +132,75 @@ describe("examples/periodic-events", () => {
       for (const req of requests) req.destroy();
       for (let i = 0; i < 50 && app.ticks.stats().subscribers > baseline; i++) yield* sleep(10);
       expect(app.ticks.stats().subscribers).toBe(baseline);
+    });
+  });
+
+  it("warns that --workers without --redis gives each worker its own count", async () => {
+    const { child, output } = await startApp(["--workers", "2", "--tick-ms", "1000"]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(output()).toContain("each worker runs its own ticker");
+    child.kill("SIGTERM");
+    await once(child, "exit");
+  });
+
+  it("shares one count across 3 processes on Redis and survives killing the leader", async () => {
+    await run(function* () {
+      const redis = yield* useRedisServer();
+      const tickMs = 200;
+      const apps = yield* call(() =>
+        Promise.all(
+          [0, 1, 2].map(() =>
+            startApp([
+              "--tick-ms",
+              String(tickMs),
+              "--beat-ms",
+              "500",
+              "--redis",
+              redis.url,
+              "--lease-ms",
+              "800",
+            ]),
+          ),
+        ),
+      );
+      const leaderOf = () => apps.filter((app) => /leads: running the ticker/.test(app.output()));
+      for (let i = 0; i < 100 && leaderOf().length === 0; i++) yield* sleep(50);
+      expect(leaderOf()).toHaveLength(1);
+      yield* sleep(3 * tickMs);
+
+      const counts = yield* call(() =>
+        Promise.all(
+          apps.map((app) =>
+            getJson(`${app.url}/`).then((r) => (r.body as { count: number }).count),
+          ),
+        ),
+      );
+      expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+      const nexts = yield* call(() => Promise.all(apps.map((app) => getJson(`${app.url}/next`))));
+      const nextTicks = nexts.map((r) => (r.body as { tick: number }).tick);
+      expect(Math.max(...nextTicks) - Math.min(...nextTicks)).toBeLessThanOrEqual(1);
+
+      const [leader] = leaderOf();
+      const before = Math.max(...counts);
+      leader.child.kill("SIGKILL");
+      yield* call(() => once(leader.child, "exit"));
+      const survivors = apps.filter((app) => app !== leader);
+      // a follower takes the lease within its ttl (800 ms) plus a retry, and ticks go on
+      const t0 = performance.now();
+      let after = before;
+      while (after <= before + 2 && performance.now() - t0 < 5000) {
+        yield* sleep(100);
+        const reply = yield* call(() => getJson(`${survivors[0].url}/`));
+        after = (reply.body as { count: number }).count;
+      }
+      expect(after).toBeGreaterThan(before + 2);
+      expect(
+        survivors.filter((app) => /leads: running the ticker/.test(app.output())),
+      ).toHaveLength(1);
+      for (const app of survivors) {
+        app.child.kill("SIGTERM");
+        yield* call(() => once(app.child, "exit"));
+      }
     });
   });
 });
