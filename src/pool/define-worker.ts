@@ -9,7 +9,7 @@ import {
   type WorkerFrame,
 } from "./protocol.js";
 import { runWorkerServerProcess } from "./serve-workers.js";
-import { MODE_ENV, SERVE_ENV, THREAD_MARK } from "./worker-link.js";
+import { MAX_FRAME_ENV, MODE_ENV, SERVE_ENV, THREAD_MARK } from "./worker-link.js";
 import { startSocketWorker, startWorkerRuntime } from "./worker-runtime.js";
 
 /** A function a worker exposes. */
@@ -142,12 +142,18 @@ function activate(definition: WorkerDefinition): void {
   }
   if (mode === "socket" && process.send) {
     activated = true;
+    const maxFrameBytes = Number(process.env[MAX_FRAME_ENV]) || undefined;
     delete process.env[MODE_ENV];
+    delete process.env[MAX_FRAME_ENV];
     process.on("disconnect", () => process.exit(0));
     process.on("message", (message: unknown, handle: unknown) => {
       if (message === "bough.socket" && handle) {
-        startSocketWorker(definition, handle as Socket, (text, done) =>
-          process.send!({ type: "bough.protocol-error", message: text }, undefined, {}, done),
+        startSocketWorker(
+          definition,
+          handle as Socket,
+          (text, done) =>
+            process.send!({ type: "bough.protocol-error", message: text }, undefined, {}, done),
+          maxFrameBytes,
         );
       }
     });

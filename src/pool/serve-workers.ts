@@ -15,7 +15,7 @@ import {
 import type { SocketAddress } from "./socket-transport.js";
 import { openThreadLink } from "./thread-transport.js";
 import { resolveWorkerFile } from "./worker-file.js";
-import { MODE_ENV, type WorkerLink } from "./worker-link.js";
+import { MAX_FRAME_ENV, MODE_ENV, type WorkerLink } from "./worker-link.js";
 
 /** Options of {@link serveWorkers}. */
 export interface ServeWorkersOptions {
@@ -90,7 +90,11 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
     // Process workers get the connection itself (AnyEvent::Task's fork per
     // connection): the server hands the socket over and is out of the path.
     const handOff = (socket: Socket) => {
-      const child = forkWorkerFile(file, { [MODE_ENV]: "socket" }, { execArgv: options.execArgv });
+      const child = forkWorkerFile(
+        file,
+        { [MODE_ENV]: "socket", [MAX_FRAME_ENV]: String(maxFrameBytes) },
+        { execArgv: options.execArgv },
+      );
       children.add(child);
       let handed = false;
       const exited = new Promise<void>((resolve) => {

@@ -251,8 +251,9 @@ export function startSocketWorker(
   definition: WorkerDefinition,
   socket: Socket,
   onProtocolError: (message: string, done: () => void) => void,
+  maxFrameBytes?: number,
 ): void {
-  const decoder = createFrameDecoder();
+  const decoder = createFrameDecoder(maxFrameBytes);
   socket.setNoDelay?.(true);
   socket.on("error", () => {});
   socket.on("close", () => process.exit(0));

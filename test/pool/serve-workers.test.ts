@@ -128,6 +128,22 @@ describe("serveWorkers", () => {
     });
   });
 
+  it("closes a connection whose frame exceeds maxFrameBytes", async () => {
+    const path = join(dir, "big.sock");
+    const errors: ProtocolError[] = [];
+    await run(function* () {
+      yield* serveWorkers({
+        listen: { path },
+        worker,
+        maxFrameBytes: 64,
+        onProtocolError: (error) => errors.push(error),
+      });
+      yield* until(sendRaw(path, `["do",{},"echo",["${"x".repeat(100)}`));
+      yield* until(eventually(() => errors.length === 1));
+    });
+    expect(errors[0].message).toMatch(/larger than 64 bytes/);
+  });
+
   it("serves clients in two processes from one server", async () => {
     const path = join(dir, "d.sock");
     const client = fileURLToPath(new URL("./fixtures/remote-client.ts", import.meta.url));

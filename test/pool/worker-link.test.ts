@@ -1,0 +1,58 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { run, until } from "effection";
+import { afterAll, describe, expect, it } from "vitest";
+import { serveWorkers } from "../../src/pool/index.js";
+import { openProcessLink } from "../../src/pool/process-transport.js";
+import type { WorkerFrame } from "../../src/pool/protocol.js";
+import { openSocketLink } from "../../src/pool/socket-transport.js";
+import { openThreadLink } from "../../src/pool/thread-transport.js";
+import type { WorkerLink } from "../../src/pool/worker-link.js";
+import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { checkThreadsAfterEach, echoWorkerFile, eventually } from "./helpers.js";
+
+checkLeaksAfterEach();
+checkThreadsAfterEach();
+
+const dir = mkdtempSync(join(tmpdir(), "bough-link-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The contract every transport keeps. */
+async function checkContract(link: WorkerLink) {
+  const meta = await link.ready;
+  expect(meta.pid).toBeGreaterThan(0);
+  expect(meta.done).toBe(true); // the echo worker has a checkoutDone hook
+  const frames: WorkerFrame[] = [];
+  const exits: Error[] = [];
+  link.onFrame = (frame) => frames.push(frame);
+  link.onExit = (error) => exits.push(error);
+  link.send(["do", {}, "inc", [1]]);
+  link.send(["do", {}, "fail", ["no"]]);
+  await eventually(() => frames.length === 2);
+  expect(frames[0]).toEqual(["ok", {}, 2]);
+  expect(frames[1][0]).toBe("er");
+  expect(frames[1][2]).toMatchObject({ name: "RangeError", message: "no", extra: 42 });
+  const first = link.kill();
+  expect(link.kill()).toBe(first);
+  await first;
+  expect(exits).toEqual([]);
+}
+
+describe("worker links", () => {
+  it("keep the same contract over a thread", async () => {
+    await checkContract(openThreadLink(echoWorkerFile));
+  });
+
+  it("keep the same contract over a child process", async () => {
+    await checkContract(openProcessLink(echoWorkerFile));
+  });
+
+  it("keep the same contract over a socket to a worker server", async () => {
+    const path = join(dir, "link.sock");
+    await run(function* () {
+      yield* serveWorkers({ listen: { path }, worker: echoWorkerFile });
+      yield* until(checkContract(openSocketLink({ path })));
+    });
+  });
+});
