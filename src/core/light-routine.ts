@@ -8,6 +8,7 @@ import {
   type Operation,
   type Result,
   type Scope,
+  type Task,
 } from "effection";
 import { api } from "effection/experimental";
 
@@ -56,14 +57,20 @@ import { api } from "effection/experimental";
  *   the same slot) to this routine, which then fails the way a task's trap
  *   does: record the error, unwind, settle with the error.
  * - No `future`. Nothing in effection 4.1 reads `routine.future` except a
- *   task reading its own; a light routine has none and says so if asked.
+ *   task reading its own; a light routine has none.
  *
- * The fallback rule. There is no effect that needs a real task: the only
- * ways into a coroutine are `scope` (answered by the lazy scope), `data` and
- * the methods (answered as effection's own coroutine answers them). Should a
- * future effection read `routine.future`, the getter throws, the effect fails
- * the item loudly, and the compatibility suite (test/core/light-routine
- * .test.ts runs real effection operations on light routines) catches it.
+ * The fallback rule. An effect reaches a coroutine only through `scope`
+ * (answered by the lazy scope), `data` and the methods (answered as
+ * effection's own coroutine answers them), and `future`, which a light
+ * routine cannot answer. So: an effect that reads `routine.future` while it
+ * is being entered is abandoned at that point and entered again by a real
+ * effection task, which runs the rest of the operation (in the routine's
+ * scope, so contexts carry over) while the routine joins it; halting the
+ * routine halts that task. Such an effect is entered twice, which is safe
+ * when it reads its coroutine before acting, as every effection effect does.
+ * Read outside `enter()`, `future` throws. test/core/light-routine.test.ts
+ * runs real effection operations on light routines and exercises the
+ * fallback.
  */
 
 type Exit = (resolve: (result: Result<unknown>) => void) => void;
@@ -132,6 +139,8 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
   private raised: { error: unknown } | undefined;
   private outcome: Result<T> | undefined;
   private waiters: (() => void)[] | undefined;
+  /** True while an effect is being entered (see {@link future}). */
+  private entering = false;
 
   /**
    * @param iterator an operation's iterator, already stepped once
@@ -181,8 +190,12 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     this.current = scope;
   }
 
-  /** A light routine has no future; nothing outside a task's own code asks for one. */
+  /**
+   * A light routine has no future. Read by an effect being entered, this
+   * hands the operation to a real task (see the fallback rule above).
+   */
   get future(): never {
+    if (this.entering) throw NEEDS_TASK;
     throw new Error("a light routine has no future (bough selector item)");
   }
 
@@ -252,12 +265,16 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
 
   perform(effect: Effect<unknown>): void {
     const epoch = ++this.epoch;
+    this.entering = true;
     try {
       this.exit = effect.enter((result) => {
         if (this.epoch === epoch) this.resume(result);
       }, this);
     } catch (error) {
-      this.resume(Err(error as Error));
+      if (error === NEEDS_TASK) this.handOff(effect);
+      else this.resume(Err(error as Error));
+    } finally {
+      this.entering = false;
     }
   }
 
@@ -286,6 +303,20 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     }
     if (next.done) this.finished(Ok(next.value));
     else this.perform(next.value);
+  }
+
+  /**
+   * The fallback: a real task, in this routine's scope, enters `effect` and
+   * runs the rest of the operation; this routine joins it from now on.
+   */
+  private handOff(effect: Effect<unknown>): void {
+    this.epoch++; // whatever the abandoned entry may call back is ignored
+    const rest = new Continuation(this.iterator, effect);
+    const task = this.scope.run(() => rest);
+    this.iterator = join(task);
+    this.exit = noopExit;
+    this.resumeWith = OK;
+    schedule(this);
   }
 
   /** effection's trap, for children of the lazy scope: fail by unwinding. */
@@ -333,6 +364,61 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     } finally {
       if (waiters) for (const wake of waiters) wake();
     }
+  }
+}
+
+/** Thrown by {@link LightRoutine.future} to ask {@link LightRoutine.perform} for a task. */
+const NEEDS_TASK = Symbol("bough.light-routine.needs-task");
+
+/**
+ * An operation that yields `effect` and then continues `iterator`: the rest
+ * of a light routine's operation, as a task's body after a hand-off.
+ */
+class Continuation<T> implements Operation<T>, Iterator<Effect<unknown>, T, unknown> {
+  constructor(
+    private iterator: Iterator<Effect<unknown>, T, unknown>,
+    private effect: Effect<unknown> | undefined,
+  ) {}
+
+  [Symbol.iterator]() {
+    return this;
+  }
+
+  next(value?: unknown): IteratorResult<Effect<unknown>, T> {
+    const effect = this.effect;
+    if (effect) {
+      this.effect = undefined;
+      return { done: false, value: effect };
+    }
+    return this.iterator.next(value);
+  }
+
+  throw(error?: unknown): IteratorResult<Effect<unknown>, T> {
+    this.effect = undefined;
+    if (this.iterator.throw) return this.iterator.throw(error);
+    throw error;
+  }
+
+  return(): IteratorResult<Effect<unknown>, T> {
+    this.effect = undefined;
+    return (
+      this.iterator.return ? this.iterator.return() : { done: true, value: undefined }
+    ) as IteratorResult<Effect<unknown>, T>;
+  }
+}
+
+/** Joins `task`; halts it (waiting for its cleanup) if the joiner is halted first. */
+function* join<T>(task: Task<T>): Generator<Effect<unknown>, T, unknown> {
+  let settled = false;
+  try {
+    const value = yield* task;
+    settled = true;
+    return value;
+  } catch (error) {
+    settled = true;
+    throw error;
+  } finally {
+    if (!settled) yield* task.halt();
   }
 }
 

@@ -7,6 +7,7 @@ import {
   createSignal,
   each,
   ensure,
+  Ok,
   type Operation,
   type Result,
   race,
@@ -635,6 +636,59 @@ describe("LightRoutine", () => {
         })(),
       );
       expect(yield* drain(selector)).toEqual([{ data: "caught", value: "recovered" }]);
+    });
+  });
+
+  it("hands an item to a real task when an effect reads routine.future, keeping value, failure and halt", async () => {
+    // No effection 4.1 effect reads `routine.future`; this one does, so the light path cannot serve it.
+    const readsFuture: Operation<string> = {
+      *[Symbol.iterator]() {
+        return (yield {
+          description: "reads routine.future",
+          enter(resolve, routine) {
+            const future = routine.future;
+            resolve(Ok(typeof future.then));
+            return (exited) => exited(Ok());
+          },
+        }) as string;
+      },
+    };
+    const Name = createContext<string>("bough.test.handoff");
+    await run(function* () {
+      const selector = yield* useSelector<unknown, string>();
+      selector.add(
+        "v",
+        (function* () {
+          yield* sleep(1);
+          yield* Name.set("set before the hand-off");
+          const kind = yield* readsFuture;
+          yield* sleep(1);
+          return [kind, yield* Name.expect()];
+        })(),
+      );
+      expect(yield* drain(selector)).toEqual([
+        { data: "v", value: ["function", "set before the hand-off"] },
+      ]);
+      selector.add(
+        "f",
+        (function* () {
+          yield* until(Promise.resolve());
+          yield* readsFuture;
+          yield* sleep(1);
+          throw boom();
+        })(),
+      );
+      expect(((yield* failure(selector)) as Error).message).toBe("boom");
+      const halted = yield* haltedItem(function* (log) {
+        yield* readsFuture;
+        try {
+          yield* suspend();
+        } finally {
+          yield* sleep(1);
+          log.push("finally in the task");
+        }
+      });
+      expect(halted).toEqual(["finally in the task", "size 0"]);
     });
   });
 
