@@ -17,7 +17,11 @@ export type ProgressEventName = "status" | "progress" | "complete" | "failed" | 
 
 /** One item of a progress stream. */
 export interface ProgressItem {
-  /** The topic cursor: the SSE event id. */
+  /**
+   * The SSE event id: `<instance>-<cursor>`, the runner's instance and the
+   * topic cursor, so that an id from before a restart is never mistaken for
+   * a position in the new topic.
+   */
   readonly id: string;
   readonly event: ProgressEventName;
   readonly job: JobRecord;
@@ -41,10 +45,10 @@ const FINAL_NAMES: Record<string, ProgressEventName> = {
 /** Items made once per topic message, so that many watchers of one job share them (and their SSE encoding). */
 const items = new WeakMap<Message<JobEvent>, ProgressItem>();
 
-function itemOf(message: Message<JobEvent>, job: JobRecord): ProgressItem {
+function itemOf(runner: JobRunner, message: Message<JobEvent>, job: JobRecord): ProgressItem {
   let item = items.get(message);
   if (item === undefined) {
-    item = { id: message.id, event: NAMES[message.value.type], job };
+    item = { id: `${runner.instance}-${message.id}`, event: NAMES[message.value.type], job };
     items.set(message, item);
   }
   return item;
@@ -67,8 +71,13 @@ export const PROGRESS_SSE: SseOptions<ProgressItem> = {
   heartbeatMs: 15_000,
 };
 
-function isCursor(value: string | undefined): value is string {
-  return value !== undefined && /^(0|[1-9][0-9]{0,15})$/.test(value);
+/** The topic cursor in an SSE id of this runner's instance, or undefined. */
+function cursorOf(runner: JobRunner, lastEventId: string | undefined): string | undefined {
+  if (lastEventId === undefined) return undefined;
+  const prefix = `${runner.instance}-`;
+  if (!lastEventId.startsWith(prefix)) return undefined;
+  const cursor = lastEventId.slice(prefix.length);
+  return /^(0|[1-9][0-9]{0,15})$/.test(cursor) ? cursor : undefined;
 }
 
 /**
@@ -92,28 +101,32 @@ export function progressStream(
     let ended = false;
     let after: string | undefined;
 
+    const sseId = (cursor: string) => `${runner.instance}-${cursor}`;
+
     /** Starts from the job as it is now: its final state, or a `status` event and the changes after it. */
     const fresh = () => {
       const job = runner.get(id);
       const cursor = runner.cursor;
       if (isFinal(job.status)) {
-        first.push({ id: runner.lastEventOf(id) ?? cursor, event: FINAL_NAMES[job.status], job });
+        const final = FINAL_NAMES[job.status];
+        first.push({ id: sseId(runner.lastEventOf(id) ?? cursor), event: final, job });
         ended = true;
       } else {
-        first.push({ id: cursor, event: "status", job });
+        first.push({ id: sseId(cursor), event: "status", job });
         after = cursor;
       }
     };
 
     const job = runner.get(id);
     const last = runner.lastEventOf(id);
-    if (isCursor(lastEventId) && Number(lastEventId) <= Number(runner.cursor)) {
-      if (isFinal(job.status) && (last === undefined || Number(last) <= Number(lastEventId))) {
+    const resumeFrom = cursorOf(runner, lastEventId);
+    if (resumeFrom !== undefined && Number(resumeFrom) <= Number(runner.cursor)) {
+      if (isFinal(job.status) && (last === undefined || Number(last) <= Number(resumeFrom))) {
         // it ended before the watcher left: its final state, at once
-        first.push({ id: last ?? lastEventId, event: FINAL_NAMES[job.status], job });
+        first.push({ id: sseId(last ?? resumeFrom), event: FINAL_NAMES[job.status], job });
         ended = true;
       } else {
-        after = lastEventId;
+        after = resumeFrom;
       }
     } else {
       fresh();
@@ -149,7 +162,7 @@ export function progressStream(
             continue;
           }
           if (event.job.id !== id) continue;
-          const item = itemOf(message.value, event.job);
+          const item = itemOf(runner, message.value, event.job);
           if (isFinal(event.job.status)) ended = true;
           return { done: false, value: item };
         }

@@ -5,6 +5,7 @@
  * store and the event stream never disagree, and a final status is never
  * overwritten: a job cancelled in its last second stays cancelled.
  */
+import { randomBytes } from "node:crypto";
 import { type Operation, resource } from "effection";
 import { type Hub, type Message, useHub } from "../../src/hub/index.js";
 import { describe, label } from "../../src/index.js";
@@ -30,6 +31,8 @@ export interface JobRunnerOptions {
 
 /** A consistent view of the queue: every job, and the event id it reflects. */
 export interface QueueSnapshot {
+  /** The runner's instance (see {@link JobRunner.instance}). */
+  instance: string;
   /** The id of the last event included; subscribe `after` it to continue without gap. */
   cursor: string;
   jobs: JobRecord[];
@@ -39,6 +42,11 @@ export interface QueueSnapshot {
 /** The job runner, as provided by {@link useJobRunner}. */
 export interface JobRunner {
   readonly concurrency: number;
+  /**
+   * Names this run of the process. Event positions (`seq`, SSE ids) start
+   * again at 1 after a restart; clients compare this to tell the runs apart.
+   */
+  readonly instance: string;
   /** The `jobs` topic: every change, in order. */
   readonly events: Hub<JobEvent>;
   /** The worker pool the `prime` job uses. */
@@ -100,6 +108,7 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
       timeout: options.primeCallTimeoutMs ?? 60_000,
     });
 
+    const instance = randomBytes(4).toString("hex");
     let cursor = "0";
     const lastEvent = new Map<number, string>();
     const queue = new Set<number>();
@@ -208,6 +217,7 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
     yield* label("job-runner");
     yield* provide({
       concurrency,
+      instance,
       events,
       pool,
       scheduler,
@@ -242,7 +252,7 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
       get,
       list: () => store.list(),
       stats,
-      snapshot: () => ({ cursor, jobs: store.list(), stats: stats() }),
+      snapshot: () => ({ instance, cursor, jobs: store.list(), stats: stats() }),
       get cursor() {
         return cursor;
       },

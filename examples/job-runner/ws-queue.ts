@@ -43,6 +43,7 @@ function stateMessage(snapshot: QueueSnapshot, id?: unknown): string {
   return JSON.stringify({
     type: "queue_state",
     ...(id === undefined ? {} : { id }),
+    instance: snapshot.instance,
     seq: Number(snapshot.cursor),
     jobs: snapshot.jobs,
     stats: snapshot.stats,

@@ -147,13 +147,27 @@ describe("the dashboard in Chromium", () => {
     await page.close();
   });
 
-  it("shows the connection state and reconnects the WebSocket", async () => {
+  it("shows the connection state, reconnects, and takes a restarted server's queue as it is", async () => {
     const page = await openDashboard();
+    const post = (body: unknown) =>
+      page.evaluate(
+        `fetch("/api/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: ${JSON.stringify(JSON.stringify(body))} })`,
+      );
+    await post({ job_type: "echo", params: { message: "old run", delay: 0 } });
+    await post({ job_type: "echo", params: { message: "old run", delay: 0 } });
+    await job(page, 2).locator(".status", { hasText: "completed" }).waitFor({ timeout: 5000 });
     const port = started.app.port;
     await started.stop();
     await page.locator("#conn.reconnecting").waitFor({ timeout: 5000 });
     started = await startApp({ port });
     await page.locator("#conn.connected").waitFor({ timeout: 15_000 });
+    // the new run has no jobs: the old ones go
+    await job(page, 2).waitFor({ state: "detached", timeout: 5000 });
+    // and its job 1 (at an earlier position than the old run's events) shows
+    await post({ job_type: "echo", params: { message: "new run", delay: 0 } });
+    const card = job(page, 1);
+    await card.locator(".status", { hasText: "completed" }).waitFor({ timeout: 5000 });
+    expect(await card.locator(".result").textContent()).toContain("new run");
     await page.close();
   });
 });

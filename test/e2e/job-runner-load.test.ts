@@ -6,6 +6,7 @@ import {
   request,
   SseClient,
   type Started,
+  seqOf,
   startApp,
   WsClient,
 } from "./fixtures/job-runner/helpers.js";
@@ -123,7 +124,7 @@ describe("the job runner under load", () => {
         expect(JSON.parse(sse.events[0].data).status).toBe("queued");
         expect(names.at(-1)).toBe("complete");
         expect(names.filter((n) => n === "complete")).toHaveLength(1);
-        const eventIds = sse.events.map((e) => Number(e.id));
+        const eventIds = sse.events.map((e) => seqOf(e.id));
         expect([...eventIds].sort((a, b) => a - b)).toEqual(eventIds);
       }
       const hub = app.runner.events.stats();

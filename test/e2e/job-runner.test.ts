@@ -6,6 +6,7 @@ import {
   request,
   SseClient,
   type Started,
+  seqOf,
   startApp,
   WsClient,
 } from "./fixtures/job-runner/helpers.js";
@@ -318,7 +319,7 @@ describe("the SSE progress stream", () => {
     expect([...progress].sort((a, b) => a - b)).toEqual(progress);
     expect(jobs.at(-1)).toMatchObject({ id: job.id, status: "completed", progress: 100 });
     expect(jobs.some((j) => j.message === "1 second remaining")).toBe(true);
-    const ids = sse.events.map((e) => Number(e.id));
+    const ids = sse.events.map((e) => seqOf(e.id));
     expect([...ids].sort((a, b) => a - b)).toEqual(ids);
   });
 
@@ -329,6 +330,30 @@ describe("the SSE progress stream", () => {
     await sse.closed;
     expect(sse.names).toEqual(["complete"]);
     expect(JSON.parse(sse.events[0].data).result).toEqual({ message: "Hello, bough!" });
+  });
+
+  it("starts over for an id from another run of the server", async () => {
+    const job = (await post({ job_type: "countdown", params: { seconds: 30 } })).json();
+    await waitForStatus(job.id, "running");
+    const { instance, cursor } = started.app.runner;
+    const other = instance === "00000000" ? "11111111" : "00000000";
+    const stranger = await SseClient.open(`${url}/api/jobs/${job.id}/progress`, {
+      "last-event-id": `${other}-1`,
+    });
+    const resumed = await SseClient.open(`${url}/api/jobs/${job.id}/progress`, {
+      "last-event-id": `${instance}-1`,
+    });
+    await stranger.waitFor((events) => events.length >= 1);
+    await resumed.waitFor((events) => events.length >= 1);
+    // from the job as it is now, not from position 1 of this run's topic
+    expect(stranger.events[0].event).toBe("status");
+    expect(stranger.events[0].id?.startsWith(`${instance}-`)).toBe(true);
+    expect(seqOf(stranger.events[0].id)).toBeGreaterThanOrEqual(Number(cursor));
+    expect(JSON.parse(stranger.events[0].data).status).toBe("running");
+    // a resume of this run replays what came after position 1 (job_started)
+    expect(resumed.events[0]).toMatchObject({ id: `${instance}-2`, event: "status" });
+    stranger.close();
+    resumed.close();
   });
 
   it("ends with cancelled when the job is cancelled", async () => {

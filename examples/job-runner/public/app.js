@@ -70,10 +70,16 @@ function renderStats() {
   $("#empty").hidden = counts.total > 0;
 }
 
-/** Applies a job record seen at topic position `seq`, unless something newer is known. */
-function apply(job, seq) {
+/** The server run our positions belong to: they start again at 1 after a restart. */
+let instance;
+
+/**
+ * Applies a job record seen at topic position `seq`, unless something newer
+ * is known (`force` for the state of a new server run).
+ */
+function apply(job, seq, force = false) {
   let entry = jobs.get(job.id);
-  if (entry && seq <= entry.seq) return;
+  if (entry && seq <= entry.seq && !force) return;
   if (!entry) {
     entry = { job, seq, el: undefined };
     jobs.set(job.id, entry);
@@ -104,7 +110,10 @@ function follow(job) {
   const source = new EventSource(`/api/jobs/${job.id}/progress`);
   streams.set(job.id, source);
   const onEvent = (event) => {
-    apply(JSON.parse(event.data), Number(event.lastEventId));
+    // ids are "<instance>-<seq>"; ignore a stream from another server run
+    const [from, seq] = event.lastEventId.split("-");
+    if (from !== instance) return;
+    apply(JSON.parse(event.data), Number(seq));
     renderStats();
   };
   for (const name of ["status", "progress"]) source.addEventListener(name, onEvent);
@@ -145,10 +154,17 @@ function connect() {
     const message = JSON.parse(event.data);
     switch (message.type) {
       case "queue_state": {
+        const restarted = message.instance !== instance;
+        if (restarted) {
+          // a new server run: its positions are not comparable with ours
+          instance = message.instance;
+          for (const source of streams.values()) source.close();
+          streams.clear();
+        }
         const seen = new Set();
         for (const job of message.jobs) {
           seen.add(job.id);
-          apply(job, message.seq);
+          apply(job, message.seq, restarted);
         }
         for (const id of [...jobs.keys()]) if (!seen.has(id)) remove(id);
         break;
