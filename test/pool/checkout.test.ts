@@ -1,5 +1,5 @@
 import { all, type Operation, run, spawn, until } from "effection";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   CheckoutFatalError,
   createDeferredLog,
@@ -13,6 +13,8 @@ import type echoWorker from "./fixtures/echo-worker.js";
 import { checkThreadsAfterEach, echoWorkerFile as worker } from "./helpers.js";
 
 checkLeaksAfterEach();
+// Real workers on a shared 2-core machine: generous bounds.
+vi.setConfig({ testTimeout: 60_000 });
 checkThreadsAfterEach();
 
 type Echo = typeof echoWorker;

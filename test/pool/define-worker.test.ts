@@ -1,11 +1,13 @@
 import { type Operation, run } from "effection";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { defineWorker, TaskError, usePool } from "../../src/pool/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import type echoWorker from "./fixtures/echo-worker.js";
 import { checkThreadsAfterEach, echoWorkerFile } from "./helpers.js";
 
 checkLeaksAfterEach();
+// Real workers on a shared 2-core machine: generous bounds.
+vi.setConfig({ testTimeout: 60_000 });
 checkThreadsAfterEach();
 
 const functionWorker = new URL("./fixtures/function-worker.js", import.meta.url);

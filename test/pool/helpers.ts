@@ -47,7 +47,7 @@ export function checkThreadsAfterEach(): void {
 }
 
 /** Polls `predicate` every 5 ms until it is true (or fails after `ms`). */
-export async function eventually(predicate: () => boolean, ms = 5000): Promise<void> {
+export async function eventually(predicate: () => boolean, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error("condition not met in time");

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { all, type Operation, run, scoped, spawn, until, withResolvers } from "effection";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { ClockContext } from "../../src/core/clock.js";
 import {
   CheckoutFatalError,
@@ -24,6 +24,8 @@ import {
 } from "./helpers.js";
 
 checkLeaksAfterEach();
+// Real workers on a shared 2-core machine: generous bounds.
+vi.setConfig({ testTimeout: 60_000 });
 checkThreadsAfterEach();
 
 type Echo = typeof echoWorker;

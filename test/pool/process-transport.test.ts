@@ -1,5 +1,5 @@
 import { type Operation, run, spawn, until } from "effection";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   CheckoutFatalError,
   SerializationError,
@@ -13,6 +13,8 @@ import type echoWorker from "./fixtures/echo-worker.js";
 import { eventually, isAlive, echoWorkerFile as worker } from "./helpers.js";
 
 checkLeaksAfterEach();
+// Real workers on a shared 2-core machine: generous bounds.
+vi.setConfig({ testTimeout: 60_000 });
 
 type Echo = typeof echoWorker;
 
@@ -63,7 +65,7 @@ describe("process transport", () => {
       });
       yield* until(eventually(() => pool.stats().idle === 1, 20_000));
       const checkout = yield* spawn(function* () {
-        const c = yield* pool.checkout({ timeout: 1000 });
+        const c = yield* pool.checkout({ timeout: 2500 });
         const { pid } = yield* c.call("whoami");
         const hung = yield* settle(c.call("hang"));
         expect(hung.error).toBeInstanceOf(TimeoutError);

@@ -3,7 +3,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Operation, run, sleep, spawn } from "effection";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import {
   ProtocolError,
   serveWorkers,
@@ -17,6 +17,8 @@ import type echoWorker from "./fixtures/echo-worker.js";
 import { checkThreadsAfterEach, echoWorkerFile as worker } from "./helpers.js";
 
 checkLeaksAfterEach();
+// Real workers on a shared 2-core machine: generous bounds.
+vi.setConfig({ testTimeout: 60_000 });
 checkThreadsAfterEach();
 
 type Echo = typeof echoWorker;

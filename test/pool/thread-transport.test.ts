@@ -1,10 +1,12 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { SerializationError, SpawnError } from "../../src/pool/index.js";
 import { openThreadLink } from "../../src/pool/thread-transport.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import { checkThreadsAfterEach, echoWorkerFile, osThreads } from "./helpers.js";
 
 checkLeaksAfterEach();
+// Real workers on a shared 2-core machine: generous bounds.
+vi.setConfig({ testTimeout: 60_000 });
 checkThreadsAfterEach();
 
 describe("thread transport", () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run, until } from "effection";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { serveWorkers } from "../../src/pool/index.js";
 import { openProcessLink } from "../../src/pool/process-transport.js";
 import type { WorkerFrame } from "../../src/pool/protocol.js";
@@ -13,6 +13,8 @@ import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import { checkThreadsAfterEach, echoWorkerFile, eventually } from "./helpers.js";
 
 checkLeaksAfterEach();
+// Real workers on a shared 2-core machine: generous bounds.
+vi.setConfig({ testTimeout: 60_000 });
 checkThreadsAfterEach();
 
 const dir = mkdtempSync(join(tmpdir(), "bough-link-"));

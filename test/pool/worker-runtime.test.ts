@@ -1,5 +1,5 @@
 import { type Operation, run } from "effection";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { type defineWorker, log, usePool } from "../../src/pool/index.js";
 import type { ClientFrame, WorkerFrame } from "../../src/pool/protocol.js";
 import { startWorkerRuntime } from "../../src/pool/worker-runtime.js";
@@ -8,6 +8,8 @@ import type echoWorker from "./fixtures/echo-worker.js";
 import { checkThreadsAfterEach, eventually, echoWorkerFile as worker } from "./helpers.js";
 
 checkLeaksAfterEach();
+// Real workers on a shared 2-core machine: generous bounds.
+vi.setConfig({ testTimeout: 60_000 });
 checkThreadsAfterEach();
 
 type Echo = typeof echoWorker;

@@ -4,13 +4,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { run } from "effection";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { usePool, useWorkerServer } from "../../src/pool/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import type echoWorker from "./fixtures/echo-worker.js";
 import { eventually, isAlive, echoWorkerFile as worker } from "./helpers.js";
 
 checkLeaksAfterEach();
+// Real workers on a shared 2-core machine: generous bounds.
+vi.setConfig({ testTimeout: 60_000 });
 
 const dir = mkdtempSync(join(tmpdir(), "bough-forked-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -53,7 +55,7 @@ describe("useWorkerServer", () => {
       expect(isAlive(serverPid)).toBe(true);
       parent.kill("SIGKILL");
       await exited;
-      await eventually(() => !isAlive(serverPid), 5000);
+      await eventually(() => !isAlive(serverPid), 20_000);
     } finally {
       parent.kill("SIGKILL");
       await exited;
