@@ -208,7 +208,8 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
 
   /**
    * Interrupts the routine and waits until it settled. Throws if unwinding
-   * failed (a `finally` block threw), as halting a task does.
+   * failed (a `finally` block threw), as halting a task does; a no-op for a
+   * routine that already settled.
    */
   *halt(): Operation<void> {
     this.interrupt();
@@ -222,8 +223,10 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
         };
       });
     }
+    // Only a failure of the unwinding this halt asked for fails the halt; a
+    // routine that had already failed on its own reports that elsewhere.
     const outcome = this.outcome;
-    if (outcome && !outcome.ok) throw outcome.error;
+    if (this.interrupted && outcome && !outcome.ok) throw outcome.error;
   }
 
   // --- effection's Coroutine protocol, as in esm/lib/coroutine.js ---

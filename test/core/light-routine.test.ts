@@ -764,6 +764,16 @@ describe("LightRoutine", () => {
       expect(selector.size).toBe(1);
       expect(yield* drain(selector)).toEqual([{ data: "kept", value: "kept" }]);
       yield* doomed.halt(); // halting again is a no-op
+      const failed = selector.add(
+        "failed",
+        (function* () {
+          yield* sleep(1);
+          throw boom();
+        })(),
+      );
+      yield* sleep(5);
+      yield* failed.halt(); // a no-op for an item that already failed: select reports it
+      expect(((yield* failure(selector)) as Error).message).toBe("boom");
     });
   });
 
