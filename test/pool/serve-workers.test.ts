@@ -6,7 +6,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Operation, run, until } from "effection";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { ProtocolError, serveWorkers, TaskError, usePool } from "../../src/pool/index.js";
+import {
+  createDeferredLog,
+  ProtocolError,
+  serveWorkers,
+  TaskError,
+  usePool,
+} from "../../src/pool/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import type echoWorker from "./fixtures/echo-worker.js";
 import { checkThreadsAfterEach, eventually, isAlive, echoWorkerFile as worker } from "./helpers.js";
@@ -49,12 +55,17 @@ describe("serveWorkers", () => {
     const result = await run(function* () {
       yield* serveWorkers({ listen: { path }, worker });
       const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 2 });
-      const checkout = yield* pool.checkout();
+      const logger = createDeferredLog();
+      const checkout = yield* pool.checkout({ logger });
       const n = yield* checkout.call("inc", 1);
       const state = [yield* checkout.call("push", "x"), yield* checkout.call("push", "y")];
-      return { n, state };
+      yield* checkout.call("logs", 3);
+      return { n, state, logged: logger.toJSON() };
     });
-    expect(result).toEqual({ n: 2, state: [1, 2] });
+    expect(result.n).toBe(2);
+    expect(result.state).toEqual([1, 2]);
+    expect(result.logged.logs.map((entry) => entry.slice(2))).toEqual([["working on", 3]]);
+    expect(result.logged.data).toEqual({ n: 3 });
   });
 
   it("gives each connection its own worker process, reaped when the server stops", async () => {
