@@ -248,14 +248,11 @@ function* measure(
 
 function* boughRedis(url: string, total: number, concurrency: number, rate?: number) {
   const topic = `bench-${Math.random().toString(36).slice(2)}`;
-  const pubBroker = yield* useRedisBroker({ url, maxLen: 100_000 });
-  const subBroker = yield* useRedisBroker({ url, maxLen: 100_000 });
-  const publisher = yield* useHub<[number, number]>({ topic, broker: pubBroker });
-  const subscriber = yield* useHub<[number, number]>({
-    topic,
-    broker: subBroker,
-    buffer: 100_000,
-  });
+  // One broker per process: one command connection and one XREAD reader, like
+  // the raw peers' two connections.
+  const broker = yield* useRedisBroker({ url, maxLen: 100_000 });
+  const publisher = yield* useHub<[number, number]>({ topic, broker });
+  const subscriber = yield* useHub<[number, number]>({ topic, broker, buffer: 100_000 });
   const got = { count: 0, latencies: [] as number[] };
   yield* spawn(function* () {
     const sub = yield* subscriber.subscribe();
@@ -390,6 +387,22 @@ if (process.env.HUB_BENCH === "fanout") {
   console.log(table(FANOUT_HEAD, (await fanout()).rows));
   process.exit(0);
 }
+if (process.env.HUB_BENCH === "redis") {
+  const { results } = await redisBench();
+  for (const [name, byScenario] of Object.entries(results)) {
+    for (const [scenario, r] of Object.entries(byScenario)) {
+      console.log(
+        name.padEnd(32),
+        scenario.padEnd(32),
+        Math.round(r.throughput),
+        r.p50?.toFixed(2),
+        r.p99?.toFixed(2),
+        r.lost,
+      );
+    }
+  }
+  process.exit(0);
+}
 const memory = await fanout();
 const redis = await redisBench();
 
@@ -429,7 +442,7 @@ Goal: ≥ 5 M deliveries/s and ≥ 10× createSignal. Batch 256: ${fmtRate(b256.
 
 ## Redis: publish → deliver
 
-Publisher and subscriber on separate connections in one process, ${REDIS_MESSAGES.toLocaleString("en")} messages per throughput run, ${LATENCY_MESSAGES.toLocaleString("en")} at a fixed 1,000 msg/s for latency; median of 3 alternated runs. Each publisher loop awaits its publish before the next.
+Publisher and subscriber in one process, each side on its own connection (bough: one \`useRedisBroker\` = one command connection + one XREAD reader), ${REDIS_MESSAGES.toLocaleString("en")} messages per throughput run, ${LATENCY_MESSAGES.toLocaleString("en")} at a fixed 1,000 msg/s for latency; median of 3 alternated runs. Each publisher loop awaits its publish before the next.
 
 ${table(["peer", "scenario", "throughput", "vs raw Streams", "p50", "p99", "lost"], redisRows)}
 

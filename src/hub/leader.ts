@@ -109,19 +109,23 @@ export function useLeader(
       }
     }
 
+    // Stop leading a little before the lease can expire in Redis, so that a
+    // late timer on a busy machine never lets two leaders overlap.
+    const safeTtl = ttl - Math.min(ttl / 10, 250);
+
     function* renew(acquiredAt: number): Operation<never> {
-      let deadline = acquiredAt + ttl;
+      let deadline = acquiredAt + safeTtl;
       for (;;) {
         yield* clock.sleep(Math.min(renewEvery, Math.max(0, deadline - clock.now())));
         const sentAt = clock.now();
-        if (sentAt >= deadline) throw new LeaseLostError(key, `not renewed within ${ttl} ms`);
+        if (sentAt >= deadline) throw new LeaseLostError(key, `not renewed within ${safeTtl} ms`);
         let renewed: unknown;
         try {
           renewed = yield* command(deadline - sentAt, redis.eval(RENEW, 1, key, state.token, ttl));
         } catch {
           renewed = undefined; // connection trouble: try again until the deadline
         }
-        if (renewed === 1) deadline = sentAt + ttl;
+        if (renewed === 1) deadline = sentAt + safeTtl;
         else if (renewed === 0) throw new LeaseLostError(key, "another process holds the lease");
       }
     }

@@ -179,8 +179,15 @@ function useConnections(options: RedisBrokerOptions): Operation<Connections> {
     };
     const owned = !options.client;
     const cmd = (options.client ??
-      new Redis(options.url ?? "redis://127.0.0.1:6379", redisOptions)) as CommandClient;
-    const reader = options.client ? options.client.duplicate(redisOptions) : cmd.duplicate();
+      new Redis(options.url ?? "redis://127.0.0.1:6379", {
+        ...redisOptions,
+        // Concurrent publishes share one socket write.
+        enableAutoPipelining: true,
+      })) as CommandClient;
+    const reader = (options.client ?? cmd).duplicate({
+      ...redisOptions,
+      enableAutoPipelining: false,
+    });
     let errors = 0;
     const countError = () => {
       errors++;
