@@ -1,5 +1,6 @@
-import type { Operation, Stream } from "effection";
+import { action, type Operation, type Stream } from "effection";
 import type { RequestContext } from "./context.js";
+import { Resumed } from "./resumed.js";
 import { type BackpressureOptions, createStreamWriter, type StreamWriter } from "./writer.js";
 
 /** Options shared by the streaming replies (`sse`, `ndjson`). */
@@ -57,7 +58,18 @@ export function* pump<T>(
   try {
     const subscription = yield* stream;
     for (;;) {
-      const next = yield* subscription.next();
+      const peek = subscription.next()[Symbol.iterator]();
+      const first = peek.next();
+      let next: IteratorResult<T, unknown>;
+      if (first.done) {
+        next = first.value;
+      } else {
+        next = yield* new Resumed(peek, first);
+        // Woken by the source: let it finish its burst before draining, so a
+        // broadcast of many messages costs one wake-up per connection, not one
+        // per message (and one write syscall, see the writer's cork).
+        yield* afterMicrotask();
+      }
       if (next.done) break;
       yield* writer.write(format(next.value));
     }
@@ -122,4 +134,11 @@ export class FormatCache {
       });
     }
   }
+}
+
+function afterMicrotask(): Operation<void> {
+  return action<void>((resolve) => {
+    queueMicrotask(resolve);
+    return () => {};
+  });
 }

@@ -8,6 +8,7 @@ import { LightRoutine } from "../core/light-routine.js";
 import { RequestContext, type RequestHost } from "./context.js";
 import { HttpError } from "./errors.js";
 import { type BodyReply, error, StreamReply, writeValue } from "./reply.js";
+import { Resumed } from "./resumed.js";
 import { createTimers, type Timers } from "./timers.js";
 
 /**
@@ -78,39 +79,6 @@ export interface ServerHost extends RequestHost {
 }
 
 const SHUTTING_DOWN = '{"error":"server is shutting down"}';
-
-/**
- * An operation whose first step has already run inline: the server calls each
- * handler's first step in the `request` event and only pays for a task when
- * the handler suspends; the task then resumes this iterator where it stopped.
- */
-class Resumed<T> implements Operation<T>, Iterator<any, T, unknown> {
-  constructor(
-    private iterator: Iterator<any, T, unknown>,
-    private first: IteratorResult<any, T> | undefined,
-  ) {}
-  [Symbol.iterator]() {
-    return this;
-  }
-  next(value?: unknown): IteratorResult<any, T> {
-    const first = this.first;
-    if (first !== undefined) {
-      this.first = undefined;
-      return first;
-    }
-    return this.iterator.next(value);
-  }
-  throw(error?: unknown): IteratorResult<any, T> {
-    this.first = undefined;
-    if (this.iterator.throw) return this.iterator.throw(error);
-    throw error;
-  }
-  return(value?: any): IteratorResult<any, T> {
-    this.first = undefined;
-    if (this.iterator.return) return this.iterator.return(value);
-    return { done: true, value };
-  }
-}
 
 /**
  * A request that suspended: it continues as a light routine (a few µs and no
