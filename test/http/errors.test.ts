@@ -7,6 +7,9 @@ import {
   SlowConsumerError,
   StreamClosedError,
 } from "../../src/http/index.js";
+import { checkLeaksAfterEach } from "../helpers/leaks.js";
+
+checkLeaksAfterEach();
 
 describe("http errors", () => {
   it("have stable names, codes and statuses", () => {
