@@ -277,7 +277,16 @@ export class PoolCore {
     this.scope.run(function* () {
       let attempt = 0;
       for (;;) {
-        const link = core.open();
+        let link: WorkerLink;
+        try {
+          link = core.open();
+        } catch (error) {
+          core.starting--;
+          core.onSpawnFailed(
+            new SpawnError(`cannot start a worker: ${(error as Error).message}`, { cause: error }),
+          );
+          return;
+        }
         core.links.add(link);
         let meta: ReadyMeta;
         try {

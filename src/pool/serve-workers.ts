@@ -120,14 +120,21 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
     };
 
     const server: Server = createServer({ pauseOnConnect: true }, (socket) => {
-      if (transport === "process") {
-        handOff(socket);
-        return;
+      try {
+        if (transport === "process") handOff(socket);
+        else relay(socket);
+      } catch (error) {
+        console.error("bough/pool server: cannot start a worker for a connection", error);
+        socket.destroy();
       }
+    });
+
+    // Thread workers: the server relays NDJSON frames to and from the thread.
+    const relay = (socket: Socket) => {
+      const link = openThreadLink(file, { execArgv: options.execArgv });
       socket.resume();
       sockets.add(socket);
       socket.setNoDelay?.(true);
-      const link = openThreadLink(file, { execArgv: options.execArgv });
       links.add(link);
       const decoder = createFrameDecoder(maxFrameBytes);
       const write = (frame: WorkerFrame) => {
@@ -171,7 +178,7 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
         sockets.delete(socket);
         kill(link);
       });
-    });
+    };
 
     let address: SocketAddress;
     const listen = options.listen;

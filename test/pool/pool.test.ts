@@ -228,6 +228,15 @@ describe("usePool", () => {
     });
   });
 
+  it("fails the checkout with SpawnError when the worker cannot even be created", async () => {
+    await run(function* () {
+      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1, execArgv: ["--no-such-flag"] });
+      const outcome = yield* settle(pool.run("inc", 1));
+      expect(outcome.error).toBeInstanceOf(SpawnError);
+      expect(outcome.error.message).toMatch(/cannot start a worker/);
+    });
+  });
+
   it("gives SetupError to the checkout when setup throws, and a fresh worker to the next", async () => {
     process.env.BOUGH_TEST_FAIL_SETUP_ONCE = join(tmp, "setup-marker");
     try {
