@@ -14,7 +14,7 @@ export interface WorkerServerOptions {
   listen: SocketAddress;
   /** The worker file; the server process runs it too (it must `export default defineWorker(…)`). */
   worker: string | URL;
-  /** How the server runs each connection's worker. Default `"thread"`. */
+  /** How the server runs each connection's worker: `"process"` (default, handed the socket) or `"thread"` (relayed). */
   transport?: "thread" | "process";
   /** Extra Node flags for the server and its workers. */
   execArgv?: string[];
