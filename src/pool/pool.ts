@@ -298,7 +298,12 @@ export class PoolCore {
           const stillWanted =
             !core.closing &&
             (core.waitingQueue.length > 0 || core.workers.size + core.starting <= core.minWorkers);
-          if (retryable && stillWanted && core.retryDelay !== undefined) {
+          if (retryable && core.retryDelay !== undefined) {
+            if (!stillWanted) {
+              // Nobody waits any more (their timeouts fired): stop trying quietly.
+              core.starting--;
+              return;
+            }
             attempt++;
             yield* core.clock.sleep(Math.min(core.retryDelay * attempt, core.retryDelay * 5));
             continue;
