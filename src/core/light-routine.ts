@@ -451,30 +451,37 @@ let reducing = false;
 /**
  * Queues `routine` for a turn and, unless a turn is already running further
  * up the stack, runs turns until the queue is empty. The queue is FIFO;
- * `data.enqueued` keeps a routine in it at most once, as in effection.
+ * `enqueued` keeps a routine in it at most once, as in effection.
  */
 function schedule(routine: LightRoutine<any>): void {
   if (routine.enqueued) return;
-  routine.enqueued = true;
-  queue.push(routine);
-  if (reducing) return;
+  if (reducing) {
+    routine.enqueued = true;
+    queue.push(routine);
+    return;
+  }
   reducing = true;
   try {
+    turn(routine); // the common case: one routine resumed by a callback
     for (let i = 0; i < queue.length; i++) {
       const next = queue[i];
       next.enqueued = false;
-      try {
-        next.run();
-      } catch (error) {
-        // run() catches the operation's errors; this is a bug in a done()
-        // hook. Keep stepping the others and surface it.
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
+      turn(next);
     }
   } finally {
-    queue.length = 0;
+    if (queue.length > 0) queue.length = 0;
     reducing = false;
+  }
+}
+
+function turn(routine: LightRoutine<any>): void {
+  try {
+    routine.run();
+  } catch (error) {
+    // run() catches the operation's errors; this is a bug in a done() hook.
+    // Keep stepping the others and surface it.
+    queueMicrotask(() => {
+      throw error;
+    });
   }
 }
