@@ -22,8 +22,12 @@ import {
   withResolvers,
 } from "effection";
 import { describe, expect, it } from "vitest";
+import { ClockContext, delay } from "../../src/core/clock.js";
+import { TimeoutError } from "../../src/core/errors.js";
 import { LightRoutine } from "../../src/core/light-routine.js";
 import { type Selected, type Selector, useSelector } from "../../src/core/selector.js";
+import { withTimeout } from "../../src/core/timeout.js";
+import { createVirtualClock } from "../../src/testing/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 
 checkLeaksAfterEach();
@@ -800,6 +804,62 @@ describe("LightRoutine", () => {
       yield* sleep(1);
       expect(log).toEqual(["first step", "finally"]);
       expect(selector.size).toBe(0);
+    });
+  });
+
+  it("runs bough's own withTimeout and delay as items, on the virtual clock", async () => {
+    const clock = createVirtualClock();
+    const task = run(function* () {
+      yield* ClockContext.set(clock);
+      const selector = yield* useSelector<unknown, string>();
+      selector.add("timed out", withTimeout(10, delay(100)));
+      selector.add(
+        "in time",
+        withTimeout(
+          100,
+          (function* () {
+            yield* delay(5);
+            return "ok";
+          })(),
+        ),
+      );
+      const first = yield* selector.select();
+      let error: unknown;
+      try {
+        yield* selector.select();
+      } catch (e) {
+        error = e;
+      }
+      return { first, error };
+    });
+    await clock.advance(200);
+    const { first, error } = await task;
+    expect(first).toEqual([{ data: "in time", value: "ok" }]);
+    expect(error).toBeInstanceOf(TimeoutError);
+  });
+
+  it("accepts items added by an item after it suspended", async () => {
+    await run(function* () {
+      const selector = yield* useSelector<number, string>();
+      selector.add(
+        "parent",
+        (function* () {
+          yield* until(Promise.resolve());
+          for (let i = 0; i < 100; i++) {
+            selector.add(
+              `child ${i}`,
+              (function* () {
+                yield* until(Promise.resolve());
+                return i;
+              })(),
+            );
+          }
+          return -1;
+        })(),
+      );
+      const got = yield* drain(selector);
+      expect(got).toHaveLength(101);
+      expect(got.reduce((sum, { value }) => sum + value, 0)).toBe(4950 - 1);
     });
   });
 
