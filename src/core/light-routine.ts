@@ -38,6 +38,12 @@ import { api } from "effection/experimental";
  *   while any light routine is stepping is queued and runs after that step
  *   (and after `perform()` installed the effect's exit). effection tasks that
  *   a light routine starts or resumes run in effection's reducer as usual.
+ *   One visible difference: when a promise or timer callback resumed the
+ *   light routine (so effection's reducer is idle), a task it spawns takes
+ *   its first step at once, inside `spawn`, where under a task it would
+ *   start after the spawner's step. Either order is allowed by effection's
+ *   contract ("at the next available opportunity"); a child that fails at
+ *   once still fails only its item (tested).
  * - Scope. Most items never touch `routine.scope` (`sleep`, `until`,
  *   `action`, `call(async)`, channel/signal subscriptions, selector waits). A
  *   light routine therefore creates its scope only when an effect reads
