@@ -265,10 +265,49 @@ function* interleavedRoundTrips(rounds: number, perRound: number, socketPath: st
         yield* timed(remote, samples.remote, perRound);
       }
       const summary = (values: number[]) => ({ medianUs: median(values), p99Us: p99(values) });
+
+      // The 1 ms CPU task, bough thread vs piscina, in alternating rounds.
+      const piscinaPeer = yield* until(peers.find((p) => p.name === "piscina")!.open());
+      const cpu = { thread: { n: 0, ms: 0 }, piscina: { n: 0, ms: 0 } };
+      try {
+        yield* until(
+          Promise.all(Array.from({ length: 2 * CONCURRENCY }, () => piscinaPeer.call(-1))),
+        );
+        for (let i = 0; i < 2 * CONCURRENCY; i++) yield* thread.run("spin", 1);
+        const perCpuRound = Math.max(50, Math.floor(CPU_N / 5));
+        for (let r = 0; r < 5; r++) {
+          let t0 = performance.now();
+          yield* all(
+            Array.from({ length: CONCURRENCY }, (_, k) =>
+              (function* () {
+                for (let i = k; i < perCpuRound; i += CONCURRENCY) yield* thread.run("spin", 1);
+              })(),
+            ),
+          );
+          cpu.thread.ms += performance.now() - t0;
+          cpu.thread.n += perCpuRound;
+          t0 = performance.now();
+          yield* until(
+            Promise.all(
+              Array.from({ length: CONCURRENCY }, async (_, k) => {
+                for (let i = k; i < perCpuRound; i += CONCURRENCY) await piscinaPeer.call(-1);
+              }),
+            ),
+          );
+          cpu.piscina.ms += performance.now() - t0;
+          cpu.piscina.n += perCpuRound;
+        }
+      } finally {
+        yield* until(piscinaPeer.close());
+      }
       return {
         floor: summary(samples.floor),
         thread: summary(samples.thread),
         remote: summary(samples.remote),
+        cpuOpsPerSec: {
+          thread: cpu.thread.n / (cpu.thread.ms / 1000),
+          piscina: cpu.piscina.n / (cpu.piscina.ms / 1000),
+        },
       };
     });
   } finally {
@@ -278,7 +317,12 @@ function* interleavedRoundTrips(rounds: number, perRound: number, socketPath: st
 
 const dir = mkdtempSync(join(tmpdir(), "bough-bench-pool-"));
 const zero = { medianUs: 0, p99Us: 0 };
-let interleaved = { floor: zero, thread: zero, remote: zero };
+let interleaved = {
+  floor: zero,
+  thread: zero,
+  remote: zero,
+  cpuOpsPerSec: { thread: 0, piscina: 0 },
+};
 const rows: Row[] = [];
 try {
   const options = { minWorkers: WORKERS, maxWorkers: WORKERS, timeout: 30_000 };
@@ -355,6 +399,8 @@ const markdown = [
       fmt(r.coldMs, 1),
     ]),
   ),
+  "",
+  `1 ms CPU task in alternating rounds (the same moment for both): bough thread ${interleaved.cpuOpsPerSec.thread.toFixed(0)} ops/s, piscina ${interleaved.cpuOpsPerSec.piscina.toFixed(0)} ops/s (${(interleaved.cpuOpsPerSec.thread / interleaved.cpuOpsPerSec.piscina).toFixed(2)}×). The table's CPU column comes from separate runs and moves with the load of other processes on this shared 2-core machine.`,
   "",
   "Goals:",
   "",
