@@ -5,7 +5,6 @@ import {
   type Operation,
   type Result,
   resource,
-  type Stream,
   type Subscription,
 } from "effection";
 import type { Broker, BrokerTopic, Message, TopicListener } from "./broker.js";
@@ -78,6 +77,30 @@ export interface HubStats {
   duplicates: number;
 }
 
+/**
+ * A hub subscription: an effection `Subscription` (so `subscribe()` is a
+ * `Stream` that works with `each()`), plus `nextBatch()` for consumers that
+ * can take many messages at once.
+ */
+export interface MessageSubscription<T> extends Subscription<Message<T>, never> {
+  /**
+   * Waits like `next()` for at least one message, then returns every message
+   * already buffered (up to `max`, default 1024) in order. One `yield*` per
+   * batch instead of one per message: use it where a consumer can handle a
+   * batch at once (one socket write for many SSE events).
+   *
+   * @example
+   * ```ts
+   * const sub = yield* hub.subscribe();
+   * for (;;) {
+   *   const batch = yield* sub.nextBatch();
+   *   yield* write(batch.map((m) => `id: ${m.id}\ndata: ${JSON.stringify(m.value)}\n\n`).join(""));
+   * }
+   * ```
+   */
+  nextBatch(max?: number): Operation<Message<T>[]>;
+}
+
 /** A topic's publish/subscribe handle, from {@link useHub}. */
 export interface Hub<T> {
   /** The topic's name. */
@@ -95,7 +118,7 @@ export interface Hub<T> {
    * never ends by itself (it fails with `SubscriptionOverflowError` under the
    * `close` policy, or `CursorExpiredError` when `after` is too old).
    */
-  subscribe(options?: SubscribeOptions): Stream<Message<T>, never>;
+  subscribe(options?: SubscribeOptions): Operation<MessageSubscription<T>>;
   /**
    * Long-poll: the first message after `after`, at once if the history has
    * it; without `after`, the next message published from now.
@@ -182,7 +205,7 @@ class HubCore<T> implements TopicListener<T> {
   readonly buffer: number;
   readonly overflow: OverflowPolicy;
   /** Live subscriptions; each knows its index, so removal is a swap (O(1)). */
-  readonly subs: HubSubscription<T>[] = [];
+  readonly subs: Sub<T>[] = [];
   closed = false;
   published = 0;
   received = 0;
@@ -239,13 +262,13 @@ class HubCore<T> implements TopicListener<T> {
     }
   }
 
-  *open(options: SubscribeOptions, pageSize: number, quiet = false): Operation<HubSubscription<T>> {
+  *open(options: SubscribeOptions, pageSize: number, quiet = false): Operation<Sub<T>> {
     if (this.closed) throw new HubClosedError(this.topic.name);
     const buffer = options.buffer ?? this.buffer;
     const policy = options.overflow ?? this.overflow;
     checkBuffer(buffer);
     checkPolicy(policy);
-    const sub = new HubSubscription<T>(this, buffer, policy, pageSize, quiet);
+    const sub = new Sub<T>(this, buffer, policy, pageSize, quiet);
     this.add(sub);
     try {
       if (options.after === undefined) {
@@ -263,14 +286,14 @@ class HubCore<T> implements TopicListener<T> {
     return sub;
   }
 
-  add(sub: HubSubscription<T>): void {
+  add(sub: Sub<T>): void {
     sub.index = this.subs.length;
     this.subs.push(sub);
   }
 
-  remove(sub: HubSubscription<T>): void {
+  remove(sub: Sub<T>): void {
     const subs = this.subs;
-    const last = subs.pop() as HubSubscription<T>;
+    const last = subs.pop() as Sub<T>;
     if (last !== sub) {
       subs[sub.index] = last;
       last.index = sub.index;
@@ -293,7 +316,7 @@ class HubCore<T> implements TopicListener<T> {
         core.published++;
         return message;
       },
-      subscribe(options: SubscribeOptions = {}): Stream<Message<T>, never> {
+      subscribe(options: SubscribeOptions = {}): Operation<MessageSubscription<T>> {
         return resource(function* (provide) {
           const sub = yield* core.open(options, 256);
           try {
@@ -352,7 +375,7 @@ class Ready<R> implements Iterator<Effect<unknown>, R, unknown> {
  * `next()` returns a reusable operation whose fast path (a buffered message)
  * completes without suspending, so draining a batch costs no effection step.
  */
-class HubSubscription<T> implements Subscription<Message<T>, never> {
+class Sub<T> implements MessageSubscription<T> {
   readonly ring: RingBuffer<Message<T>>;
   /** Position in the hub's array of subscriptions. */
   index = -1;
@@ -488,6 +511,25 @@ class HubSubscription<T> implements Subscription<Message<T>, never> {
     this.hub.delivered++;
     this.lastId = message.id;
     return { done: false, value: message };
+  }
+
+  *nextBatch(max = 1024): Operation<Message<T>[]> {
+    const batch = [(yield* this.next()).value];
+    const ring = this.ring;
+    while (batch.length < max) {
+      let message: Message<T> | undefined;
+      if (this.phase === LIVE) {
+        if (!this.joined || ring.size === 0) break;
+        message = this.take() as Message<T>;
+      } else {
+        if (this.pageIndex >= this.page.length) break;
+        message = this.page[this.pageIndex++];
+      }
+      batch.push(message);
+    }
+    this.hub.delivered += batch.length - 1;
+    this.lastId = batch[batch.length - 1].id;
+    return batch;
   }
 
   private *slow(): Generator<Effect<unknown>, IteratorResult<Message<T>, never>, unknown> {

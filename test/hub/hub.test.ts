@@ -294,6 +294,32 @@ describe("useHub", () => {
     });
   });
 
+  describe("nextBatch()", () => {
+    it("returns every buffered message at once, in order, up to max", async () => {
+      await run(function* () {
+        const hub = yield* useHub<number>({ topic: "t" });
+        const sub = yield* hub.subscribe();
+        yield* publishAll(hub, range(0, 10));
+        expect((yield* sub.nextBatch(4)).map((m) => m.value)).toEqual([0, 1, 2, 3]);
+        expect((yield* sub.nextBatch()).map((m) => m.value)).toEqual(range(4, 10));
+        expect(hub.stats().delivered).toBe(10);
+      });
+    });
+
+    it("waits for the first message, and replays history in batches after a cursor", async () => {
+      await run(function* () {
+        const hub = yield* useHub<number>({ topic: "t", history: 100 });
+        yield* publishAll(hub, range(0, 5));
+        const sub = yield* hub.subscribe({ after: "2" });
+        expect((yield* sub.nextBatch()).map((m) => m.value)).toEqual([2, 3, 4]);
+        const waiting = yield* spawn(() => sub.nextBatch());
+        yield* sleep(1);
+        yield* publishAll(hub, [5, 6]);
+        expect((yield* waiting).map((m) => m.value)).toEqual([5, 6]);
+      });
+    });
+  });
+
   it("shares a topic between hubs on the same broker", async () => {
     await run(function* () {
       const broker = createMemoryBroker();
