@@ -7,7 +7,12 @@
  */
 import { type Operation, resource, type Stream, type Subscription } from "effection";
 import type { SseOptions } from "../../src/http/index.js";
-import { CursorExpiredError, InvalidCursorError, type Message } from "../../src/hub/index.js";
+import {
+  CursorExpiredError,
+  InvalidCursorError,
+  type Message,
+  SubscriptionOverflowError,
+} from "../../src/hub/index.js";
 import type { JobEvent } from "./events.js";
 import { isFinal, type JobRecord } from "./job.js";
 import type { JobRunner } from "./runner.js";
@@ -154,7 +159,14 @@ export function progressStream(
         if (queued !== undefined) return { done: false, value: queued };
         if (ended || source === undefined) return done;
         for (;;) {
-          const message = yield* source.next();
+          let message: IteratorResult<Message<JobEvent>, never>;
+          try {
+            message = yield* source.next();
+          } catch (error) {
+            // too far behind: end here; the EventSource comes back with its Last-Event-ID
+            if (error instanceof SubscriptionOverflowError) return done;
+            throw error;
+          }
           const event = message.value.value;
           if (event.type === "jobs_cleared") {
             if (event.ids.includes(id)) ended = true;

@@ -25,6 +25,12 @@ export interface JobRunnerOptions {
   db?: string;
   /** Events the `jobs` topic keeps for SSE `Last-Event-ID` resumes. Default 10 000. */
   history?: number;
+  /**
+   * Events one SSE or WebSocket subscriber may fall behind before it is cut
+   * off (an SSE stream ends and its EventSource resumes from Last-Event-ID; a
+   * WebSocket is closed with 1013 and the dashboard reconnects). Default 4096.
+   */
+  subscriberBuffer?: number;
   /** Milliseconds one pool call of a `prime` job may take. Default 60 000. */
   primeCallTimeoutMs?: number;
 }
@@ -99,7 +105,7 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
     const events = yield* useHub<JobEvent>({
       topic: "jobs",
       history: options.history ?? 10_000,
-      buffer: 4096,
+      buffer: options.subscriberBuffer ?? 4096,
       overflow: "close",
     });
     const pool: PrimePool = yield* usePool({

@@ -7,7 +7,7 @@
 import { type Operation, spawn } from "effection";
 import type { WebSocketConnection, WebSocketHandler } from "../../src/http/index.js";
 import { HttpError } from "../../src/http/index.js";
-import type { Message } from "../../src/hub/index.js";
+import { type Message, SubscriptionOverflowError } from "../../src/hub/index.js";
 import type { JobEvent } from "./events.js";
 import type { JobRunner, QueueSnapshot } from "./runner.js";
 
@@ -120,11 +120,18 @@ export function queueSocket(runner: JobRunner): WebSocketHandler {
   return function* (socket) {
     const snapshot = runner.snapshot();
     yield* socket.send(stateMessage(snapshot));
-    // a client too slow for 4096 events is cut off; it reconnects and gets a fresh queue_state
     const events = yield* runner.events.subscribe({ after: snapshot.cursor });
     yield* spawn(() => serveRequests(runner, socket));
     for (;;) {
-      const message = yield* events.next();
+      let message: IteratorResult<Message<JobEvent>, never>;
+      try {
+        message = yield* events.next();
+      } catch (error) {
+        if (!(error instanceof SubscriptionOverflowError)) throw error;
+        // too far behind to catch up: the client reconnects and gets a fresh queue_state
+        socket.close(1013, "too far behind; reconnect");
+        return;
+      }
       yield* socket.send(encodeEvent(message.value));
     }
   };

@@ -1,7 +1,12 @@
-import { type Operation, run, spawn, suspend, type Task } from "effection";
+import { action, type Operation, run, spawn, suspend, type Task } from "effection";
 import { afterEach, describe, expect, it } from "vitest";
 import type { JobEvent } from "../../examples/job-runner/events.js";
-import { type JobRunner, useJobRunner } from "../../examples/job-runner/runner.js";
+import { progressStream } from "../../examples/job-runner/progress-stream.js";
+import {
+  type JobRunner,
+  type JobRunnerOptions,
+  useJobRunner,
+} from "../../examples/job-runner/runner.js";
 import { type Clock, ClockContext } from "../../src/index.js";
 import { createVirtualClock, type VirtualClock } from "../../src/testing/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
@@ -14,7 +19,11 @@ let runner: JobRunner;
 let events: JobEvent[];
 
 /** Starts a runner on a virtual clock, recording every event it publishes. */
-async function start(concurrency = 3, wrap?: (clock: VirtualClock) => Clock): Promise<void> {
+async function start(
+  concurrency = 3,
+  wrap?: (clock: VirtualClock) => Clock,
+  options: Omit<JobRunnerOptions, "concurrency"> = {},
+): Promise<void> {
   clock = createVirtualClock();
   events = [];
   let ready!: () => void;
@@ -23,7 +32,7 @@ async function start(concurrency = 3, wrap?: (clock: VirtualClock) => Clock): Pr
   });
   task = run(function* () {
     yield* ClockContext.set(wrap ? wrap(clock) : clock);
-    runner = yield* useJobRunner({ concurrency });
+    runner = yield* useJobRunner({ concurrency, ...options });
     yield* spawn(function* () {
       const sub = yield* runner.events.subscribe({ after: "0" });
       for (;;) events.push((yield* sub.next()).value.value);
@@ -152,5 +161,39 @@ describe("the job runner on a virtual clock", () => {
     await task?.halt();
     task = undefined;
     expect(clock.pending).toBe(0);
+  });
+
+  it("ends a progress stream that fell too far behind, after what it had buffered", async () => {
+    await start(3, undefined, { subscriberBuffer: 4 });
+    const job = await call(() => runner.create({ job_type: "countdown", params: { seconds: 20 } }));
+    await clock.flush();
+    const seen: string[] = [];
+    let resume!: () => void;
+    const reading = run(function* () {
+      const sub = yield* progressStream(runner, job.id);
+      seen.push((yield* sub.next()).value?.event ?? "end");
+      // one live event, read on time
+      seen.push((yield* sub.next()).value?.event ?? "end");
+      // then stop reading while ten seconds of progress are published
+      yield* action<void>((resolve) => {
+        resume = resolve;
+        return () => {};
+      });
+      for (;;) {
+        const next = yield* sub.next();
+        if (next.done) break;
+        seen.push(next.value.event);
+      }
+      return "ended";
+    });
+    await clock.advance(1000);
+    expect(seen).toEqual(["status", "progress"]);
+    await clock.advance(10_000);
+    resume();
+    expect(await reading).toBe("ended");
+    // the four it had room for, then the end: the client resumes from its last id
+    expect(seen).toEqual(["status", "progress", "progress", "progress", "progress", "progress"]);
+    expect(runner.events.stats().dropped.close).toBeGreaterThan(0);
+    await call(() => runner.cancel(job.id));
   });
 });
