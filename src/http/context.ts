@@ -38,7 +38,7 @@ export class RequestContext {
   params: Record<string, string | undefined> = EMPTY;
   /** @internal halts the request's work, once it has suspended. */
   halter: (() => void) | undefined = undefined;
-  /** @internal true once the request's task has finished. */
+  /** @internal true once the request's work has finished. */
   finished = false;
   /** @internal set when the response must close the connection (413). */
   closeConnection = false;
@@ -158,7 +158,7 @@ export class RequestContext {
     }
   }
 
-  /** @internal halts the request's task (used by timeouts and shutdown). */
+  /** @internal halts the request's work (used by disconnects, timeouts and shutdown). */
   halt(): void {
     const halter = this.halter;
     if (halter === undefined || this.finished) return;

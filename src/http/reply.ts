@@ -5,7 +5,7 @@ import type { RequestContext } from "./context.js";
 /**
  * A complete response: status, headers and a body written in one go. Made by
  * {@link json}, {@link text}, {@link html} and {@link error}; the server writes
- * it without starting a task when the handler returned it without suspending.
+ * it at once, with no routine, when the handler returned it without suspending.
  */
 export class BodyReply {
   constructor(
@@ -30,12 +30,12 @@ export class BodyReply {
 
 /**
  * A reply that keeps the connection open and writes over time (`sse`,
- * `ndjson`, `longPoll`). Its `run` operation is the rest of the request's task:
+ * `ndjson`, `longPoll`). Its `run` operation is the rest of the request's work:
  * it is halted when the client disconnects and told to finish on shutdown.
  * Extend it to build your own streaming reply.
  */
 export abstract class StreamReply {
-  /** Writes the response over time; runs in the request's task. */
+  /** Writes the response over time; runs as the rest of the request. */
   abstract run(ctx: RequestContext): Operation<void>;
 }
 

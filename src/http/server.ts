@@ -61,13 +61,13 @@ export interface Server {
   readonly port: number;
   /** Its base URL, e.g. `http://127.0.0.1:38211`. */
   readonly url: string;
-  /** Requests, streams and WebSockets in progress that have a task. */
+  /** Requests, streams and WebSockets in progress that suspended at least once. */
   readonly active: number;
 }
 
 /**
  * The server side of a request host, as seen by WebSocket adapters: it runs
- * tracked tasks, owns the shared timers and the shutdown hooks.
+ * tracked work, owns the shared timers and the shutdown hooks.
  */
 export interface ServerHost extends RequestHost {
   /** Runs `op` for `ctx` as tracked work of the server (counted until it ends; halted on shutdown). */
@@ -114,7 +114,7 @@ class Host implements ServerHost {
   readonly app: App;
   private hooks = new Set<() => void>();
   private sockets = new Set<Duplex>();
-  /** Requests that have a task and have not finished. */
+  /** Requests that suspended and have not finished. */
   private live = new Set<RequestContext>();
   private idle: (() => void) | undefined = undefined;
   private logger: ServerLogger;
@@ -310,7 +310,7 @@ export interface RequestListener {
   readonly request: (request: IncomingMessage, response: ServerResponse) => void;
   /** The `upgrade` listener (WebSocket routes). */
   readonly upgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
-  /** Requests, streams and WebSockets in progress that have a task. */
+  /** Requests, streams and WebSockets in progress that suspended at least once. */
   readonly active: number;
 }
 

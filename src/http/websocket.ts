@@ -203,7 +203,7 @@ const servers = new WeakMap<WebSocketOptions, WebSocketServer>();
 
 /**
  * @internal Completes a WebSocket upgrade and runs `handler` for the socket as
- * a tracked task of the server.
+ * tracked work of the server.
  */
 export function acceptWebSocket(
   host: ServerHost,
