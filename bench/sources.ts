@@ -5,10 +5,15 @@
  *    `setInterval` and effection's `interval()`, one after the other. Each tick
  *    is timed in the consumer (`performance.now()`) against the ideal grid
  *    `t0 + n · 10 ms`: lateness = when it arrived − when it was due.
- * 2. UDP: the highest rate (datagrams/s, 64-byte payloads, 8 sender sockets in a
- *    child process) that one `useUdpSocket` consumer (`each(udp.messages)`)
- *    takes with zero loss, against a bare `node:dgram` `on("message")`
- *    consumer, on a ladder of rates, alternating the two at every step.
+ * 2. UDP, 64-byte datagrams from 8 sender sockets in a child process into one
+ *    consumer: a bare `node:dgram` `on("message")` listener, a `useUdpSocket`
+ *    read with `subscription.next()`, and one read with `each()`. First each
+ *    consumer's capacity under a flood (datagrams/s received), then the highest
+ *    paced rate it takes with zero loss, on a ladder of rates, the consumers
+ *    taking turns at every step.
+ *
+ * BENCH_SOURCES=drift,flood,ladder (the default) picks the parts to run; the
+ * results of a partial run miss the others.
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { createSocket } from "node:dgram";
@@ -151,6 +156,8 @@ interface Trial {
   sendRate: number;
   /** Datagrams per second received between the first and the last one. */
   receiveRate: number;
+  /** CPU time (user + system) of this process per datagram received, in µs. */
+  cpuUs: number;
 }
 
 /** The consumers compared: a bare socket, and bough's with and without `each()`. */
@@ -211,13 +218,16 @@ function* trial(
     });
     yield* sleep(0);
   }
+  const cpu0 = process.cpuUsage();
   const { sent, elapsedMs } = yield* until(drive(child, rate, ms, port));
   // let the consumer drain what is still queued: wait for 100 ms without a datagram
   const t = performance.now();
   while (performance.now() - Math.max(last, t) < 100) yield* sleep(20);
   if (bytes !== received * 64) throw new Error(`${consumer}: short datagrams`);
+  const cpu = process.cpuUsage(cpu0);
   const receiveRate = received > 1 ? ((received - 1) * 1000) / (last - first) : 0;
-  return { rate, sent, received, sendRate: (sent * 1000) / elapsedMs, receiveRate };
+  const cpuUs = (cpu.user + cpu.system) / received;
+  return { rate, sent, received, sendRate: (sent * 1000) / elapsedMs, receiveRate, cpuUs };
 }
 
 function maxZeroLoss(trials: Trial[]): number {
@@ -257,7 +267,7 @@ function* udpRound(child: ChildProcess, round: number, log: Record<Consumer, Tri
   return Object.fromEntries(CONSUMERS.map((c) => [c, maxZeroLoss(trials[c])])) as UdpRound;
 }
 
-const parts = (process.env.BENCH_SOURCES ?? "drift,udp").split(",");
+const parts = (process.env.BENCH_SOURCES ?? "drift,flood,ladder").split(",");
 
 await main(function* () {
   const loadBefore = loadavg()[0];
@@ -278,22 +288,26 @@ await main(function* () {
   const floods: Record<Consumer, Trial[]> = Object.fromEntries(
     CONSUMERS.map((c) => [c, [] as Trial[]]),
   ) as Record<Consumer, Trial[]>;
-  if (parts.includes("udp")) {
+  if (parts.includes("flood") || parts.includes("ladder")) {
     const child = yield* until(startSender());
     try {
       console.log(`udp capacity: a flood of up to ${FLOOD_RATE}/s for ${FLOOD_MS} ms…`);
-      for (let round = 0; round < ROUNDS; round++) {
+      for (let round = 0; parts.includes("flood") && round < ROUNDS; round++) {
         const line: string[] = [];
         for (let i = 0; i < CONSUMERS.length; i++) {
           const consumer = CONSUMERS[(i + round) % CONSUMERS.length];
           const t = yield* scoped(() => trial(child, consumer, FLOOD_RATE, FLOOD_MS));
           floods[consumer].push(t);
-          line.push(`${consumer} ${Math.round(t.receiveRate)}/s of ${Math.round(t.sendRate)}/s`);
+          line.push(
+            `${consumer} ${Math.round(t.receiveRate)}/s of ${Math.round(t.sendRate)}/s, ${t.cpuUs.toFixed(2)} µs cpu`,
+          );
         }
         console.log(`  ${line.join(", ")}`);
       }
       console.log(`udp zero-loss ladder: ${SENDERS} senders, ${TRIAL_MS} ms per step…`);
-      for (let round = 0; round < ROUNDS; round++) rounds.push(yield* udpRound(child, round, log));
+      for (let round = 0; parts.includes("ladder") && round < ROUNDS; round++) {
+        rounds.push(yield* udpRound(child, round, log));
+      }
     } finally {
       child.send({ stop: true });
     }
@@ -304,6 +318,9 @@ await main(function* () {
   const bareRate = best["bare node:dgram"];
   const capacity = Object.fromEntries(
     CONSUMERS.map((c) => [c, Math.round(median(floods[c].map((t) => t.receiveRate)))]),
+  ) as UdpRound;
+  const cpuUs = Object.fromEntries(
+    CONSUMERS.map((c) => [c, median(floods[c].map((t) => t.cpuUs))]),
   ) as UdpRound;
   const floodSendRate = Math.round(
     median(
@@ -338,16 +355,23 @@ await main(function* () {
     "",
     "Consumers: a bare `node:dgram` socket with an `on(\"message\")` listener; bough's `useUdpSocket` read with `subscription.next()` in a loop; and the same read with effection's `for … of each(udp.messages)`. Every consumer counts each datagram and its bytes. The senders run in a child process.",
     "",
-    `### Capacity: datagrams/s received under a flood (sender at ${floodSendRate}/s)`,
+    `### Capacity under a flood (sender at ${floodSendRate}/s, ${FLOOD_MS} ms)`,
+    "",
+    "CPU time of the receiving process per datagram is the figure that other load on the machine disturbs least; the received rate is what the consumer got through while competing for the CPU.",
     "",
     table(
-      ["consumer", "received /s (median of 3)", "× bare"],
+      ["consumer", "CPU µs / datagram", "implied capacity /s", "× bare", "received /s", "× bare"],
       CONSUMERS.map((c) => [
         c,
+        cpuUs[c].toFixed(2),
+        Math.round(1e6 / cpuUs[c]),
+        (cpuUs["bare node:dgram"] / cpuUs[c]).toFixed(2),
         capacity[c],
         (capacity[c] / capacity["bare node:dgram"]).toFixed(2),
       ]),
     ),
+    "",
+    "(medians of 3 floods per consumer)",
     "",
     "### Highest zero-loss rate",
     "",
@@ -373,6 +397,7 @@ await main(function* () {
         senders: SENDERS,
         rcvbuf: RCVBUF,
         capacity,
+        cpuUs,
         floods,
         trialMs: TRIAL_MS,
         rates: RATES,

@@ -1,5 +1,13 @@
 import { createSocket, type Socket } from "node:dgram";
-import { action, type Operation, resource, type Stream, type Subscription, spawn } from "effection";
+import {
+  action,
+  type Effect,
+  type Operation,
+  resource,
+  type Stream,
+  type Subscription,
+  spawn,
+} from "effection";
 import { PortInUseError, show, UdpSocketError } from "./errors.js";
 
 /** One datagram received by a {@link useUdpSocket} socket. */
@@ -264,12 +272,14 @@ class DatagramQueue {
 }
 
 /**
- * Hands every datagram to every subscriber's queue; keeps a backlog queue for
- * the time when nobody is subscribed, which the next subscriber adopts.
+ * Hands every datagram to every subscriber's queue. While nobody is
+ * subscribed, one queue without an owner (the backlog) keeps collecting, and
+ * the next subscriber adopts it.
  */
 class DatagramFanout {
-  private readonly subscribers = new Set<DatagramQueue>();
-  private backlog: DatagramQueue | undefined = new DatagramQueue();
+  /** The subscribers' queues, or the backlog alone while `owners` is 0. */
+  private queues: DatagramQueue[] = [new DatagramQueue()];
+  private owners = 0;
   private failure: Error | undefined;
   private received = 0;
   private bytes = 0;
@@ -283,24 +293,33 @@ class DatagramFanout {
   ) {
     const fanout = this;
     this.stream = resource(function* (provide) {
-      if (fanout.failure) throw fanout.failure;
-      const queue = fanout.backlog ?? new DatagramQueue();
-      fanout.backlog = undefined;
-      fanout.subscribers.add(queue);
+      const queue = fanout.subscribe();
       try {
         yield* provide(new DatagramSubscription(queue, fanout));
       } finally {
-        fanout.subscribers.delete(queue);
-        if (fanout.subscribers.size === 0 && !fanout.failure) fanout.backlog = queue;
+        fanout.unsubscribe(queue);
       }
     });
+  }
+
+  private subscribe(): DatagramQueue {
+    if (this.failure) throw this.failure;
+    if (this.owners++ === 0) return this.queues[0];
+    const queue = new DatagramQueue();
+    this.queues = [...this.queues, queue];
+    return queue;
+  }
+
+  private unsubscribe(queue: DatagramQueue): void {
+    // the last subscriber's unread datagrams stay, as the backlog, for the next one
+    if (--this.owners > 0) this.queues = this.queues.filter((q) => q !== queue);
   }
 
   deliver(datagram: Datagram): void {
     this.received++;
     this.bytes += datagram.data.length;
-    if (this.backlog) this.offer(this.backlog, datagram);
-    for (const queue of this.subscribers) this.offer(queue, datagram);
+    const queues = this.queues;
+    for (let i = 0; i < queues.length; i++) this.offer(queues[i], datagram);
   }
 
   private offer(queue: DatagramQueue, datagram: Datagram): void {
@@ -322,7 +341,7 @@ class DatagramFanout {
    */
   private readonly wake = () => {
     this.wakeScheduled = false;
-    for (const queue of this.subscribers) {
+    for (const queue of this.queues) {
       const waiter = queue.waiter;
       if (!waiter || queue.size === 0) continue;
       queue.waiter = undefined;
@@ -333,8 +352,8 @@ class DatagramFanout {
   fail(error: Error): void {
     if (this.failure) return;
     this.failure = error;
-    this.backlog = undefined;
-    for (const queue of this.subscribers) {
+    if (this.owners === 0) this.queues = [];
+    for (const queue of this.queues) {
       const waiter = queue.waiter;
       queue.waiter = undefined;
       // what was received before the failure is still delivered, then the error
@@ -349,30 +368,75 @@ class DatagramFanout {
   }
 
   stats(): UdpSocketStats {
-    let queued = this.backlog?.size ?? 0;
-    for (const queue of this.subscribers) queued += queue.size;
+    let queued = 0;
+    for (const queue of this.queues) queued += queue.size;
     return { received: this.received, bytes: this.bytes, dropped: this.dropped, queued };
   }
 }
 
 class DatagramSubscription implements Subscription<Datagram, never> {
-  constructor(
-    private readonly queue: DatagramQueue,
-    private readonly fanout: DatagramFanout,
-  ) {}
+  /** Waits for the wake-up that hands over the next datagram. */
+  readonly wait: Operation<Datagram>;
 
-  *next(): Operation<IteratorResult<Datagram, never>> {
-    const queued = this.queue.shift();
-    if (queued) return { done: false, value: queued };
-    const error = this.fanout.error;
-    if (error) throw error;
-    const queue = this.queue;
-    const value = yield* action<Datagram>((resolve, reject) => {
+  constructor(
+    readonly queue: DatagramQueue,
+    readonly fanout: DatagramFanout,
+  ) {
+    this.wait = action<Datagram>((resolve, reject) => {
       queue.waiter = { resolve, reject };
       return () => {
         if (queue.waiter?.resolve === resolve) queue.waiter = undefined;
       };
     });
-    return { done: false, value };
+  }
+
+  next(): Operation<IteratorResult<Datagram, never>> {
+    return new NextDatagram(this);
+  }
+}
+
+type Step = IteratorResult<Effect<unknown>, IteratorResult<Datagram, never>>;
+
+/**
+ * `next()` as a hand-written operation rather than a generator: a queued
+ * datagram is returned without suspending and without creating a generator
+ * (the hot path at high rates); an empty queue delegates to the wait.
+ */
+class NextDatagram implements Operation<IteratorResult<Datagram, never>> {
+  private inner: Iterator<Effect<unknown>, Datagram, unknown> | undefined;
+  private used = false;
+
+  constructor(private readonly subscription: DatagramSubscription) {}
+
+  [Symbol.iterator](): Iterator<Effect<unknown>, IteratorResult<Datagram, never>, unknown> {
+    if (this.used) return new NextDatagram(this.subscription)[Symbol.iterator]();
+    this.used = true;
+    return this;
+  }
+
+  next(value?: unknown): Step {
+    if (this.inner === undefined) {
+      const queued = this.subscription.queue.shift();
+      if (queued !== undefined) return { done: true, value: { done: false, value: queued } };
+      const error = this.subscription.fanout.error;
+      if (error) throw error;
+      this.inner = this.subscription.wait[Symbol.iterator]();
+    }
+    return this.map(this.inner.next(value));
+  }
+
+  throw(error: unknown): Step {
+    if (this.inner?.throw === undefined) throw error;
+    return this.map(this.inner.throw(error));
+  }
+
+  return(value?: unknown): Step {
+    const step = this.inner?.return?.(value as Datagram);
+    if (step && !step.done) return step;
+    return { done: true, value: value as IteratorResult<Datagram, never> };
+  }
+
+  private map(step: IteratorResult<Effect<unknown>, Datagram>): Step {
+    return step.done ? { done: true, value: { done: false, value: step.value } } : step;
   }
 }
