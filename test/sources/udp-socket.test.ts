@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { call, each, type Operation, run, sleep, spawn } from "effection";
+import { call, each, type Operation, run, scoped, sleep, spawn } from "effection";
 import { describe, expect, it } from "vitest";
 import { PortInUseError, UdpSocketError } from "../../src/sources/errors.js";
 import { ticker } from "../../src/sources/ticker.js";
@@ -141,6 +141,40 @@ describe("useUdpSocket", () => {
       // the oldest are kept: the newest were dropped
       expect((yield* messages.next()).value.data.toString()).toBe("0");
     });
+  });
+
+  it("keeps working for the next subscriber after one is halted while waiting", async () => {
+    await run(function* () {
+      const udp = yield* useUdpSocket({ host });
+      const sender = yield* useUdpSocket({ host });
+      const waiting = yield* spawn(function* () {
+        const messages = yield* udp.messages;
+        yield* messages.next();
+        throw new Error("got a datagram it was never sent");
+      });
+      yield* sleep(1);
+      yield* waiting.halt();
+      yield* sender.send("after", udp.address.port, host);
+      const messages = yield* udp.messages;
+      expect((yield* messages.next()).value.data.toString()).toBe("after");
+    });
+  });
+
+  it("fails a subscription that outlives the socket with a UdpSocketError", async () => {
+    let caught: unknown;
+    await run(function* () {
+      let messages: UdpSocket["messages"] | undefined;
+      yield* scoped(function* () {
+        messages = (yield* useUdpSocket({ host })).messages;
+      });
+      try {
+        yield* messages!;
+      } catch (error) {
+        caught = error;
+      }
+    });
+    expect(caught).toBeInstanceOf(UdpSocketError);
+    expect((caught as UdpSocketError).message).toContain("closed");
   });
 
   it("closes the socket when the scope ends", async () => {
