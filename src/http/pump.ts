@@ -71,7 +71,8 @@ export function* pump<T>(
         yield* afterMicrotask();
       }
       if (next.done) break;
-      yield* writer.write(format(next.value));
+      const chunk = format(next.value);
+      if (writer.tryWrite(chunk) === undefined) yield* writer.write(chunk);
     }
     if (!res.writableEnded) res.end();
   } finally {

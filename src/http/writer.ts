@@ -35,6 +35,12 @@ export interface StreamWriter {
    * disconnected stream never reports success).
    */
   write(chunk: string | Uint8Array): Operation<boolean>;
+  /**
+   * The same as {@link write} without an operation, for hot loops: returns
+   * `true`/`false` as `write` would, or `undefined` when the `"wait"` policy
+   * must wait first (then call `write`). Throws as `write` does.
+   */
+  tryWrite(chunk: string | Uint8Array): boolean | undefined;
   /** Bytes written but not yet handed to the kernel. */
   readonly buffered: number;
   /** Chunks skipped by the `"drop"` policy. */
@@ -74,7 +80,7 @@ class ResponseWriter implements StreamWriter {
     return res.destroyed || res.writableEnded || res.socket === null || res.socket.destroyed;
   }
 
-  *write(chunk: string | Uint8Array): Operation<boolean> {
+  tryWrite(chunk: string | Uint8Array): boolean | undefined {
     if (this.closed) throw new StreamClosedError();
     const res = this.response;
     const size = typeof chunk === "string" ? chunk.length : chunk.byteLength;
@@ -87,11 +93,7 @@ class ResponseWriter implements StreamWriter {
         res.destroy();
         throw new SlowConsumerError(this.cap);
       }
-      while (res.writableLength > 0 && res.writableLength + size > this.cap) {
-        if (!res.writableNeedDrain) break;
-        yield* drained(res);
-        if (this.closed) throw new StreamClosedError();
-      }
+      if (res.writableLength > 0 && res.writableNeedDrain) return undefined;
     }
     if (!this.corked) {
       // coalesce the writes of one turn (a burst of hub messages) into one syscall
@@ -101,6 +103,14 @@ class ResponseWriter implements StreamWriter {
     }
     res.write(chunk);
     return true;
+  }
+
+  *write(chunk: string | Uint8Array): Operation<boolean> {
+    for (;;) {
+      const written = this.tryWrite(chunk);
+      if (written !== undefined) return written;
+      yield* drained(this.response);
+    }
   }
 }
 

@@ -96,6 +96,8 @@ describe("createStreamWriter", () => {
       for (let i = 0; i < 100 && writer.buffered + CHUNK.length <= CAP; i++) yield* sleep(20);
       yield* sleep(200);
       expect(writer.buffered).toBeLessThanOrEqual(CAP + CHUNK.length);
+      // the operation-free variant says "wait" instead of writing past the cap
+      expect(writer.tryWrite(CHUNK)).toBeUndefined();
       const grown = process.memoryUsage().rss - rss0;
       expect(grown).toBeLessThan(32 * 1024 * 1024);
       client.close();
