@@ -14,7 +14,16 @@ import { type ChildProcess, execFileSync, fork } from "node:child_process";
 import { createServer, type ServerResponse } from "node:http";
 import { connect, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
-import { createSignal, each, main, type Operation, sleep, suspend } from "effection";
+import {
+  action,
+  createSignal,
+  each,
+  main,
+  type Operation,
+  type Stream,
+  sleep,
+  suspend,
+} from "effection";
 import { createRouter, json, longPoll, sse, useServer } from "../src/http/index.js";
 import { useHub } from "../src/hub/index.js";
 import { median, table, writeResults } from "./report.js";
@@ -41,6 +50,22 @@ function rss(): number {
 function message(seq: number) {
   return { id: String(seq), seq, value: { n: seq, text: "tick" }, time: Date.now() };
 }
+
+/** A stream with no resource behind it: each subscriber waits on one shared set of resolvers. */
+const bareWaiters = new Set<() => void>();
+const bare: Stream<number, never> = {
+  *[Symbol.iterator]() {
+    return {
+      *next(): Operation<IteratorResult<number, never>> {
+        yield* action<void>((resolve) => {
+          bareWaiters.add(resolve);
+          return () => bareWaiters.delete(resolve);
+        });
+        return { done: false, value: 1 };
+      },
+    };
+  },
+};
 
 async function serve(kind: string) {
   if (kind === "node") {
@@ -131,6 +156,10 @@ async function serve(kind: string) {
       })
       .get("/events", function* (ctx) {
         return sse(hub.subscribe({ after: ctx.lastEventId }));
+      })
+      // the same SSE reply over a stream that is not a resource: what bough/http itself costs
+      .get("/events-bare", function* () {
+        return sse(bare);
       })
       .get("/next", function* (ctx) {
         return longPoll(hub.next(ctx.query.after), { timeoutMs: 120_000 });
@@ -300,14 +329,14 @@ async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs = 60
   }
 }
 
-async function sseMemory(kind: "bough" | "node-sse", n: number) {
+async function sseMemory(kind: "bough" | "node-sse", n: number, path = "/events") {
   const server = await startServer(kind);
   // warm the path with a few connections first, so that the baseline includes the code
-  const warm = await openMany(server.port, "/events", 20);
+  const warm = await openMany(server.port, path, 20);
   warm.closeAll();
   await new Promise((r) => setTimeout(r, 300));
   const before = await server.ask<{ rss: number }>({ cmd: "rss" });
-  const clients = await openMany(server.port, "/events", n);
+  const clients = await openMany(server.port, path, n);
   await waitUntil(
     async () => (await server.ask<{ connections: number }>({ cmd: "rss" })).connections >= n,
   );
@@ -406,7 +435,11 @@ async function bench() {
   console.log("SSE memory …");
   const memory = [];
   for (const n of fast ? [1000] : [1000, 10_000]) {
-    memory.push({ kind: "bough", ...(await sseMemory("bough", n)) });
+    memory.push({ kind: "bough, sse(hub.subscribe())", ...(await sseMemory("bough", n)) });
+    memory.push({
+      kind: "bough, sse(stream without a resource)",
+      ...(await sseMemory("bough", n, "/events-bare")),
+    });
     memory.push({ kind: "node:http (hand-written)", ...(await sseMemory("node-sse", n)) });
   }
   console.log("broadcast …");
@@ -443,7 +476,7 @@ async function bench() {
       memory.map((m) => [m.kind, m.connections, m.bytesPerConnection]),
     ),
     "",
-    "Goal ≤ 20 KB (20,480 bytes) per connection with bough.",
+    "Goal ≤ 20 KB (20,480 bytes) per connection with bough. The second bough row is the same `sse()` over a stream that is not an effection resource: the difference is what a hub subscription (a resource: a scope and a task each) costs.",
     "",
     "## Broadcast: 100 messages to 1,000 SSE connections (median of 5)",
     "",
