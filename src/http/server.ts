@@ -231,7 +231,10 @@ class Host implements ServerHost {
   /** Runs a request's remaining work (see {@link start}); the client's disconnect halts it. */
   private startRequest(ctx: RequestContext, op: Operation<void>): void {
     this.start(ctx, op);
-    if (!ctx.finished) ctx.response.once("close", () => ctx.halt());
+    if (ctx.finished) return;
+    // a client that left before the handler suspended gets no "close" event any more
+    if (ctx.response.destroyed) ctx.halt();
+    else ctx.response.once("close", () => ctx.halt());
   }
 
   /**
