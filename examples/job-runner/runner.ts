@@ -161,6 +161,7 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
         { status: "running", started_at: new Date().toISOString(), message: "started" },
         "job_started",
       );
+      yield* label(`job ${id} (${job.job_type})`);
       const type = JOB_TYPES[job.job_type];
       const ctx: JobContext = {
         pool,

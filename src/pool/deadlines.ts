@@ -1,4 +1,4 @@
-import type { Scope, Task } from "effection";
+import { type Scope, type Task, until } from "effection";
 import type { Clock } from "../core/clock.js";
 
 /** One scheduled deadline; cancel it with {@link Deadlines.cancel}. */
@@ -83,6 +83,10 @@ export class Deadlines {
     const self = this;
     const token = ++this.generation;
     const task = this.scope.run(function* () {
+      // A task may start synchronously inside scope.run() (from a light routine when
+      // effection's reducer is idle): never fire inside add(), whose caller has not
+      // finished registering the deadline's owner yet.
+      if (at <= self.clock.now()) yield* until(Promise.resolve());
       yield* self.clock.sleepUntil(at);
       if (self.generation !== token) return;
       self.armed = undefined;

@@ -1,5 +1,6 @@
-import { run, until, useScope } from "effection";
+import { createScope, run, until, useScope } from "effection";
 import { describe, expect, it } from "vitest";
+import { realClock } from "../../src/core/clock.js";
 import { createDeadlines } from "../../src/pool/deadlines.js";
 import { createVirtualClock } from "../../src/testing/virtual-clock.js";
 
@@ -20,6 +21,21 @@ describe("createDeadlines", () => {
       expect(fired).toEqual(["a", "b", "c"]);
       expect(clock.pending).toBe(0);
     });
+  });
+
+  it("never fires a due deadline inside add(), even when its sleeper starts synchronously", async () => {
+    // scope.run() from outside any operation starts its task at once, as a task
+    // spawned from a light routine does; on the real clock a due sleep ends at once
+    const scope = createScope();
+    const deadlines = createDeadlines(scope, realClock);
+    let fired = false;
+    deadlines.add(realClock.now() - 1, () => {
+      fired = true;
+    });
+    expect(fired).toBe(false);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(fired).toBe(true);
+    await scope[Symbol.asyncDispose]();
   });
 
   it("does not fire a cancelled deadline", async () => {

@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { all, type Operation, run, scoped, spawn, until, withResolvers } from "effection";
+import { all, type Operation, run, scoped, sleep, spawn, until, withResolvers } from "effection";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { ClockContext } from "../../src/core/clock.js";
+import { useSelector } from "../../src/core/selector.js";
 import {
   CheckoutFatalError,
   SetupError,
@@ -135,6 +136,25 @@ describe("usePool", () => {
       expect(pool.stats().waiting).toBe(0);
       release.resolve();
     });
+  });
+
+  it("times out a call made from a selector item that a timer resumed", async () => {
+    // The item runs as a light routine outside effection's reducer, so the pool's deadline
+    // sleeper starts synchronously; a deadline that is already due must still fail the call.
+    const outcome = await run(function* () {
+      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1, timeout: 0 });
+      const selector = yield* useSelector<{ value?: unknown; error?: any }, string>();
+      selector.add(
+        "call",
+        (function* () {
+          yield* sleep(1);
+          return yield* settle(pool.run("inc", 1));
+        })(),
+      );
+      const [{ value }] = yield* selector.select();
+      return value;
+    });
+    expect(outcome.error).toBeInstanceOf(TimeoutError);
   });
 
   it("kills a hung worker at the timeout and replaces it", async () => {
