@@ -206,7 +206,7 @@ ${table(
 )}
 
 Goal: a trivial selector item costs at most ${goal} µs — ${items.selectorTrivial <= goal ? "**met**" : "**missed**"} (${items.selectorTrivial.toFixed(3)} µs).
-An item that suspends becomes one effection task, so it costs about what \`spawn\` costs.
+An item that suspends runs as a light routine stepped by bough (no effection task), about ${ratio(items.effectionSpawnJoin, items.selectorSuspending)} cheaper than \`spawn\` + join; it gets a scope of its own only if it touches one.
 
 ## Tree of ${TREE.toLocaleString("en")} tasks (${FANOUT} × ${FANOUT} × ${FANOUT} × ${FANOUT}, each waiting forever): build, then halt
 

@@ -1,9 +1,18 @@
+import { readFileSync } from "node:fs";
+
 /** Options of {@link expectNoLeaks}. */
 export interface NoLeaksOptions {
   /** How long the check waits for resources to close before failing. Default 2000 ms. */
   timeoutMs?: number;
   /** Resource types that are never counted (for example `"TTYWrap"`). */
   ignore?: string[];
+  /**
+   * Also count the process's OS threads (Linux, from `/proc/self/status`), reported as
+   * `"OSThread"`. Worker threads do not appear in `process.getActiveResourcesInfo()`, so
+   * this is how a test sees a worker thread left running. libuv starts its thread pool
+   * lazily: warm it up (any `fs` call) before taking the snapshot. Default false.
+   */
+  threads?: boolean;
 }
 
 /** Thrown by the check returned from {@link expectNoLeaks}. */
@@ -46,12 +55,13 @@ const ALWAYS_IGNORED = new Set([
  */
 export function expectNoLeaks(options: NoLeaksOptions = {}): () => Promise<void> {
   const ignore = new Set([...ALWAYS_IGNORED, ...(options.ignore ?? [])]);
-  const baseline = countResources(ignore);
+  const threads = options.threads ?? false;
+  const baseline = countResources(ignore, threads);
   const timeoutMs = options.timeoutMs ?? 2000;
   return async () => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const extra = difference(countResources(ignore), baseline);
+      const extra = difference(countResources(ignore, threads), baseline);
       if (Object.keys(extra).length === 0) return;
       if (Date.now() >= deadline) throw new LeakError(extra);
       await new Promise((r) => setTimeout(r, 10).unref());
@@ -59,13 +69,26 @@ export function expectNoLeaks(options: NoLeaksOptions = {}): () => Promise<void>
   };
 }
 
-function countResources(ignore: Set<string>): Map<string, number> {
+function countResources(ignore: Set<string>, threads: boolean): Map<string, number> {
   const counts = new Map<string, number>();
+  if (threads) {
+    const n = osThreads();
+    if (n !== undefined) counts.set("OSThread", n);
+  }
   for (const type of process.getActiveResourcesInfo()) {
     if (ignore.has(type)) continue;
     counts.set(type, (counts.get(type) ?? 0) + 1);
   }
   return counts;
+}
+
+function osThreads(): number | undefined {
+  try {
+    const match = /Threads:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined; // not Linux
+  }
 }
 
 function difference(

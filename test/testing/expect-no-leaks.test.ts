@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { expectNoLeaks, LeakError } from "../../src/testing/index.js";
 
@@ -29,5 +31,21 @@ describe("expectNoLeaks", () => {
     const timer = setTimeout(() => {}, 100);
     await check();
     clearTimeout(timer);
+  });
+
+  it("sees a worker thread left running when asked to count threads", async () => {
+    readFileSync(import.meta.filename); // warm libuv's thread pool before the snapshot
+    const check = expectNoLeaks({ timeoutMs: 100, threads: true });
+    const checkAfterTerminate = expectNoLeaks({ timeoutMs: 2000, threads: true });
+    const worker = new Worker("setInterval(() => {}, 1000)", { eval: true });
+    await new Promise((resolve) => worker.once("online", resolve));
+    try {
+      const error = await check().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LeakError);
+      expect((error as LeakError).extra.OSThread).toBeGreaterThanOrEqual(1);
+    } finally {
+      await worker.terminate();
+    }
+    await checkAfterTerminate(); // the thread is gone once terminate() resolved
   });
 });
