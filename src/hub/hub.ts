@@ -560,6 +560,8 @@ class Sub<T> implements MessageSubscription<T> {
       }
       if (this.overflowed) throw new SubscriptionOverflowError(this.capacity, this.lastId);
       if (this.error) throw this.error;
+      // A subscription used after its scope (or its hub) ended fails instead of waiting forever.
+      if (this.detached) throw (this.error = new HubClosedError(this.hub.topic.name));
       yield this.waitEffect;
     }
   }
@@ -583,8 +585,7 @@ class Sub<T> implements MessageSubscription<T> {
     if (this.detached) return;
     this.detached = true;
     this.hub.remove(this);
-    // A subscription used after its scope (or its hub) ended fails instead of waiting forever.
-    this.error ??= new HubClosedError(this.hub.topic.name);
+    // no error built here: most detached subscriptions are never read again (next() builds it)
     if (this.isFull) {
       this.isFull = false;
       this.hub.unfull();
