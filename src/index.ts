@@ -3,6 +3,7 @@ export * from "./core/backoff.js";
 export * from "./core/clock.js";
 export * from "./core/errors.js";
 export * from "./core/labels.js";
+export * from "./core/lease.js";
 export * from "./core/retry.js";
 export * from "./core/selector.js";
 export * from "./core/supervise.js";

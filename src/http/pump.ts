@@ -1,4 +1,5 @@
 import { action, type Operation, type Stream } from "effection";
+import { withLease } from "../core/lease.js";
 import type { RequestContext } from "./context.js";
 import { Resumed } from "./resumed.js";
 import { type BackpressureOptions, createStreamWriter, type StreamWriter } from "./writer.js";
@@ -56,24 +57,27 @@ export function* pump<T>(
     res.end();
   });
   try {
-    const subscription = yield* stream;
-    for (;;) {
-      const peek = subscription.next()[Symbol.iterator]();
-      const first = peek.next();
-      let next: IteratorResult<T, unknown>;
-      if (first.done) {
-        next = first.value;
-      } else {
-        next = yield* new Resumed(peek, first);
-        // Woken by the source: let it finish its burst before draining, so a
-        // broadcast of many messages costs one wake-up per connection, not one
-        // per message (and one write syscall, see the writer's cork).
-        yield* afterMicrotask();
+    // withLease: a hub subscription is opened without a resource task; this try/finally
+    // (and the request's own lifetime) bounds it instead.
+    yield* withLease(stream, function* (subscription) {
+      for (;;) {
+        const peek = subscription.next()[Symbol.iterator]();
+        const first = peek.next();
+        let next: IteratorResult<T, unknown>;
+        if (first.done) {
+          next = first.value;
+        } else {
+          next = yield* new Resumed(peek, first);
+          // Woken by the source: let it finish its burst before draining, so a
+          // broadcast of many messages costs one wake-up per connection, not one
+          // per message (and one write syscall, see the writer's cork).
+          yield* afterMicrotask();
+        }
+        if (next.done) break;
+        const chunk = format(next.value);
+        if (writer.tryWrite(chunk) === undefined) yield* writer.write(chunk);
       }
-      if (next.done) break;
-      const chunk = format(next.value);
-      if (writer.tryWrite(chunk) === undefined) yield* writer.write(chunk);
-    }
+    });
     if (!res.writableEnded) res.end();
   } finally {
     stopBeat?.();

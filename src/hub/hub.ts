@@ -7,6 +7,7 @@ import {
   resource,
   type Subscription,
 } from "effection";
+import { createLeasable, type Leasable } from "../core/lease.js";
 import type { Broker, BrokerTopic, Message, TopicListener } from "./broker.js";
 import { HubClosedError, SubscriptionOverflowError } from "./errors.js";
 import { createMemoryBroker } from "./memory-broker.js";
@@ -118,7 +119,7 @@ export interface Hub<T> {
    * never ends by itself (it fails with `SubscriptionOverflowError` under the
    * `close` policy, or `CursorExpiredError` when `after` is too old).
    */
-  subscribe(options?: SubscribeOptions): Operation<MessageSubscription<T>>;
+  subscribe(options?: SubscribeOptions): Leasable<MessageSubscription<T>>;
   /**
    * Long-poll: the first message after `after`, at once if the history has
    * it; without `after`, the next message published from now.
@@ -316,14 +317,12 @@ class HubCore<T> implements TopicListener<T> {
         core.published++;
         return message;
       },
-      subscribe(options: SubscribeOptions = {}): Operation<MessageSubscription<T>> {
-        return resource(function* (provide) {
+      subscribe(options: SubscribeOptions = {}): Leasable<MessageSubscription<T>> {
+        // Leasable: `yield* hub.subscribe()` is a resource bound to the caller's scope, and
+        // a writer that bounds the subscription itself (bough/http's streams) skips its cost.
+        return createLeasable(function* () {
           const sub = yield* core.open(options, 256);
-          try {
-            yield* provide(sub);
-          } finally {
-            sub.detach();
-          }
+          return { subscription: sub, close: () => sub.detach() };
         });
       },
       *next(after?: string): Operation<Message<T>> {

@@ -1,0 +1,86 @@
+import { createScope, type Operation, run, suspend } from "effection";
+import { describe, expect, it } from "vitest";
+import { createLeasable, LEASE, type Lease, withLease } from "../../src/index.js";
+import { checkLeaksAfterEach } from "../helpers/leaks.js";
+
+checkLeaksAfterEach();
+
+function counted() {
+  const state = { open: 0, opened: 0 };
+  const leasable = createLeasable(function* (): Operation<Lease<{ id: number }>> {
+    state.open++;
+    const id = ++state.opened;
+    let closed = false;
+    return {
+      subscription: { id },
+      close: () => {
+        if (!closed) state.open--;
+        closed = true;
+      },
+    };
+  });
+  return { state, leasable };
+}
+
+describe("createLeasable and withLease", () => {
+  it("subscribes as a resource that ends with the caller's scope", async () => {
+    const { state, leasable } = counted();
+    await run(function* () {
+      const sub = yield* leasable;
+      expect(sub.id).toBe(1);
+      expect(state.open).toBe(1);
+    });
+    expect(state.open).toBe(0);
+  });
+
+  it("opens a lease without a resource and closes it when the body returns or throws", async () => {
+    const { state, leasable } = counted();
+    await run(function* () {
+      const id = yield* withLease(leasable, function* (sub) {
+        expect(state.open).toBe(1);
+        return sub.id;
+      });
+      expect(id).toBe(1);
+      expect(state.open).toBe(0);
+      let error: unknown;
+      try {
+        yield* withLease(leasable, function* () {
+          throw new Error("body failed");
+        });
+      } catch (e) {
+        error = e;
+      }
+      expect((error as Error).message).toBe("body failed");
+      expect(state.open).toBe(0);
+    });
+  });
+
+  it("closes the lease when the body is halted", async () => {
+    const { state, leasable } = counted();
+    const scope = createScope();
+    const task = scope.run(() => withLease(leasable, () => suspend()));
+    expect(state.open).toBe(1);
+    await task.halt();
+    expect(state.open).toBe(0);
+    await scope[Symbol.asyncDispose]();
+  });
+
+  it("subscribes an ordinary operation the usual way", async () => {
+    const value = await run(() =>
+      withLease(
+        (function* () {
+          return 7;
+        })(),
+        function* (n) {
+          return n * 6;
+        },
+      ),
+    );
+    expect(value).toBe(42);
+  });
+
+  it("exposes the lease under a global symbol", () => {
+    expect(LEASE).toBe(Symbol.for("bough.lease"));
+    expect(typeof counted().leasable[LEASE]).toBe("function");
+  });
+});
