@@ -40,22 +40,34 @@ export function createRingBuffer<T>(capacity: number): RingBuffer<T> {
   return new Ring<T>(capacity);
 }
 
+/** Slots allocated up front; the array doubles (up to `capacity`) as it fills. */
+const INITIAL_SLOTS = 16;
+
 class Ring<T> implements RingBuffer<T> {
   readonly capacity: number;
   size = 0;
   private head = 0;
-  private readonly items: (T | undefined)[];
+  /**
+   * The slots. It starts small and doubles when full, up to `capacity`: an idle
+   * subscription (most of them, behind 10,000 SSE connections) then costs 16
+   * slots, not `capacity`. Growing copies, so a push stays O(1) amortised.
+   */
+  private items: (T | undefined)[];
 
   constructor(capacity: number) {
     this.capacity = capacity;
-    this.items = new Array<T | undefined>(capacity).fill(undefined);
+    this.items = new Array<T | undefined>(Math.min(capacity, INITIAL_SLOTS)).fill(undefined);
   }
 
   push(item: T): T | undefined {
     let dropped: T | undefined;
-    if (this.size === this.capacity) dropped = this.shift();
+    if (this.size === this.items.length) {
+      if (this.size < this.capacity) this.grow();
+      else dropped = this.shift();
+    }
+    const slots = this.items.length;
     let tail = this.head + this.size;
-    if (tail >= this.capacity) tail -= this.capacity;
+    if (tail >= slots) tail -= slots;
     this.items[tail] = item;
     this.size++;
     return dropped;
@@ -65,9 +77,22 @@ class Ring<T> implements RingBuffer<T> {
     if (this.size === 0) return undefined;
     const item = this.items[this.head];
     this.items[this.head] = undefined;
-    if (++this.head === this.capacity) this.head = 0;
+    if (++this.head === this.items.length) this.head = 0;
     this.size--;
     return item;
+  }
+
+  private grow(): void {
+    const old = this.items;
+    const slots = Math.min(this.capacity, old.length * 2);
+    const items = new Array<T | undefined>(slots).fill(undefined);
+    for (let i = 0; i < this.size; i++) {
+      let j = this.head + i;
+      if (j >= old.length) j -= old.length;
+      items[i] = old[j];
+    }
+    this.items = items;
+    this.head = 0;
   }
 
   peek(): T | undefined {
@@ -81,7 +106,7 @@ class Ring<T> implements RingBuffer<T> {
   at(index: number): T | undefined {
     if (index < 0 || index >= this.size) return undefined;
     let i = this.head + index;
-    if (i >= this.capacity) i -= this.capacity;
+    if (i >= this.items.length) i -= this.items.length;
     return this.items[i];
   }
 

@@ -54,4 +54,26 @@ describe("createRingBuffer", () => {
     expect(() => createRingBuffer(0)).toThrow(RangeError);
     expect(() => createRingBuffer(1.5)).toThrow(RangeError);
   });
+
+  it("keeps FIFO order while its slots grow around a wrapped head, up to a capacity that is not a power of two", () => {
+    const ring = createRingBuffer<number>(100);
+    const model: number[] = [];
+    let next = 0;
+    // interleave pushes and shifts so that the head wraps before each growth
+    for (let round = 0; round < 2000; round++) {
+      const pushes = (round * 7) % 5;
+      for (let i = 0; i < pushes; i++) {
+        const dropped = ring.push(next);
+        model.push(next++);
+        if (model.length > 100) expect(dropped).toBe(model.shift());
+        else expect(dropped).toBeUndefined();
+      }
+      if (round % 3 === 0) expect(ring.shift()).toBe(model.shift());
+      expect(ring.size).toBe(model.length);
+      expect(ring.peek()).toBe(model[0]);
+      expect(ring.last()).toBe(model[model.length - 1]);
+      expect(ring.at(model.length >> 1)).toBe(model[model.length >> 1]);
+    }
+    expect(ring.size).toBe(100);
+  });
 });
