@@ -1,25 +1,15 @@
-import { createScope, type Operation } from "effection";
+import type { Operation } from "effection";
 import { describe, expect, it } from "vitest";
-import { ClockContext, retry } from "../../src/index.js";
-import { createVirtualClock } from "../../src/testing/index.js";
+import { retry } from "../../src/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { startWithVirtualClock } from "../helpers/virtual-time.js";
 
 checkLeaksAfterEach();
-
-function start<T>(op: (clock: ReturnType<typeof createVirtualClock>) => Operation<T>) {
-  const clock = createVirtualClock();
-  const scope = createScope();
-  const task = scope.run(function* () {
-    yield* ClockContext.set(clock);
-    return yield* op(clock);
-  });
-  return { clock, task, dispose: () => scope[Symbol.asyncDispose]() };
-}
 
 describe("retry", () => {
   it("retries failures with backoff until one attempt succeeds", async () => {
     const times: number[] = [];
-    const { clock, task, dispose } = start((clock) =>
+    const { clock, task, dispose } = startWithVirtualClock((clock) =>
       retry(
         function* (attempt) {
           times.push(clock.now());
@@ -37,7 +27,7 @@ describe("retry", () => {
 
   it("throws the last error when the attempts run out", async () => {
     let n = 0;
-    const { clock, task, dispose } = start((_clock) =>
+    const { clock, task, dispose } = startWithVirtualClock((_clock) =>
       retry(
         function* (): Operation<never> {
           throw new Error(`attempt ${++n}`);
@@ -56,7 +46,7 @@ describe("retry", () => {
 
   it("does not retry errors that retryIf refuses", async () => {
     let n = 0;
-    const { clock, task, dispose } = start((_clock) =>
+    const { clock, task, dispose } = startWithVirtualClock((_clock) =>
       retry(
         function* (): Operation<never> {
           n++;
@@ -72,7 +62,7 @@ describe("retry", () => {
   });
 
   it("rejects attempts below 1 with a TypeError", async () => {
-    const { task, dispose } = start(() => retry(function* () {}, { attempts: 0 }));
+    const { task, dispose } = startWithVirtualClock(() => retry(function* () {}, { attempts: 0 }));
     await expect(task).rejects.toThrow(TypeError);
     await dispose();
   });

@@ -1,25 +1,15 @@
-import { createScope, type Operation, suspend } from "effection";
+import { type Operation, suspend } from "effection";
 import { describe, expect, it } from "vitest";
-import { ClockContext, delay, SupervisorGaveUpError, supervise } from "../../src/index.js";
-import { createVirtualClock } from "../../src/testing/index.js";
+import { delay, SupervisorGaveUpError, supervise } from "../../src/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { startWithVirtualClock } from "../helpers/virtual-time.js";
 
 checkLeaksAfterEach();
-
-function start<T>(op: (clock: ReturnType<typeof createVirtualClock>) => Operation<T>) {
-  const clock = createVirtualClock();
-  const scope = createScope();
-  const task = scope.run(function* () {
-    yield* ClockContext.set(clock);
-    return yield* op(clock);
-  });
-  return { clock, task, dispose: () => scope[Symbol.asyncDispose]() };
-}
 
 describe("supervise", () => {
   it("restarts a failing child with exponential backoff and returns its first success", async () => {
     const startedAt: number[] = [];
-    const { clock, task, dispose } = start((clock) =>
+    const { clock, task, dispose } = startWithVirtualClock((clock) =>
       supervise(
         function* () {
           startedAt.push(clock.now());
@@ -40,7 +30,7 @@ describe("supervise", () => {
 
   it("gives up with SupervisorGaveUpError carrying the last error", async () => {
     let runs = 0;
-    const { clock, task, dispose } = start((_clock) =>
+    const { clock, task, dispose } = startWithVirtualClock((_clock) =>
       supervise(
         function* (): Operation<never> {
           runs++;
@@ -65,7 +55,7 @@ describe("supervise", () => {
 
   it("forgets restarts older than the intensity window", async () => {
     let runs = 0;
-    const { clock, task, dispose } = start((_clock) =>
+    const { clock, task, dispose } = startWithVirtualClock((_clock) =>
       supervise(
         function* () {
           runs++;
@@ -83,7 +73,7 @@ describe("supervise", () => {
 
   it("restarts after a normal return with restart: always", async () => {
     let runs = 0;
-    const { clock, task, dispose } = start((_clock) =>
+    const { clock, task, dispose } = startWithVirtualClock((_clock) =>
       supervise(
         function* () {
           runs++;
@@ -105,7 +95,7 @@ describe("supervise", () => {
   it("halts the child when the supervisor is halted, without restarting it", async () => {
     let runs = 0;
     let cleaned = 0;
-    const { clock, task, dispose } = start((_clock) =>
+    const { clock, task, dispose } = startWithVirtualClock((_clock) =>
       supervise(function* () {
         runs++;
         try {
@@ -124,7 +114,7 @@ describe("supervise", () => {
   });
 
   it("rejects an unknown restart policy with a TypeError", async () => {
-    const { task, dispose } = start(() =>
+    const { task, dispose } = startWithVirtualClock(() =>
       supervise(function* () {}, { restart: "never" as "always" }),
     );
     await expect(task).rejects.toThrow(TypeError);

@@ -1,24 +1,14 @@
-import { createScope, type Operation, suspend } from "effection";
+import { suspend } from "effection";
 import { describe, expect, it } from "vitest";
-import { ClockContext, delay, TimeoutError, withTimeout } from "../../src/index.js";
-import { createVirtualClock } from "../../src/testing/index.js";
+import { delay, TimeoutError, withTimeout } from "../../src/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { startWithVirtualClock } from "../helpers/virtual-time.js";
 
 checkLeaksAfterEach();
 
-function start<T>(op: (clock: ReturnType<typeof createVirtualClock>) => Operation<T>) {
-  const clock = createVirtualClock();
-  const scope = createScope();
-  const task = scope.run(function* () {
-    yield* ClockContext.set(clock);
-    return yield* op(clock);
-  });
-  return { clock, task, dispose: () => scope[Symbol.asyncDispose]() };
-}
-
 describe("withTimeout", () => {
   it("returns the value of an operation that finishes in time", async () => {
-    const { clock, task, dispose } = start((_clock) =>
+    const { clock, task, dispose } = startWithVirtualClock((_clock) =>
       withTimeout(
         100,
         (function* () {
@@ -35,7 +25,7 @@ describe("withTimeout", () => {
 
   it("throws TimeoutError at the limit and halts the operation first", async () => {
     let cleaned = false;
-    const { clock, task, dispose } = start((_clock) =>
+    const { clock, task, dispose } = startWithVirtualClock((_clock) =>
       withTimeout(
         100,
         (function* () {
@@ -63,7 +53,7 @@ describe("withTimeout", () => {
   });
 
   it("never fires with Infinity", async () => {
-    const { clock, task, dispose } = start((_clock) =>
+    const { clock, task, dispose } = startWithVirtualClock((_clock) =>
       withTimeout(
         Number.POSITIVE_INFINITY,
         (function* () {
@@ -78,7 +68,7 @@ describe("withTimeout", () => {
   });
 
   it("rejects a negative or NaN limit with a TypeError", async () => {
-    const { task, dispose } = start(() => withTimeout(Number.NaN, suspend()));
+    const { task, dispose } = startWithVirtualClock(() => withTimeout(Number.NaN, suspend()));
     await expect(task).rejects.toThrow(TypeError);
     await dispose();
   });
