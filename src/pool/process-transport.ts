@@ -10,7 +10,7 @@ import {
   type WorkerFrame,
 } from "./protocol.js";
 import { needsTsx, tsxLoaderUrl } from "./worker-file.js";
-import { MODE_ENV, noop, type WorkerLink } from "./worker-link.js";
+import { MODE_ENV, noop, ReadyHandshake, type WorkerLink } from "./worker-link.js";
 
 /** Options of {@link openProcessLink}. */
 export interface ProcessLinkOptions {
@@ -68,27 +68,16 @@ class ProcessLink implements WorkerLink {
   onExit: (error: Error) => void = noop;
   private readonly child: ChildProcess;
   private readonly gone: Promise<void>;
-  private isReady = false;
+  private readonly handshake = new ReadyHandshake();
   private killed = false;
   private lastError: unknown;
 
   constructor(file: URL, options: ProcessLinkOptions) {
     this.child = forkWorkerFile(file, { [MODE_ENV]: "process" }, options);
-    let resolveReady!: (meta: ReadyMeta) => void;
-    let rejectReady!: (error: Error) => void;
-    this.ready = new Promise<ReadyMeta>((resolve, reject) => {
-      resolveReady = resolve;
-      rejectReady = reject;
-    });
-    this.ready.catch(noop);
+    this.ready = this.handshake.ready;
     this.child.on("message", (packed: PackedWorkerFrame) => {
       const frame = unpackWorkerFrame(packed);
-      if (this.isReady) {
-        this.onFrame(frame);
-      } else if (frame[0] === "rd") {
-        this.isReady = true;
-        resolveReady(frame[1]);
-      }
+      if (this.handshake.accept(frame)) this.onFrame(frame);
     });
     this.child.on("error", (error) => {
       this.lastError = error;
@@ -97,12 +86,12 @@ class ProcessLink implements WorkerLink {
       this.child.once("exit", (code, signal) => {
         resolve();
         if (this.killed) {
-          rejectReady(new SpawnError("the worker process was stopped before it was ready"));
+          this.handshake.fail(new SpawnError("the worker process was stopped before it was ready"));
           return;
         }
         const how = signal ? `signal ${signal}` : `code ${code}`;
-        if (!this.isReady) {
-          rejectReady(
+        if (!this.handshake.isReady) {
+          this.handshake.fail(
             new SpawnError(
               `worker process ${file.href} exited with ${how} before it was ready (does it export defineWorker(...)?)`,
               { cause: this.lastError },

@@ -8,7 +8,7 @@ import {
   type ReadyMeta,
   type WorkerFrame,
 } from "./protocol.js";
-import { noop, type WorkerLink } from "./worker-link.js";
+import { noop, ReadyHandshake, type WorkerLink } from "./worker-link.js";
 
 /** Where a worker server listens: a unix socket path, or a TCP host and port. */
 export type SocketAddress = { path: string } | { host?: string; port: number };
@@ -43,7 +43,7 @@ class SocketLink implements WorkerLink {
   onExit: (error: Error) => void = noop;
   private readonly socket: Socket;
   private readonly gone: Promise<void>;
-  private isReady = false;
+  private readonly handshake = new ReadyHandshake();
   private connected = false;
   private killed = false;
   private lastError: unknown;
@@ -55,13 +55,7 @@ class SocketLink implements WorkerLink {
         : connect({ host: address.host ?? "127.0.0.1", port: address.port });
     this.socket.setNoDelay?.(true);
     const decoder = createFrameDecoder();
-    let resolveReady!: (meta: ReadyMeta) => void;
-    let rejectReady!: (error: Error) => void;
-    this.ready = new Promise<ReadyMeta>((resolve, reject) => {
-      resolveReady = resolve;
-      rejectReady = reject;
-    });
-    this.ready.catch(noop);
+    this.ready = this.handshake.ready;
     this.socket.on("connect", () => {
       this.connected = true;
     });
@@ -71,12 +65,7 @@ class SocketLink implements WorkerLink {
         frames = decoder.push(chunk);
         for (let i = 0; i < frames.length; i++) {
           const frame = checkWorkerFrame(frames[i]);
-          if (this.isReady) {
-            this.onFrame(frame);
-          } else if (frame[0] === "rd") {
-            this.isReady = true;
-            resolveReady(frame[1]);
-          }
+          if (this.handshake.accept(frame)) this.onFrame(frame);
         }
       } catch (error) {
         this.lastError = error;
@@ -90,16 +79,18 @@ class SocketLink implements WorkerLink {
       this.socket.once("close", () => {
         resolve();
         if (this.killed) {
-          rejectReady(new SpawnError("the connection was closed before the worker was ready"));
+          this.handshake.fail(
+            new SpawnError("the connection was closed before the worker was ready"),
+          );
         } else if (!this.connected) {
-          rejectReady(
+          this.handshake.fail(
             new ConnectRefusedError(
               `cannot connect to the worker server: ${(this.lastError as Error)?.message ?? "closed"}`,
               { cause: this.lastError },
             ),
           );
-        } else if (!this.isReady) {
-          rejectReady(
+        } else if (!this.handshake.isReady) {
+          this.handshake.fail(
             new SpawnError("the worker server closed the connection before its worker was ready", {
               cause: this.lastError,
             }),

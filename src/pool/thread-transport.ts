@@ -9,7 +9,7 @@ import {
   type WorkerFrame,
 } from "./protocol.js";
 import { needsTsx, tsxApiUrl } from "./worker-file.js";
-import { noop, THREAD_MARK, type WorkerLink } from "./worker-link.js";
+import { noop, ReadyHandshake, THREAD_MARK, type WorkerLink } from "./worker-link.js";
 
 /** Options of {@link openThreadLink}. */
 export interface ThreadLinkOptions {
@@ -46,7 +46,7 @@ class ThreadLink implements WorkerLink {
   onExit: (error: Error) => void = noop;
   private readonly worker: Worker;
   private readonly gone: Promise<void>;
-  private isReady = false;
+  private readonly handshake = new ReadyHandshake();
   private killed = false;
   private lastError: unknown;
 
@@ -60,21 +60,10 @@ class ThreadLink implements WorkerLink {
           { eval: true, workerData, execArgv, resourceLimits },
         )
       : new Worker(file, { workerData, execArgv, resourceLimits });
-    let resolveReady!: (meta: ReadyMeta) => void;
-    let rejectReady!: (error: Error) => void;
-    this.ready = new Promise<ReadyMeta>((resolve, reject) => {
-      resolveReady = resolve;
-      rejectReady = reject;
-    });
-    this.ready.catch(noop);
+    this.ready = this.handshake.ready;
     this.worker.on("message", (packed: PackedWorkerFrame) => {
       const frame = unpackWorkerFrame(packed);
-      if (this.isReady) {
-        this.onFrame(frame);
-      } else if (frame[0] === "rd") {
-        this.isReady = true;
-        resolveReady(frame[1]);
-      }
+      if (this.handshake.accept(frame)) this.onFrame(frame);
     });
     this.worker.on("error", (error) => {
       this.lastError = error;
@@ -83,11 +72,11 @@ class ThreadLink implements WorkerLink {
       this.worker.once("exit", (code) => {
         resolve();
         if (this.killed) {
-          rejectReady(new SpawnError("the worker thread was stopped before it was ready"));
+          this.handshake.fail(new SpawnError("the worker thread was stopped before it was ready"));
           return;
         }
-        if (!this.isReady) {
-          rejectReady(
+        if (!this.handshake.isReady) {
+          this.handshake.fail(
             new SpawnError(
               this.lastError
                 ? `worker thread ${file.href} failed to start: ${String(this.lastError)}`

@@ -8,7 +8,7 @@ import { openProcessLink } from "../../src/pool/process-transport.js";
 import type { WorkerFrame } from "../../src/pool/protocol.js";
 import { openSocketLink } from "../../src/pool/socket-transport.js";
 import { openThreadLink } from "../../src/pool/thread-transport.js";
-import type { WorkerLink } from "../../src/pool/worker-link.js";
+import { ReadyHandshake, type WorkerLink } from "../../src/pool/worker-link.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import { checkThreadsAfterEach, echoWorkerFile, eventually } from "./helpers.js";
 
@@ -56,5 +56,44 @@ describe("worker links", () => {
       yield* serveWorkers({ listen: { path }, worker: echoWorkerFile });
       yield* until(checkContract(openSocketLink({ path })));
     });
+  });
+});
+
+const ok = ["ok", {}, 1] as unknown as WorkerFrame;
+const rd = ["rd", { pid: 42, threadId: 0 }] as unknown as WorkerFrame;
+
+describe("ReadyHandshake", () => {
+  it("ignores frames before the ready frame and passes on every frame after it", async () => {
+    const handshake = new ReadyHandshake();
+    expect(handshake.accept(ok)).toBe(false);
+    expect(handshake.accept(rd)).toBe(false);
+    expect(handshake.isReady).toBe(true);
+    expect(await handshake.ready).toEqual({ pid: 42, threadId: 0 });
+    expect(handshake.accept(ok)).toBe(true);
+    expect(handshake.accept(rd)).toBe(true);
+  });
+
+  it("rejects ready on a failure before the worker was ready, and not after", async () => {
+    const early = new ReadyHandshake();
+    early.fail(new Error("exited before it was ready"));
+    await expect(early.ready).rejects.toThrow("exited before it was ready");
+
+    const late = new ReadyHandshake();
+    late.accept(rd);
+    late.fail(new Error("too late"));
+    await expect(late.ready).resolves.toEqual({ pid: 42, threadId: 0 });
+  });
+
+  it("raises no unhandled rejection when nobody waits on a failed handshake", async () => {
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", listener);
+    try {
+      new ReadyHandshake().fail(new Error("nobody listens"));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", listener);
+    }
   });
 });
