@@ -476,7 +476,7 @@ async function bench() {
       memory.map((m) => [m.kind, m.connections, m.bytesPerConnection]),
     ),
     "",
-    "Goal ≤ 20 KB (20,480 bytes) per connection with bough. The second bough row is the same `sse()` over a stream that is not an effection resource: the difference is what a hub subscription (a resource: a scope and a task each) costs.",
+    "Goal ≤ 20 KB (20,480 bytes) per connection with bough. The first bough row streams a hub subscription, which `sse()` opens through `withLease` (no resource task or scope); the second is the same `sse()` over a plain stream. Their difference is what the hub subscription itself keeps (its ring buffer starts at 16 slots).",
     "",
     "## Broadcast: 100 messages to 1,000 SSE connections (median of 5)",
     "",
