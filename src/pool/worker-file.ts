@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { SpawnError } from "./errors.js";
 
 /**
  * Turns a `worker` option (a `file:` URL, or a path, relative to the current
@@ -43,7 +44,14 @@ function tsxRoot(): string {
   try {
     packageJson = require.resolve("tsx/package.json");
   } catch {
-    packageJson = createRequire(join(process.cwd(), "index.js")).resolve("tsx/package.json");
+    try {
+      packageJson = createRequire(join(process.cwd(), "index.js")).resolve("tsx/package.json");
+    } catch (cause) {
+      throw new SpawnError(
+        "a TypeScript worker file needs tsx to run (npm install tsx), or point the pool at the compiled .js file",
+        { cause },
+      );
+    }
   }
   tsxDir = dirname(packageJson);
   return tsxDir;
