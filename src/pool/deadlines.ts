@@ -1,5 +1,6 @@
 import { type Scope, type Task, until } from "effection";
 import type { Clock } from "../core/clock.js";
+import { createMinHeap } from "../core/min-heap.js";
 
 /** One scheduled deadline; cancel it with {@link Deadlines.cancel}. */
 export interface Deadline {
@@ -28,7 +29,7 @@ export function createDeadlines(scope: Scope, clock: Clock): Deadlines {
 }
 
 export class Deadlines {
-  private heap: Deadline[] = [];
+  private heap = createMinHeap<Deadline>(byTime);
   private live = 0;
   private armedAt = Number.POSITIVE_INFINITY;
   private armed: Task<void> | undefined;
@@ -43,7 +44,7 @@ export class Deadlines {
   /** Schedules `fire` at `at` (clock time). */
   add(at: number, fire: () => void): Deadline {
     const deadline: Deadline = { at, fire };
-    this.push(deadline);
+    this.heap.push(deadline);
     this.live++;
     if (at < this.armedAt) this.arm();
     return deadline;
@@ -54,13 +55,13 @@ export class Deadlines {
     if (deadline?.fire === undefined) return;
     deadline.fire = undefined;
     this.live--;
-    if (this.heap.length > 256 && this.live * 4 < this.heap.length) this.compact();
+    if (this.heap.size > 256 && this.live * 4 < this.heap.size) this.compact();
   }
 
   /** Stops the sleeper; no deadline fires after this. */
   close(): void {
     this.closed = true;
-    this.heap = [];
+    this.heap.clear();
     this.live = 0;
     this.disarm();
   }
@@ -101,7 +102,7 @@ export class Deadlines {
     for (;;) {
       const top = this.peek();
       if (!top || top.at > now) break;
-      this.pop();
+      this.heap.pop();
       const fire = top.fire!;
       top.fire = undefined;
       this.live--;
@@ -112,43 +113,13 @@ export class Deadlines {
 
   private peek(): Deadline | undefined {
     const heap = this.heap;
-    while (heap.length > 0 && heap[0].fire === undefined) this.pop();
-    return heap[0];
+    while (heap.size > 0 && heap.peek()?.fire === undefined) heap.pop();
+    return heap.peek();
   }
 
   private compact(): void {
-    const live = this.heap.filter((d) => d.fire !== undefined);
-    this.heap = [];
-    for (const d of live) this.push(d);
-  }
-
-  private push(deadline: Deadline): void {
-    const heap = this.heap;
-    heap.push(deadline);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (heap[parent].at <= heap[i].at) break;
-      [heap[i], heap[parent]] = [heap[parent], heap[i]];
-      i = parent;
-    }
-  }
-
-  private pop(): void {
-    const heap = this.heap;
-    const last = heap.pop();
-    if (heap.length === 0 || !last) return;
-    heap[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < heap.length && heap[l].at < heap[m].at) m = l;
-      if (r < heap.length && heap[r].at < heap[m].at) m = r;
-      if (m === i) break;
-      [heap[i], heap[m]] = [heap[m], heap[i]];
-      i = m;
-    }
+    this.heap.retain((d) => d.fire !== undefined);
   }
 }
+
+const byTime = (a: Deadline, b: Deadline) => a.at < b.at;

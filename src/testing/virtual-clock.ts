@@ -1,5 +1,6 @@
 import { action, type Operation } from "effection";
 import type { Clock } from "../core/clock.js";
+import { createMinHeap } from "../core/min-heap.js";
 
 /** A {@link Clock} whose time moves only when the test says so. */
 export interface VirtualClock extends Clock {
@@ -56,40 +57,11 @@ export function createVirtualClock(options: { start?: number } = {}): VirtualClo
   let now = options.start ?? 0;
   let seq = 0;
   let live = 0;
-  const heap: Timer[] = [];
+  const heap = createMinHeap<Timer>(before);
 
-  const push = (timer: Timer) => {
-    heap.push(timer);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(heap[i], heap[parent])) break;
-      [heap[i], heap[parent]] = [heap[parent], heap[i]];
-      i = parent;
-    }
-  };
-  const pop = (): Timer | undefined => {
-    const top = heap[0];
-    const last = heap.pop();
-    if (heap.length > 0 && last) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < heap.length && before(heap[l], heap[m])) m = l;
-        if (r < heap.length && before(heap[r], heap[m])) m = r;
-        if (m === i) break;
-        [heap[i], heap[m]] = [heap[m], heap[i]];
-        i = m;
-      }
-    }
-    return top;
-  };
   const peek = (): Timer | undefined => {
-    while (heap.length > 0 && heap[0].fire === undefined) pop();
-    return heap[0];
+    while (heap.size > 0 && heap.peek()?.fire === undefined) heap.pop();
+    return heap.peek();
   };
 
   const sleepUntil = (time: number): Operation<void> =>
@@ -97,7 +69,7 @@ export function createVirtualClock(options: { start?: number } = {}): VirtualClo
       if (time === Number.POSITIVE_INFINITY) return () => {};
       const timer: Timer = { time: Math.max(time, now), seq: seq++, fire: resolve };
       live++;
-      push(timer);
+      heap.push(timer);
       return () => {
         if (timer.fire) {
           timer.fire = undefined;
@@ -113,7 +85,7 @@ export function createVirtualClock(options: { start?: number } = {}): VirtualClo
   const fireNext = (limit: number): boolean => {
     const timer = peek();
     if (!timer || timer.time > limit) return false;
-    pop();
+    heap.pop();
     now = Math.max(now, timer.time);
     const fire = timer.fire;
     timer.fire = undefined;
