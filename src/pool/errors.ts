@@ -1,4 +1,5 @@
 import { BoughError, TimeoutError } from "../core/errors.js";
+import type { ClientFrame } from "./protocol.js";
 
 export { TimeoutError };
 
@@ -162,6 +163,15 @@ export class SerializationError extends BoughError {
 
   constructor(message: string, options?: { cause?: unknown }) {
     super("BOUGH_POOL_UNSERIALIZABLE", message, options);
+  }
+
+  /** The error for a `frame` that `error` kept from being sent to `destination` ("a worker thread"…). */
+  static forFrame(frame: ClientFrame, destination: string, error: unknown): SerializationError {
+    const what = frame[0] === "do" ? `the arguments of "${frame[2] ?? "(call)"}"` : "a frame";
+    return new SerializationError(
+      `cannot send ${what} to ${destination}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 

@@ -109,10 +109,7 @@ class ProcessLink implements WorkerLink {
     try {
       this.child.send(packClientFrame(frame));
     } catch (error) {
-      throw new SerializationError(
-        `cannot send ${frame[0] === "do" ? `the arguments of "${frame[2] ?? "(call)"}"` : "a frame"} to a worker process: ${(error as Error).message}`,
-        { cause: error },
-      );
+      throw SerializationError.forFrame(frame, "a worker process", error);
     }
   }
 

@@ -103,10 +103,7 @@ class ThreadLink implements WorkerLink {
     try {
       this.worker.postMessage(packClientFrame(frame));
     } catch (error) {
-      throw new SerializationError(
-        `cannot send ${frame[0] === "do" ? `the arguments of "${frame[2] ?? "(call)"}"` : "a frame"} to a worker thread: ${(error as Error).message}`,
-        { cause: error },
-      );
+      throw SerializationError.forFrame(frame, "a worker thread", error);
     }
   }
 
