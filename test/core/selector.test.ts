@@ -21,6 +21,16 @@ function* valueAfter<T>(ms: number, value: T): Operation<T> {
   return value;
 }
 
+/** Runs `op` and returns what it threw (undefined if it returned). */
+function* thrown(op: Operation<unknown>): Operation<unknown> {
+  try {
+    yield* op;
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
 function* failAfter(ms: number, message: string): Operation<never> {
   yield* sleep(ms);
   throw new Error(message);
@@ -95,12 +105,7 @@ describe("useSelector", () => {
       selector.add("bad", failAfter(10, "boom"));
       selector.add("ok2", valueAfter(15, "v2"));
       yield* sleep(30);
-      let error: unknown;
-      try {
-        yield* selector.select();
-      } catch (e) {
-        error = e;
-      }
+      const error = yield* thrown(selector.select());
       expect((error as Error).message).toBe("boom");
       expect(yield* selector.select()).toEqual([
         { data: "ok1", value: "v1" },
@@ -117,12 +122,7 @@ describe("useSelector", () => {
       selector.add("bad", failAfter(1, "late failure"));
       yield* sleep(20);
       expect(selector.size).toBe(0);
-      let error: unknown;
-      try {
-        yield* selector.select();
-      } catch (e) {
-        error = e;
-      }
+      const error = yield* thrown(selector.select());
       expect((error as Error).message).toBe("late failure");
     });
   });
@@ -136,12 +136,7 @@ describe("useSelector", () => {
           throw new TypeError("bad input");
         })(),
       );
-      let error: unknown;
-      try {
-        yield* selector.select();
-      } catch (e) {
-        error = e;
-      }
+      const error = yield* thrown(selector.select());
       expect(error).toBeInstanceOf(TypeError);
     });
   });
@@ -166,12 +161,7 @@ describe("useSelector", () => {
       expect(cleaned).toBe(true);
       expect(yield* selector.select()).toEqual([{ data: "ok", value: "ok" }]);
       expect(selector.size).toBe(0);
-      let error: unknown;
-      try {
-        yield* selector.select();
-      } catch (e) {
-        error = e;
-      }
+      const error = yield* thrown(selector.select());
       expect(error).toBeInstanceOf(SelectorEmptyError);
     });
   });
@@ -179,12 +169,7 @@ describe("useSelector", () => {
   it("throws SelectorEmptyError from select on an empty selector", async () => {
     await run(function* () {
       const selector = yield* useSelector();
-      let error: unknown;
-      try {
-        yield* selector.select();
-      } catch (e) {
-        error = e;
-      }
+      const error = yield* thrown(selector.select());
       expect(error).toBeInstanceOf(SelectorEmptyError);
       expect((error as SelectorEmptyError).code).toBe("BOUGH_SELECTOR_EMPTY");
     });
@@ -238,12 +223,7 @@ describe("useSelector", () => {
       const selector = yield* useSelector();
       selector.add("ok", valueAfter(1, "ok"));
       selector.add("bad", failAfter(10, "crash"));
-      let error: unknown;
-      try {
-        yield* selector.run();
-      } catch (e) {
-        error = e;
-      }
+      const error = yield* thrown(selector.run());
       expect((error as Error).message).toBe("crash");
     });
   });
@@ -252,12 +232,7 @@ describe("useSelector", () => {
     await run(function* () {
       const selector = yield* useSelector();
       selector.add("ok", valueAfter(1, "ok"));
-      let error: unknown;
-      try {
-        yield* selector.run();
-      } catch (e) {
-        error = e;
-      }
+      const error = yield* thrown(selector.run());
       expect(error).toBeInstanceOf(SelectorEmptyError);
     });
   });
@@ -285,12 +260,7 @@ describe("useSelector", () => {
       await run(function* () {
         const selector = yield* useSelector();
         selector.add("long", valueAfter(50, "long"));
-        let error: unknown;
-        try {
-          yield* selector.runUntil(failAfter(5, "op failed"));
-        } catch (e) {
-          error = e;
-        }
+        const error = yield* thrown(selector.runUntil(failAfter(5, "op failed")));
         expect((error as Error).message).toBe("op failed");
         expect(selector.size).toBe(1);
       });
@@ -300,12 +270,7 @@ describe("useSelector", () => {
       await run(function* () {
         const selector = yield* useSelector();
         selector.add("bad", failAfter(5, "item failed"));
-        let error: unknown;
-        try {
-          yield* selector.runUntil(valueAfter(1000, "late"));
-        } catch (e) {
-          error = e;
-        }
+        const error = yield* thrown(selector.runUntil(valueAfter(1000, "late")));
         expect((error as Error).message).toBe("item failed");
       });
     });
@@ -314,17 +279,14 @@ describe("useSelector", () => {
       await run(function* () {
         const selector = yield* useSelector();
         const gate = withResolvers<void>();
-        let error: unknown;
-        try {
-          yield* selector.runUntil(
+        const error = yield* thrown(
+          selector.runUntil(
             (function* () {
               selector.add("late-bad", failAfter(5, "late item failed"));
               yield* gate.operation;
             })(),
-          );
-        } catch (e) {
-          error = e;
-        }
+          ),
+        );
         expect((error as Error).message).toBe("late item failed");
       });
     });
