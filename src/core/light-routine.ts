@@ -1,16 +1,31 @@
 import {
   action,
   type Coroutine,
-  createContext,
   type Effect,
   Err,
   Ok,
   type Operation,
   type Result,
   type Scope,
+  scoped,
   type Task,
 } from "effection";
-import { api } from "effection/experimental";
+import {
+  childPriority,
+  createChildScope,
+  createTaskGroup,
+  ErrorBoundary,
+  isHaltError,
+  lightRoutines,
+  PRIORITY_CONTEXT,
+  priorityOf,
+  type Reducer,
+  type ReducerEntry,
+  reducerOf,
+  type TaskGroup,
+  TaskGroupContext,
+  thrownValue,
+} from "./effection-internals.js";
 
 /*
  * A light routine runs one operation the way an effection task does, but
@@ -86,16 +101,12 @@ const noopExit: Exit = (didExit) => didExit(Ok());
 /** `Ok()`; effection never mutates a Result, so one instance serves every routine. */
 const OK: Result<unknown> = Ok();
 
-/**
- * effection's error boundary, addressed by its name (a dependency on
- * effection internals: esm/lib/trap.js `ErrorContext`). A child task that
- * fails calls `raise(error)` on the boundary of its owner scope.
- */
-const ErrorBoundary = createContext<{ raise(error: unknown): void }>("@effection/error-boundary");
-
 const BODY = 0;
+/** Halting the children it spawned (a task does this inside its error trap). */
 const TEARDOWN = 1;
-const SETTLED = 2;
+/** Destroying its scope (a task does this after its trap: raises go to the parent). */
+const DISPOSING = 2;
+const SETTLED = 3;
 
 /**
  * A coroutine that runs one operation without an effection task, stepped by
@@ -142,7 +153,10 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
   private epoch = 0;
   private current: Scope | undefined;
   private dispose: (() => Operation<void>) | undefined;
-  private raised: { error: unknown } | undefined;
+  /** The tasks spawned in the lazy scope, halted first when the operation ends. */
+  private group: TaskGroup | undefined;
+  /** The last failure a child raised (as effection's trap, the last one wins). */
+  raised: { error: unknown } | undefined;
   private outcome: Result<T> | undefined;
   private waiters: (() => void)[] | undefined;
   /** True while an effect is being entered (see {@link future}). */
@@ -153,6 +167,13 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
    * @param first the effect that first step yielded
    * @param parent the scope a lazily created scope hangs from
    */
+  /** effection's reducer, which steps this routine as it steps a task. */
+  private reducer: Reducer;
+  /** What the reducer schedules: this routine, seen at its task's priority. */
+  private entry: Entry;
+  /** In fallback mode (light routines off), the task that runs the operation. */
+  private task: Task<Result<T>> | undefined;
+
   constructor(
     iterator: Iterator<Effect<unknown>, T, unknown>,
     first: Effect<unknown>,
@@ -160,14 +181,30 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
   ) {
     this.iterator = iterator;
     this.pending = first;
+    this.reducer = reducerOf(parent);
+    this.entry = new Entry(this, childPriority(parent));
   }
 
-  /** Called once, when the routine settled (its scope, if any, destroyed). */
+  /**
+   * Called once, when the routine settled (its scope, if any, destroyed). A
+   * failure's `error` may wrap a non-Error throw: pass it through
+   * {@link thrownValue} to get the value the operation threw.
+   */
   protected abstract done(outcome: Result<T>): void;
 
-  /** Performs the first effect (now, or right after the current light step). */
+  /**
+   * Performs the first effect: now if effection is not stepping anything, else
+   * when effection's reducer reaches this routine, as for a new task. With
+   * light routines off (see effection-internals.ts), starts a task instead.
+   */
   start(): void {
-    schedule(this);
+    if (lightRoutines) this.schedule();
+    else this.startTask();
+  }
+
+  /** Queues a turn on effection's reducer (which runs it at once when idle). */
+  private schedule(): void {
+    this.reducer.schedule(this.entry);
   }
 
   /** Whether the routine has settled. */
@@ -184,8 +221,9 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     if (!scope) {
       // Nothing runs after settling; never create a scope nobody destroys.
       if (this.phase === SETTLED) return this.parent;
-      const [child, dispose] = api.Scope.invoke(this.parent, "create", [this.parent]);
+      const [child, dispose] = createChildScope(this.parent);
       child.set(ErrorBoundary, { raise: (error: unknown) => this.raise(error) });
+      child.set(TaskGroupContext, (this.group = createTaskGroup()));
       this.dispose = dispose;
       this.current = scope = child;
     }
@@ -194,6 +232,11 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
 
   set scope(scope: Scope) {
     this.current = scope;
+  }
+
+  /** The scope, if one was created (for the reducer's priority). */
+  get currentScope(): Scope | undefined {
+    return this.current;
   }
 
   /**
@@ -209,7 +252,9 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
   interrupt(): void {
     if (this.phase === SETTLED || this.interrupted) return;
     this.interrupted = true;
-    this.unwind();
+    const task = this.task;
+    if (task) task.halt().then(undefined, () => {});
+    else this.unwind();
   }
 
   /**
@@ -232,7 +277,9 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     // Only a failure of the unwinding this halt asked for fails the halt; a
     // routine that had already failed on its own reports that elsewhere.
     const outcome = this.outcome;
-    if (this.interrupted && outcome && !outcome.ok) throw outcome.error;
+    if (this.interrupted && outcome && !outcome.ok && !isHaltError(outcome.error)) {
+      throw thrownValue(outcome.error);
+    }
   }
 
   // --- effection's Coroutine protocol, as in esm/lib/coroutine.js ---
@@ -245,7 +292,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     this.exit((exitResult) => {
       this.exit = noopExit;
       this.resumeWith = exitResult.ok ? result : exitResult;
-      schedule(this);
+      this.schedule();
     });
   }
 
@@ -259,9 +306,10 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     const resumeWith = this.resumeWith;
     if (!resumeWith.ok) {
       this.unwinding = false;
-      if (iterator.throw)
-        return iterator.throw(resumeWith.error) as IteratorResult<Effect<unknown>, T>;
-      throw resumeWith.error;
+      // effection wraps a non-Error throw in a ThrownValueError; unbox gives back the thrown value
+      const error = thrownValue(resumeWith.error);
+      if (iterator.throw) return iterator.throw(error) as IteratorResult<Effect<unknown>, T>;
+      throw error;
     }
     if (this.unwinding && !this.critical) {
       this.unwinding = false;
@@ -294,24 +342,39 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
 
   // --- driving ---
 
-  /** One turn on the trampoline: perform the first effect, or step once. */
-  run(): void {
+  /** The reducer's step: yields the first effect, or steps the iterator once. */
+  turn(): IteratorResult<Effect<unknown>, T> {
     const pending = this.pending;
     if (pending) {
       this.pending = undefined;
-      this.perform(pending);
-      return;
+      return { done: false, value: pending };
     }
-    if (this.phase === SETTLED) return;
-    let next: IteratorResult<Effect<unknown>, T>;
-    try {
-      next = this.step();
-    } catch (error) {
-      this.finished(Err(error as Error));
-      return;
-    }
-    if (next.done) this.finished(Ok(next.value));
-    else this.perform(next.value);
+    return this.step();
+  }
+
+  /**
+   * Fallback mode: the whole operation runs as an effection task in the
+   * parent scope. `scoped()` is its error boundary, so a failure settles this
+   * routine (as a light routine's would) instead of failing the parent.
+   */
+  private startTask(): void {
+    const rest = new Continuation(this.iterator, this.pending);
+    this.pending = undefined;
+    const self = this;
+    const task = this.parent.run(function* (): Operation<Result<T>> {
+      try {
+        return Ok(yield* scoped(() => rest)) as Result<T>;
+      } catch (error) {
+        // while halting, a failing cleanup must fail the halt, as it does a task's
+        if (self.interrupted) throw error;
+        return Err(error as Error) as Result<T>;
+      }
+    });
+    this.task = task;
+    task.then(
+      (outcome) => this.complete(outcome),
+      (error) => this.complete(Err(error)),
+    );
   }
 
   /**
@@ -325,17 +388,35 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     this.iterator = join(task);
     this.exit = noopExit;
     this.resumeWith = OK;
-    schedule(this);
+    this.schedule();
   }
 
-  /** effection's trap, for children of the lazy scope: fail by unwinding. */
+  /**
+   * effection's trap, for children of the lazy scope: while the operation
+   * runs, fail by unwinding; while its children are halted, record the
+   * failure; once the scope is being destroyed (a task's trap has exited
+   * then), the failure belongs to the parent's boundary.
+   */
   private raise(error: unknown): void {
-    if (this.phase !== BODY || this.raised) return;
+    const phase = this.phase;
+    if (phase === SETTLED) return;
+    if (phase === DISPOSING) {
+      this.parent.expect(ErrorBoundary).raise(error);
+      return;
+    }
     this.raised = { error };
-    this.unwind();
+    // every raise unwinds, as effection's Trap.raise does: a second failure
+    // while `finally` blocks run cuts those short at their next suspension
+    if (phase === BODY) this.unwind();
   }
 
-  private finished(result: Result<unknown>): void {
+  /** Moves to disposing the lazy scope (see {@link raise}). */
+  disposing(): void {
+    this.phase = DISPOSING;
+  }
+
+  /** The operation (or, in teardown, the scope's destruction) ended with `result`. */
+  finished(result: Result<unknown>): void {
     if (this.phase === BODY) {
       let outcome = result as Result<T>;
       if (outcome.ok && this.raised) outcome = Err(this.raised.error as Error);
@@ -344,23 +425,24 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
         this.complete(outcome);
         return;
       }
-      // Destroy the lazy scope before settling, as a task destroys its scope
-      // (critically: a halt arriving now does not cut the teardown short).
+      // Halt the children, then destroy the lazy scope before settling, as a
+      // task does (critically: a halt arriving now does not cut it short).
       this.phase = TEARDOWN;
       this.critical = true;
       this.unwinding = false;
       this.exit = noopExit;
       this.resumeWith = OK;
-      this.iterator = teardown(dispose, outcome);
-      schedule(this);
+      this.iterator = teardown(this, this.group, dispose, outcome);
+      this.schedule();
       return;
     }
-    if (this.phase === TEARDOWN) {
+    if (this.phase === TEARDOWN || this.phase === DISPOSING) {
       this.complete(result.ok ? (result.value as Result<T>) : (result as Result<T>));
     }
   }
 
   private complete(outcome: Result<T>): void {
+    if (this.phase === SETTLED) return;
     this.phase = SETTLED;
     this.outcome = outcome;
     this.iterator = DONE;
@@ -431,14 +513,34 @@ function* join<T>(task: Task<T>): Generator<Effect<unknown>, T, unknown> {
   }
 }
 
+/**
+ * What a task does after its body: halt the spawned children (newest first;
+ * the last failure, of a halt or raised by a child meanwhile, replaces the
+ * outcome), then destroy the scope (a failure there replaces it too, as an
+ * exception in a `finally` does).
+ */
 function* teardown<T>(
+  routine: LightRoutine<T>,
+  group: TaskGroup | undefined,
   dispose: () => Operation<void>,
   outcome: Result<T>,
 ): Generator<Effect<unknown>, Result<T>, unknown> {
+  if (group && group.tasks.size > 0) {
+    routine.raised = undefined;
+    try {
+      yield* group.halt();
+      // set by a child that failed on its own while the others were halted
+      const raised = routine.raised as { error: unknown } | undefined;
+      if (raised) outcome = Err(raised.error as Error);
+    } catch (error) {
+      outcome = Err(error as Error);
+    }
+  }
+  routine.disposing();
   try {
     yield* dispose();
   } catch (error) {
-    if (outcome.ok) return Err(error as Error);
+    outcome = Err(error as Error);
   }
   return outcome;
 }
@@ -448,46 +550,44 @@ const DONE: Iterator<Effect<unknown>, unknown, unknown> = {
   next: () => ({ done: true, value: undefined }),
 };
 
-// --- the trampoline ---
+// --- what effection's reducer sees ---
 
-// Routines of every result type share the queue.
-const queue: LightRoutine<any>[] = [];
-let reducing = false;
+/** The settle hook effection's reducer asks a task's scope for; a routine has no hooks. */
+const passThrough = (outcome: unknown, next: (outcome: unknown) => void) => next(outcome);
 
 /**
- * Queues `routine` for a turn and, unless a turn is already running further
- * up the stack, runs turns until the queue is empty. The queue is FIFO;
- * `enqueued` keeps a routine in it at most once, as in effection.
+ * A light routine as effection's reducer sees it: `data.enqueued`, a `scope`
+ * that answers the two contexts the reducer asks for (the priority a task of
+ * the parent scope would have, and a settle hook), `step`, `perform` and
+ * `settle`. Through it the reducer steps the routine in the same queue, at
+ * the same priority and in the same order as it would step the task.
  */
-function schedule(routine: LightRoutine<any>): void {
-  if (routine.enqueued) return;
-  if (reducing) {
-    routine.enqueued = true;
-    queue.push(routine);
-    return;
+class Entry implements ReducerEntry {
+  enqueued = false;
+  constructor(
+    private routine: LightRoutine<any>,
+    private priority: number,
+  ) {}
+  get data(): this {
+    return this;
   }
-  reducing = true;
-  try {
-    turn(routine); // the common case: one routine resumed by a callback
-    for (let i = 0; i < queue.length; i++) {
-      const next = queue[i];
-      next.enqueued = false;
-      turn(next);
-    }
-  } finally {
-    if (queue.length > 0) queue.length = 0;
-    reducing = false;
+  get scope(): this {
+    return this;
   }
-}
-
-function turn(routine: LightRoutine<any>): void {
-  try {
-    routine.run();
-  } catch (error) {
-    // run() catches the operation's errors; this is a bug in a done() hook.
-    // Keep stepping the others and surface it.
-    queueMicrotask(() => {
-      throw error;
-    });
+  expect(context: { name: string }): unknown {
+    if (context.name !== PRIORITY_CONTEXT) return passThrough;
+    // as a task's: its current scope's (deeper inside `scoped()`), without creating one
+    const scope = this.routine.currentScope;
+    return scope ? priorityOf(scope) : this.priority;
   }
+  step(): IteratorResult<unknown, unknown> {
+    return this.routine.turn();
+  }
+  perform(effect: unknown): void {
+    this.routine.perform(effect as Effect<unknown>);
+  }
+  /** A property, not a method: the reducer passes `routine.settle` on unbound. */
+  settle = (outcome: { exists: boolean; value?: unknown }): void => {
+    if (outcome.exists) this.routine.finished(outcome.value as Result<unknown>);
+  };
 }

@@ -8,6 +8,7 @@ import {
   type Scope,
   useScope,
 } from "effection";
+import { thrownValue } from "./effection-internals.js";
 import { isHalted, SelectorEmptyError } from "./errors.js";
 import { LightRoutine } from "./light-routine.js";
 
@@ -101,7 +102,7 @@ class ItemRoutine<T, D> extends LightRoutine<T> implements SelectorItem {
     if (this.interrupted) selector.dropped(this.slot);
     else if (outcome.ok) selector.succeeded(this.tag, outcome.value, this.slot);
     else if (isHalted(outcome.error)) selector.dropped(this.slot);
-    else selector.failed(outcome.error, this.slot);
+    else selector.failed(thrownValue(outcome.error), this.slot);
   }
 }
 

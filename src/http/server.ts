@@ -3,6 +3,7 @@ import type { Duplex } from "node:stream";
 import type { Effect, Result } from "effection";
 import { action, type Operation, race, resource, type Scope, useScope } from "effection";
 import { type Clock, useClock } from "../core/clock.js";
+import { thrownValue } from "../core/effection-internals.js";
 import { isHalted } from "../core/errors.js";
 import { LightRoutine } from "../core/light-routine.js";
 import { RequestContext, type RequestHost } from "./context.js";
@@ -70,7 +71,11 @@ export interface Server {
  * tracked work, owns the shared timers and the shutdown hooks.
  */
 export interface ServerHost extends RequestHost {
-  /** Runs `op` for `ctx` as tracked work of the server (counted until it ends; halted on shutdown). */
+  /**
+   * Runs `op` for `ctx` as tracked work of the server (counted until it ends;
+   * halted on shutdown). Its failure, or a failure of anything it spawned, is
+   * logged.
+   */
   start(ctx: RequestContext, op: Operation<void>): void;
   /** Tracks a raw socket (an upgraded WebSocket) to destroy at the end of shutdown. */
   track(socket: Duplex): void;
@@ -80,29 +85,40 @@ export interface ServerHost extends RequestHost {
 
 const SHUTTING_DOWN = '{"error":"server is shutting down"}';
 
+/** A handler's operation, then its stream if it returned one; the value is the reply. */
+function* respond(ctx: RequestContext, handler: Operation<unknown>): Operation<unknown> {
+  const value = yield* handler;
+  if (!(value instanceof StreamReply)) return value;
+  yield* value.run(ctx);
+  return undefined;
+}
+
 /**
  * A request that suspended: it continues as a light routine (a few µs and no
  * effection Task) under the server's scope, and reports to the host when it
  * ends. A scope is created for it only if it touches one (`spawn`,
  * `resource`, contexts…), so a long-poll waiting on `hub.next()` costs no
  * task at all.
+ *
+ * Like a task, the routine settles only after its scope is torn down, so the
+ * reply is written then: a child that fails while the handler runs, or while
+ * its scope is torn down, turns the reply into a 500 (a reset once a stream
+ * began), never into silence.
  */
-class RequestRoutine extends LightRoutine<void> {
+class RequestRoutine extends LightRoutine<unknown> {
   constructor(
     private host: Host,
     private ctx: RequestContext,
-    iterator: Iterator<Effect<unknown>, void, unknown>,
+    private replies: boolean,
+    iterator: Iterator<Effect<unknown>, unknown, unknown>,
     first: Effect<unknown>,
     scope: Scope,
   ) {
     super(iterator, first, scope);
   }
 
-  protected done(outcome: Result<void>): void {
-    if (!outcome.ok && !this.interrupted && !isHalted(outcome.error)) {
-      this.host.log(`request failed: ${this.ctx.method} ${this.ctx.path}`, outcome.error);
-    }
-    this.host.finish(this.ctx);
+  protected done(outcome: Result<unknown>): void {
+    this.host.ended(this.ctx, this.replies, outcome, this.interrupted);
   }
 }
 
@@ -170,9 +186,11 @@ class Host implements ServerHost {
       return;
     }
     if (first.done) {
-      this.deliver(ctx, first.value);
+      const value = first.value;
+      if (value instanceof StreamReply) this.startRequest(ctx, value.run(ctx));
+      else this.reply(ctx, value);
     } else {
-      this.startRequest(ctx, this.respond(ctx, new Resumed(iterator, first)));
+      this.startRequest(ctx, respond(ctx, new Resumed(iterator, first)));
     }
   };
 
@@ -185,26 +203,37 @@ class Host implements ServerHost {
     this.app.upgrade(req, socket, head, this);
   };
 
-  private deliver(ctx: RequestContext, value: unknown): void {
-    if (value instanceof StreamReply) this.startRequest(ctx, this.stream(ctx, value));
-    else writeValue(ctx.response, value);
-  }
-
-  private *respond(ctx: RequestContext, op: Operation<unknown>): Operation<void> {
+  /** Writes a handler's value as the response; a value that cannot be written is a failure. */
+  private reply(ctx: RequestContext, value: unknown): void {
     try {
-      const value = yield* op;
-      if (value instanceof StreamReply) yield* value.run(ctx);
-      else writeValue(ctx.response, value);
+      writeValue(ctx.response, value);
     } catch (error) {
       this.fail(ctx, error);
     }
   }
 
-  private *stream(ctx: RequestContext, reply: StreamReply): Operation<void> {
+  /**
+   * A request, stream or WebSocket that suspended has ended: answer the
+   * client (when `replies`) with the value or the failure, and log a failure
+   * nobody else will see (a WebSocket's, or one while halting).
+   */
+  ended(ctx: RequestContext, replies: boolean, outcome: Result<unknown>, halted: boolean): void {
     try {
-      yield* reply.run(ctx);
-    } catch (error) {
-      this.fail(ctx, error);
+      if (outcome.ok) {
+        if (replies && !halted) this.reply(ctx, outcome.value);
+      } else {
+        const error = thrownValue(outcome.error);
+        if (halted) {
+          if (!isHalted(error)) this.log(`cleanup failed: ${ctx.method} ${ctx.path}`, error);
+        } else if (replies) {
+          // even a halt error: the handler was not halted, so it failed (joined a halted task)
+          this.fail(ctx, error);
+        } else if (!isHalted(error)) {
+          this.log(`request failed: ${ctx.method} ${ctx.path}`, error);
+        }
+      }
+    } finally {
+      this.finish(ctx);
     }
   }
 
@@ -229,8 +258,8 @@ class Host implements ServerHost {
   }
 
   /** Runs a request's remaining work (see {@link start}); the client's disconnect halts it. */
-  private startRequest(ctx: RequestContext, op: Operation<void>): void {
-    this.start(ctx, op);
+  private startRequest(ctx: RequestContext, op: Operation<unknown>): void {
+    this.start(ctx, op, true);
     if (ctx.finished) return;
     // a client that left before the handler suspended gets no "close" event any more
     if (ctx.response.destroyed) ctx.halt();
@@ -239,21 +268,26 @@ class Host implements ServerHost {
 
   /**
    * Runs `op` for `ctx`: inline until it suspends, then as a light routine
-   * under the server's scope, counted in `active` until it ends.
+   * under the server's scope, counted in `active` until it ends. With
+   * `replies`, its value (or failure) is the response.
    */
-  start(ctx: RequestContext, op: Operation<void>): void {
+  start(ctx: RequestContext, op: Operation<unknown>, replies = false): void {
     const iterator = op[Symbol.iterator]();
-    let first: IteratorResult<Effect<unknown>, void>;
+    let first: IteratorResult<Effect<unknown>, unknown>;
     try {
       first = iterator.next();
     } catch (error) {
-      this.log(`request failed: ${ctx.method} ${ctx.path}`, error);
+      if (replies) this.fail(ctx, error);
+      else this.log(`request failed: ${ctx.method} ${ctx.path}`, error);
       return;
     }
-    if (first.done) return;
+    if (first.done) {
+      if (replies) this.reply(ctx, first.value);
+      return;
+    }
     this.active++;
     this.live.add(ctx);
-    const routine = new RequestRoutine(this, ctx, iterator, first.value, this.scope);
+    const routine = new RequestRoutine(this, ctx, replies, iterator, first.value, this.scope);
     ctx.halter = () => routine.interrupt();
     routine.start();
   }
