@@ -264,6 +264,16 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
    */
   *halt(): Operation<void> {
     this.interrupt();
+    // fallback mode: the task's halt throws what its cleanup threw
+    const task = this.task;
+    let failure: { error: unknown } | undefined;
+    if (task) {
+      try {
+        yield* task.halt();
+      } catch (error) {
+        failure = { error };
+      }
+    }
     if (this.phase !== SETTLED) {
       yield* action<void>((resolve) => {
         const waiters = (this.waiters ??= []);
@@ -276,6 +286,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     }
     // Only a failure of the unwinding this halt asked for fails the halt; a
     // routine that had already failed on its own reports that elsewhere.
+    if (failure) throw failure.error;
     const outcome = this.outcome;
     if (this.interrupted && outcome && !outcome.ok && !isHaltError(outcome.error)) {
       throw thrownValue(outcome.error);

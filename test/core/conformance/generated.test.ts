@@ -1,11 +1,13 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { programs, show } from "./program.js";
+import { lightRoutines } from "../../../src/core/effection-internals.js";
+import { type Program, programs, show } from "./program.js";
 import {
   allowedDifference,
   asItem,
   asTask,
   type HandlerBench,
+  type Observed,
   STUCK,
   startHandlerBench,
 } from "./run-three-ways.js";
@@ -13,13 +15,24 @@ import {
 /**
  * Random programs, each run as an effection task and as a light routine (a
  * selector item, an HTTP handler): what the caller observes must be equal.
- * `BOUGH_CONFORMANCE_RUNS` sets the count (default 2,000), `BOUGH_CONFORMANCE_SEED`
- * replays a failure (fast-check prints the seed and the shrunk program).
+ * `BOUGH_CONFORMANCE_RUNS` sets the count (default 2,000; `npm run fuzz` runs
+ * 100,000), `BOUGH_CONFORMANCE_SEED` replays a failure: fast-check prints the
+ * seed and the shrunk program.
+ *
+ * With light routines off (`BOUGH_LIGHT_ROUTINES=off`, the fallback for an
+ * effection whose internals fail the self-check), items run as real tasks
+ * that take a few more scheduler turns: then the value, the failure, the halt
+ * and every step with its virtual time must be equal, but not the order of
+ * steps within one instant.
  */
 const runs = Number(process.env.BOUGH_CONFORMANCE_RUNS ?? 2000);
 const seed = process.env.BOUGH_CONFORMANCE_SEED
   ? Number(process.env.BOUGH_CONFORMANCE_SEED)
   : undefined;
+
+function sorted(observed: Observed): Observed {
+  return { outcome: observed.outcome, trace: [...observed.trace].sort() };
+}
 
 describe("generated programs", () => {
   let bench: HandlerBench;
@@ -30,28 +43,51 @@ describe("generated programs", () => {
     await bench.close();
   });
 
-  it("behave the same as a task, a selector item and an HTTP handler", async () => {
-    const allowedSeen = new Map<string, number>();
-    await fc.assert(
-      fc.asyncProperty(programs(), async (program) => {
-        const task = await asTask(program);
-        fc.pre(task.outcome !== STUCK); // effection's own bug, see run-three-ways.ts
-        const item = await asItem(program);
-        const handler = await bench.run(program);
-        for (const [way, observed] of [
-          ["a selector item", item],
-          ["an HTTP handler", handler],
-        ] as const) {
-          const same = JSON.stringify(observed) === JSON.stringify(task);
-          const allowed = same ? undefined : allowedDifference(task, observed);
-          if (allowed) allowedSeen.set(allowed, (allowedSeen.get(allowed) ?? 0) + 1);
-          else expect(observed, `as ${way}: ${show(program)}`).toEqual(task);
-        }
-      }),
-      { numRuns: runs, seed },
-    );
-    // the documented differences stay rare: at most 1% of the runs
-    const total = [...allowedSeen.values()].reduce((a, b) => a + b, 0);
-    expect(total).toBeLessThanOrEqual(Math.ceil(runs * 2 * 0.01));
-  }, 600_000);
+  it.runIf(lightRoutines)(
+    "behave the same as a task, a selector item and an HTTP handler",
+    async () => {
+      const allowedSeen = new Map<string, number>();
+      const check = (program: Program, way: string, task: Observed, observed: Observed) => {
+        const same = JSON.stringify(observed) === JSON.stringify(task);
+        const allowed = same ? undefined : allowedDifference(task, observed);
+        if (allowed) allowedSeen.set(allowed, (allowedSeen.get(allowed) ?? 0) + 1);
+        else expect(observed, `as ${way}: ${show(program)}`).toEqual(task);
+      };
+      await fc.assert(
+        fc.asyncProperty(programs(), async (program) => {
+          const task = await asTask(program);
+          fc.pre(task.outcome !== STUCK); // effection's own hang, see run-three-ways.ts
+          check(program, "a selector item", task, await asItem(program));
+          check(program, "an HTTP handler", task, await bench.run(program));
+        }),
+        { numRuns: runs, seed },
+      );
+      // the documented differences stay rare: at most 1% of the runs
+      const total = [...allowedSeen.values()].reduce((a, b) => a + b, 0);
+      expect(total).toBeLessThanOrEqual(Math.ceil(runs * 2 * 0.01));
+    },
+    1_800_000,
+  );
+
+  // Halting is left out here: with light routines off, a failure raised while a
+  // halted item is torn down can be lost (see the note on issue 13).
+  const unhalted = programs().map((program): Program => ({ body: program.body }));
+
+  it.runIf(!lightRoutines)(
+    "give the same results as tasks with light routines off",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(unhalted, async (program) => {
+          const task = await asTask(program);
+          fc.pre(task.outcome !== STUCK);
+          const item = await asItem(program);
+          fc.pre(item.outcome !== STUCK); // the item is a task too: effection's hang again
+          const allowed = allowedDifference(sorted(task), sorted(item));
+          if (!allowed) expect(sorted(item), show(program)).toEqual(sorted(task));
+        }),
+        { numRuns: runs, seed },
+      );
+    },
+    1_800_000,
+  );
 });
