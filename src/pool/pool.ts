@@ -428,16 +428,26 @@ export function usePool<W = WorkerMethods>(
   });
 }
 
-function useCheckout(core: PoolCore, options: CheckoutOptions): Operation<Checkout<any>> {
-  return resource(function* (provide) {
-    const state = new CheckoutState(core, options.timeout ?? core.timeout, options.logger);
-    core.acquire(state);
-    try {
-      yield* provide(state.api());
-    } finally {
-      yield* state.release();
-    }
-  });
+function* useCheckout(core: PoolCore, options: CheckoutOptions): Operation<Checkout<any>> {
+  // Join the first-come-first-served queue now, in the caller's own step, as
+  // pool.run() does: the resource body below starts a scheduler turn later,
+  // and a run() requested meanwhile must not get the worker first.
+  const state = new CheckoutState(core, options.timeout ?? core.timeout, options.logger);
+  core.acquire(state);
+  let started = false;
+  try {
+    return yield* resource<Checkout<any>>(function* (provide) {
+      started = true;
+      try {
+        yield* provide(state.api());
+      } finally {
+        yield* state.release();
+      }
+    });
+  } finally {
+    // Halted before the resource began: nobody else will leave the queue for it.
+    if (!started) yield* state.release();
+  }
 }
 
 class RunOperation implements Operation<unknown> {

@@ -1,7 +1,17 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { all, type Operation, run, scoped, sleep, spawn, until, withResolvers } from "effection";
+import {
+  all,
+  type Operation,
+  run,
+  scoped,
+  sleep,
+  spawn,
+  until,
+  useScope,
+  withResolvers,
+} from "effection";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { ClockContext } from "../../src/core/clock.js";
 import { useSelector } from "../../src/core/selector.js";
@@ -69,6 +79,38 @@ describe("usePool", () => {
       yield* all([client(["A1", "A2"]), client(["B1"]), client(["C1"])]);
     });
     expect(order).toEqual(["A1", "A2", "B1", "C1"]);
+  });
+
+  it("serves a checkout before a run requested just after it, as t/sequential.t does (A1, A2, B, C)", async () => {
+    const order: string[] = [];
+    const pids: number[] = [];
+    await run(function* () {
+      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1 });
+      const outer = yield* useScope();
+      let c: Promise<void> | undefined;
+      const a = yield* spawn(function* () {
+        const checkout = yield* pool.checkout();
+        pids.push((yield* checkout.call("whoami")).pid);
+        order.push("A1");
+        // requested while A still holds the worker and B waits: C goes behind B
+        c = outer.run(function* () {
+          pids.push((yield* pool.run("whoami")).pid);
+          order.push("C");
+        });
+        pids.push((yield* checkout.call("whoami")).pid);
+        order.push("A2");
+      });
+      const b = yield* spawn(function* () {
+        pids.push((yield* pool.run("whoami")).pid);
+        order.push("B");
+      });
+      yield* a;
+      yield* b;
+      while (c === undefined) yield* sleep(1);
+      yield* until(c);
+    });
+    expect(order).toEqual(["A1", "A2", "B", "C"]);
+    expect(new Set(pids).size).toBe(1);
   });
 
   it("pre-spawns minWorkers hot workers before any checkout", async () => {
