@@ -176,6 +176,36 @@ export class SerializationError extends BoughError {
 }
 
 /**
+ * A worker server refused the connection: `reason` `"busy"` (its
+ * `maxConnections` or `maxWorkers` is reached; the pool retries until the
+ * checkout's timeout, as AnyEvent::Task clients do) or `"unauthorized"` (the
+ * pool's `token` is wrong or missing; not retried). Also what the server
+ * reports through `onRefused`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   yield* pool.run("hash", "secret");
+ * } catch (error) {
+ *   if (error instanceof ServerRefusedError && error.reason === "unauthorized") rotateToken();
+ * }
+ * ```
+ */
+export class ServerRefusedError extends BoughError {
+  override readonly name = "ServerRefusedError";
+  /** Why the server refused. */
+  readonly reason: "busy" | "unauthorized";
+  /** True for `"busy"`: the pool tries again after `retryDelay`. */
+  readonly retryable: boolean;
+
+  constructor(reason: "busy" | "unauthorized", message: string) {
+    super("BOUGH_POOL_REFUSED", `the worker server refused the connection (${reason}): ${message}`);
+    this.reason = reason;
+    this.retryable = reason === "busy";
+  }
+}
+
+/**
  * Bytes on a pool socket that are not a valid frame (not JSON, not an array,
  * unknown frame type, over the size limit). The connection that sent them is
  * closed; nothing else is affected.

@@ -5,7 +5,7 @@ import { type Checkout, CheckoutState } from "./checkout.js";
 import { createDeadlines, type Deadlines } from "./deadlines.js";
 import type { DeferredLog } from "./deferred-log.js";
 import type { CallFunction, InterfaceOf, WorkerMethods } from "./define-worker.js";
-import { type SerializedError, SetupError, SpawnError } from "./errors.js";
+import { type SerializedError, ServerRefusedError, SetupError, SpawnError } from "./errors.js";
 import { openProcessLink } from "./process-transport.js";
 import type { ReadyMeta, WorkerFrame } from "./protocol.js";
 import { openSocketLink, type SocketAddress } from "./socket-transport.js";
@@ -45,8 +45,10 @@ export interface LocalPoolOptions<I> extends PoolCommonOptions<I> {
 export interface RemotePoolOptions<I> extends PoolCommonOptions<I> {
   /** Where the server listens. */
   connect: SocketAddress;
-  /** Milliseconds between connection attempts while the server is not up. Default 100. */
+  /** Milliseconds between connection attempts while the server is not up (or busy). Default 100. */
   retryDelay?: number;
+  /** The server's shared secret (`serveWorkers({ token })`), sent in the hello frame. */
+  token?: string;
 }
 
 /** Options of {@link usePool}. */
@@ -333,7 +335,9 @@ export class PoolCore {
     if (first !== undefined) {
       first.waiting = false;
       first.fatal(
-        error instanceof SpawnError ? error : new SpawnError(String(error), { cause: error }),
+        error instanceof SpawnError || error instanceof ServerRefusedError
+          ? error
+          : new SpawnError(String(error), { cause: error }),
       );
       this.grow();
     } else if (!this.closing) {
@@ -401,7 +405,8 @@ export function usePool<W = WorkerMethods>(
     let retryDelay: number | undefined;
     if ("connect" in options) {
       const address = options.connect;
-      open = () => openSocketLink(address);
+      const token = options.token;
+      open = () => openSocketLink(address, { token });
       retryDelay = options.retryDelay ?? 100;
     } else {
       const file = resolveWorkerFile(options.worker);

@@ -27,6 +27,22 @@ export type ErrorFrame = ["er", ReplyMeta, SerializedError];
 /** `["rd", {pid, threadId, setup?}]` — the worker is ready (bough's hello frame). */
 export type ReadyFrame = ["rd", ReadyMeta];
 
+/** What a client says first on a worker server connection. */
+export interface HelloMeta {
+  /** The server's shared secret, when it has one. */
+  token?: string;
+}
+/** `["hi", {token?}]` — the first frame a client sends to a worker server; no worker exists before it. */
+export type HelloFrame = ["hi", HelloMeta];
+/** Why a worker server refused a connection. */
+export interface RefusalMeta {
+  /** `"busy"` (maxConnections or maxWorkers reached: try again) or `"unauthorized"` (wrong or missing token). */
+  reason: "busy" | "unauthorized";
+  message: string;
+}
+/** `["no", {reason, message}]` — the worker server refuses the connection and closes it. */
+export type RefusalFrame = ["no", RefusalMeta];
+
 /** Frames a client sends to a worker. */
 export type ClientFrame = DoFrame | DoneFrame;
 /** Frames a worker sends to its client. */
@@ -53,7 +69,7 @@ function strict(_key: string, value: unknown): unknown {
  * socket.write(encodeFrame(["do", {}, "hash", ["secret"]])); // '["do",{},"hash",["secret"]]\n'
  * ```
  */
-export function encodeFrame(frame: ClientFrame | WorkerFrame): string {
+export function encodeFrame(frame: ClientFrame | WorkerFrame | HelloFrame | RefusalFrame): string {
   // Fast path: frames whose payload is only primitives JSON carries exactly
   // need no replacer (a replacer costs a call per key).
   if (plainPayload(frame)) return `${JSON.stringify(frame)}\n`;
@@ -72,7 +88,7 @@ function isPrimitive(value: unknown): boolean {
   return value === null || type === "number" || type === "string" || type === "boolean";
 }
 
-function plainPayload(frame: ClientFrame | WorkerFrame): boolean {
+function plainPayload(frame: ClientFrame | WorkerFrame | HelloFrame | RefusalFrame): boolean {
   switch (frame[0]) {
     case "do": {
       const args = frame[3];
@@ -169,6 +185,48 @@ export function checkClientFrame(value: unknown): ClientFrame {
     if (value[0] === "dn" && value.length === 2) return value as DoneFrame;
   }
   throw new ProtocolError(`malformed client frame: ${preview(JSON.stringify(value) ?? "")}`);
+}
+
+/**
+ * Checks that a parsed value is a hello frame (`["hi", {token?}]`), the
+ * first frame on a worker server connection. Throws {@link ProtocolError}
+ * otherwise.
+ *
+ * @example
+ * ```ts
+ * const [, { token }] = checkHelloFrame(JSON.parse(line));
+ * ```
+ */
+export function checkHelloFrame(value: unknown): HelloFrame {
+  if (
+    Array.isArray(value) &&
+    value.length === 2 &&
+    value[0] === "hi" &&
+    isMeta(value[1]) &&
+    (value[1].token === undefined || typeof value[1].token === "string")
+  ) {
+    return value as HelloFrame;
+  }
+  throw new ProtocolError(`malformed hello frame: ${preview(JSON.stringify(value) ?? "")}`);
+}
+
+/**
+ * True when a parsed value is a worker server's refusal (`["no", {reason, message}]`).
+ *
+ * @example
+ * ```ts
+ * if (isRefusalFrame(value)) throw new ServerRefusedError(value[1].reason, value[1].message);
+ * ```
+ */
+export function isRefusalFrame(value: unknown): value is RefusalFrame {
+  return (
+    Array.isArray(value) &&
+    value.length === 2 &&
+    value[0] === "no" &&
+    isMeta(value[1]) &&
+    (value[1].reason === "busy" || value[1].reason === "unauthorized") &&
+    typeof value[1].message === "string"
+  );
 }
 
 /**

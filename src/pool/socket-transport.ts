@@ -1,10 +1,11 @@
 import { connect, type Socket } from "node:net";
-import { SpawnError, WorkerCrashedError } from "./errors.js";
+import { ServerRefusedError, SpawnError, WorkerCrashedError } from "./errors.js";
 import {
   type ClientFrame,
   checkWorkerFrame,
   createFrameDecoder,
   encodeFrame,
+  isRefusalFrame,
   type ReadyMeta,
   type WorkerFrame,
 } from "./protocol.js";
@@ -21,9 +22,17 @@ export class ConnectRefusedError extends SpawnError {
   readonly retryable = true;
 }
 
+/** Options of {@link openSocketLink}. */
+export interface SocketLinkOptions {
+  /** The server's shared secret, sent in the hello frame. */
+  token?: string;
+}
+
 /**
- * Connects to a worker server (see `serveWorkers`) and returns the link to the
- * worker it spawns for this connection. Frames are NDJSON lines; garbage from
+ * Connects to a worker server (see `serveWorkers`), says hello (with the
+ * token, if any), and returns the link to the worker the server then spawns
+ * for this connection. A refusal rejects `ready` with a
+ * `ServerRefusedError`. Frames are NDJSON lines; garbage from
  * the server closes the connection (the checkout sees a `WorkerCrashedError`
  * whose cause is the `ProtocolError`).
  *
@@ -33,8 +42,11 @@ export class ConnectRefusedError extends SpawnError {
  * await link.ready;
  * ```
  */
-export function openSocketLink(address: SocketAddress): WorkerLink {
-  return new SocketLink(address);
+export function openSocketLink(
+  address: SocketAddress,
+  options: SocketLinkOptions = {},
+): WorkerLink {
+  return new SocketLink(address, options);
 }
 
 class SocketLink implements WorkerLink {
@@ -48,7 +60,7 @@ class SocketLink implements WorkerLink {
   private killed = false;
   private lastError: unknown;
 
-  constructor(address: SocketAddress) {
+  constructor(address: SocketAddress, options: SocketLinkOptions) {
     this.socket =
       "path" in address
         ? connect({ path: address.path })
@@ -58,13 +70,22 @@ class SocketLink implements WorkerLink {
     this.ready = this.handshake.ready;
     this.socket.on("connect", () => {
       this.connected = true;
+      this.socket.write(
+        encodeFrame(["hi", options.token === undefined ? {} : { token: options.token }]),
+      );
     });
     this.socket.on("data", (chunk) => {
       let frames: unknown[];
       try {
         frames = decoder.push(chunk);
         for (let i = 0; i < frames.length; i++) {
-          const frame = checkWorkerFrame(frames[i]);
+          const value = frames[i];
+          if (!this.handshake.isReady && isRefusalFrame(value)) {
+            this.handshake.fail(new ServerRefusedError(value[1].reason, value[1].message));
+            this.socket.destroy();
+            return;
+          }
+          const frame = checkWorkerFrame(value);
           if (this.handshake.accept(frame)) this.onFrame(frame);
         }
       } catch (error) {

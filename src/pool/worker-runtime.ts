@@ -240,7 +240,8 @@ export function startWorkerRuntime(
  * process that a worker server forked for that connection and handed the
  * socket to: no relay hop. Garbage on the socket is reported through
  * `onProtocolError` and closes the connection; the process exits when the
- * connection closes. Used by `serveWorkers`; you do not call it yourself.
+ * connection closes. `onActivity` hears the number of calls in flight after
+ * every call and reply (the server's hung-worker and idle watch). Used by `serveWorkers`; you do not call it yourself.
  *
  * @example
  * ```ts
@@ -252,8 +253,10 @@ export function startSocketWorker(
   socket: Socket,
   onProtocolError: (message: string, done: () => void) => void,
   maxFrameBytes?: number,
+  onActivity?: (inflight: number) => void,
 ): void {
   const decoder = createFrameDecoder(maxFrameBytes);
+  let inflight = 0;
   socket.setNoDelay?.(true);
   socket.on("error", () => {});
   socket.on("close", () => process.exit(0));
@@ -262,13 +265,19 @@ export function startSocketWorker(
     {
       send: (frame) => {
         if (!socket.destroyed) socket.write(encodeFrame(frame));
+        if (frame[0] === "rd") onActivity?.(0);
+        else if (inflight > 0) onActivity?.(--inflight);
       },
       listen: (handler) => {
         socket.on("data", (chunk) => {
           let frames: unknown[];
           try {
             frames = decoder.push(chunk);
-            for (let i = 0; i < frames.length; i++) handler(checkClientFrame(frames[i]));
+            for (let i = 0; i < frames.length; i++) {
+              const frame = checkClientFrame(frames[i]);
+              if (frame[0] === "do" && onActivity) onActivity(++inflight);
+              handler(frame);
+            }
           } catch (error) {
             socket.pause();
             onProtocolError((error as Error).message, () => socket.destroy());
