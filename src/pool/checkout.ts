@@ -2,7 +2,13 @@ import { action, type Operation, until } from "effection";
 import type { Deadline } from "./deadlines.js";
 import type { DeferredLog } from "./deferred-log.js";
 import type { CallFunction, WorkerApi, WorkerMethods } from "./define-worker.js";
-import { CheckoutFatalError, TaskError, TimeoutError, WorkerCrashedError } from "./errors.js";
+import {
+  CheckoutFatalError,
+  SerializationError,
+  TaskError,
+  TimeoutError,
+  WorkerCrashedError,
+} from "./errors.js";
 import type { PoolCore, PoolWorker } from "./pool.js";
 import type { WorkerFrame } from "./protocol.js";
 
@@ -140,8 +146,16 @@ export class CheckoutState {
       if (this.queue.length > 0) this.pump();
       return;
     }
+    const remote = frame[2];
+    if (remote.name === "SerializationError" && remote.code === "BOUGH_POOL_UNSERIALIZABLE") {
+      // The worker ran the call but could not send its result back: like
+      // unsendable arguments, an error of this call only; the worker is fine.
+      req.fail(new SerializationError(remote.message, { cause: new TaskError(remote) }));
+      if (this.queue.length > 0) this.pump();
+      return;
+    }
     this.sawError = true;
-    const error = new TaskError(frame[2]);
+    const error = new TaskError(remote);
     req.fail(error);
     this.dropQueued(error);
   }

@@ -1,4 +1,5 @@
 import { availableParallelism } from "node:os";
+import type { ResourceLimits } from "node:worker_threads";
 import { type Operation, resource, type Scope, until, useScope } from "effection";
 import { type Clock, useClock } from "../core/clock.js";
 import { type Checkout, CheckoutState } from "./checkout.js";
@@ -39,6 +40,14 @@ export interface LocalPoolOptions<I> extends PoolCommonOptions<I> {
   transport?: "thread" | "process";
   /** Extra Node flags for each worker. */
   execArgv?: string[];
+  /**
+   * Memory limits of each worker. Threads get them all (Node's
+   * `resourceLimits`); processes get `maxOldGenerationSizeMb` as
+   * `--max-old-space-size`. A thread that goes past them fails its call with
+   * `WorkerResourceLimitError` and is replaced; a process is killed by V8
+   * (`WorkerCrashedError`). Default: none.
+   */
+  resourceLimits?: ResourceLimits;
 }
 
 /** Options of a pool whose workers live in a worker server (`serveWorkers`). */
@@ -410,11 +419,18 @@ export function usePool<W = WorkerMethods>(
       retryDelay = options.retryDelay ?? 100;
     } else {
       const file = resolveWorkerFile(options.worker);
-      const execArgv = options.execArgv;
-      open =
-        options.transport === "process"
-          ? () => openProcessLink(file, { execArgv })
-          : () => openThreadLink(file, { execArgv });
+      const resourceLimits = options.resourceLimits;
+      const heapMb = resourceLimits?.maxOldGenerationSizeMb;
+      if (options.transport === "process") {
+        const execArgv = [
+          ...(options.execArgv ?? []),
+          ...(heapMb === undefined ? [] : [`--max-old-space-size=${heapMb}`]),
+        ];
+        open = () => openProcessLink(file, { execArgv });
+      } else {
+        const execArgv = options.execArgv;
+        open = () => openThreadLink(file, { execArgv, resourceLimits });
+      }
     }
     const core = new PoolCore(scope, clock, open, retryDelay, options);
     const pool: Pool<any> = {

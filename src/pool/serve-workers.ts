@@ -422,12 +422,25 @@ function listening(server: Server, listen: () => void): Operation<void> {
   });
 }
 
+/** The limits of a worker server that can travel as JSON (to a forked server). */
+export type ServerLimits = Pick<
+  ServeWorkersOptions,
+  | "token"
+  | "handshakeTimeoutMs"
+  | "maxConnections"
+  | "maxWorkers"
+  | "idleTimeoutMs"
+  | "hungWorkerTimeoutMs"
+  | "maxFrameBytes"
+>;
+
 /** Options passed (as JSON in the environment) to a forked worker server. */
 export interface ServerProcessConfig {
   worker: string;
   listen: SocketAddress;
   transport?: "thread" | "process";
   execArgv?: string[];
+  limits?: ServerLimits;
 }
 
 /**
@@ -443,6 +456,7 @@ export interface ServerProcessConfig {
 export function runWorkerServerProcess(config: ServerProcessConfig): void {
   const task = run(function* () {
     const server = yield* serveWorkers({
+      ...config.limits,
       listen: config.listen,
       worker: new URL(config.worker),
       transport: config.transport,

@@ -118,7 +118,7 @@ describe("checkout", () => {
     });
   });
 
-  it("rejects arguments that cannot be serialised at the call site, leaving the checkout usable", async () => {
+  it("rejects arguments or a result that cannot be serialised with SerializationError, leaving the checkout usable", async () => {
     await run(function* () {
       const pool = yield* usePool<Echo>({ worker, maxWorkers: 1 });
       const checkout = yield* pool.checkout();
@@ -126,10 +126,13 @@ describe("checkout", () => {
       expect(bad.error).toBeInstanceOf(SerializationError);
       expect(bad.error.message).toMatch(/arguments of "echo"/);
       expect(yield* checkout.call("inc", 1)).toBe(2);
+      const before = (yield* checkout.call("whoami")).pid;
       const result = yield* settle(checkout.call("returnFunction"));
-      expect(result.error).toBeInstanceOf(TaskError);
-      expect(result.error.remoteName).toBe("SerializationError");
+      expect(result.error).toBeInstanceOf(SerializationError);
+      expect(result.error.code).toBe("BOUGH_POOL_UNSERIALIZABLE");
+      expect(result.error.message).toMatch(/result cannot be sent back/);
       expect(yield* checkout.call("inc", 2)).toBe(3);
+      expect((yield* checkout.call("whoami")).pid).toBe(before);
     });
   });
 

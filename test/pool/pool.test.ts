@@ -23,6 +23,7 @@ import {
   TimeoutError,
   usePool,
   WorkerCrashedError,
+  WorkerResourceLimitError,
 } from "../../src/pool/index.js";
 import { createVirtualClock } from "../../src/testing/virtual-clock.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
@@ -111,6 +112,23 @@ describe("usePool", () => {
     });
     expect(order).toEqual(["A1", "A2", "B", "C"]);
     expect(new Set(pids).size).toBe(1);
+  });
+
+  it("fails a call that goes past a thread's resourceLimits with WorkerResourceLimitError, and keeps serving", async () => {
+    await run(function* () {
+      const pool = yield* usePool<Echo>({
+        worker,
+        maxWorkers: 1,
+        resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },
+      });
+      expect(yield* pool.run("allocate", 4)).toBe(4);
+      const { error } = yield* settle(pool.run("allocate", 512));
+      expect(error).toBeInstanceOf(WorkerResourceLimitError);
+      expect(error).toBeInstanceOf(WorkerCrashedError);
+      expect(error.code).toBe("BOUGH_POOL_RESOURCE_LIMIT");
+      expect(yield* pool.run("inc", 1)).toBe(2);
+      expect(pool.stats().spawned).toBe(2);
+    });
   });
 
   it("pre-spawns minWorkers hot workers before any checkout", async () => {
