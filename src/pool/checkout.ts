@@ -89,6 +89,8 @@ export class CheckoutState {
   fatalError: Error | undefined = undefined;
   sawError = false;
   released = false;
+  /** Replies from the current worker (0: it has run nothing for this checkout). */
+  served = 0;
   private apiObject: Checkout<any> | undefined;
 
   constructor(
@@ -126,6 +128,17 @@ export class CheckoutState {
     this.inflight = req;
   }
 
+  /**
+   * Gives up a worker that left before running anything for this checkout:
+   * the call sent to it goes back to the front of the queue, for the next
+   * worker the pool assigns.
+   */
+  unassign(): void {
+    if (this.inflight !== undefined) this.queue.unshift(this.inflight);
+    this.inflight = undefined;
+    this.worker = undefined;
+  }
+
   /** Sends queued calls while the worker is free. */
   pump(): void {
     while (this.inflight === undefined && this.worker !== undefined && this.queue.length > 0) {
@@ -136,8 +149,9 @@ export class CheckoutState {
   /** A reply frame from this checkout's worker. */
   onReply(frame: WorkerFrame): void {
     const req = this.inflight;
-    if (req === undefined || frame[0] === "rd") return;
+    if (req === undefined || frame[0] === "rd" || frame[0] === "by") return;
     this.inflight = undefined;
+    this.served++;
     this.pool.deadlines.cancel(req.deadline);
     const meta = frame[1];
     if (meta.log !== undefined) (this.logger ?? this.pool.logger)?.merge(meta.log);

@@ -101,6 +101,8 @@ export class PoolWorker {
   checkout: CheckoutState | undefined = undefined;
   checkouts = 0;
   dead = false;
+  /** Set when the worker said it is exiting (`["by", …]`). */
+  leaving: { inCall: boolean } | undefined = undefined;
   gone: Promise<void> | undefined = undefined;
   readonly setupError: SerializedError | undefined;
   /** The worker has a checkoutDone hook: tell it about normal releases. */
@@ -192,6 +194,7 @@ export class PoolCore {
   }
 
   private assign(worker: PoolWorker, checkout: CheckoutState): void {
+    checkout.served = 0;
     worker.checkout = checkout;
     worker.checkouts++;
     checkout.waiting = false;
@@ -204,6 +207,11 @@ export class PoolCore {
   }
 
   private handOut(worker: PoolWorker): void {
+    if (worker.leaving !== undefined) {
+      this.forget(worker); // exiting: its exit does the rest
+      this.grow();
+      return;
+    }
     const next = this.waitingQueue.shift();
     if (next !== undefined) this.assign(worker, next);
     else this.idle.push(worker);
@@ -258,13 +266,39 @@ export class PoolCore {
     if (i >= 0) this.idle.splice(i, 1);
   }
 
+  /** The worker announced its exit: never hand it out again. */
+  private onBye(worker: PoolWorker, meta: { inCall: boolean }): void {
+    worker.leaving = meta;
+    if (worker.checkout === undefined && !worker.dead) {
+      this.forget(worker);
+      this.grow();
+    }
+  }
+
   private onExit(worker: PoolWorker, error: Error): void {
     if (worker.dead) return;
     worker.dead = true;
     worker.gone = Promise.resolve();
     this.forget(worker);
     this.links.delete(worker.link);
-    worker.checkout?.fatal(error);
+    const checkout = worker.checkout;
+    worker.checkout = undefined;
+    if (
+      checkout !== undefined &&
+      worker.leaving !== undefined &&
+      !worker.leaving.inCall &&
+      checkout.served === 0 &&
+      checkout.fatalError === undefined &&
+      !this.closing
+    ) {
+      // It left before running anything for this checkout (it was handed out
+      // as it exited): the checkout waits, first in line, for another worker.
+      checkout.unassign();
+      checkout.waiting = true;
+      this.waitingQueue.unshift(checkout);
+    } else {
+      checkout?.fatal(error);
+    }
     this.grow();
   }
 
@@ -331,7 +365,10 @@ export class PoolCore {
         }
         const worker = new PoolWorker(link, meta);
         core.workers.add(worker);
-        link.onFrame = (frame: WorkerFrame) => worker.checkout?.onReply(frame);
+        link.onFrame = (frame: WorkerFrame) => {
+          if (frame[0] === "by") core.onBye(worker, frame[1]);
+          else worker.checkout?.onReply(frame);
+        };
         link.onExit = (error: Error) => core.onExit(worker, error);
         core.handOut(worker);
         return;

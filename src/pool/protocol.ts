@@ -43,10 +43,17 @@ export interface RefusalMeta {
 /** `["no", {reason, message}]` — the worker server refuses the connection and closes it. */
 export type RefusalFrame = ["no", RefusalMeta];
 
+/**
+ * `["by", {inCall}]` — the worker is exiting (its code called `process.exit`).
+ * `inCall: false` means it runs no call: a call sent to it and not answered
+ * never started, so the pool can give it to another worker.
+ */
+export type ByeFrame = ["by", { inCall: boolean }];
+
 /** Frames a client sends to a worker. */
 export type ClientFrame = DoFrame | DoneFrame;
 /** Frames a worker sends to its client. */
-export type WorkerFrame = OkFrame | ErrorFrame | ReadyFrame;
+export type WorkerFrame = OkFrame | ErrorFrame | ReadyFrame | ByeFrame;
 
 /** The largest NDJSON frame a socket peer accepts by default (16 MiB). */
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
@@ -243,6 +250,9 @@ export function checkWorkerFrame(value: unknown): WorkerFrame {
     if (value[0] === "ok" && value.length === 3) return value as OkFrame;
     if (value[0] === "er" && value.length === 3 && isMeta(value[2])) return value as ErrorFrame;
     if (value[0] === "rd" && value.length === 2) return value as ReadyFrame;
+    if (value[0] === "by" && value.length === 2 && typeof value[1].inCall === "boolean") {
+      return value as ByeFrame;
+    }
   }
   throw new ProtocolError(`malformed worker frame: ${preview(JSON.stringify(value) ?? "")}`);
 }
@@ -256,7 +266,11 @@ export function checkWorkerFrame(value: unknown): WorkerFrame {
  */
 export type PackedClientFrame = unknown[] | 0;
 /** See {@link PackedClientFrame}. */
-export type PackedWorkerFrame = unknown[] | { e: SerializedError; l?: unknown } | { rd: ReadyMeta };
+export type PackedWorkerFrame =
+  | unknown[]
+  | { e: SerializedError; l?: unknown }
+  | { rd: ReadyMeta }
+  | { by: boolean };
 
 const EMPTY_META: Record<string, unknown> = {};
 
@@ -304,6 +318,8 @@ export function packWorkerFrame(frame: WorkerFrame): PackedWorkerFrame {
       return frame[1].log === undefined ? [frame[2]] : [frame[2], frame[1].log];
     case "er":
       return frame[1].log === undefined ? { e: frame[2] } : { e: frame[2], l: frame[1].log };
+    case "by":
+      return { by: frame[1].inCall };
     default:
       return { rd: frame[1] };
   }
@@ -324,6 +340,7 @@ export function unpackWorkerFrame(packed: PackedWorkerFrame): WorkerFrame {
       : ["ok", { log: packed[1] as DeferredLogData }, packed[0]];
   }
   if ("rd" in packed) return ["rd", packed.rd];
+  if ("by" in packed) return ["by", { inCall: packed.by }];
   return [
     "er",
     packed.l === undefined ? EMPTY_META : { log: packed.l as DeferredLogData },

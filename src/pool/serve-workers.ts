@@ -236,7 +236,7 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
       const decoder = createFrameDecoder(maxFrameBytes);
       const write = (frame: WorkerFrame) => {
         if (socket.destroyed) return;
-        if (frame[0] !== "rd" && inflight > 0) watching?.set(--inflight);
+        if ((frame[0] === "ok" || frame[0] === "er") && inflight > 0) watching?.set(--inflight);
         let line: string;
         try {
           line = encodeFrame(frame);

@@ -93,10 +93,24 @@ export function startWorkerRuntime(
 ): void {
   const queue: ClientFrame[] = [];
   let busy = true;
+  // True from a call's start until its reply (and while checkoutDone runs).
+  let running = false;
+  // A worker that exits on purpose says so first, and whether a call was
+  // running: a call that reached it after that never started.
+  const realExit = process.exit;
+  process.exit = ((code?: number | string | null) => {
+    try {
+      channel.send(["by", { inCall: running }]);
+    } catch {
+      // the channel is gone already
+    }
+    return realExit.call(process, code as number);
+  }) as typeof process.exit;
   let setupError: SerializedError | undefined;
   const iface = definition.interface as unknown;
 
   const reply = (ok: boolean, value: unknown) => {
+    running = false;
     const meta = takeMeta();
     if (ok) {
       try {
@@ -139,6 +153,7 @@ export function startWorkerRuntime(
     const method = frame[2];
     const args = frame[3];
     inCall = true;
+    running = true;
     let result: unknown;
     try {
       if (typeof iface === "function") {
@@ -266,7 +281,7 @@ export function startSocketWorker(
       send: (frame) => {
         if (!socket.destroyed) socket.write(encodeFrame(frame));
         if (frame[0] === "rd") onActivity?.(0);
-        else if (inflight > 0) onActivity?.(--inflight);
+        else if (frame[0] !== "by" && inflight > 0) onActivity?.(--inflight);
       },
       listen: (handler) => {
         socket.on("data", (chunk) => {

@@ -131,6 +131,23 @@ describe("usePool", () => {
     });
   });
 
+  for (const transport of ["thread", "process"] as const) {
+    it(`never hands a ${transport} worker that exits right after returning to the next call`, async () => {
+      // every call retires its worker: each needs a fresh one (slow on 2 shared cores)
+      const n = transport === "thread" ? 30 : 6;
+      const failures: unknown[] = [];
+      await run(function* () {
+        const pool = yield* usePool<Echo>({ worker, transport, maxWorkers: 2 });
+        for (let i = 0; i < n; i++) {
+          const { value, error } = yield* settle(pool.run("exitAfter", i));
+          if (error) failures.push(error);
+          else expect(value).toBe(i);
+        }
+      });
+      expect(failures).toEqual([]);
+    });
+  }
+
   it("pre-spawns minWorkers hot workers before any checkout", async () => {
     await run(function* () {
       const pool = yield* usePool<Echo>({ worker, minWorkers: 2, maxWorkers: 4 });
