@@ -3,11 +3,12 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { existsSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { availableParallelism } from "node:os";
+import { createServer as createTlsServer, type TlsOptions } from "node:tls";
 import { action, type Operation, resource, run, suspend, until, useScope } from "effection";
 import { useClock } from "../core/clock.js";
 import { createDeadlines } from "./deadlines.js";
 import { ProtocolError, SerializationError, ServerRefusedError, serializeError } from "./errors.js";
-import { forkWorkerFile } from "./process-transport.js";
+import { forkWorkerFile, openProcessLink } from "./process-transport.js";
 import {
   checkClientFrame,
   checkHelloFrame,
@@ -57,6 +58,13 @@ export interface ServeWorkersOptions {
   idleTimeoutMs?: number;
   /** Kill a worker that has been busy on one call for longer than this, in ms, whatever its client does. Default `Infinity`. */
   hungWorkerTimeoutMs?: number;
+  /**
+   * Serve over TLS (node:tls): `{ key, cert }`, and `ca` + `requestCert` for
+   * client certificates. Clients connect with `connect: { host, port, tls: {
+   * ca } }`. Process workers are then relayed (the server holds the TLS
+   * session) instead of being handed the socket. Default: plain.
+   */
+  tls?: TlsOptions;
   /** Called for every refused connection. Default: `console.warn` for `"unauthorized"`, nothing for `"busy"`. */
   onRefused?: (error: ServerRefusedError) => void;
   /** Called when the server kills a worker for `hungWorkerTimeoutMs` or closes an idle connection. Default: `console.warn` for hung workers. */
@@ -226,7 +234,10 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
 
     // Thread workers: the server relays NDJSON frames to and from the thread.
     const relay = (socket: Socket) => {
-      const link = openThreadLink(file, { execArgv: options.execArgv });
+      const link =
+        transport === "process"
+          ? openProcessLink(file, { execArgv: options.execArgv })
+          : openThreadLink(file, { execArgv: options.execArgv });
       spawned++;
       sockets.add(socket);
       socket.setNoDelay?.(true);
@@ -343,7 +354,7 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
           return;
         }
         try {
-          if (transport === "process") handOff(socket);
+          if (transport === "process" && options.tls === undefined) handOff(socket);
           else relay(socket);
         } catch (error) {
           console.error("bough/pool server: cannot start a worker for a connection", error);
@@ -355,7 +366,16 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
       socket.resume();
     };
 
-    const server: Server = createServer({ pauseOnConnect: true }, admit);
+    const server: Server =
+      options.tls === undefined
+        ? createServer({ pauseOnConnect: true }, admit)
+        : createTlsServer({ ...options.tls, handshakeTimeout: handshakeTimeoutMs }, admit);
+    // A backstop for connections still in their TLS handshake (not yet counted).
+    if (options.tls !== undefined) server.maxConnections = maxConnections + 16;
+    server.on("tlsClientError", (error: Error, socket: Socket) => {
+      onProtocolError(new ProtocolError(`TLS handshake failed: ${error.message}`));
+      socket.destroy();
+    });
 
     let address: SocketAddress;
     const listen = options.listen;

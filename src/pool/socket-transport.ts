@@ -1,4 +1,5 @@
 import { connect, type Socket } from "node:net";
+import { type ConnectionOptions, connect as connectTls } from "node:tls";
 import { ServerRefusedError, SpawnError, WorkerCrashedError } from "./errors.js";
 import {
   type ClientFrame,
@@ -12,7 +13,14 @@ import {
 import { noop, ReadyHandshake, type WorkerLink } from "./worker-link.js";
 
 /** Where a worker server listens: a unix socket path, or a TCP host and port. */
-export type SocketAddress = { path: string } | { host?: string; port: number };
+export type SocketAddress =
+  | { path: string }
+  | {
+      host?: string;
+      port: number;
+      /** Connect over TLS (to `serveWorkers({ tls })`): `{ ca }` for a private CA, `{ cert, key }` for a client certificate. */
+      tls?: ConnectionOptions;
+    };
 
 /**
  * The connection to a worker server could not be made (nobody listens yet).
@@ -61,19 +69,25 @@ class SocketLink implements WorkerLink {
   private lastError: unknown;
 
   constructor(address: SocketAddress, options: SocketLinkOptions) {
+    const secure = !("path" in address) && address.tls !== undefined;
     this.socket =
       "path" in address
         ? connect({ path: address.path })
-        : connect({ host: address.host ?? "127.0.0.1", port: address.port });
+        : address.tls !== undefined
+          ? connectTls({ ...address.tls, host: address.host ?? "127.0.0.1", port: address.port })
+          : connect({ host: address.host ?? "127.0.0.1", port: address.port });
     this.socket.setNoDelay?.(true);
     const decoder = createFrameDecoder();
     this.ready = this.handshake.ready;
-    this.socket.on("connect", () => {
-      this.connected = true;
+    const hello = () =>
       this.socket.write(
         encodeFrame(["hi", options.token === undefined ? {} : { token: options.token }]),
       );
+    this.socket.on("connect", () => {
+      this.connected = true;
+      if (!secure) hello();
     });
+    if (secure) this.socket.on("secureConnect", hello);
     this.socket.on("data", (chunk) => {
       let frames: unknown[];
       try {

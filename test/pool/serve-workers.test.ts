@@ -1,5 +1,5 @@
-import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,6 +37,34 @@ function* settle<T>(op: Operation<T>): Operation<{ value?: T; error?: any }> {
 
 const dir = mkdtempSync(join(tmpdir(), "bough-serve-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A self-signed certificate for 127.0.0.1, made with the openssl program. */
+function selfSigned(name: string): { key: Buffer; cert: Buffer } {
+  const key = join(dir, `${name}.key`);
+  const cert = join(dir, `${name}.crt`);
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=bough-test",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+    ],
+    { stdio: "ignore" },
+  );
+  return { key: readFileSync(key), cert: readFileSync(cert) };
+}
 
 /** Opens a connection that says nothing; resolves with what the server sent once it closes. */
 function silent(path: string): { connected: Promise<void>; closed: Promise<string> } {
@@ -345,6 +373,44 @@ describe("serveWorkers", () => {
       expect(yield* pool.run("inc", 1)).toBe(2);
     });
     expect(reaped.map((e) => e.reason)).toContain("idle");
+  });
+
+  it("serves over TLS with a token, and a plain or untrusting client gets no worker", async () => {
+    const { key, cert } = selfSigned("server");
+    const other = selfSigned("other");
+    const errors: ProtocolError[] = [];
+    await run(function* () {
+      const server = yield* serveWorkers({
+        listen: { port: 0, host: "127.0.0.1" },
+        worker,
+        tls: { key, cert },
+        token: "s3cret",
+        onProtocolError: (error) => errors.push(error),
+      });
+      const { port } = server.address as { port: number };
+      const pool = yield* usePool<Echo>({
+        connect: { host: "127.0.0.1", port, tls: { ca: cert } },
+        token: "s3cret",
+        maxWorkers: 1,
+      });
+      expect(yield* pool.run("inc", 1)).toBe(2); // a process worker, relayed through the TLS session
+      for (const connect of [
+        { host: "127.0.0.1", port },
+        { host: "127.0.0.1", port, tls: { ca: other.cert } },
+      ]) {
+        const stranger = yield* usePool<Echo>({
+          connect,
+          token: "s3cret",
+          maxWorkers: 1,
+          timeout: 5_000,
+        });
+        const { error } = yield* settle(stranger.run("inc", 1));
+        expect(error?.name).toBe("SpawnError");
+      }
+      expect(server.spawned).toBe(1);
+    });
+    expect(errors.length).toBeGreaterThanOrEqual(2);
+    expect(errors.every((e) => /TLS handshake failed/.test(e.message))).toBe(true);
   });
 
   it("serves clients in two processes from one server", async () => {
