@@ -1,6 +1,6 @@
 import { action, type Operation, until } from "effection";
 import type { Deadline } from "./deadlines.js";
-import type { DeferredLog } from "./deferred-log.js";
+import type { DeferredLog, LogTimer } from "./deferred-log.js";
 import type { CallFunction, WorkerApi, WorkerMethods } from "./define-worker.js";
 import {
   CheckoutFatalError,
@@ -37,6 +37,8 @@ const EMPTY_META: Record<string, unknown> = {};
 /** A call queued on (or running for) a checkout. */
 export class CallRequest {
   deadline: Deadline | undefined = undefined;
+  /** The call's timer in the checkout's deferred log, ended when it settles. */
+  timer: LogTimer | undefined = undefined;
   done = false;
   private ok = false;
   private value: unknown = undefined;
@@ -51,6 +53,7 @@ export class CallRequest {
   succeed(value: unknown): void {
     if (this.done) return;
     this.done = true;
+    this.timer?.end();
     this.ok = true;
     this.value = value;
     this.resolve?.(value);
@@ -59,6 +62,7 @@ export class CallRequest {
   fail(error: Error): void {
     if (this.done) return;
     this.done = true;
+    this.timer?.end();
     this.value = error;
     this.reject?.(error);
   }
@@ -104,6 +108,8 @@ export class CheckoutState {
     if (this.fatalError) throw new CheckoutFatalError(this.fatalError);
     if (this.released) throw new CheckoutFatalError(new Error("this checkout was released"));
     const req = new CallRequest(method, args);
+    // Each call is timed in the deferred log, named for its method (t/logger.t).
+    req.timer = (this.logger ?? this.pool.logger)?.timer(method ?? "call");
     if (this.timeout !== Number.POSITIVE_INFINITY) {
       req.deadline = this.pool.deadlines.add(this.pool.clock.now() + this.timeout, () =>
         this.onTimeout(req),

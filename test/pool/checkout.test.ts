@@ -155,7 +155,25 @@ describe("checkout", () => {
     const workerTime = data.logs[1][0];
     expect(workerTime).toBeGreaterThanOrEqual(0.015);
     expect(workerTime).toBeLessThanOrEqual(data.logs[2][0]);
-    expect(data.timers.work[0]).toBeGreaterThanOrEqual(0.015);
+    // the call's own timer (named for the method) and the worker's, in start order
+    expect(data.timers.map(([name]) => name)).toEqual(["logs", "work"]);
+    expect(data.timers[1][1]).toBeGreaterThanOrEqual(data.timers[0][1]);
+    expect(data.timers[0][2]).toBeGreaterThanOrEqual(data.timers[1][2] ?? 0);
     expect(data.data).toEqual({ n: 7 });
+  });
+
+  it("times each call of a checkout in its deferred log, five timers for five calls (t/logger.t)", async () => {
+    const logger = createDeferredLog();
+    await run(function* () {
+      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1 });
+      const checkout = yield* pool.checkout({ logger });
+      for (let i = 0; i < 5; i++) yield* checkout.call("sleep", 2);
+    });
+    const { timers } = logger.end();
+    expect(timers.map(([name]) => name)).toEqual(["sleep", "sleep", "sleep", "sleep", "sleep"]);
+    for (const [, start, end] of timers) expect(end).toBeGreaterThan(start);
+    for (let i = 1; i < timers.length; i++) {
+      expect(timers[i][1]).toBeGreaterThanOrEqual(timers[i - 1][2] ?? 0);
+    }
   });
 });
