@@ -74,7 +74,7 @@ if (workers > 1 && cluster.isPrimary) {
           { redis, key: "periodic-events:leader", ttlMs: leaseMs },
           function* (term) {
             console.log(
-              `pid ${process.pid} leads (fencing token ${term.fencingToken}): running the ticker and the heartbeat`,
+              `pid ${process.pid} leads: running the ticker and the heartbeat (fencing token ${term.fencingToken})`,
             );
             yield* sources();
           },

@@ -239,7 +239,8 @@ describe("useLeader", () => {
   it("keeps the leader's term through a short Redis crash when Redis persists the lease", async () => {
     await run(function* () {
       const redis = yield* useRedisServer(); // appendonly yes
-      const args = [redis.url, "ticker", "1000", "20"];
+      // a ttl long enough that the restart fits in it even on a loaded machine
+      const args = [redis.url, "ticker", "3000", "20"];
       const a = yield* useChild(LEADER, args);
       const b = yield* useChild(LEADER, args);
       yield* waitFor(() => starts(a) + starts(b) > 0);
