@@ -70,10 +70,15 @@ if (workers > 1 && cluster.isPrimary) {
       // (the holder of the lease) runs the ticker and the heartbeat.
       options.broker = yield* useRedisBroker({ url: redis });
       options.lead = function* (sources) {
-        yield* useLeader({ redis, key: "periodic-events:leader", ttl: leaseMs }, function* () {
-          console.log(`pid ${process.pid} leads: running the ticker and the heartbeat`);
-          yield* sources();
-        });
+        yield* useLeader(
+          { redis, key: "periodic-events:leader", ttlMs: leaseMs },
+          function* (term) {
+            console.log(
+              `pid ${process.pid} leads: running the ticker and the heartbeat (fencing token ${term.fencingToken})`,
+            );
+            yield* sources();
+          },
+        );
         yield* suspend();
       };
     }

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { type Operation, race, resource, spawn, until } from "effection";
+import { type Operation, race, resource, scoped, spawn, suspend, until } from "effection";
 import { Redis } from "ioredis";
 import { type Backoff, backoffDelay } from "../core/backoff.js";
-import { useClock } from "../core/clock.js";
+import { type Clock, ClockContext, useClock } from "../core/clock.js";
 import { TimeoutError } from "../core/errors.js";
 import { withTimeout } from "../core/timeout.js";
 import { LeaseLostError } from "./errors.js";
@@ -13,14 +13,38 @@ export interface LeaderOptions {
   redis: string | Redis;
   /** The key of the lease; every contender for the same role uses the same key. */
   key: string;
-  /** Lease time in ms: a dead leader is replaced within `ttl` (+ one `retryEvery`). */
-  ttl: number;
-  /** How often the leader renews, in ms. Default `ttl / 3`. */
-  renewEvery?: number;
-  /** How often a follower tries to take the lease, in ms. Default `ttl / 4`. */
-  retryEvery?: number;
+  /** Lease time in ms: a dead leader is replaced within `ttlMs` (+ one `retryEveryMs`). */
+  ttlMs: number;
+  /** How often the leader renews, in ms. Default `ttlMs / 3`. */
+  renewEveryMs?: number;
+  /** How often a follower tries to take the lease, in ms. Default `ttlMs / 4`. */
+  retryEveryMs?: number;
+  /**
+   * How long before its lease can expire in Redis the leader stops, in ms:
+   * room for clock-rate differences and for halting `lead`. Default
+   * `min(ttlMs / 10, 250)`.
+   */
+  marginMs?: number;
   /** Backoff of the connection while Redis is down. Default `{ initialMs: 50, maxMs: 2000 }`. */
   backoff?: Backoff;
+}
+
+/** One term of leadership, given to the operation run by {@link useLeader}. */
+export interface LeaderTerm {
+  /**
+   * A number from Redis, strictly greater than every token handed out before
+   * on this key (even across Redis restarts). Pass it with every write that
+   * only the leader may make, and have the store refuse writes that carry a
+   * smaller token than one it has seen: that makes the writes safe even when a
+   * paused process resumes believing it still leads.
+   */
+  readonly fencingToken: number;
+  /** How many times this process became leader, this term included. */
+  readonly term: number;
+  /** True until the leader's own deadline passes or the lease is lost. */
+  readonly valid: boolean;
+  /** Ms left before this term's deadline (negative once it passed). */
+  remainingMs(): number;
 }
 
 /** The state of one contender, from {@link useLeader}. */
@@ -33,32 +57,68 @@ export interface Leadership {
   readonly lost: number;
   /** The token this process writes into the lease key. */
   readonly token: string;
+  /** The fencing token of the current or last term (0 before the first). */
+  readonly fencingToken: number;
   /** The last lease loss, if any. */
   readonly lastLoss: LeaseLostError | undefined;
 }
 
+// KEYS: lease, fence. ARGV: token, ttl.
+// Grants no lease while the server has been up for less than a ttl (a restart
+// without persistence forgets the lease, so the old holder may still be
+// leading), takes the lease if free or already ours, and returns a fencing
+// token that is strictly greater than the last one and never less than the
+// server's time in ms (so that it keeps growing after a restart that lost the
+// counter). -1: quarantined after a restart; 0: held by someone else.
+const ACQUIRE = `
+local up = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
+-- uptime_in_seconds can overstate the uptime by up to 1 s
+if (up - 1) * 1000 < tonumber(ARGV[2]) then return -1 end
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+elseif holder then
+  return 0
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, now)
+redis.call('SET', KEYS[2], string.format('%.0f', n))
+return n`;
 // Renew and release only a lease that is still ours.
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
 /**
- * Contends for a lease in Redis (`SET key token NX PX ttl`) for the calling
- * scope, and runs `lead()` while this process holds it, so that exactly one
- * process at a time runs a source such as the ticker while the others only
- * subscribe. The leader renews the lease with a compare-and-`PEXPIRE`; when
- * a renewal fails (another process holds the key, or no renewal succeeded
- * within `ttl`) `lead()` is halted before the lease can have passed to
- * someone else, and this process contends again. A dead leader's lease
- * expires, and a follower takes over within `ttl` plus one `retryEvery`.
- * When the scope ends the lease is released at once.
+ * Contends for a lease in Redis for the calling scope, and runs `lead(term)`
+ * while this process holds it, so that one process at a time runs a source
+ * such as the ticker while the others only subscribe.
+ *
+ * Safety does not rest on the renewals: each term has a deadline on this
+ * process's monotonic clock, taken from when the acquiring or renewing command
+ * was *sent*, minus `marginMs`, so it passes before the key can expire in
+ * Redis. At the deadline `lead` is halted. Inside `lead`, the clock in context
+ * (`delay`, `ticker`, `useClock()`) checks the deadline after every wake-up, so
+ * a timer that fires late (the process was paused, or its event loop blocked)
+ * never resumes `lead` after the lease is gone; `lead` waits for its halt
+ * instead. A resumed process can still run `finally` blocks and finish
+ * promises it awaited: the term's `fencingToken` is what makes such late
+ * writes safe downstream.
+ *
+ * A dead leader's lease expires, and a follower takes over within `ttlMs` plus
+ * one `retryEveryMs`. When the scope ends the lease is released at once. A
+ * Redis that has been up for less than `ttlMs` grants no lease (it may have
+ * forgotten one when it restarted).
  *
  * @example
  * ```ts
  * import { useLeader } from "bough/hub/redis";
  *
- * const leadership = yield* useLeader({ redis: url, key: "ticker", ttl: 3_000 }, function* () {
+ * const leadership = yield* useLeader({ redis: url, key: "ticker", ttlMs: 3_000 }, function* (term) {
  *   for (const tick of yield* each(ticker({ interval: 2_000 }))) {
- *     yield* hub.publish(tick); // every process subscribes, one publishes
+ *     yield* hub.publish({ tick, fence: term.fencingToken }); // one process publishes
  *     yield* each.next();
  *   }
  * });
@@ -67,16 +127,18 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
  */
 export function useLeader(
   options: LeaderOptions,
-  lead: () => Operation<void>,
+  lead: (term: LeaderTerm) => Operation<void>,
 ): Operation<Leadership> {
-  const { key, ttl } = options;
-  const renewEvery = options.renewEvery ?? Math.max(1, Math.floor(ttl / 3));
-  const retryEvery = options.retryEvery ?? Math.max(1, Math.floor(ttl / 4));
+  const { key, ttlMs } = options;
+  const renewEveryMs = options.renewEveryMs ?? Math.max(1, Math.floor(ttlMs / 3));
+  const retryEveryMs = options.retryEveryMs ?? Math.max(1, Math.floor(ttlMs / 4));
+  const marginMs = options.marginMs ?? Math.min(ttlMs / 10, 250);
   const backoff = options.backoff ?? { initialMs: 50, maxMs: 2_000 };
+  const fenceKey = `${key}:fence`;
   return resource(function* (provide) {
-    if (!(ttl > 0) || !(renewEvery < ttl)) {
+    if (!(ttlMs > 0) || !(renewEveryMs < ttlMs) || !(marginMs >= 0 && marginMs < ttlMs)) {
       throw new RangeError(
-        `useLeader: need ttl > 0 and renewEvery < ttl (ttl ${ttl}, renewEvery ${renewEvery})`,
+        `useLeader: need ttlMs > 0, renewEveryMs < ttlMs and 0 <= marginMs < ttlMs (ttlMs ${ttlMs}, renewEveryMs ${renewEveryMs}, marginMs ${marginMs})`,
       );
     }
     const clock = yield* useClock();
@@ -96,8 +158,10 @@ export function useLeader(
       terms: 0,
       lost: 0,
       token: `${process.pid}:${randomBytes(8).toString("hex")}`,
+      fencingToken: 0,
       lastLoss: undefined as LeaseLostError | undefined,
     };
+    const safeMs = ttlMs - marginMs;
 
     /** Sends a command, giving up after `ms` (the command may still run later). */
     function* command<T>(ms: number, promise: Promise<T>): Operation<T | undefined> {
@@ -109,24 +173,66 @@ export function useLeader(
       }
     }
 
-    // Stop leading a little before the lease can expire in Redis, so that a
-    // late timer on a busy machine never lets two leaders overlap.
-    const safeTtl = ttl - Math.min(ttl / 10, 250);
-
-    function* renew(acquiredAt: number): Operation<never> {
-      let deadline = acquiredAt + safeTtl;
+    /** Keeps the term alive until its deadline; throws when it ends. */
+    function* keep(term: { deadline: number }, acquiredAt: number): Operation<never> {
+      let lastSent = acquiredAt;
       for (;;) {
-        yield* clock.sleep(Math.min(renewEvery, Math.max(0, deadline - clock.now())));
+        yield* clock.sleepUntil(Math.min(lastSent + renewEveryMs, term.deadline));
         const sentAt = clock.now();
-        if (sentAt >= deadline) throw new LeaseLostError(key, `not renewed within ${safeTtl} ms`);
+        if (sentAt >= term.deadline) {
+          throw new LeaseLostError(key, `its deadline passed (not renewed within ${safeMs} ms)`);
+        }
+        lastSent = sentAt;
         let renewed: unknown;
         try {
-          renewed = yield* command(deadline - sentAt, redis.eval(RENEW, 1, key, state.token, ttl));
+          renewed = yield* command(
+            term.deadline - sentAt,
+            redis.eval(RENEW, 1, key, state.token, ttlMs),
+          );
         } catch {
           renewed = undefined; // connection trouble: try again until the deadline
         }
-        if (renewed === 1) deadline = sentAt + safeTtl;
+        if (renewed === 1) term.deadline = Math.max(term.deadline, sentAt + safeMs);
         else if (renewed === 0) throw new LeaseLostError(key, "another process holds the lease");
+      }
+    }
+
+    function* serve(fencingToken: number, acquiredAt: number): Operation<void> {
+      const term = { deadline: acquiredAt + safeMs, lost: false };
+      const view: LeaderTerm = {
+        fencingToken,
+        term: state.terms,
+        get valid() {
+          return !term.lost && clock.now() < term.deadline;
+        },
+        remainingMs: () => term.deadline - clock.now(),
+      };
+      // A timer of `lead` that fires after the deadline (a paused process, a
+      // blocked event loop) does not resume it: `keep` is about to halt it.
+      function* hold(): Operation<void> {
+        if (!view.valid) yield* suspend();
+      }
+      const fenced: Clock = {
+        now: () => clock.now(),
+        *sleep(ms) {
+          yield* clock.sleep(ms);
+          yield* hold();
+        },
+        *sleepUntil(time) {
+          yield* clock.sleepUntil(time);
+          yield* hold();
+        },
+      };
+      try {
+        yield* race([
+          scoped(function* () {
+            yield* ClockContext.set(fenced);
+            yield* lead(view);
+          }),
+          keep(term, acquiredAt),
+        ]);
+      } finally {
+        term.lost = true;
       }
     }
 
@@ -136,20 +242,24 @@ export function useLeader(
         const sentAt = clock.now();
         let acquired: unknown;
         try {
-          acquired = yield* command(retryEvery, redis.set(key, state.token, "PX", ttl, "NX"));
+          acquired = yield* command(
+            retryEveryMs,
+            redis.eval(ACQUIRE, 2, key, fenceKey, state.token, ttlMs),
+          );
           attempt = 0;
         } catch {
           yield* clock.sleep(backoffDelay(attempt++, backoff));
           continue;
         }
-        if (acquired !== "OK") {
-          yield* clock.sleep(retryEvery);
+        if (typeof acquired !== "number" || acquired <= 0) {
+          yield* clock.sleep(retryEveryMs);
           continue;
         }
         state.isLeader = true;
         state.terms++;
+        state.fencingToken = acquired;
         try {
-          yield* race([lead(), renew(sentAt)]);
+          yield* serve(acquired, sentAt);
           return; // lead() finished: give the role up
         } catch (error) {
           if (!(error instanceof LeaseLostError)) throw error;
@@ -168,7 +278,7 @@ export function useLeader(
       // the lease at once, so that a follower need not wait for it to expire.
       yield* contender.halt();
       try {
-        yield* command(Math.min(ttl, 1_000), redis.eval(RELEASE, 1, key, state.token));
+        yield* command(Math.min(ttlMs, 1_000), redis.eval(RELEASE, 1, key, state.token));
       } catch {
         // the lease expires by itself
       }

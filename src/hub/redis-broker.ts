@@ -66,8 +66,9 @@ const JSON_CODEC: RedisCodec = {
   decode: (text: string) => JSON.parse(text),
 };
 
-// INCR gives a dense sequence per topic across processes; XADD and INCR in one
-// script, so that the sequence and the entry order agree.
+// INCR gives an increasing sequence per topic across processes (dense unless a
+// re-sent publish ran twice); XADD and INCR in one script, so that the
+// sequence and the entry order agree.
 const PUBLISH_SCRIPT = `
 local seq = redis.call('INCR', KEYS[2])
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 's', seq, 'm', ARGV[2], 'v', ARGV[3])

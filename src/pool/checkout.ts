@@ -1,8 +1,14 @@
 import { action, type Operation, until } from "effection";
 import type { Deadline } from "./deadlines.js";
-import type { DeferredLog } from "./deferred-log.js";
+import type { DeferredLog, LogTimer } from "./deferred-log.js";
 import type { CallFunction, WorkerApi, WorkerMethods } from "./define-worker.js";
-import { CheckoutFatalError, TaskError, TimeoutError, WorkerCrashedError } from "./errors.js";
+import {
+  CheckoutFatalError,
+  SerializationError,
+  TaskError,
+  TimeoutError,
+  WorkerCrashedError,
+} from "./errors.js";
 import type { PoolCore, PoolWorker } from "./pool.js";
 import type { WorkerFrame } from "./protocol.js";
 
@@ -31,6 +37,8 @@ const EMPTY_META: Record<string, unknown> = {};
 /** A call queued on (or running for) a checkout. */
 export class CallRequest {
   deadline: Deadline | undefined = undefined;
+  /** The call's timer in the checkout's deferred log, ended when it settles. */
+  timer: LogTimer | undefined = undefined;
   done = false;
   private ok = false;
   private value: unknown = undefined;
@@ -45,6 +53,7 @@ export class CallRequest {
   succeed(value: unknown): void {
     if (this.done) return;
     this.done = true;
+    this.timer?.end();
     this.ok = true;
     this.value = value;
     this.resolve?.(value);
@@ -53,6 +62,7 @@ export class CallRequest {
   fail(error: Error): void {
     if (this.done) return;
     this.done = true;
+    this.timer?.end();
     this.value = error;
     this.reject?.(error);
   }
@@ -83,6 +93,8 @@ export class CheckoutState {
   fatalError: Error | undefined = undefined;
   sawError = false;
   released = false;
+  /** Replies from the current worker (0: it has run nothing for this checkout). */
+  served = 0;
   private apiObject: Checkout<any> | undefined;
 
   constructor(
@@ -96,6 +108,8 @@ export class CheckoutState {
     if (this.fatalError) throw new CheckoutFatalError(this.fatalError);
     if (this.released) throw new CheckoutFatalError(new Error("this checkout was released"));
     const req = new CallRequest(method, args);
+    // Each call is timed in the deferred log, named for its method (t/logger.t).
+    req.timer = (this.logger ?? this.pool.logger)?.timer(method ?? "call");
     if (this.timeout !== Number.POSITIVE_INFINITY) {
       req.deadline = this.pool.deadlines.add(this.pool.clock.now() + this.timeout, () =>
         this.onTimeout(req),
@@ -120,6 +134,17 @@ export class CheckoutState {
     this.inflight = req;
   }
 
+  /**
+   * Gives up a worker that left before running anything for this checkout:
+   * the call sent to it goes back to the front of the queue, for the next
+   * worker the pool assigns.
+   */
+  unassign(): void {
+    if (this.inflight !== undefined) this.queue.unshift(this.inflight);
+    this.inflight = undefined;
+    this.worker = undefined;
+  }
+
   /** Sends queued calls while the worker is free. */
   pump(): void {
     while (this.inflight === undefined && this.worker !== undefined && this.queue.length > 0) {
@@ -130,8 +155,9 @@ export class CheckoutState {
   /** A reply frame from this checkout's worker. */
   onReply(frame: WorkerFrame): void {
     const req = this.inflight;
-    if (req === undefined || frame[0] === "rd") return;
+    if (req === undefined || frame[0] === "rd" || frame[0] === "by") return;
     this.inflight = undefined;
+    this.served++;
     this.pool.deadlines.cancel(req.deadline);
     const meta = frame[1];
     if (meta.log !== undefined) (this.logger ?? this.pool.logger)?.merge(meta.log);
@@ -140,8 +166,16 @@ export class CheckoutState {
       if (this.queue.length > 0) this.pump();
       return;
     }
+    const remote = frame[2];
+    if (remote.name === "SerializationError" && remote.code === "BOUGH_POOL_UNSERIALIZABLE") {
+      // The worker ran the call but could not send its result back: like
+      // unsendable arguments, an error of this call only; the worker is fine.
+      req.fail(new SerializationError(remote.message, { cause: new TaskError(remote) }));
+      if (this.queue.length > 0) this.pump();
+      return;
+    }
     this.sawError = true;
-    const error = new TaskError(frame[2]);
+    const error = new TaskError(remote);
     req.fail(error);
     this.dropQueued(error);
   }

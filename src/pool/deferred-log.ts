@@ -11,8 +11,8 @@ export interface DeferredLogData {
   end?: number;
   /** `[time, level, ...message]` */
   logs: [number, number, ...unknown[]][];
-  /** name → `[start, end]` */
-  timers: Record<string, [number, number | undefined]>;
+  /** `[name, start, end]`, in start order; a name may appear more than once. */
+  timers: [string, number, number | undefined][];
   data?: Record<string, unknown>;
 }
 
@@ -69,7 +69,7 @@ export function createDeferredLog(options: { now?: () => number } = {}): Deferre
   const startMs = now();
   const start = startMs / 1000;
   const logs: DeferredLogData["logs"] = [];
-  const timers: DeferredLogData["timers"] = {};
+  const timers: DeferredLogData["timers"] = [];
   const data: Record<string, unknown> = {};
   let end: number | undefined;
   const rel = () => (now() - startMs) / 1000;
@@ -82,11 +82,11 @@ export function createDeferredLog(options: { now?: () => number } = {}): Deferre
     info: (...m) => add(LogLevel.info, m),
     debug: (...m) => add(LogLevel.debug, m),
     timer(name) {
-      const entry: [number, number | undefined] = [rel(), undefined];
-      timers[name] = entry;
+      const entry: [string, number, number | undefined] = [name, rel(), undefined];
+      timers.push(entry);
       return {
         end() {
-          if (entry[1] === undefined) entry[1] = rel();
+          if (entry[2] === undefined) entry[2] = rel();
         },
       };
     },
@@ -96,9 +96,10 @@ export function createDeferredLog(options: { now?: () => number } = {}): Deferre
       for (const [time, level, ...message] of other.logs) {
         logs.push([time + shift, level, ...message]);
       }
-      for (const [name, [s, e]] of Object.entries(other.timers)) {
-        timers[name] = [s + shift, e === undefined ? undefined : e + shift];
+      for (const [name, s, e] of other.timers) {
+        timers.push([name, s + shift, e === undefined ? undefined : e + shift]);
       }
+      timers.sort((a, b) => a[1] - b[1]);
       if (other.data) Object.assign(data, other.data);
       logs.sort((a, b) => a[0] - b[0]);
     },
@@ -113,9 +114,7 @@ export function createDeferredLog(options: { now?: () => number } = {}): Deferre
       return out;
     },
     get isEmpty() {
-      return (
-        logs.length === 0 && Object.keys(timers).length === 0 && Object.keys(data).length === 0
-      );
+      return logs.length === 0 && timers.length === 0 && Object.keys(data).length === 0;
     },
   };
 }

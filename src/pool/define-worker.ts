@@ -9,7 +9,7 @@ import {
   type WorkerFrame,
 } from "./protocol.js";
 import { runWorkerServerProcess } from "./serve-workers.js";
-import { MAX_FRAME_ENV, MODE_ENV, SERVE_ENV, THREAD_MARK } from "./worker-link.js";
+import { ACTIVITY_ENV, MAX_FRAME_ENV, MODE_ENV, SERVE_ENV, THREAD_MARK } from "./worker-link.js";
 import { startSocketWorker, startWorkerRuntime } from "./worker-runtime.js";
 
 /** A function a worker exposes. */
@@ -143,8 +143,10 @@ function activate(definition: WorkerDefinition): void {
   if (mode === "socket" && process.send) {
     activated = true;
     const maxFrameBytes = Number(process.env[MAX_FRAME_ENV]) || undefined;
+    const activity = process.env[ACTIVITY_ENV] === "1";
     delete process.env[MODE_ENV];
     delete process.env[MAX_FRAME_ENV];
+    delete process.env[ACTIVITY_ENV];
     process.on("disconnect", () => process.exit(0));
     process.on("message", (message: unknown, handle: unknown) => {
       if (message === "bough.socket" && handle) {
@@ -154,6 +156,7 @@ function activate(definition: WorkerDefinition): void {
           (text, done) =>
             process.send!({ type: "bough.protocol-error", message: text }, undefined, {}, done),
           maxFrameBytes,
+          activity ? (inflight) => process.send!({ type: "bough.activity", inflight }) : undefined,
         );
       }
     });

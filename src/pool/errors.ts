@@ -63,7 +63,7 @@ const RESERVED = new Set(["name", "message", "stack", "code", "remote", "remoteN
  * ```
  */
 export class WorkerCrashedError extends BoughError {
-  override readonly name = "WorkerCrashedError";
+  override readonly name: string = "WorkerCrashedError";
   /** The exit code of the worker thread or process, when known. */
   readonly exitCode: number | null;
 
@@ -71,6 +71,25 @@ export class WorkerCrashedError extends BoughError {
     super("BOUGH_POOL_WORKER_CRASHED", message, options);
     this.exitCode = exitCode;
   }
+}
+
+/**
+ * The worker went past its `resourceLimits` (a thread's heap limit) and was
+ * stopped by V8. A {@link WorkerCrashedError}, so code that handles crashes
+ * handles this too; the pool replaces the worker.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   yield* pool.run("render", hugeDocument);
+ * } catch (error) {
+ *   if (error instanceof WorkerResourceLimitError) console.warn("document too large to render");
+ * }
+ * ```
+ */
+export class WorkerResourceLimitError extends WorkerCrashedError {
+  override readonly name = "WorkerResourceLimitError";
+  override readonly code: string = "BOUGH_POOL_RESOURCE_LIMIT";
 }
 
 /**
@@ -172,6 +191,36 @@ export class SerializationError extends BoughError {
       `cannot send ${what} to ${destination}: ${(error as Error).message}`,
       { cause: error },
     );
+  }
+}
+
+/**
+ * A worker server refused the connection: `reason` `"busy"` (its
+ * `maxConnections` or `maxWorkers` is reached; the pool retries until the
+ * checkout's timeout, as AnyEvent::Task clients do) or `"unauthorized"` (the
+ * pool's `token` is wrong or missing; not retried). Also what the server
+ * reports through `onRefused`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   yield* pool.run("hash", "secret");
+ * } catch (error) {
+ *   if (error instanceof ServerRefusedError && error.reason === "unauthorized") rotateToken();
+ * }
+ * ```
+ */
+export class ServerRefusedError extends BoughError {
+  override readonly name = "ServerRefusedError";
+  /** Why the server refused. */
+  readonly reason: "busy" | "unauthorized";
+  /** True for `"busy"`: the pool tries again after `retryDelay`. */
+  readonly retryable: boolean;
+
+  constructor(reason: "busy" | "unauthorized", message: string) {
+    super("BOUGH_POOL_REFUSED", `the worker server refused the connection (${reason}): ${message}`);
+    this.reason = reason;
+    this.retryable = reason === "busy";
   }
 }
 

@@ -39,6 +39,7 @@ export type {
   WorkerFrame,
 } from "./protocol.js";
 export {
+  type ServerLimits,
   type ServeWorkersOptions,
   serveWorkers,
   type WorkerServer,

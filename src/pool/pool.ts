@@ -1,11 +1,12 @@
 import { availableParallelism } from "node:os";
+import type { ResourceLimits } from "node:worker_threads";
 import { type Operation, resource, type Scope, until, useScope } from "effection";
 import { type Clock, useClock } from "../core/clock.js";
 import { type Checkout, CheckoutState } from "./checkout.js";
 import { createDeadlines, type Deadlines } from "./deadlines.js";
 import type { DeferredLog } from "./deferred-log.js";
 import type { CallFunction, InterfaceOf, WorkerMethods } from "./define-worker.js";
-import { type SerializedError, SetupError, SpawnError } from "./errors.js";
+import { type SerializedError, ServerRefusedError, SetupError, SpawnError } from "./errors.js";
 import { openProcessLink } from "./process-transport.js";
 import type { ReadyMeta, WorkerFrame } from "./protocol.js";
 import { openSocketLink, type SocketAddress } from "./socket-transport.js";
@@ -39,14 +40,24 @@ export interface LocalPoolOptions<I> extends PoolCommonOptions<I> {
   transport?: "thread" | "process";
   /** Extra Node flags for each worker. */
   execArgv?: string[];
+  /**
+   * Memory limits of each worker. Threads get them all (Node's
+   * `resourceLimits`); processes get `maxOldGenerationSizeMb` as
+   * `--max-old-space-size`. A thread that goes past them fails its call with
+   * `WorkerResourceLimitError` and is replaced; a process is killed by V8
+   * (`WorkerCrashedError`). Default: none.
+   */
+  resourceLimits?: ResourceLimits;
 }
 
 /** Options of a pool whose workers live in a worker server (`serveWorkers`). */
 export interface RemotePoolOptions<I> extends PoolCommonOptions<I> {
   /** Where the server listens. */
   connect: SocketAddress;
-  /** Milliseconds between connection attempts while the server is not up. Default 100. */
+  /** Milliseconds between connection attempts while the server is not up (or busy). Default 100. */
   retryDelay?: number;
+  /** The server's shared secret (`serveWorkers({ token })`), sent in the hello frame. */
+  token?: string;
 }
 
 /** Options of {@link usePool}. */
@@ -90,6 +101,8 @@ export class PoolWorker {
   checkout: CheckoutState | undefined = undefined;
   checkouts = 0;
   dead = false;
+  /** Set when the worker said it is exiting (`["by", …]`). */
+  leaving: { inCall: boolean } | undefined = undefined;
   gone: Promise<void> | undefined = undefined;
   readonly setupError: SerializedError | undefined;
   /** The worker has a checkoutDone hook: tell it about normal releases. */
@@ -181,6 +194,7 @@ export class PoolCore {
   }
 
   private assign(worker: PoolWorker, checkout: CheckoutState): void {
+    checkout.served = 0;
     worker.checkout = checkout;
     worker.checkouts++;
     checkout.waiting = false;
@@ -193,6 +207,11 @@ export class PoolCore {
   }
 
   private handOut(worker: PoolWorker): void {
+    if (worker.leaving !== undefined) {
+      this.forget(worker); // exiting: its exit does the rest
+      this.grow();
+      return;
+    }
     const next = this.waitingQueue.shift();
     if (next !== undefined) this.assign(worker, next);
     else this.idle.push(worker);
@@ -247,13 +266,39 @@ export class PoolCore {
     if (i >= 0) this.idle.splice(i, 1);
   }
 
+  /** The worker announced its exit: never hand it out again. */
+  private onBye(worker: PoolWorker, meta: { inCall: boolean }): void {
+    worker.leaving = meta;
+    if (worker.checkout === undefined && !worker.dead) {
+      this.forget(worker);
+      this.grow();
+    }
+  }
+
   private onExit(worker: PoolWorker, error: Error): void {
     if (worker.dead) return;
     worker.dead = true;
     worker.gone = Promise.resolve();
     this.forget(worker);
     this.links.delete(worker.link);
-    worker.checkout?.fatal(error);
+    const checkout = worker.checkout;
+    worker.checkout = undefined;
+    if (
+      checkout !== undefined &&
+      worker.leaving !== undefined &&
+      !worker.leaving.inCall &&
+      checkout.served === 0 &&
+      checkout.fatalError === undefined &&
+      !this.closing
+    ) {
+      // It left before running anything for this checkout (it was handed out
+      // as it exited): the checkout waits, first in line, for another worker.
+      checkout.unassign();
+      checkout.waiting = true;
+      this.waitingQueue.unshift(checkout);
+    } else {
+      checkout?.fatal(error);
+    }
     this.grow();
   }
 
@@ -320,7 +365,10 @@ export class PoolCore {
         }
         const worker = new PoolWorker(link, meta);
         core.workers.add(worker);
-        link.onFrame = (frame: WorkerFrame) => worker.checkout?.onReply(frame);
+        link.onFrame = (frame: WorkerFrame) => {
+          if (frame[0] === "by") core.onBye(worker, frame[1]);
+          else worker.checkout?.onReply(frame);
+        };
         link.onExit = (error: Error) => core.onExit(worker, error);
         core.handOut(worker);
         return;
@@ -333,7 +381,9 @@ export class PoolCore {
     if (first !== undefined) {
       first.waiting = false;
       first.fatal(
-        error instanceof SpawnError ? error : new SpawnError(String(error), { cause: error }),
+        error instanceof SpawnError || error instanceof ServerRefusedError
+          ? error
+          : new SpawnError(String(error), { cause: error }),
       );
       this.grow();
     } else if (!this.closing) {
@@ -401,15 +451,23 @@ export function usePool<W = WorkerMethods>(
     let retryDelay: number | undefined;
     if ("connect" in options) {
       const address = options.connect;
-      open = () => openSocketLink(address);
+      const token = options.token;
+      open = () => openSocketLink(address, { token });
       retryDelay = options.retryDelay ?? 100;
     } else {
       const file = resolveWorkerFile(options.worker);
-      const execArgv = options.execArgv;
-      open =
-        options.transport === "process"
-          ? () => openProcessLink(file, { execArgv })
-          : () => openThreadLink(file, { execArgv });
+      const resourceLimits = options.resourceLimits;
+      const heapMb = resourceLimits?.maxOldGenerationSizeMb;
+      if (options.transport === "process") {
+        const execArgv = [
+          ...(options.execArgv ?? []),
+          ...(heapMb === undefined ? [] : [`--max-old-space-size=${heapMb}`]),
+        ];
+        open = () => openProcessLink(file, { execArgv });
+      } else {
+        const execArgv = options.execArgv;
+        open = () => openThreadLink(file, { execArgv, resourceLimits });
+      }
     }
     const core = new PoolCore(scope, clock, open, retryDelay, options);
     const pool: Pool<any> = {
@@ -428,16 +486,26 @@ export function usePool<W = WorkerMethods>(
   });
 }
 
-function useCheckout(core: PoolCore, options: CheckoutOptions): Operation<Checkout<any>> {
-  return resource(function* (provide) {
-    const state = new CheckoutState(core, options.timeout ?? core.timeout, options.logger);
-    core.acquire(state);
-    try {
-      yield* provide(state.api());
-    } finally {
-      yield* state.release();
-    }
-  });
+function* useCheckout(core: PoolCore, options: CheckoutOptions): Operation<Checkout<any>> {
+  // Join the first-come-first-served queue now, in the caller's own step, as
+  // pool.run() does: the resource body below starts a scheduler turn later,
+  // and a run() requested meanwhile must not get the worker first.
+  const state = new CheckoutState(core, options.timeout ?? core.timeout, options.logger);
+  core.acquire(state);
+  let started = false;
+  try {
+    return yield* resource<Checkout<any>>(function* (provide) {
+      started = true;
+      try {
+        yield* provide(state.api());
+      } finally {
+        yield* state.release();
+      }
+    });
+  } finally {
+    // Halted before the resource began: nobody else will leave the queue for it.
+    if (!started) yield* state.release();
+  }
 }
 
 class RunOperation implements Operation<unknown> {

@@ -83,7 +83,7 @@ class ProcessLink implements WorkerLink {
       this.lastError = error;
     });
     this.gone = new Promise<void>((resolve) => {
-      this.child.once("exit", (code, signal) => {
+      const exited = (code: number | null, signal: NodeJS.Signals | null) => {
         resolve();
         if (this.killed) {
           this.handshake.fail(new SpawnError("the worker process was stopped before it was ready"));
@@ -100,6 +100,12 @@ class ProcessLink implements WorkerLink {
         } else {
           this.onExit(new WorkerCrashedError(`worker process exited with ${how}`, code));
         }
+      };
+      // "exit" can come before the last IPC messages are read (a worker says
+      // "by" just before it exits): wait for the channel to close first.
+      this.child.once("exit", (code, signal) => {
+        if (this.child.connected) this.child.once("disconnect", () => exited(code, signal));
+        else exited(code, signal);
       });
     });
   }

@@ -27,10 +27,33 @@ export type ErrorFrame = ["er", ReplyMeta, SerializedError];
 /** `["rd", {pid, threadId, setup?}]` — the worker is ready (bough's hello frame). */
 export type ReadyFrame = ["rd", ReadyMeta];
 
+/** What a client says first on a worker server connection. */
+export interface HelloMeta {
+  /** The server's shared secret, when it has one. */
+  token?: string;
+}
+/** `["hi", {token?}]` — the first frame a client sends to a worker server; no worker exists before it. */
+export type HelloFrame = ["hi", HelloMeta];
+/** Why a worker server refused a connection. */
+export interface RefusalMeta {
+  /** `"busy"` (maxConnections or maxWorkers reached: try again) or `"unauthorized"` (wrong or missing token). */
+  reason: "busy" | "unauthorized";
+  message: string;
+}
+/** `["no", {reason, message}]` — the worker server refuses the connection and closes it. */
+export type RefusalFrame = ["no", RefusalMeta];
+
+/**
+ * `["by", {inCall}]` — the worker is exiting (its code called `process.exit`).
+ * `inCall: false` means it runs no call: a call sent to it and not answered
+ * never started, so the pool can give it to another worker.
+ */
+export type ByeFrame = ["by", { inCall: boolean }];
+
 /** Frames a client sends to a worker. */
 export type ClientFrame = DoFrame | DoneFrame;
 /** Frames a worker sends to its client. */
-export type WorkerFrame = OkFrame | ErrorFrame | ReadyFrame;
+export type WorkerFrame = OkFrame | ErrorFrame | ReadyFrame | ByeFrame;
 
 /** The largest NDJSON frame a socket peer accepts by default (16 MiB). */
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
@@ -53,7 +76,7 @@ function strict(_key: string, value: unknown): unknown {
  * socket.write(encodeFrame(["do", {}, "hash", ["secret"]])); // '["do",{},"hash",["secret"]]\n'
  * ```
  */
-export function encodeFrame(frame: ClientFrame | WorkerFrame): string {
+export function encodeFrame(frame: ClientFrame | WorkerFrame | HelloFrame | RefusalFrame): string {
   // Fast path: frames whose payload is only primitives JSON carries exactly
   // need no replacer (a replacer costs a call per key).
   if (plainPayload(frame)) return `${JSON.stringify(frame)}\n`;
@@ -72,7 +95,7 @@ function isPrimitive(value: unknown): boolean {
   return value === null || type === "number" || type === "string" || type === "boolean";
 }
 
-function plainPayload(frame: ClientFrame | WorkerFrame): boolean {
+function plainPayload(frame: ClientFrame | WorkerFrame | HelloFrame | RefusalFrame): boolean {
   switch (frame[0]) {
     case "do": {
       const args = frame[3];
@@ -172,6 +195,48 @@ export function checkClientFrame(value: unknown): ClientFrame {
 }
 
 /**
+ * Checks that a parsed value is a hello frame (`["hi", {token?}]`), the
+ * first frame on a worker server connection. Throws {@link ProtocolError}
+ * otherwise.
+ *
+ * @example
+ * ```ts
+ * const [, { token }] = checkHelloFrame(JSON.parse(line));
+ * ```
+ */
+export function checkHelloFrame(value: unknown): HelloFrame {
+  if (
+    Array.isArray(value) &&
+    value.length === 2 &&
+    value[0] === "hi" &&
+    isMeta(value[1]) &&
+    (value[1].token === undefined || typeof value[1].token === "string")
+  ) {
+    return value as HelloFrame;
+  }
+  throw new ProtocolError(`malformed hello frame: ${preview(JSON.stringify(value) ?? "")}`);
+}
+
+/**
+ * True when a parsed value is a worker server's refusal (`["no", {reason, message}]`).
+ *
+ * @example
+ * ```ts
+ * if (isRefusalFrame(value)) throw new ServerRefusedError(value[1].reason, value[1].message);
+ * ```
+ */
+export function isRefusalFrame(value: unknown): value is RefusalFrame {
+  return (
+    Array.isArray(value) &&
+    value.length === 2 &&
+    value[0] === "no" &&
+    isMeta(value[1]) &&
+    (value[1].reason === "busy" || value[1].reason === "unauthorized") &&
+    typeof value[1].message === "string"
+  );
+}
+
+/**
  * Checks that a parsed value is a frame a worker may send (`ok`, `er`, `rd`).
  * Throws {@link ProtocolError} otherwise.
  *
@@ -185,6 +250,9 @@ export function checkWorkerFrame(value: unknown): WorkerFrame {
     if (value[0] === "ok" && value.length === 3) return value as OkFrame;
     if (value[0] === "er" && value.length === 3 && isMeta(value[2])) return value as ErrorFrame;
     if (value[0] === "rd" && value.length === 2) return value as ReadyFrame;
+    if (value[0] === "by" && value.length === 2 && typeof value[1].inCall === "boolean") {
+      return value as ByeFrame;
+    }
   }
   throw new ProtocolError(`malformed worker frame: ${preview(JSON.stringify(value) ?? "")}`);
 }
@@ -198,7 +266,11 @@ export function checkWorkerFrame(value: unknown): WorkerFrame {
  */
 export type PackedClientFrame = unknown[] | 0;
 /** See {@link PackedClientFrame}. */
-export type PackedWorkerFrame = unknown[] | { e: SerializedError; l?: unknown } | { rd: ReadyMeta };
+export type PackedWorkerFrame =
+  | unknown[]
+  | { e: SerializedError; l?: unknown }
+  | { rd: ReadyMeta }
+  | { by: boolean };
 
 const EMPTY_META: Record<string, unknown> = {};
 
@@ -246,6 +318,8 @@ export function packWorkerFrame(frame: WorkerFrame): PackedWorkerFrame {
       return frame[1].log === undefined ? [frame[2]] : [frame[2], frame[1].log];
     case "er":
       return frame[1].log === undefined ? { e: frame[2] } : { e: frame[2], l: frame[1].log };
+    case "by":
+      return { by: frame[1].inCall };
     default:
       return { rd: frame[1] };
   }
@@ -266,6 +340,7 @@ export function unpackWorkerFrame(packed: PackedWorkerFrame): WorkerFrame {
       : ["ok", { log: packed[1] as DeferredLogData }, packed[0]];
   }
   if ("rd" in packed) return ["rd", packed.rd];
+  if ("by" in packed) return ["by", { inCall: packed.by }];
   return [
     "er",
     packed.l === undefined ? EMPTY_META : { log: packed.l as DeferredLogData },

@@ -1,17 +1,26 @@
 import { connect, type Socket } from "node:net";
-import { SpawnError, WorkerCrashedError } from "./errors.js";
+import { type ConnectionOptions, connect as connectTls } from "node:tls";
+import { ServerRefusedError, SpawnError, WorkerCrashedError } from "./errors.js";
 import {
   type ClientFrame,
   checkWorkerFrame,
   createFrameDecoder,
   encodeFrame,
+  isRefusalFrame,
   type ReadyMeta,
   type WorkerFrame,
 } from "./protocol.js";
 import { noop, ReadyHandshake, type WorkerLink } from "./worker-link.js";
 
 /** Where a worker server listens: a unix socket path, or a TCP host and port. */
-export type SocketAddress = { path: string } | { host?: string; port: number };
+export type SocketAddress =
+  | { path: string }
+  | {
+      host?: string;
+      port: number;
+      /** Connect over TLS (to `serveWorkers({ tls })`): `{ ca }` for a private CA, `{ cert, key }` for a client certificate. */
+      tls?: ConnectionOptions;
+    };
 
 /**
  * The connection to a worker server could not be made (nobody listens yet).
@@ -21,9 +30,17 @@ export class ConnectRefusedError extends SpawnError {
   readonly retryable = true;
 }
 
+/** Options of {@link openSocketLink}. */
+export interface SocketLinkOptions {
+  /** The server's shared secret, sent in the hello frame. */
+  token?: string;
+}
+
 /**
- * Connects to a worker server (see `serveWorkers`) and returns the link to the
- * worker it spawns for this connection. Frames are NDJSON lines; garbage from
+ * Connects to a worker server (see `serveWorkers`), says hello (with the
+ * token, if any), and returns the link to the worker the server then spawns
+ * for this connection. A refusal rejects `ready` with a
+ * `ServerRefusedError`. Frames are NDJSON lines; garbage from
  * the server closes the connection (the checkout sees a `WorkerCrashedError`
  * whose cause is the `ProtocolError`).
  *
@@ -33,8 +50,11 @@ export class ConnectRefusedError extends SpawnError {
  * await link.ready;
  * ```
  */
-export function openSocketLink(address: SocketAddress): WorkerLink {
-  return new SocketLink(address);
+export function openSocketLink(
+  address: SocketAddress,
+  options: SocketLinkOptions = {},
+): WorkerLink {
+  return new SocketLink(address, options);
 }
 
 class SocketLink implements WorkerLink {
@@ -48,23 +68,38 @@ class SocketLink implements WorkerLink {
   private killed = false;
   private lastError: unknown;
 
-  constructor(address: SocketAddress) {
+  constructor(address: SocketAddress, options: SocketLinkOptions) {
+    const secure = !("path" in address) && address.tls !== undefined;
     this.socket =
       "path" in address
         ? connect({ path: address.path })
-        : connect({ host: address.host ?? "127.0.0.1", port: address.port });
+        : address.tls !== undefined
+          ? connectTls({ ...address.tls, host: address.host ?? "127.0.0.1", port: address.port })
+          : connect({ host: address.host ?? "127.0.0.1", port: address.port });
     this.socket.setNoDelay?.(true);
     const decoder = createFrameDecoder();
     this.ready = this.handshake.ready;
+    const hello = () =>
+      this.socket.write(
+        encodeFrame(["hi", options.token === undefined ? {} : { token: options.token }]),
+      );
     this.socket.on("connect", () => {
       this.connected = true;
+      if (!secure) hello();
     });
+    if (secure) this.socket.on("secureConnect", hello);
     this.socket.on("data", (chunk) => {
       let frames: unknown[];
       try {
         frames = decoder.push(chunk);
         for (let i = 0; i < frames.length; i++) {
-          const frame = checkWorkerFrame(frames[i]);
+          const value = frames[i];
+          if (!this.handshake.isReady && isRefusalFrame(value)) {
+            this.handshake.fail(new ServerRefusedError(value[1].reason, value[1].message));
+            this.socket.destroy();
+            return;
+          }
+          const frame = checkWorkerFrame(value);
           if (this.handshake.accept(frame)) this.onFrame(frame);
         }
       } catch (error) {

@@ -1,5 +1,10 @@
 import { Worker } from "node:worker_threads";
-import { SerializationError, SpawnError, WorkerCrashedError } from "./errors.js";
+import {
+  SerializationError,
+  SpawnError,
+  WorkerCrashedError,
+  WorkerResourceLimitError,
+} from "./errors.js";
 import {
   type ClientFrame,
   type PackedWorkerFrame,
@@ -81,6 +86,14 @@ class ThreadLink implements WorkerLink {
               this.lastError
                 ? `worker thread ${file.href} failed to start: ${String(this.lastError)}`
                 : `worker thread ${file.href} exited with code ${code} before it was ready (does it export defineWorker(...)?)`,
+              { cause: this.lastError },
+            ),
+          );
+        } else if ((this.lastError as { code?: string })?.code === "ERR_WORKER_OUT_OF_MEMORY") {
+          this.onExit(
+            new WorkerResourceLimitError(
+              `worker thread went past its resourceLimits: ${(this.lastError as Error).message}`,
+              code,
               { cause: this.lastError },
             ),
           );

@@ -29,6 +29,8 @@ export const THREAD_MARK = "bough.pool.worker";
 export const MODE_ENV = "BOUGH_POOL_MODE";
 /** Environment variable carrying a forked worker server's options (JSON). */
 export const SERVE_ENV = "BOUGH_POOL_SERVE";
+/** Environment variable that asks a socket worker to report its calls in flight (`bough.activity`) over IPC. */
+export const ACTIVITY_ENV = "BOUGH_POOL_ACTIVITY";
 /** Environment variable carrying a socket worker's frame size limit. */
 export const MAX_FRAME_ENV = "BOUGH_POOL_MAX_FRAME";
 

@@ -93,10 +93,24 @@ export function startWorkerRuntime(
 ): void {
   const queue: ClientFrame[] = [];
   let busy = true;
+  // True from a call's start until its reply (and while checkoutDone runs).
+  let running = false;
+  // A worker that exits on purpose says so first, and whether a call was
+  // running: a call that reached it after that never started.
+  const realExit = process.exit;
+  process.exit = ((code?: number | string | null) => {
+    try {
+      channel.send(["by", { inCall: running }]);
+    } catch {
+      // the channel is gone already
+    }
+    return realExit.call(process, code as number);
+  }) as typeof process.exit;
   let setupError: SerializedError | undefined;
   const iface = definition.interface as unknown;
 
   const reply = (ok: boolean, value: unknown) => {
+    running = false;
     const meta = takeMeta();
     if (ok) {
       try {
@@ -139,6 +153,7 @@ export function startWorkerRuntime(
     const method = frame[2];
     const args = frame[3];
     inCall = true;
+    running = true;
     let result: unknown;
     try {
       if (typeof iface === "function") {
@@ -240,7 +255,8 @@ export function startWorkerRuntime(
  * process that a worker server forked for that connection and handed the
  * socket to: no relay hop. Garbage on the socket is reported through
  * `onProtocolError` and closes the connection; the process exits when the
- * connection closes. Used by `serveWorkers`; you do not call it yourself.
+ * connection closes. `onActivity` hears the number of calls in flight after
+ * every call and reply (the server's hung-worker and idle watch). Used by `serveWorkers`; you do not call it yourself.
  *
  * @example
  * ```ts
@@ -252,8 +268,10 @@ export function startSocketWorker(
   socket: Socket,
   onProtocolError: (message: string, done: () => void) => void,
   maxFrameBytes?: number,
+  onActivity?: (inflight: number) => void,
 ): void {
   const decoder = createFrameDecoder(maxFrameBytes);
+  let inflight = 0;
   socket.setNoDelay?.(true);
   socket.on("error", () => {});
   socket.on("close", () => process.exit(0));
@@ -262,13 +280,19 @@ export function startSocketWorker(
     {
       send: (frame) => {
         if (!socket.destroyed) socket.write(encodeFrame(frame));
+        if (frame[0] === "rd") onActivity?.(0);
+        else if (frame[0] !== "by" && inflight > 0) onActivity?.(--inflight);
       },
       listen: (handler) => {
         socket.on("data", (chunk) => {
           let frames: unknown[];
           try {
             frames = decoder.push(chunk);
-            for (let i = 0; i < frames.length; i++) handler(checkClientFrame(frames[i]));
+            for (let i = 0; i < frames.length; i++) {
+              const frame = checkClientFrame(frames[i]);
+              if (frame[0] === "do" && onActivity) onActivity(++inflight);
+              handler(frame);
+            }
           } catch (error) {
             socket.pause();
             onProtocolError((error as Error).message, () => socket.destroy());

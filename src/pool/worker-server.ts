@@ -3,7 +3,7 @@ import { action, type Operation, race, resource, until } from "effection";
 import { useClock } from "../core/clock.js";
 import { SpawnError } from "./errors.js";
 import { forkWorkerFile } from "./process-transport.js";
-import type { ServerProcessConfig } from "./serve-workers.js";
+import type { ServerLimits, ServerProcessConfig } from "./serve-workers.js";
 import type { SocketAddress } from "./socket-transport.js";
 import { resolveWorkerFile } from "./worker-file.js";
 import { MODE_ENV, SERVE_ENV } from "./worker-link.js";
@@ -20,6 +20,8 @@ export interface WorkerServerOptions {
   execArgv?: string[];
   /** How long to wait for a clean exit on shutdown before SIGKILL. Default 5 000 ms. */
   shutdownGraceMs?: number;
+  /** Passed to `serveWorkers` (see its options): the limits and the shared secret. */
+  limits?: ServerLimits;
 }
 
 /** A forked worker server. */
@@ -53,6 +55,7 @@ export function useWorkerServer(options: WorkerServerOptions): Operation<ForkedW
       listen: options.listen,
       transport: options.transport,
       execArgv: options.execArgv,
+      limits: options.limits,
     };
     const child = forkWorkerFile(
       file,

@@ -1,14 +1,74 @@
-import { run, sleep, spawn, suspend, until } from "effection";
+import { type Operation, run, sleep, spawn, suspend, until } from "effection";
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
-import { useLeader } from "../../src/hub/redis.js";
+import { delay } from "../../src/core/clock.js";
+import { type Leadership, useLeader } from "../../src/hub/redis.js";
 import { useRedisServer } from "../../src/testing/redis-server.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
-import { useChild } from "./fixtures/child.js";
+import { type Child, useChild } from "./fixtures/child.js";
 
 checkLeaksAfterEach();
 
 const LEADER = "test/hub/fixtures/leader.ts";
+
+function* waitFor(done: () => boolean, timeoutMs = 10_000): Operation<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    yield* sleep(5);
+  }
+}
+
+interface Term {
+  pid: number;
+  fence: number;
+  start: number;
+  end: number;
+  ticks: number[];
+}
+
+/** The terms that the fixture processes logged, in start order. */
+function terms(children: Child[]): Term[] {
+  const byFence = new Map<number, Term>();
+  for (const child of children) {
+    for (const line of child.lines) {
+      const [kind, pid, fence, at, end] = line.split(" ");
+      if (kind === "start") {
+        byFence.set(Number(fence), {
+          pid: Number(pid),
+          fence: Number(fence),
+          start: Number(at),
+          end: Number.POSITIVE_INFINITY,
+          ticks: [],
+        });
+      } else if (kind === "tick") byFence.get(Number(fence))?.ticks.push(Number(at));
+      else if (kind === "stop") {
+        const term = byFence.get(Number(fence));
+        if (term) term.end = Number(end);
+      }
+    }
+  }
+  return [...byFence.values()].sort((a, b) => a.start - b.start);
+}
+
+/** No two terms overlap, every tick lies inside its term, fences increase. */
+function expectNoOverlap(list: Term[]): void {
+  for (let i = 0; i < list.length; i++) {
+    const t = list[i];
+    for (const tick of t.ticks) {
+      expect(tick, `tick of fence ${t.fence} outside its term`).toBeGreaterThanOrEqual(t.start);
+      expect(tick, `tick of fence ${t.fence} outside its term`).toBeLessThanOrEqual(t.end);
+    }
+    if (i > 0) {
+      expect(t.fence).toBeGreaterThan(list[i - 1].fence);
+      expect(list[i - 1].end, `fence ${list[i - 1].fence} overlaps ${t.fence}`).toBeLessThanOrEqual(
+        t.start,
+      );
+    }
+  }
+}
+
+const starts = (child: Child) => child.lines.filter((l) => l.startsWith("start ")).length;
 
 describe("useLeader", () => {
   it("lets exactly one of two contenders lead, and hands over at once when the leader ends", async () => {
@@ -18,7 +78,7 @@ describe("useLeader", () => {
       const overlaps: number[] = [];
       const contend = (name: string) =>
         spawn(function* () {
-          yield* useLeader({ redis: redis.url, key: "role", ttl: 1_000 }, function* () {
+          yield* useLeader({ redis: redis.url, key: "role", ttlMs: 1_000 }, function* () {
             running.add(name);
             if (running.size > 1) overlaps.push(running.size);
             try {
@@ -30,16 +90,36 @@ describe("useLeader", () => {
           yield* suspend();
         });
       const a = yield* contend("a");
-      yield* sleep(100);
+      yield* waitFor(() => running.has("a"));
       yield* contend("b");
       yield* sleep(600);
       expect([...running]).toEqual(["a"]);
       const t0 = Date.now();
       yield* a.halt();
-      while (!running.has("b")) yield* sleep(5);
+      yield* waitFor(() => running.has("b"));
       // released, not expired: b takes over within one retry (ttl / 4)
       expect(Date.now() - t0).toBeLessThan(800);
       expect(overlaps).toEqual([]);
+    });
+  });
+
+  it("gives each term a fencing token greater than every token before it", async () => {
+    await run(function* () {
+      const redis = yield* useRedisServer();
+      const tokens: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        // each contender leads once, then ends its scope (releasing the lease)
+        const task = yield* spawn(function* () {
+          yield* useLeader({ redis: redis.url, key: "role", ttlMs: 1_000 }, function* (term) {
+            tokens.push(term.fencingToken);
+          });
+          yield* suspend();
+        });
+        yield* waitFor(() => tokens.length === i + 1);
+        yield* task.halt();
+      }
+      expect(tokens[1]).toBeGreaterThan(tokens[0]);
+      expect(tokens[2]).toBeGreaterThan(tokens[1]);
     });
   });
 
@@ -50,7 +130,7 @@ describe("useLeader", () => {
       try {
         let halted = false;
         const leadership = yield* useLeader(
-          { redis: raw, key: "role", ttl: 600, retryEvery: 5_000 },
+          { redis: raw, key: "role", ttlMs: 600, retryEveryMs: 5_000 },
           function* () {
             try {
               yield* suspend();
@@ -59,11 +139,9 @@ describe("useLeader", () => {
             }
           },
         );
-        yield* sleep(100);
-        expect(leadership.isLeader).toBe(true);
+        yield* waitFor(() => leadership.isLeader);
         yield* until(raw.set("role", "someone-else", "PX", 10_000));
-        yield* sleep(500);
-        expect(halted).toBe(true);
+        yield* waitFor(() => halted, 2_000);
         expect(leadership).toMatchObject({ isLeader: false, terms: 1, lost: 1 });
         expect(leadership.lastLoss?.code).toBe("BOUGH_LEASE_LOST");
       } finally {
@@ -72,12 +150,12 @@ describe("useLeader", () => {
     });
   });
 
-  it("halts the leader before its lease can expire while Redis is unreachable", async () => {
+  it("halts the leader on its own deadline while Redis is unreachable", async () => {
     await run(function* () {
       const redis = yield* useRedisServer();
       let stoppedAt = 0;
       const leadership = yield* useLeader(
-        { redis: redis.url, key: "role", ttl: 600 },
+        { redis: redis.url, key: "role", ttlMs: 600 },
         function* () {
           try {
             yield* suspend();
@@ -86,37 +164,112 @@ describe("useLeader", () => {
           }
         },
       );
-      yield* sleep(100);
-      expect(leadership.isLeader).toBe(true);
+      yield* waitFor(() => leadership.isLeader);
       const killedAt = Date.now();
       yield* redis.kill("SIGKILL");
-      yield* sleep(900);
-      expect(leadership.isLeader).toBe(false);
+      yield* waitFor(() => !leadership.isLeader, 2_000);
       expect(stoppedAt - killedAt).toBeLessThanOrEqual(600);
       yield* redis.restart();
     });
   });
 
-  it("fails over between real processes within ttl + one tick after the leader is SIGKILLed", async () => {
+  it("never resumes the led operation from a timer that fired after the deadline", async () => {
     await run(function* () {
       const redis = yield* useRedisServer();
-      const ttl = 1_000;
-      const tick = 100;
-      const a = yield* useChild(LEADER, [redis.url, "ticker", String(ttl), String(tick)]);
-      const b = yield* useChild(LEADER, [redis.url, "ticker", String(ttl), String(tick)]);
-      yield* a.waitForLine((l) => l === "started");
-      yield* b.waitForLine((l) => l === "started");
-      yield* sleep(800);
-      const ticking = (lines: string[]) => lines.filter((l) => l.startsWith("tick")).length;
-      const [leader, follower] = ticking(a.lines) > 0 ? [a, b] : [b, a];
-      expect(ticking(leader.lines)).toBeGreaterThan(3);
-      expect(ticking(follower.lines)).toBe(0);
-      const killedAt = Date.now();
-      yield* leader.kill("SIGKILL");
-      const first = yield* follower.waitForLine((l) => l.startsWith("tick"), 10_000);
-      const tookOver = Number(first.split(" ")[3]) - killedAt;
-      // ttl + one retry (ttl / 4) + one tick, with slack for a loaded machine
-      expect(tookOver).toBeLessThan(ttl + ttl / 4 + tick + 500);
+      const ticks: { fence: number; valid: boolean }[] = [];
+      const leadership: Leadership = yield* useLeader(
+        { redis: redis.url, key: "role", ttlMs: 300 },
+        function* (term) {
+          for (;;) {
+            yield* delay(10);
+            ticks.push({ fence: term.fencingToken, valid: term.valid });
+          }
+        },
+      );
+      yield* waitFor(() => ticks.length > 2);
+      const first = leadership.fencingToken;
+      // Block this event loop (the leader's) for 3 × ttl, from outside the led operation.
+      const until = Date.now() + 900;
+      while (Date.now() < until) {
+        // busy
+      }
+      yield* waitFor(() => leadership.terms === 2 && ticks.some((t) => t.fence !== first));
+      expect(leadership.lost).toBe(1);
+      expect(leadership.lastLoss?.message).toMatch(/deadline passed/);
+      expect(leadership.fencingToken).toBeGreaterThan(first);
+      expect(ticks.filter((t) => !t.valid)).toEqual([]);
+    });
+  });
+
+  for (const fault of ["SIGSTOP", "a blocked event loop"] as const) {
+    it(`never runs two leader processes at once when the leader suffers ${fault} for 3 × ttl`, async () => {
+      await run(function* () {
+        const redis = yield* useRedisServer();
+        const ttl = 1_000;
+        const args = [redis.url, "ticker", String(ttl), "20", String(3 * ttl)];
+        const a = yield* useChild(LEADER, args);
+        const b = yield* useChild(LEADER, args);
+        yield* waitFor(() => starts(a) + starts(b) > 0);
+        const [leader, follower] = starts(a) > 0 ? [a, b] : [b, a];
+        yield* waitFor(() => leader.lines.filter((l) => l.startsWith("tick")).length > 3);
+        const faultAt = Date.now();
+        if (fault === "SIGSTOP") {
+          process.kill(leader.pid, "SIGSTOP");
+          yield* waitFor(() => starts(follower) > 0);
+          yield* sleep(Math.max(0, faultAt + 3 * ttl - Date.now()));
+          process.kill(leader.pid, "SIGCONT");
+        } else {
+          process.kill(leader.pid, "SIGUSR2");
+          yield* waitFor(() => starts(follower) > 0);
+        }
+        const tookOver = terms([follower])[0].start - faultAt;
+        // ttl + one retry (ttl / 4), with slack for a loaded machine
+        expect(tookOver).toBeLessThan(ttl + ttl / 4 + 500);
+        // the stale leader wakes, is halted, and the follower keeps ticking after that
+        yield* waitFor(() => leader.lines.some((l) => l.startsWith("stop")));
+        const staleStop = Number(leader.lines.find((l) => l.startsWith("stop"))?.split(" ")[3]);
+        yield* waitFor(() => terms([follower])[0].ticks.some((t) => t > staleStop + 100));
+        const list = terms([a, b]);
+        expect(list.length).toBe(2);
+        expectNoOverlap(list);
+      });
+    }, 30_000);
+  }
+
+  it("keeps the leader's term through a short Redis crash when Redis persists the lease", async () => {
+    await run(function* () {
+      const redis = yield* useRedisServer(); // appendonly yes
+      // a ttl long enough that the restart fits in it even on a loaded machine
+      const args = [redis.url, "ticker", "3000", "20"];
+      const a = yield* useChild(LEADER, args);
+      const b = yield* useChild(LEADER, args);
+      yield* waitFor(() => starts(a) + starts(b) > 0);
+      yield* redis.kill("SIGKILL");
+      yield* sleep(200);
+      yield* redis.restart();
+      const restartedAt = Date.now();
+      yield* waitFor(() => terms([a, b])[0].ticks.some((t) => t > restartedAt + 1_500));
+      const list = terms([a, b]);
+      expect(list.length).toBe(1);
+      expect(list[0].end).toBe(Number.POSITIVE_INFINITY);
+    });
+  }, 30_000);
+
+  it("starts no second leader beside the first when Redis restarts without persistence", async () => {
+    await run(function* () {
+      const redis = yield* useRedisServer({ args: ["--appendonly", "no"] });
+      const args = [redis.url, "ticker", "1000", "20"];
+      const a = yield* useChild(LEADER, args);
+      const b = yield* useChild(LEADER, args);
+      yield* waitFor(() => starts(a) + starts(b) > 0);
+      yield* redis.kill("SIGKILL");
+      yield* sleep(200);
+      yield* redis.restart(); // the lease and the fencing counter are gone
+      yield* waitFor(() => starts(a) + starts(b) > 1, 15_000);
+      yield* waitFor(() => terms([a, b])[1].ticks.length > 3);
+      const list = terms([a, b]);
+      expect(list[0].end).toBeLessThan(Number.POSITIVE_INFINITY);
+      expectNoOverlap(list);
     });
   }, 30_000);
 });

@@ -118,7 +118,7 @@ describe("checkout", () => {
     });
   });
 
-  it("rejects arguments that cannot be serialised at the call site, leaving the checkout usable", async () => {
+  it("rejects arguments or a result that cannot be serialised with SerializationError, leaving the checkout usable", async () => {
     await run(function* () {
       const pool = yield* usePool<Echo>({ worker, maxWorkers: 1 });
       const checkout = yield* pool.checkout();
@@ -126,10 +126,13 @@ describe("checkout", () => {
       expect(bad.error).toBeInstanceOf(SerializationError);
       expect(bad.error.message).toMatch(/arguments of "echo"/);
       expect(yield* checkout.call("inc", 1)).toBe(2);
+      const before = (yield* checkout.call("whoami")).pid;
       const result = yield* settle(checkout.call("returnFunction"));
-      expect(result.error).toBeInstanceOf(TaskError);
-      expect(result.error.remoteName).toBe("SerializationError");
+      expect(result.error).toBeInstanceOf(SerializationError);
+      expect(result.error.code).toBe("BOUGH_POOL_UNSERIALIZABLE");
+      expect(result.error.message).toMatch(/result cannot be sent back/);
       expect(yield* checkout.call("inc", 2)).toBe(3);
+      expect((yield* checkout.call("whoami")).pid).toBe(before);
     });
   });
 
@@ -152,7 +155,25 @@ describe("checkout", () => {
     const workerTime = data.logs[1][0];
     expect(workerTime).toBeGreaterThanOrEqual(0.015);
     expect(workerTime).toBeLessThanOrEqual(data.logs[2][0]);
-    expect(data.timers.work[0]).toBeGreaterThanOrEqual(0.015);
+    // the call's own timer (named for the method) and the worker's, in start order
+    expect(data.timers.map(([name]) => name)).toEqual(["logs", "work"]);
+    expect(data.timers[1][1]).toBeGreaterThanOrEqual(data.timers[0][1]);
+    expect(data.timers[0][2]).toBeGreaterThanOrEqual(data.timers[1][2] ?? 0);
     expect(data.data).toEqual({ n: 7 });
+  });
+
+  it("times each call of a checkout in its deferred log, five timers for five calls (t/logger.t)", async () => {
+    const logger = createDeferredLog();
+    await run(function* () {
+      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1 });
+      const checkout = yield* pool.checkout({ logger });
+      for (let i = 0; i < 5; i++) yield* checkout.call("sleep", 2);
+    });
+    const { timers } = logger.end();
+    expect(timers.map(([name]) => name)).toEqual(["sleep", "sleep", "sleep", "sleep", "sleep"]);
+    for (const [, start, end] of timers) expect(end).toBeGreaterThan(start);
+    for (let i = 1; i < timers.length; i++) {
+      expect(timers[i][1]).toBeGreaterThanOrEqual(timers[i - 1][2] ?? 0);
+    }
   });
 });

@@ -20,7 +20,7 @@ describe("createDeferredLog", () => {
         [0.25, LogLevel.info, "hello", { a: 1 }],
         [0.5, LogLevel.error, "bad"],
       ],
-      timers: {},
+      timers: [],
     });
   });
 
@@ -39,7 +39,7 @@ describe("createDeferredLog", () => {
       start: 0,
       end: 0.1,
       logs: [],
-      timers: { query: [0, 0.04] },
+      timers: [["query", 0, 0.04]],
       data: { user: "jimmy" },
     });
     expect(log.isEmpty).toBe(false);
@@ -52,7 +52,11 @@ describe("createDeferredLog", () => {
     client.info("sending");
     time.set(10_300);
     client.info("received");
-    const worker = { start: 10.15, logs: [[0.05, 30, "working"]], timers: { bcrypt: [0, 0.1] } };
+    const worker = {
+      start: 10.15,
+      logs: [[0.05, 30, "working"]],
+      timers: [["bcrypt", 0, 0.1]],
+    };
     client.merge(worker as never);
     const data = client.toJSON();
     expect(data.logs.map((l) => [Number(l[0].toFixed(3)), l[2]])).toEqual([
@@ -60,6 +64,23 @@ describe("createDeferredLog", () => {
       [0.2, "working"],
       [0.3, "received"],
     ]);
-    expect(data.timers.bcrypt.map((t) => Number(t?.toFixed(3)))).toEqual([0.15, 0.25]);
+    expect(data.timers.map(([name, s, e]) => [name, s.toFixed(3), e?.toFixed(3)])).toEqual([
+      ["bcrypt", "0.150", "0.250"],
+    ]);
+  });
+
+  it("keeps two timers of the same name, in start order", () => {
+    const time = fakeTime(0);
+    const log = createDeferredLog({ now: time.now });
+    const a = log.timer("q");
+    time.set(10);
+    const b = log.timer("q");
+    time.set(20);
+    b.end();
+    a.end();
+    expect(log.toJSON().timers).toEqual([
+      ["q", 0, 0.02],
+      ["q", 0.01, 0.02],
+    ]);
   });
 });

@@ -4,6 +4,7 @@ import {
   CheckoutFatalError,
   ProtocolError,
   SerializationError,
+  ServerRefusedError,
   SetupError,
   SpawnError,
   serializeError,
@@ -27,6 +28,17 @@ describe("pool errors", () => {
     const wire = serializeError(Object.assign(new Error("f"), { fn: () => 1, big: 1n }));
     expect(typeof wire.fn).toBe("string");
     expect(wire.big).toBe("1");
+  });
+
+  it("marks a busy refusal as retryable and an unauthorized one as final", () => {
+    const busy = new ServerRefusedError("busy", "full");
+    expect(busy).toBeInstanceOf(BoughError);
+    expect(busy).toMatchObject({
+      name: "ServerRefusedError",
+      code: "BOUGH_POOL_REFUSED",
+      retryable: true,
+    });
+    expect(new ServerRefusedError("unauthorized", "no").retryable).toBe(false);
   });
 
   it("rebuilds a TaskError that keeps the remote error", () => {

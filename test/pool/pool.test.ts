@@ -1,7 +1,17 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { all, type Operation, run, scoped, sleep, spawn, until, withResolvers } from "effection";
+import {
+  all,
+  type Operation,
+  run,
+  scoped,
+  sleep,
+  spawn,
+  until,
+  useScope,
+  withResolvers,
+} from "effection";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { ClockContext } from "../../src/core/clock.js";
 import { useSelector } from "../../src/core/selector.js";
@@ -13,6 +23,7 @@ import {
   TimeoutError,
   usePool,
   WorkerCrashedError,
+  WorkerResourceLimitError,
 } from "../../src/pool/index.js";
 import { createVirtualClock } from "../../src/testing/virtual-clock.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
@@ -70,6 +81,72 @@ describe("usePool", () => {
     });
     expect(order).toEqual(["A1", "A2", "B1", "C1"]);
   });
+
+  it("serves a checkout before a run requested just after it, as t/sequential.t does (A1, A2, B, C)", async () => {
+    const order: string[] = [];
+    const pids: number[] = [];
+    await run(function* () {
+      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1 });
+      const outer = yield* useScope();
+      let c: Promise<void> | undefined;
+      const a = yield* spawn(function* () {
+        const checkout = yield* pool.checkout();
+        pids.push((yield* checkout.call("whoami")).pid);
+        order.push("A1");
+        // requested while A still holds the worker and B waits: C goes behind B
+        c = outer.run(function* () {
+          pids.push((yield* pool.run("whoami")).pid);
+          order.push("C");
+        });
+        pids.push((yield* checkout.call("whoami")).pid);
+        order.push("A2");
+      });
+      const b = yield* spawn(function* () {
+        pids.push((yield* pool.run("whoami")).pid);
+        order.push("B");
+      });
+      yield* a;
+      yield* b;
+      while (c === undefined) yield* sleep(1);
+      yield* until(c);
+    });
+    expect(order).toEqual(["A1", "A2", "B", "C"]);
+    expect(new Set(pids).size).toBe(1);
+  });
+
+  it("fails a call that goes past a thread's resourceLimits with WorkerResourceLimitError, and keeps serving", async () => {
+    await run(function* () {
+      const pool = yield* usePool<Echo>({
+        worker,
+        maxWorkers: 1,
+        resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },
+      });
+      expect(yield* pool.run("allocate", 4)).toBe(4);
+      const { error } = yield* settle(pool.run("allocate", 512));
+      expect(error).toBeInstanceOf(WorkerResourceLimitError);
+      expect(error).toBeInstanceOf(WorkerCrashedError);
+      expect(error.code).toBe("BOUGH_POOL_RESOURCE_LIMIT");
+      expect(yield* pool.run("inc", 1)).toBe(2);
+      expect(pool.stats().spawned).toBe(2);
+    });
+  });
+
+  for (const transport of ["thread", "process"] as const) {
+    it(`never hands a ${transport} worker that exits right after returning to the next call`, async () => {
+      // every call retires its worker: each needs a fresh one (slow on 2 shared cores)
+      const n = transport === "thread" ? 30 : 6;
+      const failures: unknown[] = [];
+      await run(function* () {
+        const pool = yield* usePool<Echo>({ worker, transport, maxWorkers: 2 });
+        for (let i = 0; i < n; i++) {
+          const { value, error } = yield* settle(pool.run("exitAfter", i));
+          if (error) failures.push(error);
+          else expect(value).toBe(i);
+        }
+      });
+      expect(failures).toEqual([]);
+    });
+  }
 
   it("pre-spawns minWorkers hot workers before any checkout", async () => {
     await run(function* () {

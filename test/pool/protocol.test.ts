@@ -2,9 +2,11 @@ import { describe, expect, it } from "vitest";
 import { ProtocolError, SerializationError } from "../../src/pool/index.js";
 import {
   checkClientFrame,
+  checkHelloFrame,
   checkWorkerFrame,
   createFrameDecoder,
   encodeFrame,
+  isRefusalFrame,
   packClientFrame,
   packWorkerFrame,
   unpackClientFrame,
@@ -61,6 +63,18 @@ describe("protocol", () => {
     expect(checkWorkerFrame(["rd", { pid: 1, threadId: 0 }])[0]).toBe("rd");
     expect(() => checkWorkerFrame(["er", {}, "string"])).toThrow(ProtocolError);
     expect(() => checkWorkerFrame(["do", {}, "m", []])).toThrow(ProtocolError);
+  });
+
+  it("accepts a hello frame with or without a token, and knows a refusal frame", () => {
+    expect(checkHelloFrame(["hi", {}])).toEqual(["hi", {}]);
+    expect(checkHelloFrame(["hi", { token: "t" }])).toEqual(["hi", { token: "t" }]);
+    expect(() => checkHelloFrame(["hi", { token: 1 }])).toThrow(/malformed hello frame/);
+    expect(() => checkHelloFrame(["do", {}, "x", []])).toThrow(ProtocolError);
+    expect(isRefusalFrame(["no", { reason: "busy", message: "full" }])).toBe(true);
+    expect(isRefusalFrame(["no", { reason: "other", message: "?" }])).toBe(false);
+    expect(encodeFrame(["no", { reason: "busy", message: "full" }])).toBe(
+      '["no",{"reason":"busy","message":"full"}]\n',
+    );
   });
 
   it("packs frames compactly for local workers and unpacks them unchanged", () => {

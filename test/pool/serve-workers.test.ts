@@ -1,17 +1,20 @@
-import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Operation, run, until } from "effection";
+import { type Operation, run, scoped, spawn, until } from "effection";
 import { afterAll, describe, expect, it, vi } from "vitest";
+import { TimeoutError } from "../../src/core/errors.js";
 import {
   createDeferredLog,
   ProtocolError,
+  ServerRefusedError,
   serveWorkers,
   TaskError,
   usePool,
+  WorkerCrashedError,
 } from "../../src/pool/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import type echoWorker from "./fixtures/echo-worker.js";
@@ -34,6 +37,48 @@ function* settle<T>(op: Operation<T>): Operation<{ value?: T; error?: any }> {
 
 const dir = mkdtempSync(join(tmpdir(), "bough-serve-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A self-signed certificate for 127.0.0.1, made with the openssl program. */
+function selfSigned(name: string): { key: Buffer; cert: Buffer } {
+  const key = join(dir, `${name}.key`);
+  const cert = join(dir, `${name}.crt`);
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=bough-test",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+    ],
+    { stdio: "ignore" },
+  );
+  return { key: readFileSync(key), cert: readFileSync(cert) };
+}
+
+/** Opens a connection that says nothing; resolves with what the server sent once it closes. */
+function silent(path: string): { connected: Promise<void>; closed: Promise<string> } {
+  const socket = connect({ path });
+  let received = "";
+  socket.on("data", (chunk) => {
+    received += chunk.toString();
+  });
+  socket.on("error", () => {});
+  return {
+    connected: new Promise((resolve) => socket.once("connect", () => resolve())),
+    closed: new Promise((resolve) => socket.once("close", () => resolve(received))),
+  };
+}
 
 /** Sends raw bytes on a new connection and resolves when the server closes it. */
 function sendRaw(path: string, bytes: string): Promise<string> {
@@ -141,9 +186,11 @@ describe("serveWorkers", () => {
       yield* until(eventually(() => errors.length === 3));
       expect(errors.every((e) => e instanceof ProtocolError)).toBe(true);
       const messages = errors.map((e) => e.message).sort();
-      expect(messages[0]).toMatch(/malformed client frame/);
-      expect(messages[1]).toMatch(/malformed client frame/);
-      expect(messages[2]).toMatch(/not JSON/);
+      // none of them said hello: the server refused them before any worker existed
+      expect(messages[0]).toMatch(/not JSON/);
+      expect(messages[1]).toMatch(/malformed hello frame/);
+      expect(messages[2]).toMatch(/malformed hello frame/);
+      expect(server.spawned).toBe(1);
       expect(yield* checkout.call("push", 2)).toBe(2);
       yield* until(eventually(() => server.connections === 1));
     });
@@ -163,6 +210,207 @@ describe("serveWorkers", () => {
       yield* until(eventually(() => errors.length === 1));
     });
     expect(errors[0].message).toMatch(/larger than 64 bytes/);
+  });
+
+  it("forks no worker for 50 connections that never say hello, and closes them after handshakeTimeoutMs", async () => {
+    const path = join(dir, "silent.sock");
+    const errors: ProtocolError[] = [];
+    await run(function* () {
+      const server = yield* serveWorkers({
+        listen: { path },
+        worker,
+        handshakeTimeoutMs: 500,
+        onProtocolError: (error) => errors.push(error),
+      });
+      const clients = Array.from({ length: 50 }, () => silent(path));
+      yield* until(Promise.all(clients.map((c) => c.connected)));
+      yield* until(eventually(() => server.connections === 50));
+      expect(server.workers).toBe(0);
+      const closed = yield* until(Promise.all(clients.map((c) => c.closed)));
+      expect(closed.every((received) => received === "")).toBe(true);
+      expect(server.spawned).toBe(0);
+      expect(server.connections).toBe(0);
+      // the server still serves a client that says hello
+      const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1 });
+      expect(yield* pool.run("inc", 1)).toBe(2);
+      expect(server.spawned).toBe(1);
+    });
+    expect(errors.length).toBe(50);
+    expect(errors.every((e) => /no hello frame within 500 ms/.test(e.message))).toBe(true);
+  });
+
+  it("refuses a wrong or missing token as unauthorized, without a worker, and serves the right one", async () => {
+    const path = join(dir, "token.sock");
+    const refused: ServerRefusedError[] = [];
+    await run(function* () {
+      const server = yield* serveWorkers({
+        listen: { path },
+        worker,
+        token: "s3cret",
+        onRefused: (error) => refused.push(error),
+      });
+      for (const token of ["wrong", undefined]) {
+        const pool = yield* usePool<Echo>({
+          connect: { path },
+          maxWorkers: 1,
+          token,
+          timeout: 5_000,
+        });
+        const { error } = yield* settle(pool.run("inc", 1));
+        expect(error).toBeInstanceOf(ServerRefusedError);
+        expect(error).toMatchObject({ reason: "unauthorized", code: "BOUGH_POOL_REFUSED" });
+      }
+      expect(server.spawned).toBe(0);
+      const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1, token: "s3cret" });
+      expect(yield* pool.run("inc", 1)).toBe(2);
+    });
+    expect(refused.map((e) => e.reason)).toEqual(["unauthorized", "unauthorized"]);
+  });
+
+  it("refuses connections over maxWorkers as busy, and the waiting client gets the worker once it is free", async () => {
+    const path = join(dir, "busy.sock");
+    const refused: ServerRefusedError[] = [];
+    await run(function* () {
+      const server = yield* serveWorkers({
+        listen: { path },
+        worker,
+        maxWorkers: 1,
+        onRefused: (error) => refused.push(error),
+      });
+      const second = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1, retryDelay: 20 });
+      const holder = yield* spawn(function* () {
+        // the first pool holds the server's only worker until this task ends
+        const first = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1 });
+        const checkout = yield* first.checkout();
+        yield* checkout.call("inc", 0);
+        yield* until(eventually(() => refused.length >= 2));
+      });
+      yield* until(eventually(() => server.workers === 1));
+      const waited = yield* second.run("inc", 41); // refused while `holder` holds the only worker
+      expect(waited).toBe(42);
+      yield* holder;
+      expect(refused.every((e) => e.reason === "busy" && e.retryable)).toBe(true);
+      expect(server.spawned).toBe(2);
+      // and a client whose timeout passes while the server stays busy gets a TimeoutError
+      const blocker = yield* second.checkout();
+      yield* blocker.call("inc", 0);
+      const third = yield* usePool<Echo>({
+        connect: { path },
+        maxWorkers: 1,
+        retryDelay: 20,
+        timeout: 300,
+      });
+      const { error } = yield* settle(third.run("inc", 1));
+      expect(error).toBeInstanceOf(TimeoutError);
+    });
+  });
+
+  it("refuses connections over maxConnections as busy with a refusal frame", async () => {
+    const path = join(dir, "conns.sock");
+    await run(function* () {
+      const server = yield* serveWorkers({
+        listen: { path },
+        worker,
+        maxConnections: 2,
+        handshakeTimeoutMs: 10_000,
+        onRefused: () => {},
+      });
+      const held = [silent(path), silent(path)];
+      yield* until(eventually(() => server.connections === 2));
+      const extra = yield* until(silent(path).closed);
+      expect(JSON.parse(extra)).toEqual([
+        "no",
+        { reason: "busy", message: "2 connections are open (maxConnections)" },
+      ]);
+      expect(server.spawned).toBe(0);
+      void held;
+    });
+  });
+
+  for (const transport of ["process", "thread"] as const) {
+    it(`kills a ${transport} worker busy for longer than the server's hungWorkerTimeoutMs, whatever the client's timeout`, async () => {
+      const path = join(dir, `hung-${transport}.sock`);
+      const reaped: { reason: string }[] = [];
+      await run(function* () {
+        const server = yield* serveWorkers({
+          listen: { path },
+          worker,
+          transport,
+          hungWorkerTimeoutMs: 300,
+          onReap: (event) => reaped.push(event),
+        });
+        const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1, timeout: Infinity });
+        yield* scoped(function* () {
+          const checkout = yield* pool.checkout();
+          // each reply resets the watch: three calls of half the limit are not a hang
+          for (let i = 0; i < 3; i++) expect(yield* checkout.call("spin", 150)).toBe(150);
+        });
+        const started = Date.now();
+        const { error } = yield* settle(pool.run("hang"));
+        expect(error).toBeInstanceOf(WorkerCrashedError);
+        expect(Date.now() - started).toBeLessThan(5_000);
+        expect(yield* pool.run("inc", 1)).toBe(2); // a fresh worker
+        yield* until(eventually(() => server.workers === 1));
+      });
+      expect(reaped.map((e) => e.reason)).toEqual(["hung"]);
+    });
+  }
+
+  it("closes a served connection that stays idle for idleTimeoutMs", async () => {
+    const path = join(dir, "idle.sock");
+    const reaped: { reason: string }[] = [];
+    await run(function* () {
+      const server = yield* serveWorkers({
+        listen: { path },
+        worker,
+        idleTimeoutMs: 300,
+        onReap: (event) => reaped.push(event),
+      });
+      const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1 });
+      expect(yield* pool.run("sleep", 400)).toBe(400); // a call in flight is not idle
+      yield* until(eventually(() => server.workers === 0));
+      expect(pool.stats().workers).toBe(0);
+      expect(yield* pool.run("inc", 1)).toBe(2);
+    });
+    expect(reaped.map((e) => e.reason)).toContain("idle");
+  });
+
+  it("serves over TLS with a token, and a plain or untrusting client gets no worker", async () => {
+    const { key, cert } = selfSigned("server");
+    const other = selfSigned("other");
+    const errors: ProtocolError[] = [];
+    await run(function* () {
+      const server = yield* serveWorkers({
+        listen: { port: 0, host: "127.0.0.1" },
+        worker,
+        tls: { key, cert },
+        token: "s3cret",
+        onProtocolError: (error) => errors.push(error),
+      });
+      const { port } = server.address as { port: number };
+      const pool = yield* usePool<Echo>({
+        connect: { host: "127.0.0.1", port, tls: { ca: cert } },
+        token: "s3cret",
+        maxWorkers: 1,
+      });
+      expect(yield* pool.run("inc", 1)).toBe(2); // a process worker, relayed through the TLS session
+      for (const connect of [
+        { host: "127.0.0.1", port },
+        { host: "127.0.0.1", port, tls: { ca: other.cert } },
+      ]) {
+        const stranger = yield* usePool<Echo>({
+          connect,
+          token: "s3cret",
+          maxWorkers: 1,
+          timeout: 5_000,
+        });
+        const { error } = yield* settle(stranger.run("inc", 1));
+        expect(error?.name).toBe("SpawnError");
+      }
+      expect(server.spawned).toBe(1);
+    });
+    expect(errors.length).toBeGreaterThanOrEqual(2);
+    expect(errors.every((e) => /TLS handshake failed/.test(e.message))).toBe(true);
   });
 
   it("serves clients in two processes from one server", async () => {
