@@ -6,7 +6,7 @@ import { type Clock, useClock } from "../core/clock.js";
 import { isHalted } from "../core/errors.js";
 import { LightRoutine } from "../core/light-routine.js";
 import { RequestContext, type RequestHost } from "./context.js";
-import { HttpError } from "./errors.js";
+import { HttpError, isClientGone } from "./errors.js";
 import { type BodyReply, error, StreamReply, writeValue } from "./reply.js";
 import { Resumed } from "./resumed.js";
 import { createTimers, type Timers } from "./timers.js";
@@ -30,9 +30,14 @@ export interface App {
   upgrade?(request: IncomingMessage, socket: Duplex, head: Buffer, host: ServerHost): void;
 }
 
-/** A logger for handler failures. */
+/**
+ * A logger for handler failures. A client that leaves (or is cut off by the
+ * `close` backpressure policy) is not a failure: it goes to `debug`, if
+ * given, never to `error` (see {@link isClientGone}).
+ */
 export interface ServerLogger {
   error(message: string, error: unknown): void;
+  debug?(message: string, error: unknown): void;
 }
 
 /** Options of {@link useServer}. */
@@ -51,7 +56,10 @@ export interface ServerOptions {
   shutdownGraceMs?: number;
   /** The largest request body `ctx.json()`/`ctx.body()` accept. Default 1 MiB. */
   maxBodyBytes?: number;
-  /** Where handler failures are logged (message + error with stack). Default `console`. */
+  /**
+   * Where handler failures are logged (message + error with stack). Default:
+   * `console.error` for failures, nothing for clients that left.
+   */
   logger?: ServerLogger;
 }
 
@@ -76,6 +84,11 @@ export interface ServerHost extends RequestHost {
   track(socket: Duplex): void;
   /** Logs a handler failure. */
   log(message: string, error: unknown): void;
+}
+
+function after(text: string, separator: string): string {
+  const at = text.indexOf(separator);
+  return at < 0 ? text : text.slice(at + separator.length);
 }
 
 const SHUTTING_DOWN = '{"error":"server is shutting down"}';
@@ -142,7 +155,9 @@ class Host implements ServerHost {
 
   log(message: string, error: unknown): void {
     try {
-      this.logger.error(message, error);
+      // a client that left is not a failure ("handler failed: GET /x" → "client left: GET /x")
+      if (isClientGone(error)) this.logger.debug?.(`client left: ${after(message, ": ")}`, error);
+      else this.logger.error(message, error);
     } catch {
       // a broken logger must not break the server
     }

@@ -165,7 +165,9 @@ describe("stream pump (shared by sse and ndjson)", () => {
     });
   });
 
-  it("closes, under the close policy, a stream whose client stops reading", async () => {
+  it("closes, under the close policy, a stream whose client stops reading, logging it at debug level", async () => {
+    const errors: unknown[] = [];
+    const debug: string[] = [];
     await run(function* () {
       const server = yield* useServer({
         handler: createRouter().get("/firehose", function* () {
@@ -175,6 +177,7 @@ describe("stream pump (shared by sse and ndjson)", () => {
             policy: "close",
           });
         }),
+        logger: { error: (_message, error) => errors.push(error), debug: (m) => debug.push(m) },
       });
       const client = yield* until(openStream(`${server.url}/firehose`));
       client.pause();
@@ -185,5 +188,7 @@ describe("stream pump (shared by sse and ndjson)", () => {
       client.resume(); // a paused client only notices the close when it reads again
       yield* until(client.ended);
     });
+    expect(errors).toEqual([]);
+    expect(debug).toEqual(["client left: GET /firehose"]);
   });
 });

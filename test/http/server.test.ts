@@ -13,9 +13,11 @@ import {
 import { describe, expect, it } from "vitest";
 import {
   createRouter,
+  createStreamWriter,
   json,
   ndjson,
   type Server,
+  StreamClosedError,
   sse,
   text,
   useRequestListener,
@@ -251,5 +253,51 @@ describe("useServer", () => {
     const t0 = performance.now();
     await task.halt();
     expect(performance.now() - t0).toBeLessThan(200);
+  });
+
+  it("logs a client that leaves a stream at debug level only, never as a handler failure", async () => {
+    const errors: unknown[] = [];
+    const debug: string[] = [];
+    const logger = {
+      error: (message: string, error: unknown) => errors.push([message, error]),
+      debug: (message: string) => debug.push(message),
+    };
+    await run(function* () {
+      const router = createRouter()
+        .get("/sse", function* () {
+          return sse(firehose, { heartbeatMs: 0 });
+        })
+        .get("/ndjson", function* () {
+          return ndjson(firehose, { heartbeatMs: 0 });
+        })
+        .get("/raw", function* (ctx) {
+          ctx.response.writeHead(200, { "content-type": "text/plain" });
+          const writer = createStreamWriter(ctx.response);
+          yield* writer.write("first\n");
+          yield* sleep(1);
+          throw new StreamClosedError(); // as a write after the client left would
+        })
+        .get("/reset", function* () {
+          yield* sleep(1);
+          throw Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+        });
+      const server = yield* useServer({ handler: router, logger });
+      for (let round = 0; round < 5; round++) {
+        for (const path of ["/sse", "/ndjson"]) {
+          const client = yield* until(openStream(`${server.url}${path}`));
+          yield* until(client.waitFor((t) => t.length > 0));
+          client.close();
+        }
+      }
+      const raw = yield* until(openStream(`${server.url}/raw`));
+      yield* until(raw.ended);
+      const reset = yield* until(request(`${server.url}/reset`));
+      expect(reset.status).toBe(500);
+      while (server.active > 0) yield* sleep(1);
+    });
+    expect(errors).toEqual([]);
+    expect(debug).toContain("client left: GET /raw");
+    expect(debug).toContain("client left: GET /reset");
+    expect(debug.every((m) => m.startsWith("client left: ") && !m.includes("failed"))).toBe(true);
   });
 });
