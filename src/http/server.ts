@@ -57,6 +57,24 @@ export interface ServerOptions {
   /** The largest request body `ctx.json()`/`ctx.body()` accept. Default 1 MiB. */
   maxBodyBytes?: number;
   /**
+   * How long a client gets to send a request's headers, from its first byte;
+   * a slower one (slowloris) gets 408 and its connection is closed. Default
+   * 10000 ms. `useServer` only (a server you own keeps its own settings).
+   */
+  headersTimeoutMs?: number;
+  /**
+   * How long a client gets to send a whole request, headers and body; then
+   * 408 and the connection is closed. A response that streams for longer
+   * (SSE, NDJSON) is not affected: the clock stops when the request is in.
+   * Default 30000 ms; at least `headersTimeoutMs`. `useServer` only.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * How long an idle keep-alive connection stays open waiting for the next
+   * request. Default 5000 ms. `useServer` only.
+   */
+  keepAliveTimeoutMs?: number;
+  /**
    * Where handler failures are logged (message + error with stack). Default:
    * `console.error` for failures, nothing for clients that left.
    */
@@ -319,8 +337,39 @@ class Host implements ServerHost {
   }
 }
 
-/** Options of {@link useRequestListener}: those of {@link useServer} without the address. */
-export type RequestListenerOptions = Omit<ServerOptions, "port" | "host">;
+/**
+ * Options of {@link useRequestListener}: those of {@link useServer} without
+ * the address and the connection timeouts (the server is yours to configure).
+ */
+export type RequestListenerOptions = Omit<
+  ServerOptions,
+  "port" | "host" | "headersTimeoutMs" | "requestTimeoutMs" | "keepAliveTimeoutMs"
+>;
+
+/** node:http's timeout options from bough's, checked. */
+function connectionTimeouts(options: ServerOptions) {
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  const requestTimeout = options.requestTimeoutMs ?? Math.max(30_000, headersTimeout);
+  const keepAliveTimeout = options.keepAliveTimeoutMs ?? 5_000;
+  for (const [name, value] of Object.entries({
+    headersTimeout,
+    requestTimeout,
+    keepAliveTimeout,
+  })) {
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new RangeError(`useServer: ${name}Ms must be a number > 0, got ${value}`);
+    }
+  }
+  if (headersTimeout > requestTimeout) {
+    throw new RangeError(
+      `useServer: headersTimeoutMs (${headersTimeout}) must not exceed requestTimeoutMs (${requestTimeout})`,
+    );
+  }
+  // node checks for expired connections on an interval (30 s by default, which let a
+  // slowloris client live ~90 s): check often enough that a timeout is late by a quarter at most
+  const connectionsCheckingInterval = Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4)));
+  return { headersTimeout, requestTimeout, keepAliveTimeout, connectionsCheckingInterval };
+}
 
 /** Listeners to attach to a `node:http` server you own. See {@link useRequestListener}. */
 export interface RequestListener {
@@ -408,8 +457,10 @@ export function useRequestListener(options: RequestListenerOptions): Operation<R
  */
 export function useServer(options: ServerOptions): Operation<Server> {
   return resource<Server>(function* (provide) {
+    const timeouts = connectionTimeouts(options);
     const { host, clock } = yield* useHost(options);
-    const server = createServer(host.onRequest);
+    const server = createServer(timeouts, host.onRequest);
+    server.keepAliveTimeout = timeouts.keepAliveTimeout;
     server.on("upgrade", host.onUpgrade);
     const address = options.host ?? "127.0.0.1";
     yield* action<void>((resolve, reject) => {
