@@ -327,8 +327,14 @@ class HubCore<T> implements TopicListener<T> {
           } catch (error) {
             // a consumer that can tell its client about the gap resumes at the defined point
             if (lease.onExpired !== "reset" || !(error instanceof CursorExpiredError)) throw error;
-            const after = error.resetTo;
-            const sub = yield* core.open({ ...options, after }, 256);
+            let sub: Sub<T>;
+            try {
+              sub = yield* core.open({ ...options, after: error.resetTo }, 256);
+            } catch (again) {
+              // trimmed again while we re-read: from now, which cannot expire
+              if (!(again instanceof CursorExpiredError)) throw again;
+              sub = yield* core.open({ ...options, after: undefined }, 256);
+            }
             return { subscription: sub, close: () => sub.detach(), reset: error };
           }
         });
