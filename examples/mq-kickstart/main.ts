@@ -5,6 +5,7 @@
  *
  *   npx tsx examples/mq-kickstart/main.ts [--db PATH] [--types email,report]
  *       [--poll-ms 60000] [--udp-port 8001] [--http-port 8080] [--host 127.0.0.1]
+ *       [--status-host 127.0.0.1]
  *       [--work-ms 0]
  *
  * Then, in another shell:
@@ -29,6 +30,8 @@ interface Options {
   udpPort: number;
   httpPort: number;
   host: string;
+  /** The status page's own address: local unless asked, even when `host` is 0.0.0.0. */
+  statusHost: string;
   workMs: number;
 }
 
@@ -42,6 +45,7 @@ function parseOptions(argv: string[]): Options {
       "udp-port": { type: "string", default: "8001" },
       "http-port": { type: "string", default: "8080" },
       host: { type: "string", default: "127.0.0.1" },
+      "status-host": { type: "string", default: "127.0.0.1" },
       "work-ms": { type: "string", default: "0" },
     },
   });
@@ -63,6 +67,7 @@ function parseOptions(argv: string[]): Options {
     udpPort: number("udp-port", values["udp-port"], 0),
     httpPort: number("http-port", values["http-port"], 0),
     host: values.host,
+    statusHost: values["status-host"],
     workMs: number("work-ms", values["work-ms"], 0),
   };
 }
@@ -195,7 +200,7 @@ await main(function* (argv) {
   // the inspector's routes are plain node:http handlers: mount them in bough/http's server
   const server = yield* useServer({
     port: options.httpPort,
-    host: options.host,
+    host: options.statusHost,
     shutdownGraceMs: 500,
     *handler(ctx) {
       if (routes.handle(ctx.request, ctx.response)) return undefined;

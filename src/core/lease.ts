@@ -1,4 +1,5 @@
 import { type Operation, resource } from "effection";
+import type { CursorExpiredError } from "./errors.js";
 
 /**
  * The key under which a {@link Leasable} offers its subscription with an
@@ -12,6 +13,25 @@ export interface Lease<S> {
   readonly subscription: S;
   /** Ends the subscription; idempotent. */
   close(): void;
+  /**
+   * Set when the lease was opened with `onExpired: "reset"` and its cursor had
+   * expired: the error that was not thrown. The subscription then starts at
+   * `reset.resetTo` (or from now), and the consumer must tell its client that
+   * it missed messages (an SSE `event: reset`).
+   */
+  readonly reset?: CursorExpiredError;
+}
+
+/** What the consumer of a lease can handle, passed to {@link Leasable}'s opener. */
+export interface LeaseOptions {
+  /**
+   * What a subscription resumed from an expired cursor does: `"throw"`
+   * (default) fails the opening with `CursorExpiredError`; `"reset"` starts
+   * the subscription at the error's `resetTo` (or from now) and reports the
+   * error as {@link Lease.reset}. Only a consumer that can tell its client
+   * about the gap should ask for `"reset"`.
+   */
+  onExpired?: "throw" | "reset";
 }
 
 /**
@@ -25,7 +45,7 @@ export interface Lease<S> {
  * skips that cost through {@link withLease}.
  */
 export interface Leasable<S> extends Operation<S> {
-  [LEASE](): Operation<Lease<S>>;
+  [LEASE](options?: LeaseOptions): Operation<Lease<S>>;
 }
 
 /**
@@ -42,12 +62,14 @@ export interface Leasable<S> extends Operation<S> {
  * const sub = yield* stream; // lives as long as this scope
  * ```
  */
-export function createLeasable<S>(open: () => Operation<Lease<S>>): Leasable<S> {
+export function createLeasable<S>(
+  open: (options: LeaseOptions) => Operation<Lease<S>>,
+): Leasable<S> {
   return {
-    [LEASE]: open,
+    [LEASE]: (options = {}) => open(options),
     [Symbol.iterator]: () =>
       resource<S>(function* (provide) {
-        const lease = yield* open();
+        const lease = yield* open({});
         try {
           yield* provide(lease.subscription);
         } finally {
@@ -60,24 +82,29 @@ export function createLeasable<S>(open: () => Operation<Lease<S>>): Leasable<S> 
 /**
  * Runs `body` with the subscription that `stream` gives, ending it when `body`
  * ends (returns, throws or is halted). A {@link Leasable} is opened without a
- * resource (no task, no scope); any other stream is subscribed the usual way.
+ * resource (no task, no scope), with `options`; any other stream is subscribed
+ * the usual way. `body` receives the lease's `reset`, if any.
  *
  * @example
  * ```ts
  * yield* withLease(hub.subscribe(), function* (subscription) {
  *   for (;;) send((yield* subscription.next()).value);
  * });
+ * yield* withLease(hub.subscribe({ after }), function* (subscription, reset) {
+ *   if (reset) send("missed messages");
+ * }, { onExpired: "reset" });
  * ```
  */
 export function* withLease<S, X>(
   stream: Operation<S>,
-  body: (subscription: S) => Operation<X>,
+  body: (subscription: S, reset: CursorExpiredError | undefined) => Operation<X>,
+  options: LeaseOptions = {},
 ): Operation<X> {
   const open = (stream as Partial<Leasable<S>>)[LEASE];
-  if (typeof open !== "function") return yield* body(yield* stream);
-  const lease = yield* open.call(stream);
+  if (typeof open !== "function") return yield* body(yield* stream, undefined);
+  const lease = yield* open.call(stream, options);
   try {
-    return yield* body(lease.subscription);
+    return yield* body(lease.subscription, lease.reset);
   } finally {
     lease.close();
   }

@@ -113,3 +113,30 @@ export class SlowConsumerError extends BoughError {
     this.limit = limit;
   }
 }
+
+const GONE_CODES = new Set([
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ERR_STREAM_DESTROYED",
+  "ERR_STREAM_PREMATURE_CLOSE",
+  "ERR_STREAM_WRITE_AFTER_END",
+]);
+
+/**
+ * True for the errors that mean the client is gone rather than that the
+ * handler failed: {@link StreamClosedError}, {@link SlowConsumerError} (the
+ * `close` policy cut it off) and the socket errors of a peer that left
+ * (`ECONNRESET`, `EPIPE`, …). The server logs these at debug level only.
+ *
+ * @example
+ * ```ts
+ * try { yield* writer.write(chunk); }
+ * catch (e) { if (!isClientGone(e)) throw e; }
+ * ```
+ */
+export function isClientGone(error: unknown): boolean {
+  if (error instanceof StreamClosedError || error instanceof SlowConsumerError) return true;
+  const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : 0;
+  return typeof code === "string" && GONE_CODES.has(code);
+}

@@ -1,5 +1,6 @@
 import type { Operation } from "effection";
 import type { RequestContext } from "./context.js";
+import { openFailure } from "./pump.js";
 import { error, NO_CONTENT, StreamReply, writeValue } from "./reply.js";
 
 /** Options of {@link longPoll}. */
@@ -27,7 +28,12 @@ class LongPollReply<T> extends StreamReply {
       ctx.halt();
     });
     try {
-      const value = yield* this.op;
+      let value: T;
+      try {
+        value = yield* this.op;
+      } catch (error) {
+        throw openFailure(error); // a malformed cursor is a 400, an expired one a 410
+      }
       cancel();
       if (value instanceof StreamReply) yield* value.run(ctx);
       else writeValue(res, value);
@@ -40,7 +46,9 @@ class LongPollReply<T> extends StreamReply {
 
 /**
  * A long-poll reply: waits for `op` and answers with its result (a reply, or
- * any value as JSON), or `204 No Content` after `timeoutMs`. The timeout
+ * any value as JSON), or `204 No Content` after `timeoutMs`. A malformed
+ * cursor (`InvalidCursorError`) gets 400, an expired one
+ * (`CursorExpiredError`) 410: start again without a cursor. The timeout
  * halts `op`; a client that leaves halts it too. Timeouts share one timer per
  * distinct `timeoutMs`, so thousands of waiters cost no timer each.
  *

@@ -12,6 +12,7 @@ export interface NdjsonOptions<T> extends StreamOptions {
 }
 
 const cache = new FormatCache();
+const NEWLINE = Buffer.from("\n");
 
 class NdjsonReply<T> extends StreamReply {
   constructor(
@@ -22,26 +23,32 @@ class NdjsonReply<T> extends StreamReply {
   }
 
   run(ctx: RequestContext): Operation<void> {
-    ctx.response.writeHead(200, {
-      "content-type": "application/x-ndjson",
-      "cache-control": "no-cache, no-transform",
-      "x-accel-buffering": "no",
-    });
-    ctx.response.flushHeaders();
+    const beat = this.options.heartbeat;
     return pump(
       ctx,
       this.stream,
       (item) => this.format(item),
-      { heartbeat: this.options.heartbeat ?? "\n", final: undefined },
+      {
+        head: (res) => {
+          res.writeHead(200, {
+            "content-type": "application/x-ndjson",
+            "cache-control": "no-cache, no-transform",
+            "x-accel-buffering": "no",
+          });
+          res.flushHeaders();
+        },
+        heartbeat: beat === undefined ? NEWLINE : Buffer.from(beat),
+        final: undefined,
+      },
       this.options,
     );
   }
 
-  private format(item: T): string {
+  private format(item: T): Buffer {
     const map = this.options.map;
     const cached = cache.get(item, map, undefined, undefined);
     if (cached !== undefined) return cached;
-    const line = `${JSON.stringify(map ? map(item) : item)}\n`;
+    const line = Buffer.from(`${JSON.stringify(map ? map(item) : item)}\n`);
     cache.set(item, map, undefined, undefined, line);
     return line;
   }
@@ -50,8 +57,9 @@ class NdjsonReply<T> extends StreamReply {
 /**
  * A newline-delimited JSON reply: one line per item of `stream`, until the
  * stream ends or the client leaves (which halts the handler). Heartbeats
- * (empty lines), reaping of stuck connections and the per-connection cap work
- * as for {@link sse}.
+ * (empty lines), reaping of stuck connections and the per-connection cap (in
+ * bytes) work as for {@link sse}. The stream is opened before any header is
+ * sent: a malformed cursor gets 400, an expired one 410.
  *
  * @example
  * ```ts

@@ -1,6 +1,9 @@
+import type { ServerResponse } from "node:http";
 import { action, type Operation, type Stream } from "effection";
+import { CursorExpiredError, InvalidCursorError } from "../core/errors.js";
 import { withLease } from "../core/lease.js";
 import type { RequestContext } from "./context.js";
+import { HttpError } from "./errors.js";
 import { Resumed } from "./resumed.js";
 import { type BackpressureOptions, createStreamWriter, type StreamWriter } from "./writer.js";
 
@@ -21,22 +24,77 @@ export interface StreamOptions extends BackpressureOptions {
 
 /** @internal what a stream reply writes besides its items. */
 export interface PumpFrame {
+  /** Writes the status and headers (and any preamble); called once the source is open. */
+  head(res: ServerResponse): void;
   /** The heartbeat chunk (an SSE comment, an empty NDJSON line). */
-  heartbeat: string;
+  heartbeat: Buffer;
   /** Written just before the response ends on shutdown, if any. */
-  final: string | undefined;
+  final: Buffer | undefined;
+  /**
+   * Encodes the notice sent first when the client's cursor had expired and the
+   * source restarted at a defined point (SSE's `event: reset`). Without it an
+   * expired cursor is refused with 410 before the stream starts.
+   */
+  reset?: (expired: CursorExpiredError) => Buffer;
 }
 
 /**
- * @internal Copies `stream` to the response through a backpressure-aware
- * writer, with heartbeats, reaping and a final chunk on shutdown. Returns when
- * the stream ends (the response is then ended); is halted when the client
- * leaves.
+ * @internal The answer to a source that failed to open, before any header was
+ * sent: a malformed cursor is the client's mistake (400), an expired one that
+ * the format cannot reset is gone (410); anything else stays as it is.
+ */
+export function openFailure(error: unknown): unknown {
+  if (error instanceof InvalidCursorError) {
+    return new HttpError(400, error.message, { code: "BOUGH_HTTP_BAD_CURSOR", cause: error });
+  }
+  if (error instanceof CursorExpiredError) {
+    return new HttpError(410, error.message, { code: "BOUGH_HTTP_CURSOR_EXPIRED", cause: error });
+  }
+  return error;
+}
+
+/**
+ * @internal Opens `stream` first (so that a bad cursor still gets a plain 400
+ * before anything is sent), then writes the headers and copies the stream to
+ * the response through a backpressure-aware writer, with heartbeats, reaping
+ * and a final chunk on shutdown. Chunks are `Buffer`s, encoded once, so the
+ * per-connection cap counts bytes. Returns when the stream ends (the response
+ * is then ended); is halted when the client leaves. A `HEAD` request gets the
+ * headers and an ended response.
  */
 export function* pump<T>(
   ctx: RequestContext,
   stream: Stream<T, unknown>,
-  format: (item: T) => string,
+  format: (item: T) => Buffer,
+  frame: PumpFrame,
+  options: StreamOptions,
+): Operation<void> {
+  const res = ctx.response;
+  let opened = false;
+  try {
+    // withLease: a hub subscription is opened without a resource task; the request's
+    // own lifetime bounds it instead.
+    yield* withLease(
+      stream,
+      function* (subscription, reset) {
+        opened = true;
+        frame.head(res);
+        if (ctx.method === "HEAD") return;
+        if (reset !== undefined && frame.reset !== undefined) res.write(frame.reset(reset));
+        yield* copy(ctx, subscription, format, frame, options);
+      },
+      { onExpired: frame.reset === undefined ? "throw" : "reset" },
+    );
+  } catch (error) {
+    throw opened ? error : openFailure(error);
+  }
+  if (!res.writableEnded) res.end();
+}
+
+function* copy<T>(
+  ctx: RequestContext,
+  subscription: { next(): Operation<IteratorResult<T, unknown>> },
+  format: (item: T) => Buffer,
   frame: PumpFrame,
   options: StreamOptions,
 ): Operation<void> {
@@ -57,28 +115,23 @@ export function* pump<T>(
     res.end();
   });
   try {
-    // withLease: a hub subscription is opened without a resource task; this try/finally
-    // (and the request's own lifetime) bounds it instead.
-    yield* withLease(stream, function* (subscription) {
-      for (;;) {
-        const peek = subscription.next()[Symbol.iterator]();
-        const first = peek.next();
-        let next: IteratorResult<T, unknown>;
-        if (first.done) {
-          next = first.value;
-        } else {
-          next = yield* new Resumed(peek, first);
-          // Woken by the source: let it finish its burst before draining, so a
-          // broadcast of many messages costs one wake-up per connection, not one
-          // per message (and one write syscall, see the writer's cork).
-          yield* afterMicrotask();
-        }
-        if (next.done) break;
-        const chunk = format(next.value);
-        if (writer.tryWrite(chunk) === undefined) yield* writer.write(chunk);
+    for (;;) {
+      const peek = subscription.next()[Symbol.iterator]();
+      const first = peek.next();
+      let next: IteratorResult<T, unknown>;
+      if (first.done) {
+        next = first.value;
+      } else {
+        next = yield* new Resumed(peek, first);
+        // Woken by the source: let it finish its burst before draining, so a
+        // broadcast of many messages costs one wake-up per connection, not one
+        // per message (and one write syscall, see the writer's cork).
+        yield* afterMicrotask();
       }
-    });
-    if (!res.writableEnded) res.end();
+      if (next.done) break;
+      const chunk = format(next.value);
+      if (writer.tryWrite(chunk) === undefined) yield* writer.write(chunk);
+    }
   } finally {
     stopBeat?.();
     stopShutdown();
@@ -86,7 +139,7 @@ export function* pump<T>(
 }
 
 /** A heartbeat tick for one connection: reap it if it is stuck, else send a beat if idle. */
-function heartbeat(ctx: RequestContext, writer: StreamWriter, beat: string, missed: number) {
+function heartbeat(ctx: RequestContext, writer: StreamWriter, beat: Buffer, missed: number) {
   let stalled = 0;
   let lastSent = -1;
   return () => {
@@ -109,7 +162,7 @@ function heartbeat(ctx: RequestContext, writer: StreamWriter, beat: string, miss
 }
 
 /**
- * @internal Formatted chunks by item, shared by every connection of a kind
+ * @internal Encoded chunks by item, shared by every connection of a kind
  * (SSE, NDJSON): a broadcast hands the same message object to many
  * connections, so each message is formatted once, not once per connection.
  * An entry only counts for the same formatter functions (`a`, `b`, `c`). The
@@ -117,10 +170,10 @@ function heartbeat(ctx: RequestContext, writer: StreamWriter, beat: string, miss
  * later is never served stale.
  */
 export class FormatCache {
-  private entries = new WeakMap<object, { a: unknown; b: unknown; c: unknown; chunk: string }>();
+  private entries = new WeakMap<object, { a: unknown; b: unknown; c: unknown; chunk: Buffer }>();
   private clearing = false;
 
-  get(item: unknown, a: unknown, b: unknown, c: unknown): string | undefined {
+  get(item: unknown, a: unknown, b: unknown, c: unknown): Buffer | undefined {
     if (typeof item !== "object" || item === null) return undefined;
     const entry = this.entries.get(item);
     return entry !== undefined && entry.a === a && entry.b === b && entry.c === c
@@ -128,7 +181,7 @@ export class FormatCache {
       : undefined;
   }
 
-  set(item: unknown, a: unknown, b: unknown, c: unknown, chunk: string): void {
+  set(item: unknown, a: unknown, b: unknown, c: unknown, chunk: Buffer): void {
     if (typeof item !== "object" || item === null) return;
     this.entries.set(item, { a, b, c, chunk });
     if (!this.clearing) {

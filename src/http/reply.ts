@@ -17,14 +17,24 @@ export class BodyReply {
     readonly body: string | Uint8Array | undefined,
   ) {}
 
-  /** Writes this reply to `res` and ends it (a no-op if `res` has already ended). */
+  /**
+   * Writes this reply to `res` with its `Content-Length` and ends it (a no-op
+   * if `res` has already ended).
+   */
   writeTo(res: ServerResponse): void {
     if (res.headersSent) {
       if (!res.writableEnded) res.end();
       return;
     }
-    res.writeHead(this.status, this.headers);
-    res.end(this.body);
+    const body = this.body;
+    if (body === undefined || this.headers["content-length"] !== undefined) {
+      res.writeHead(this.status, this.headers);
+    } else {
+      // a length, not chunks: and a HEAD request (which gets no body) still learns it
+      const length = typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
+      res.writeHead(this.status, { ...this.headers, "content-length": length });
+    }
+    res.end(body);
   }
 }
 

@@ -12,7 +12,7 @@ type Method = "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS";
 
 /** A router: a table of routes to handlers, usable as `useServer({ handler: router })`. */
 export interface Router extends App {
-  /** Routes `GET path` to `handler`. */
+  /** Routes `GET path` (and `HEAD path`: same headers, no body) to `handler`. */
   get(path: string, handler: Handler): Router;
   /** Routes `POST path` to `handler`. */
   post(path: string, handler: Handler): Router;
@@ -48,7 +48,9 @@ interface WsRoute {
 
 /**
  * Creates a router on find-my-way. Unknown paths get 404; a known path with
- * the wrong method gets 405 with an `Allow` header.
+ * the wrong method gets 405 with an `Allow` header. Every `GET` route also
+ * answers `HEAD` (same status and headers, no body) unless `HEAD` has a route
+ * of its own.
  *
  * @example
  * ```ts
@@ -77,6 +79,7 @@ export function createRouter(): Router {
     for (const method of methods) {
       if (fmw.find(method, path) !== null) allow.push(method);
     }
+    if (allow.includes("GET") && !allow.includes("HEAD")) allow.push("HEAD");
     if (allow.length === 0) return NOT_FOUND;
     return new Constant(
       error(405, `method ${ctx.method} not allowed; use ${allow.join(", ")}`, {
@@ -87,7 +90,10 @@ export function createRouter(): Router {
 
   const router: Router = {
     handle(ctx) {
-      const found = fmw.find((ctx.request.method ?? "GET") as Method, ctx.request.url ?? "/");
+      const method = (ctx.request.method ?? "GET") as Method;
+      const url = ctx.request.url ?? "/";
+      // HEAD runs the GET route; node:http sends its status and headers, never a body
+      const found = fmw.find(method, url) ?? (method === "HEAD" ? fmw.find("GET", url) : null);
       if (found === null) return miss(ctx);
       if (found.store === null) return BAD_URL;
       ctx.params = found.params;

@@ -7,7 +7,7 @@ import { thrownValue } from "../core/effection-internals.js";
 import { isHalted } from "../core/errors.js";
 import { LightRoutine } from "../core/light-routine.js";
 import { RequestContext, type RequestHost } from "./context.js";
-import { HttpError } from "./errors.js";
+import { HttpError, isClientGone } from "./errors.js";
 import { type BodyReply, error, StreamReply, writeValue } from "./reply.js";
 import { Resumed } from "./resumed.js";
 import { createTimers, type Timers } from "./timers.js";
@@ -31,9 +31,14 @@ export interface App {
   upgrade?(request: IncomingMessage, socket: Duplex, head: Buffer, host: ServerHost): void;
 }
 
-/** A logger for handler failures. */
+/**
+ * A logger for handler failures. A client that leaves (or is cut off by the
+ * `close` backpressure policy) is not a failure: it goes to `debug`, if
+ * given, never to `error` (see {@link isClientGone}).
+ */
 export interface ServerLogger {
   error(message: string, error: unknown): void;
+  debug?(message: string, error: unknown): void;
 }
 
 /** Options of {@link useServer}. */
@@ -52,7 +57,28 @@ export interface ServerOptions {
   shutdownGraceMs?: number;
   /** The largest request body `ctx.json()`/`ctx.body()` accept. Default 1 MiB. */
   maxBodyBytes?: number;
-  /** Where handler failures are logged (message + error with stack). Default `console`. */
+  /**
+   * How long a client gets to send a request's headers, from its first byte;
+   * a slower one (slowloris) gets 408 and its connection is closed. Default
+   * 10000 ms. `useServer` only (a server you own keeps its own settings).
+   */
+  headersTimeoutMs?: number;
+  /**
+   * How long a client gets to send a whole request, headers and body; then
+   * 408 and the connection is closed. A response that streams for longer
+   * (SSE, NDJSON) is not affected: the clock stops when the request is in.
+   * Default 30000 ms; at least `headersTimeoutMs`. `useServer` only.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * How long an idle keep-alive connection stays open waiting for the next
+   * request. Default 5000 ms. `useServer` only.
+   */
+  keepAliveTimeoutMs?: number;
+  /**
+   * Where handler failures are logged (message + error with stack). Default:
+   * `console.error` for failures, nothing for clients that left.
+   */
   logger?: ServerLogger;
 }
 
@@ -81,6 +107,11 @@ export interface ServerHost extends RequestHost {
   track(socket: Duplex): void;
   /** Logs a handler failure. */
   log(message: string, error: unknown): void;
+}
+
+function after(text: string, separator: string): string {
+  const at = text.indexOf(separator);
+  return at < 0 ? text : text.slice(at + separator.length);
 }
 
 const SHUTTING_DOWN = '{"error":"server is shutting down"}';
@@ -158,7 +189,9 @@ class Host implements ServerHost {
 
   log(message: string, error: unknown): void {
     try {
-      this.logger.error(message, error);
+      // a client that left is not a failure ("handler failed: GET /x" → "client left: GET /x")
+      if (isClientGone(error)) this.logger.debug?.(`client left: ${after(message, ": ")}`, error);
+      else this.logger.error(message, error);
     } catch {
       // a broken logger must not break the server
     }
@@ -338,8 +371,39 @@ class Host implements ServerHost {
   }
 }
 
-/** Options of {@link useRequestListener}: those of {@link useServer} without the address. */
-export type RequestListenerOptions = Omit<ServerOptions, "port" | "host">;
+/**
+ * Options of {@link useRequestListener}: those of {@link useServer} without
+ * the address and the connection timeouts (the server is yours to configure).
+ */
+export type RequestListenerOptions = Omit<
+  ServerOptions,
+  "port" | "host" | "headersTimeoutMs" | "requestTimeoutMs" | "keepAliveTimeoutMs"
+>;
+
+/** node:http's timeout options from bough's, checked. */
+function connectionTimeouts(options: ServerOptions) {
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  const requestTimeout = options.requestTimeoutMs ?? Math.max(30_000, headersTimeout);
+  const keepAliveTimeout = options.keepAliveTimeoutMs ?? 5_000;
+  for (const [name, value] of Object.entries({
+    headersTimeout,
+    requestTimeout,
+    keepAliveTimeout,
+  })) {
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new RangeError(`useServer: ${name}Ms must be a number > 0, got ${value}`);
+    }
+  }
+  if (headersTimeout > requestTimeout) {
+    throw new RangeError(
+      `useServer: headersTimeoutMs (${headersTimeout}) must not exceed requestTimeoutMs (${requestTimeout})`,
+    );
+  }
+  // node checks for expired connections on an interval (30 s by default, which let a
+  // slowloris client live ~90 s): check often enough that a timeout is late by a quarter at most
+  const connectionsCheckingInterval = Math.max(10, Math.min(1000, Math.floor(headersTimeout / 4)));
+  return { headersTimeout, requestTimeout, keepAliveTimeout, connectionsCheckingInterval };
+}
 
 /** Listeners to attach to a `node:http` server you own. See {@link useRequestListener}. */
 export interface RequestListener {
@@ -427,8 +491,10 @@ export function useRequestListener(options: RequestListenerOptions): Operation<R
  */
 export function useServer(options: ServerOptions): Operation<Server> {
   return resource<Server>(function* (provide) {
+    const timeouts = connectionTimeouts(options);
     const { host, clock } = yield* useHost(options);
-    const server = createServer(host.onRequest);
+    const server = createServer(timeouts, host.onRequest);
+    server.keepAliveTimeout = timeouts.keepAliveTimeout;
     server.on("upgrade", host.onUpgrade);
     const address = options.host ?? "127.0.0.1";
     yield* action<void>((resolve, reject) => {

@@ -1,4 +1,5 @@
 import type { Operation, Stream } from "effection";
+import type { CursorExpiredError } from "../core/errors.js";
 import type { RequestContext } from "./context.js";
 import { FormatCache, pump, type StreamOptions } from "./pump.js";
 import { StreamReply } from "./reply.js";
@@ -73,6 +74,29 @@ function defaultData(item: unknown): string {
 }
 
 const SHUTDOWN: SseEvent = { event: "shutdown", data: "server shutting down" };
+const HEARTBEAT = Buffer.from(":\n\n");
+
+/**
+ * The `reset` event sent first when `Last-Event-ID` named a cursor the source
+ * could no longer resume (older than its retention, or from another run): the
+ * stream restarts at the oldest retained message, or from now. Its `id` moves
+ * the browser's cursor to that point (empty: none, so a reconnect starts from
+ * now again).
+ *
+ * @example
+ * ```ts
+ * encodeResetEvent(new CursorExpiredError("57", "ahead", undefined));
+ * // 'id: \nevent: reset\ndata: {"cursor":"57","reason":"ahead","resumeAfter":null}\n\n'
+ * ```
+ */
+export function encodeResetEvent(expired: CursorExpiredError): string {
+  const resumeAfter = expired.resetTo ?? null;
+  return encodeEvent({
+    id: expired.resetTo ?? "",
+    event: "reset",
+    data: JSON.stringify({ cursor: expired.cursor, reason: expired.reason, resumeAfter }),
+  });
+}
 
 const cache = new FormatCache();
 
@@ -85,32 +109,39 @@ class SseReply<T> extends StreamReply {
   }
 
   run(ctx: RequestContext): Operation<void> {
-    const res = ctx.response;
-    const headers: Record<string, string> = {
-      "content-type": "text/event-stream",
-      "cache-control": "no-cache, no-transform",
-      "x-accel-buffering": "no",
-    };
-    if (ctx.request.httpVersion === "1.1") headers.connection = "keep-alive";
-    res.writeHead(200, headers);
-    if (this.options.retryMs !== undefined)
-      res.write(`retry: ${Math.floor(this.options.retryMs)}\n\n`);
-    else res.flushHeaders();
-    const final = this.options.final === undefined ? SHUTDOWN : this.options.final;
+    const options = this.options;
+    const final = options.final === undefined ? SHUTDOWN : options.final;
     return pump(
       ctx,
       this.stream,
       (item) => this.format(item),
-      { heartbeat: ":\n\n", final: final === false ? undefined : encodeEvent(final) },
-      this.options,
+      {
+        head: (res) => {
+          const headers: Record<string, string> = {
+            "content-type": "text/event-stream",
+            "cache-control": "no-cache, no-transform",
+            "x-accel-buffering": "no",
+          };
+          if (ctx.request.httpVersion === "1.1") headers.connection = "keep-alive";
+          res.writeHead(200, headers);
+          if (options.retryMs !== undefined) res.write(`retry: ${Math.floor(options.retryMs)}\n\n`);
+          else res.flushHeaders();
+        },
+        heartbeat: HEARTBEAT,
+        final: final === false ? undefined : Buffer.from(encodeEvent(final)),
+        reset: (expired) => Buffer.from(encodeResetEvent(expired)),
+      },
+      options,
     );
   }
 
-  private format(item: T): string {
+  private format(item: T): Buffer {
     const { id = defaultId, event, data = defaultData } = this.options;
     const cached = cache.get(item, id, event, data);
     if (cached !== undefined) return cached;
-    const chunk = encodeEvent({ id: id(item), event: event?.(item), data: data(item) });
+    const chunk = Buffer.from(
+      encodeEvent({ id: id(item), event: event?.(item), data: data(item) }),
+    );
     cache.set(item, id, event, data, chunk);
     return chunk;
   }
@@ -121,6 +152,15 @@ class SseReply<T> extends StreamReply {
  * its `id` taken from the item (hub messages carry theirs), so a browser that
  * reconnects sends `Last-Event-ID` and the handler resumes from there:
  * `sse(hub.subscribe({ after: ctx.lastEventId }))`.
+ *
+ * The stream is opened before any header is sent. A malformed cursor gets
+ * `400` (the browser's `EventSource` then stops: it never reconnects after a
+ * non-200 answer). A cursor the hub can no longer resume — older than its
+ * history, or from another run (ahead of the topic) — starts the stream at the
+ * oldest retained message (or from now) with an `event: reset` first (see
+ * {@link encodeResetEvent}): the client learns that it missed messages and
+ * the stream goes on. Items are encoded once to a `Buffer`, so the
+ * per-connection cap counts bytes.
  *
  * Headers: `Content-Type: text/event-stream`, `Cache-Control: no-cache,
  * no-transform`, `X-Accel-Buffering: no`, `Connection: keep-alive` (HTTP/1.1).

@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import { extname, join, resolve, sep } from "node:path";
 import { action, type Operation, until } from "effection";
 import type { RequestContext } from "./context.js";
@@ -12,6 +12,14 @@ export interface StaticOptions {
   index?: string;
   /** The `Cache-Control` header. Default `"no-cache"`. */
   cacheControl?: string;
+  /**
+   * Which symbolic links may be followed. Whatever this says, a file is served
+   * only if its real path (every link resolved) lies inside the real path of
+   * `dir`; anything else is 404.
+   * - `"none"` (default): no link below `dir` is followed at all;
+   * - `"inside"`: links are followed when their target stays inside `dir`.
+   */
+  links?: "none" | "inside";
 }
 
 const TYPES: Record<string, string> = {
@@ -66,19 +74,31 @@ class FileReply extends StreamReply {
   }
 }
 
+/** The real path of `path`, or `undefined` if it does not exist. */
+function real(path: string): Operation<string | undefined> {
+  return until(realpath(path).catch(() => undefined));
+}
+
 /**
  * A handler serving the files under `dir`, for `router.static(prefix, dir)`.
- * Paths that escape `dir` get 404, as do missing files.
+ * Paths that escape `dir` get 404, as do missing files. The check is on the
+ * file's real path, resolved at every request (so a link created after the
+ * server started is caught too): a link that leads out of `dir` is never
+ * followed, and with the default `links: "none"` no link is. The file served
+ * is the one at the checked real path.
  *
  * @example
  * ```ts
  * createRouter().get("/assets/*", serveStatic("./public"));
+ * createRouter().get("/shared/*", serveStatic("./shared", { links: "inside" }));
  * ```
  */
 export function serveStatic(dir: string, options: StaticOptions = {}): Handler {
   const root = resolve(dir);
   const index = options.index ?? "index.html";
   const cacheControl = options.cacheControl ?? "no-cache";
+  const links = options.links ?? "none";
+  let realRoot: string | undefined;
   return function* (ctx: RequestContext) {
     let relative: string;
     try {
@@ -94,6 +114,15 @@ export function serveStatic(dir: string, options: StaticOptions = {}): Handler {
       info = yield* until(stat(path).catch(() => undefined));
     }
     if (info === undefined || !info.isFile()) return error(404, "not found");
-    return new FileReply(path, info.size, cacheControl);
+    // the path string is inside the root; now the file it leads to must be too
+    realRoot ??= yield* real(root);
+    const target = yield* real(path);
+    if (realRoot === undefined || target === undefined) return error(404, "not found");
+    const inside = links === "inside" ? realRoot + sep : undefined;
+    const literal = realRoot + path.slice(root.length);
+    if (inside === undefined ? target !== literal : !target.startsWith(inside)) {
+      return error(404, "not found");
+    }
+    return new FileReply(target, info.size, cacheControl);
   };
 }

@@ -151,7 +151,8 @@ class Connection implements WebSocketConnection, Subscription<WebSocketMessage, 
 
   *send(data: string | Uint8Array): Operation<boolean> {
     if (!this.open) throw new StreamClosedError("the WebSocket is closed");
-    const size = typeof data === "string" ? data.length : data.byteLength;
+    // bytes, as ws's bufferedAmount counts them (a string goes out as its UTF-8)
+    const size = typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
     if (this.raw.bufferedAmount + size > this.cap) {
       if (this.policy === "drop") {
         this.dropped++;

@@ -8,8 +8,10 @@ export type BackpressurePolicy = "wait" | "drop" | "close";
 /** Options of {@link createStreamWriter}, shared by `ndjson`, `sse` and WebSockets. */
 export interface BackpressureOptions {
   /**
-   * The per-connection cap: how many bytes may sit unsent in user space
-   * (response + socket buffers) for one client. Default 1 MiB.
+   * The per-connection cap: how many bytes (UTF-8 bytes for strings, not
+   * characters) may sit unsent in user space (response + socket buffers) for
+   * one client. Default 1 MiB. Write `Buffer`s to keep memory at the cap: a
+   * string written to a socket may be held both as a string and as bytes.
    */
   maxBufferedBytes?: number;
   /**
@@ -83,7 +85,8 @@ class ResponseWriter implements StreamWriter {
   tryWrite(chunk: string | Uint8Array): boolean | undefined {
     if (this.closed) throw new StreamClosedError();
     const res = this.response;
-    const size = typeof chunk === "string" ? chunk.length : chunk.byteLength;
+    // bytes, not characters: a string is measured as the UTF-8 it becomes
+    const size = typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.byteLength;
     if (res.writableLength + size > this.cap) {
       if (this.policy === "drop") {
         this.dropped++;

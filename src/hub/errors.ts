@@ -1,67 +1,8 @@
 import { BoughError } from "../core/errors.js";
 
-/**
- * Thrown by `subscribe({ after })` and `next(after)` when the cursor can no
- * longer be resumed without a gap: the messages after it were trimmed from the
- * history (`reason: "trimmed"`), or the cursor is ahead of everything the
- * topic has ever held (`reason: "ahead"`, for example after the broker lost its
- * data). Resume from `resetTo` (the cursor just before the oldest retained
- * message, or `undefined` for "from now") and tell the client it missed
- * messages.
- *
- * @example
- * ```ts
- * try {
- *   sub = yield* hub.subscribe({ after: lastEventId });
- * } catch (error) {
- *   if (!(error instanceof CursorExpiredError)) throw error;
- *   yield* send({ event: "reset" });
- *   sub = yield* hub.subscribe({ after: error.resetTo });
- * }
- * ```
- */
-export class CursorExpiredError extends BoughError {
-  override readonly name = "CursorExpiredError";
-  /** The cursor that could not be resumed. */
-  readonly cursor: string;
-  /** Why: its successors were trimmed, or it lies ahead of the topic. */
-  readonly reason: "trimmed" | "ahead";
-  /** A cursor to resume from instead (`undefined`: subscribe from now). */
-  readonly resetTo: string | undefined;
-
-  constructor(cursor: string, reason: "trimmed" | "ahead", resetTo: string | undefined) {
-    super(
-      "BOUGH_CURSOR_EXPIRED",
-      reason === "trimmed"
-        ? `cursor ${cursor} has expired: the messages after it are no longer retained`
-        : `cursor ${cursor} is ahead of the topic (was its history lost?)`,
-    );
-    this.cursor = cursor;
-    this.reason = reason;
-    this.resetTo = resetTo;
-  }
-}
-
-/**
- * Thrown by `subscribe({ after })` and `next(after)` when `after` is not a
- * cursor of this broker (memory cursors are decimal sequence numbers, Redis
- * cursors are stream entry ids such as `1700000000000-0`).
- *
- * @example
- * ```ts
- * try { yield* hub.next("yesterday"); } catch (e) { console.log(e instanceof InvalidCursorError); } // true
- * ```
- */
-export class InvalidCursorError extends BoughError {
-  override readonly name = "InvalidCursorError";
-  /** The rejected cursor. */
-  readonly cursor: string;
-
-  constructor(cursor: string) {
-    super("BOUGH_INVALID_CURSOR", `not a valid cursor: ${JSON.stringify(cursor)}`);
-    this.cursor = cursor;
-  }
-}
+// The cursor errors are core concepts (an HTTP stream maps them to 400 or a reset
+// without importing the hub); `bough/hub` keeps exporting them.
+export { CursorExpiredError, InvalidCursorError } from "../core/errors.js";
 
 /**
  * Thrown by a subscription whose overflow policy is `"close"` once its buffer

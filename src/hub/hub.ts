@@ -9,7 +9,7 @@ import {
 } from "effection";
 import { createLeasable, type Leasable } from "../core/lease.js";
 import type { Broker, BrokerTopic, Message, TopicListener } from "./broker.js";
-import { HubClosedError, SubscriptionOverflowError } from "./errors.js";
+import { CursorExpiredError, HubClosedError, SubscriptionOverflowError } from "./errors.js";
 import { createMemoryBroker } from "./memory-broker.js";
 import { createRingBuffer, type RingBuffer } from "./ring-buffer.js";
 
@@ -320,9 +320,23 @@ class HubCore<T> implements TopicListener<T> {
       subscribe(options: SubscribeOptions = {}): Leasable<MessageSubscription<T>> {
         // Leasable: `yield* hub.subscribe()` is a resource bound to the caller's scope, and
         // a writer that bounds the subscription itself (bough/http's streams) skips its cost.
-        return createLeasable(function* () {
-          const sub = yield* core.open(options, 256);
-          return { subscription: sub, close: () => sub.detach() };
+        return createLeasable(function* (lease) {
+          try {
+            const sub = yield* core.open(options, 256);
+            return { subscription: sub, close: () => sub.detach() };
+          } catch (error) {
+            // a consumer that can tell its client about the gap resumes at the defined point
+            if (lease.onExpired !== "reset" || !(error instanceof CursorExpiredError)) throw error;
+            let sub: Sub<T>;
+            try {
+              sub = yield* core.open({ ...options, after: error.resetTo }, 256);
+            } catch (again) {
+              // trimmed again while we re-read: from now, which cannot expire
+              if (!(again instanceof CursorExpiredError)) throw again;
+              sub = yield* core.open({ ...options, after: undefined }, 256);
+            }
+            return { subscription: sub, close: () => sub.detach(), reset: error };
+          }
         });
       },
       *next(after?: string): Operation<Message<T>> {

@@ -5,3 +5,4 @@ export * from "./line-buffer.js";
 export * from "./snapshot.js";
 export * from "./status-page.js";
 export * from "./status-routes.js";
+export * from "./status-server.js";

@@ -3,8 +3,12 @@ import { useCapture } from "./capture.js";
 import { type Counters, createCounters } from "./counters.js";
 import type { LineBuffer } from "./line-buffer.js";
 import { type InspectorSnapshot, takeSnapshot } from "./snapshot.js";
-import type { StatusPageOptions } from "./status-page.js";
-import { createStatusRoutes, type StatusRoutes } from "./status-routes.js";
+import {
+  createStatusRoutes,
+  type StatusRoutes,
+  type StatusRoutesOptions,
+} from "./status-routes.js";
+import { type StatusServerOptions, useStatusServer } from "./status-server.js";
 
 /** Options of {@link useInspector}. */
 export interface InspectorOptions {
@@ -14,10 +18,23 @@ export interface InspectorOptions {
    * characters (default 16,384). `false` captures nothing.
    */
   capture?: { lines?: number; maxLineLength?: number } | false;
+  /**
+   * Serve the status page on a server of its own (see {@link useStatusServer}):
+   * on `host` (default `"127.0.0.1"`, whatever address the app itself uses)
+   * and `port` (default `0`: any free one), at `prefix` (default `/status`),
+   * optionally requiring `token`. Default: no server; mount
+   * `statusRoutes()` yourself.
+   */
+  listen?: StatusServerOptions & StatusRoutesOptions;
 }
 
 /** The inspector of a running app: see {@link useInspector}. */
 export interface Inspector {
+  /**
+   * The status page's URL when started with `listen`, e.g.
+   * `http://127.0.0.1:9464/status`; `undefined` otherwise.
+   */
+  readonly url: string | undefined;
   /** The app's counters, shown on the status page. */
   readonly counters: Counters;
   /** The captured complete lines of `stream`, oldest first (empty if not captured). */
@@ -26,9 +43,10 @@ export interface Inspector {
   snapshot(): InspectorSnapshot;
   /**
    * `node:http` handlers serving {@link Inspector.snapshot} as an HTML page at
-   * `prefix` (default `/status`) and as JSON at `prefix + ".json"`.
+   * `prefix` (default `/status`) and as JSON at `prefix + ".json"`, optionally
+   * requiring a `token`.
    */
-  statusRoutes(prefix?: string, options?: StatusPageOptions): StatusRoutes;
+  statusRoutes(prefix?: string, options?: Omit<StatusRoutesOptions, "prefix">): StatusRoutes;
 }
 
 /**
@@ -42,6 +60,11 @@ export interface Inspector {
  *
  * Lines written through `console.log`/`console.error` are captured too, since
  * they go through `write`.
+ *
+ * What the page exposes — captured stdout/stderr lines, counters, the task
+ * tree's labels, pid, uptime and memory — is for the machine's operator: with
+ * `listen` the page gets a server of its own on 127.0.0.1 unless told
+ * otherwise, and a `token` to require.
  *
  * @example
  * ```ts
@@ -66,6 +89,13 @@ export interface Inspector {
  *   }
  * });
  * ```
+ *
+ * @example
+ * ```ts
+ * // the app listens on every interface; its status page stays on this machine
+ * const inspector = yield* useInspector({ listen: { port: 9464, token: process.env.STATUS_TOKEN } });
+ * console.log(inspector.url); // http://127.0.0.1:9464/status
+ * ```
  */
 export function useInspector(options: InspectorOptions = {}): Operation<Inspector> {
   const capture = options.capture ?? {};
@@ -79,7 +109,15 @@ export function useInspector(options: InspectorOptions = {}): Operation<Inspecto
       stderr = yield* useCapture(process.stderr, lines);
     }
     const snapshot = () => takeSnapshot(counters, stdout, stderr);
+    const listen = options.listen;
+    let url: string | undefined;
+    if (listen !== undefined) {
+      const { port, host, ...page } = listen;
+      const routes = createStatusRoutes(snapshot, page);
+      url = (yield* useStatusServer(routes, { port, host })).url;
+    }
     yield* provide({
+      url,
       counters,
       lines: (stream) => (stream === "stdout" ? stdout : stderr)?.lines() ?? [],
       snapshot,

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { InspectorSnapshot } from "./snapshot.js";
 import { renderStatusPage, STATUS_PAGE_CSP, type StatusPageOptions } from "./status-page.js";
@@ -9,6 +10,13 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 export interface StatusRoutesOptions extends StatusPageOptions {
   /** Where the routes live. Default `"/status"`; `"/"` mounts them at the root. */
   prefix?: string;
+  /**
+   * A shared secret every request must present, as `Authorization: Bearer
+   * <token>` or `?token=<token>` (the page keeps it when it refreshes itself);
+   * anything else gets 401. Default: none (anyone who reaches the port sees
+   * everything: bind to 127.0.0.1).
+   */
+  token?: string;
 }
 
 /**
@@ -19,7 +27,7 @@ export interface StatusRoutesOptions extends StatusPageOptions {
  *   JSON (`?pretty` indents it).
  *
  * `HEAD` works too; other methods get `405`. Every answer has
- * `cache-control: no-store`.
+ * `cache-control: no-store`. With a `token`, a request without it gets `401`.
  */
 export interface StatusRoutes {
   /** The normalised prefix, without a trailing slash (`""` for the root). */
@@ -68,13 +76,16 @@ export function createStatusRoutes(
   const jsonPaths = new Set([`${prefix}/json`]);
   if (prefix) jsonPaths.add(`${prefix}.json`);
 
+  const allowed = options.token === undefined ? undefined : tokenCheck(options.token);
   const html: NodeHandler = (req, res) => {
+    if (allowed !== undefined && !allowed(req)) return refuse(res);
     answer(req, res, "text/html; charset=utf-8", () => renderStatusPage(snapshot(), page), {
       "content-security-policy": STATUS_PAGE_CSP,
       "x-frame-options": "DENY",
     });
   };
   const json: NodeHandler = (req, res) => {
+    if (allowed !== undefined && !allowed(req)) return refuse(res);
     const pretty = new URL(req.url ?? "/", "http://x").searchParams.has("pretty");
     answer(req, res, "application/json; charset=utf-8", () =>
       JSON.stringify(snapshot(), null, pretty ? 2 : undefined),
@@ -94,6 +105,33 @@ export function createStatusRoutes(
       return true;
     },
   };
+}
+
+function digest(text: string): Buffer {
+  return createHash("sha256").update(text).digest();
+}
+
+/** A constant-time check of the request's bearer token or `?token=`. */
+function tokenCheck(token: string): (req: IncomingMessage) => boolean {
+  if (typeof token !== "string" || token.length === 0) {
+    throw new TypeError("statusRoutes: token must be a non-empty string");
+  }
+  const expected = digest(token);
+  return (req) => {
+    const header = req.headers.authorization;
+    let given = typeof header === "string" && header.startsWith("Bearer ") ? header.slice(7) : null;
+    given ??= new URL(req.url ?? "/", "http://x").searchParams.get("token");
+    return given !== null && timingSafeEqual(digest(given), expected);
+  };
+}
+
+function refuse(res: ServerResponse): void {
+  res.writeHead(401, {
+    "www-authenticate": 'Bearer realm="status"',
+    "cache-control": "no-store",
+    "content-type": "text/plain; charset=utf-8",
+  });
+  res.end("a token is required: Authorization: Bearer <token> or ?token=<token>\n");
 }
 
 function answer(

@@ -1,6 +1,13 @@
 import { createScope, type Operation, run, suspend } from "effection";
 import { describe, expect, it } from "vitest";
-import { createLeasable, LEASE, type Lease, withLease } from "../../src/index.js";
+import {
+  CursorExpiredError,
+  createLeasable,
+  LEASE,
+  type Lease,
+  type LeaseOptions,
+  withLease,
+} from "../../src/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 
 checkLeaksAfterEach();
@@ -82,5 +89,32 @@ describe("createLeasable and withLease", () => {
   it("exposes the lease under a global symbol", () => {
     expect(LEASE).toBe(Symbol.for("bough.lease"));
     expect(typeof counted().leasable[LEASE]).toBe("function");
+  });
+
+  it("passes the consumer's options to the opener and the lease's reset to the body", async () => {
+    const seen: LeaseOptions[] = [];
+    const expired = new CursorExpiredError("5", "trimmed", "9");
+    const leasable = createLeasable(function* (options): Operation<Lease<string>> {
+      seen.push(options);
+      return options.onExpired === "reset"
+        ? { subscription: "from 9", close() {}, reset: expired }
+        : { subscription: "as asked", close() {} };
+    });
+    await run(function* () {
+      expect(yield* leasable).toBe("as asked");
+      const plain = yield* withLease(leasable, function* (sub, reset) {
+        return [sub, reset];
+      });
+      expect(plain).toEqual(["as asked", undefined]);
+      const reset = yield* withLease(
+        leasable,
+        function* (sub, reset) {
+          return [sub, reset];
+        },
+        { onExpired: "reset" },
+      );
+      expect(reset).toEqual(["from 9", expired]);
+    });
+    expect(seen).toEqual([{}, {}, { onExpired: "reset" }]);
   });
 });

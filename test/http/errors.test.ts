@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { BoughError } from "../../src/core/errors.js";
 import {
   HttpError,
+  isClientGone,
   MalformedJsonError,
   PayloadTooLargeError,
   SlowConsumerError,
@@ -34,5 +35,22 @@ describe("http errors", () => {
     expect(new HttpError(405, "no", { headers: { allow: "GET" } }).headers).toEqual({
       allow: "GET",
     });
+  });
+
+  it("tell a client that left from a handler that failed", () => {
+    expect(isClientGone(new StreamClosedError())).toBe(true);
+    expect(isClientGone(new SlowConsumerError(1))).toBe(true);
+    for (const code of [
+      "ECONNRESET",
+      "EPIPE",
+      "ERR_STREAM_DESTROYED",
+      "ERR_STREAM_PREMATURE_CLOSE",
+    ]) {
+      expect(isClientGone(Object.assign(new Error(code), { code }))).toBe(true);
+    }
+    expect(isClientGone(new Error("kaboom"))).toBe(false);
+    expect(isClientGone(new HttpError(400, "bad"))).toBe(false);
+    expect(isClientGone(Object.assign(new Error("x"), { code: "ENOENT" }))).toBe(false);
+    expect(isClientGone(undefined)).toBe(false);
   });
 });

@@ -1,6 +1,15 @@
+import type { ServerResponse } from "node:http";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { createChannel, type Operation, run, type Stream, sleep, until } from "effection";
 import { describe, expect, it } from "vitest";
-import { createRouter, ndjson, sse, useServer } from "../../src/http/index.js";
+import {
+  createRouter,
+  DEFAULT_MAX_BUFFERED_BYTES,
+  ndjson,
+  sse,
+  useServer,
+} from "../../src/http/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import { openStream } from "./helpers.js";
 
@@ -18,7 +27,85 @@ const firehose: Stream<string, never> = {
   },
 };
 
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+
+/**
+ * Process memory that a paused client can pin, after GC: the JS heap plus
+ * `external` (which already includes `arrayBuffers`, where Buffers live).
+ */
+function memory(): number {
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
+}
+
+/** Always has another item ready: 8 Ki non-Latin-1 characters (24 KiB of UTF-8, 16 KiB as a JS string), each a new string. */
+const accented: Stream<string, never> = {
+  *[Symbol.iterator]() {
+    let n = 0;
+    return {
+      *next(): Operation<IteratorResult<string, never>> {
+        return { done: false, value: `${n++}${"€".repeat(8 * 1024)}` };
+      },
+    };
+  },
+};
+
+/** Reads a little of a stream and leaves (in its own frame, so nothing of it stays reachable). */
+function* warmUp(url: string): Operation<void> {
+  const warm = yield* until(openStream(url));
+  yield* until(warm.waitFor((text) => text.length > 100_000));
+  warm.close();
+}
+
 describe("stream pump (shared by sse and ndjson)", () => {
+  for (const kind of ["ndjson", "sse"] as const) {
+    it(`holds each paused ${kind} client to at most 1.5x the default cap in process memory, counting bytes`, async () => {
+      await run(function* () {
+        const responses: ServerResponse[] = [];
+        const server = yield* useServer({
+          handler: createRouter().get("/feed", function* (ctx) {
+            responses.push(ctx.response);
+            return kind === "sse"
+              ? sse(accented, { heartbeatMs: 0 })
+              : ndjson(accented, { heartbeatMs: 0 });
+          }),
+        });
+        // warm up the code paths (compiled code is heap too), then take the baseline
+        yield* warmUp(`${server.url}/feed`);
+        while (server.active > 0) yield* sleep(5);
+        responses.length = 0;
+        const cap = DEFAULT_MAX_BUFFERED_BYTES;
+        // several clients, so that the heap's own noise is shared out among them
+        const n = 4;
+        const before = memory();
+        const clients = [];
+        try {
+          for (let i = 0; i < n; i++) {
+            const client = yield* until(openStream(`${server.url}/feed`));
+            client.pause();
+            clients.push(client);
+          }
+          // each writer waits once one more 24 KiB item would go over the cap (kernel buffers fill first)
+          const full = () =>
+            responses.length === n && responses.every((r) => r.writableLength + 25 * 1024 > cap);
+          while (!full()) yield* sleep(5);
+          const buffered = Math.max(...responses.map((r) => r.writableLength));
+          const cost = (memory() - before) / n;
+          console.info(
+            `${kind}: ${n} paused clients, at most ${(buffered / 1024).toFixed(0)} KiB buffered each, ${(cost / 1024).toFixed(0)} KiB of process memory each for a ${cap / 1024} KiB cap`,
+          );
+          expect(buffered).toBeLessThanOrEqual(cap);
+          expect(cost).toBeLessThan(1.5 * cap);
+        } finally {
+          for (const client of clients) client.close();
+        }
+      });
+    });
+  }
+
   it("reaps a connection that makes no progress for the missed-heartbeat window", async () => {
     await run(function* () {
       const server = yield* useServer({
@@ -84,7 +171,9 @@ describe("stream pump (shared by sse and ndjson)", () => {
     });
   });
 
-  it("closes, under the close policy, a stream whose client stops reading", async () => {
+  it("closes, under the close policy, a stream whose client stops reading, logging it at debug level", async () => {
+    const errors: unknown[] = [];
+    const debug: string[] = [];
     await run(function* () {
       const server = yield* useServer({
         handler: createRouter().get("/firehose", function* () {
@@ -94,6 +183,7 @@ describe("stream pump (shared by sse and ndjson)", () => {
             policy: "close",
           });
         }),
+        logger: { error: (_message, error) => errors.push(error), debug: (m) => debug.push(m) },
       });
       const client = yield* until(openStream(`${server.url}/firehose`));
       client.pause();
@@ -104,5 +194,7 @@ describe("stream pump (shared by sse and ndjson)", () => {
       client.resume(); // a paused client only notices the close when it reads again
       yield* until(client.ended);
     });
+    expect(errors).toEqual([]);
+    expect(debug).toEqual(["client left: GET /firehose"]);
   });
 });

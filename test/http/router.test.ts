@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { run, until } from "effection";
+import { type Operation, run, type Stream, sleep, suspend, until } from "effection";
 import { describe, expect, it } from "vitest";
-import { createRouter, json, useServer } from "../../src/http/index.js";
+import { createRouter, json, ndjson, sse, text, useServer } from "../../src/http/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import { request } from "./helpers.js";
 
@@ -59,7 +59,7 @@ describe("createRouter", () => {
       expect(JSON.parse(missing.body)).toEqual({ error: "not found" });
       const wrong = yield* until(request(`${server.url}/things`, { method: "DELETE" }));
       expect(wrong.status).toBe(405);
-      expect(wrong.headers.allow).toBe("GET, POST");
+      expect(wrong.headers.allow).toBe("GET, POST, HEAD");
       expect(JSON.parse(wrong.body).error).toContain("DELETE");
     });
   });
@@ -86,5 +86,51 @@ describe("createRouter", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("answers HEAD on every GET route with the GET status and headers and no body", async () => {
+    await run(function* () {
+      const never: Stream<string, never> = {
+        *[Symbol.iterator]() {
+          return { next: () => suspend() as Operation<never> };
+        },
+      };
+      const router = createRouter()
+        .get("/json/:id", function* (ctx) {
+          return json({ id: ctx.params.id });
+        })
+        .get("/text", function* () {
+          yield* sleep(1);
+          return text("hello", 201);
+        })
+        .get("/sse", function* () {
+          return sse(never);
+        })
+        .get("/ndjson", function* () {
+          return ndjson(never);
+        })
+        .post("/only-post", function* () {
+          return json("posted");
+        });
+      const server = yield* useServer({ handler: router });
+      const get = yield* until(request(`${server.url}/json/7`));
+      const head = yield* until(request(`${server.url}/json/7`, { method: "HEAD" }));
+      expect([head.status, head.body]).toEqual([200, ""]);
+      expect(head.headers["content-type"]).toBe(get.headers["content-type"]);
+      expect(head.headers["content-length"]).toBe(get.headers["content-length"]);
+      const slow = yield* until(request(`${server.url}/text`, { method: "HEAD" }));
+      expect([slow.status, slow.body, slow.headers["content-length"]]).toEqual([201, "", "5"]);
+      const events = yield* until(request(`${server.url}/sse`, { method: "HEAD" }));
+      expect([events.status, events.body, events.headers["content-type"]]).toEqual([
+        200,
+        "",
+        "text/event-stream",
+      ]);
+      const lines = yield* until(request(`${server.url}/ndjson`, { method: "HEAD" }));
+      expect([lines.status, lines.body]).toEqual([200, ""]);
+      const post = yield* until(request(`${server.url}/only-post`, { method: "HEAD" }));
+      expect([post.status, post.headers.allow]).toEqual([405, "POST"]);
+      expect(server.active).toBe(0);
+    });
   });
 });

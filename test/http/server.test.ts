@@ -13,16 +13,18 @@ import {
 import { describe, expect, it } from "vitest";
 import {
   createRouter,
+  createStreamWriter,
   json,
   ndjson,
   type Server,
+  StreamClosedError,
   sse,
   text,
   useRequestListener,
   useServer,
 } from "../../src/http/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
-import { deferred, openStream, request, wait } from "./helpers.js";
+import { deferred, openStream, rawConnect, request, wait } from "./helpers.js";
 
 checkLeaksAfterEach();
 
@@ -251,5 +253,144 @@ describe("useServer", () => {
     const t0 = performance.now();
     await task.halt();
     expect(performance.now() - t0).toBeLessThan(200);
+  });
+
+  it("logs a client that leaves a stream at debug level only, never as a handler failure", async () => {
+    const errors: unknown[] = [];
+    const debug: string[] = [];
+    const logger = {
+      error: (message: string, error: unknown) => errors.push([message, error]),
+      debug: (message: string) => debug.push(message),
+    };
+    await run(function* () {
+      const router = createRouter()
+        .get("/sse", function* () {
+          return sse(firehose, { heartbeatMs: 0 });
+        })
+        .get("/ndjson", function* () {
+          return ndjson(firehose, { heartbeatMs: 0 });
+        })
+        .get("/raw", function* (ctx) {
+          ctx.response.writeHead(200, { "content-type": "text/plain" });
+          const writer = createStreamWriter(ctx.response);
+          yield* writer.write("first\n");
+          yield* sleep(1);
+          throw new StreamClosedError(); // as a write after the client left would
+        })
+        .get("/reset", function* () {
+          yield* sleep(1);
+          throw Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+        });
+      const server = yield* useServer({ handler: router, logger });
+      for (let round = 0; round < 5; round++) {
+        for (const path of ["/sse", "/ndjson"]) {
+          const client = yield* until(openStream(`${server.url}${path}`));
+          yield* until(client.waitFor((t) => t.length > 0));
+          client.close();
+        }
+      }
+      const raw = yield* until(openStream(`${server.url}/raw`));
+      yield* until(raw.ended);
+      const reset = yield* until(request(`${server.url}/reset`));
+      expect(reset.status).toBe(500);
+      while (server.active > 0) yield* sleep(1);
+    });
+    expect(errors).toEqual([]);
+    expect(debug).toContain("client left: GET /raw");
+    expect(debug).toContain("client left: GET /reset");
+    expect(debug.every((m) => m.startsWith("client left: ") && !m.includes("failed"))).toBe(true);
+  });
+
+  it("closes a slowloris connection within the headers timeout and a stalled body within the request timeout", async () => {
+    await run(function* () {
+      const headersTimeoutMs = 300;
+      const server = yield* useServer({
+        headersTimeoutMs,
+        requestTimeoutMs: 600,
+        handler: createRouter()
+          .post("/upload", function* (ctx) {
+            return json({ bytes: (yield* ctx.body()).length });
+          })
+          .get("/events", function* () {
+            return sse(createChannel<string, never>(), { heartbeatMs: 0 });
+          }),
+        logger: { error: () => {} },
+      });
+      // slowloris: one header line every 50 ms, never the blank line that ends them
+      const slow = yield* until(rawConnect(server.port));
+      const started = performance.now();
+      slow.write("GET /events HTTP/1.1\r\nHost: x\r\n");
+      let received = "";
+      slow.on("data", (chunk: Buffer) => {
+        received += chunk.toString();
+      });
+      const drip = setInterval(() => slow.write(`X-Slow-${Math.random()}: 1\r\n`), 50);
+      const closed = new Promise<void>((resolve) => slow.once("close", () => resolve()));
+      slow.on("error", () => {});
+      yield* until(closed);
+      clearInterval(drip);
+      const headersClosedMs = performance.now() - started;
+      expect(received).toMatch(/^HTTP\/1.1 408/);
+      // node checks on an interval of a quarter of the timeout (+ slack for a busy machine)
+      expect(headersClosedMs).toBeGreaterThanOrEqual(headersTimeoutMs - 5);
+      expect(headersClosedMs).toBeLessThan(headersTimeoutMs * 1.25 + 250);
+
+      // a body that never finishes
+      const stalled = yield* until(rawConnect(server.port));
+      const bodyStarted = performance.now();
+      stalled.write("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly a part");
+      let answer = "";
+      stalled.on("data", (chunk: Buffer) => {
+        answer += chunk.toString(); // reading is what lets the socket see the server's close
+      });
+      stalled.on("error", () => {});
+      yield* until(new Promise<void>((resolve) => stalled.once("close", () => resolve())));
+      const bodyClosedMs = performance.now() - bodyStarted;
+      expect(answer).toMatch(/^HTTP\/1.1 408/);
+      expect(bodyClosedMs).toBeLessThan(600 + 75 + 250);
+      console.info(
+        `slowloris closed after ${headersClosedMs.toFixed(0)} ms (headersTimeoutMs 300), stalled body after ${bodyClosedMs.toFixed(0)} ms (requestTimeoutMs 600)`,
+      );
+
+      // a stream that lives longer than the request timeout is not cut
+      const stream = yield* until(openStream(`${server.url}/events`));
+      yield* until(wait(900));
+      expect(stream.response.destroyed).toBe(false);
+      expect(server.active).toBe(1);
+      stream.close();
+      while (server.active > 0) yield* sleep(1);
+    });
+  });
+
+  it("refuses a headers timeout longer than the request timeout", async () => {
+    const attempt = run(function* () {
+      yield* useServer({ headersTimeoutMs: 2000, requestTimeoutMs: 1000, handler: createRouter() });
+    });
+    await expect(attempt).rejects.toThrow(/must not exceed requestTimeoutMs/);
+  });
+
+  it("closes an idle keep-alive connection after keepAliveTimeoutMs", async () => {
+    await run(function* () {
+      const server = yield* useServer({
+        keepAliveTimeoutMs: 200,
+        handler: createRouter().get("/", function* () {
+          return text("hi");
+        }),
+      });
+      const socket = yield* until(rawConnect(server.port));
+      let received = "";
+      socket.on("data", (chunk: Buffer) => {
+        received += chunk.toString();
+      });
+      const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+      socket.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+      const sent = performance.now();
+      yield* until(closed);
+      const idleMs = performance.now() - sent;
+      expect(received).toMatch(/^HTTP\/1.1 200[\s\S]*keep-alive[\s\S]*hi$/i);
+      // node keeps the socket 1 s longer than the Keep-Alive header it sent says
+      expect(idleMs).toBeGreaterThanOrEqual(190);
+      expect(idleMs).toBeLessThan(200 + 1000 + 300);
+    });
   });
 });

@@ -1,9 +1,17 @@
 import { createChannel, run, sleep, until } from "effection";
 import { describe, expect, it } from "vitest";
-import { createRouter, encodeEvent, sse, useServer } from "../../src/http/index.js";
+import { CursorExpiredError } from "../../src/core/errors.js";
+import {
+  createRouter,
+  encodeEvent,
+  encodeResetEvent,
+  longPoll,
+  sse,
+  useServer,
+} from "../../src/http/index.js";
 import { useHub } from "../../src/hub/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
-import { openStream } from "./helpers.js";
+import { openStream, request } from "./helpers.js";
 
 checkLeaksAfterEach();
 
@@ -119,5 +127,81 @@ describe("sse", () => {
       expect(performance.now() - closedAt).toBeLessThan(100);
       expect(server.active).toBe(0);
     });
+  });
+
+  it("answers 400 before the stream starts to a malformed Last-Event-ID, and logs nothing", async () => {
+    await run(function* () {
+      const hub = yield* useHub<string>({ topic: "bad" });
+      const logged: unknown[] = [];
+      const server = yield* useServer({
+        logger: { error: (message, error) => logged.push([message, error]) },
+        handler: createRouter()
+          .get("/events", function* (ctx) {
+            return sse(hub.subscribe({ after: ctx.lastEventId }), { heartbeatMs: 0 });
+          })
+          .get("/next", function* (ctx) {
+            return longPoll(hub.next(ctx.query.after), { timeoutMs: 1000 });
+          }),
+      });
+      const res = yield* until(
+        request(`${server.url}/events`, { headers: { "last-event-id": "x9" } }),
+      );
+      expect(res.status).toBe(400);
+      expect(res.headers["content-type"]).toContain("application/json");
+      expect(JSON.parse(res.body).error).toContain("not a valid cursor");
+      const poll = yield* until(request(`${server.url}/next?after=nope`));
+      expect(poll.status).toBe(400);
+      expect(logged).toEqual([]);
+      expect(hub.stats().subscribers).toBe(0);
+    });
+  });
+
+  it("starts a stale cursor's stream at the oldest retained message after an event: reset", async () => {
+    await run(function* () {
+      const hub = yield* useHub<string>({ topic: "stale", history: 3 });
+      const server = yield* useServer({
+        handler: createRouter().get("/events", function* (ctx) {
+          return sse(hub.subscribe({ after: ctx.lastEventId }), { heartbeatMs: 0 });
+        }),
+      });
+      for (let i = 1; i <= 6; i++) yield* hub.publish(`m${i}`); // history keeps 4, 5, 6
+      const client = yield* until(openStream(`${server.url}/events`, { "last-event-id": "1" }));
+      expect(client.status).toBe(200);
+      yield* until(client.waitFor((t) => ids(t).includes("6")));
+      expect(client.text).toBe(
+        `id: 3\nevent: reset\ndata: {"cursor":"1","reason":"trimmed","resumeAfter":"3"}\n\n${client.text.slice(client.text.indexOf("id: 4"))}`,
+      );
+      expect(ids(client.text)).toEqual(["3", "4", "5", "6"]);
+      yield* hub.publish("m7");
+      yield* until(client.waitFor((t) => ids(t).includes("7")));
+      client.close();
+    });
+  });
+
+  it("starts a cursor from another run (ahead of the topic) from now after an event: reset", async () => {
+    await run(function* () {
+      const hub = yield* useHub<string>({ topic: "restarted" });
+      const server = yield* useServer({
+        handler: createRouter().get("/events", function* (ctx) {
+          return sse(hub.subscribe({ after: ctx.lastEventId }), { heartbeatMs: 0 });
+        }),
+      });
+      yield* hub.publish("before");
+      const client = yield* until(openStream(`${server.url}/events`, { "last-event-id": "57" }));
+      yield* until(client.waitFor((t) => t.includes("event: reset")));
+      expect(client.text).toBe(
+        'id: \nevent: reset\ndata: {"cursor":"57","reason":"ahead","resumeAfter":null}\n\n',
+      );
+      yield* hub.publish("after");
+      yield* until(client.waitFor((t) => t.includes('"value":"after"')));
+      expect(client.text).not.toContain('"value":"before"');
+      client.close();
+    });
+  });
+
+  it("encodes the reset event with the cursor to resume after", () => {
+    expect(encodeResetEvent(new CursorExpiredError("5", "trimmed", "9"))).toBe(
+      'id: 9\nevent: reset\ndata: {"cursor":"5","reason":"trimmed","resumeAfter":"9"}\n\n',
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run, until } from "effection";
@@ -13,7 +13,21 @@ const dir = mkdtempSync(join(tmpdir(), "bough-static-"));
 mkdirSync(join(dir, "docs"));
 writeFileSync(join(dir, "docs", "index.html"), "<p>docs</p>");
 writeFileSync(join(dir, "data.bin"), Buffer.alloc(300_000, 7));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const outside = mkdtempSync(join(tmpdir(), "bough-static-outside-"));
+writeFileSync(join(outside, "secret.txt"), "secret");
+mkdirSync(join(outside, "private"));
+writeFileSync(join(outside, "private", "key.txt"), "key");
+writeFileSync(join(dir, "real.txt"), "inside");
+mkdirSync(join(dir, "sub"));
+writeFileSync(join(dir, "sub", "page.txt"), "page");
+symlinkSync(join(outside, "secret.txt"), join(dir, "out-file.txt"));
+symlinkSync(join(outside, "private"), join(dir, "out-dir"));
+symlinkSync(join(dir, "real.txt"), join(dir, "in-file.txt"));
+symlinkSync(join(dir, "sub"), join(dir, "in-dir"));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(outside, { recursive: true, force: true });
+});
 
 describe("serveStatic", () => {
   it("streams a file with its length and type, and answers HEAD without a body", async () => {
@@ -41,6 +55,65 @@ describe("serveStatic", () => {
       expect(docs.body).toBe("<p>docs</p>");
       const bad = yield* until(request(`${server.url}/files/%E0%A4%A`));
       expect(bad.status).toBe(400);
+    });
+  });
+
+  it("never serves a file or directory link that leads out of the root", async () => {
+    await run(function* () {
+      for (const links of ["none", "inside"] as const) {
+        const server = yield* useServer({ handler: createRouter().static("/", dir, { links }) });
+        for (const path of ["/out-file.txt", "/out-dir/key.txt"]) {
+          const res = yield* until(request(`${server.url}${path}`));
+          expect([links, path, res.status, res.body]).toEqual([
+            links,
+            path,
+            404,
+            '{"error":"not found"}',
+          ]);
+          const head = yield* until(request(`${server.url}${path}`, { method: "HEAD" }));
+          expect(head.status).toBe(404);
+        }
+      }
+    });
+  });
+
+  it("follows no link by default and links that stay inside the root with links: inside", async () => {
+    await run(function* () {
+      const strict = yield* useServer({ handler: createRouter().static("/", dir) });
+      expect((yield* until(request(`${strict.url}/in-file.txt`))).status).toBe(404);
+      expect((yield* until(request(`${strict.url}/in-dir/page.txt`))).status).toBe(404);
+      expect((yield* until(request(`${strict.url}/real.txt`))).body).toBe("inside");
+      const inside = yield* useServer({
+        handler: createRouter().static("/", dir, { links: "inside" }),
+      });
+      expect((yield* until(request(`${inside.url}/in-file.txt`))).body).toBe("inside");
+      expect((yield* until(request(`${inside.url}/in-dir/page.txt`))).body).toBe("page");
+    });
+  });
+
+  it("checks links created after the server started", async () => {
+    await run(function* () {
+      const server = yield* useServer({
+        handler: createRouter().static("/", dir, { links: "inside" }),
+      });
+      expect((yield* until(request(`${server.url}/later.txt`))).status).toBe(404);
+      symlinkSync(join(outside, "secret.txt"), join(dir, "later.txt"));
+      symlinkSync(join(outside, "private"), join(dir, "later-dir"));
+      expect((yield* until(request(`${server.url}/later.txt`))).status).toBe(404);
+      expect((yield* until(request(`${server.url}/later-dir/key.txt`))).status).toBe(404);
+      rmSync(join(dir, "later-dir"));
+      symlinkSync(join(dir, "sub"), join(dir, "later-dir"));
+      expect((yield* until(request(`${server.url}/later-dir/page.txt`))).body).toBe("page");
+    });
+  });
+
+  it("serves a root that is itself a link", async () => {
+    await run(function* () {
+      const linkedRoot = join(outside, "root-link");
+      symlinkSync(dir, linkedRoot);
+      const server = yield* useServer({ handler: createRouter().static("/", linkedRoot) });
+      expect((yield* until(request(`${server.url}/real.txt`))).body).toBe("inside");
+      expect((yield* until(request(`${server.url}/out-file.txt`))).status).toBe(404);
     });
   });
 });

@@ -1,5 +1,6 @@
 import { type Operation, run, sleep, spawn, suspend } from "effection";
 import { describe, expect, it } from "vitest";
+import { withLease } from "../../src/core/lease.js";
 import {
   CursorExpiredError,
   createMemoryBroker,
@@ -215,6 +216,37 @@ describe("useHub", () => {
         expect(error).toMatchObject({ reason: "trimmed", resetTo: "15", cursor: "3" });
         const sub = yield* hub.subscribe({ after: (error as CursorExpiredError).resetTo });
         expect(yield* take(sub, 5)).toEqual(range(15, 20));
+      });
+    });
+
+    it("starts an expired cursor's lease at resetTo, or from now, when the consumer asks for a reset", async () => {
+      await run(function* () {
+        const hub = yield* useHub<number>({ topic: "t", history: 5 });
+        yield* publishAll(hub, range(0, 20));
+        const trimmed = yield* withLease(
+          hub.subscribe({ after: "3" }),
+          function* (sub, reset) {
+            expect(reset).toMatchObject({ reason: "trimmed", resetTo: "15", cursor: "3" });
+            return yield* take(sub, 5);
+          },
+          { onExpired: "reset" },
+        );
+        expect(trimmed).toEqual(range(15, 20));
+        const ahead = yield* withLease(
+          hub.subscribe({ after: "99" }),
+          function* (sub, reset) {
+            expect(reset).toMatchObject({ reason: "ahead", resetTo: undefined });
+            yield* hub.publish(20);
+            return yield* take(sub, 1);
+          },
+          { onExpired: "reset" },
+        );
+        expect(ahead).toEqual([20]);
+        const bad = yield* capture(
+          withLease(hub.subscribe({ after: "x" }), function* () {}, { onExpired: "reset" }),
+        );
+        expect(bad).toBeInstanceOf(InvalidCursorError);
+        expect(hub.stats().subscribers).toBe(0);
       });
     });
 

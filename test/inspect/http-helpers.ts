@@ -33,10 +33,14 @@ export interface TestResponse {
 }
 
 /** One request on its own connection (no keep-alive, so nothing stays open). */
-export function httpRequest(url: string, method = "GET"): Operation<TestResponse> {
+export function httpRequest(
+  url: string,
+  method = "GET",
+  headers: Record<string, string> = {},
+): Operation<TestResponse> {
   return until(
     new Promise<TestResponse>((resolve, reject) => {
-      const req = request(url, { method, agent: false }, (res) => {
+      const req = request(url, { method, agent: false, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("end", () =>

@@ -115,4 +115,23 @@ describe("useInspector", () => {
       expect(inspector.snapshot().stdout).toEqual([]);
     });
   });
+
+  it("serves its status page on a server of its own, on 127.0.0.1 and with a token, when asked to", async () => {
+    await run(function* () {
+      const plain = yield* useInspector({ capture: false });
+      expect(plain.url).toBeUndefined();
+      const inspector = yield* useInspector({
+        capture: false,
+        listen: { token: "t0k3n", prefix: "/ops", title: "ops" },
+      });
+      inspector.counters.set("jobs", 7);
+      const url = inspector.url as string;
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/ops$/);
+      expect((yield* httpRequest(url)).status).toBe(401);
+      const json = yield* httpRequest(`${url}.json?token=t0k3n`);
+      expect(JSON.parse(json.body).counters.jobs).toBe(7);
+      const page = yield* httpRequest(url, "GET", { authorization: "Bearer t0k3n" });
+      expect(page.body).toContain("<title>ops");
+    });
+  });
 });

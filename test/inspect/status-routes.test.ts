@@ -98,4 +98,25 @@ describe("createStatusRoutes", () => {
     expect(() => createStatusRoutes(fixture(), { prefix: "status" })).toThrow(TypeError);
     expect(() => createStatusRoutes(fixture(), { prefix: "/a?b" })).toThrow(/prefix must be/);
   });
+
+  it("requires the token, as a bearer header or ?token=, when one is given", async () => {
+    const routes = createStatusRoutes(fixture(), { token: "s3cret" });
+    await serve(routes, function* (url) {
+      for (const path of ["/status", "/status.json"]) {
+        const refused = yield* httpRequest(url + path);
+        expect([refused.status, refused.headers["www-authenticate"]]).toEqual([
+          401,
+          'Bearer realm="status"',
+        ]);
+        expect(refused.body).not.toContain("iterations");
+        const wrong = yield* httpRequest(url + path, "GET", { authorization: "Bearer s3cre" });
+        expect(wrong.status).toBe(401);
+        expect((yield* httpRequest(`${url}${path}?token=nope`)).status).toBe(401);
+        const bearer = yield* httpRequest(url + path, "GET", { authorization: "Bearer s3cret" });
+        expect(bearer.status).toBe(200);
+        expect((yield* httpRequest(`${url}${path}?token=s3cret`)).status).toBe(200);
+      }
+    });
+    expect(() => createStatusRoutes(fixture(), { token: "" })).toThrow(/non-empty/);
+  });
 });
