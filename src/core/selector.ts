@@ -116,6 +116,8 @@ class SelectorImpl<T, D> implements Selector<T, D> {
   slots: Slot<T, D>[] = [];
   waiters: (() => void)[] = [];
   private waking = false;
+  /** Counts waits in `changed()` (lets `runUntil` see a select that did not wait). */
+  waits = 0;
   /** The first of the items that suspended and have not finished. */
   live: ItemRoutine<T, D> | undefined;
 
@@ -160,6 +162,7 @@ class SelectorImpl<T, D> implements Selector<T, D> {
       {
         *[Symbol.iterator]() {
           for (;;) {
+            const waits = self.waits;
             if (
               self.running === 0 &&
               self.values.length === 0 &&
@@ -170,6 +173,11 @@ class SelectorImpl<T, D> implements Selector<T, D> {
             } else {
               yield* self.select();
             }
+            // select() returned without waiting (items finish synchronously,
+            // e.g. a generator of ready items): give `op` its turn — the
+            // reducer's, then the event loop's — before selecting again, or
+            // it could never win (Future::Selector's run_until_ready test).
+            if (self.waits === waits) yield* yieldToEventLoop();
           }
         },
       } as Operation<R>,
@@ -286,6 +294,7 @@ class SelectorImpl<T, D> implements Selector<T, D> {
   };
 
   changed(): Operation<void> {
+    this.waits++;
     return action<void>((resolve) => {
       this.waiters.push(resolve);
       return () => {
@@ -300,6 +309,14 @@ class SelectorImpl<T, D> implements Selector<T, D> {
     this.values = [];
     return values;
   }
+}
+
+/** Resumes on the next turn of the event loop (after pending I/O and promises). */
+function yieldToEventLoop(): Operation<void> {
+  return action<void>((resolve) => {
+    const handle = setImmediate(resolve);
+    return () => clearImmediate(handle);
+  });
 }
 
 /**

@@ -7,9 +7,16 @@ import {
   sleep,
   spawn,
   suspend,
+  until,
   withResolvers,
 } from "effection";
 import { describe, expect, it } from "vitest";
+
+/** An operation that returns `value` without suspending. */
+function* constant<T>(value: T): Operation<T> {
+  return value;
+}
+
 import { ClockContext, SelectorEmptyError, useSelector } from "../../src/index.js";
 import { createVirtualClock } from "../../src/testing/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
@@ -246,6 +253,32 @@ describe("useSelector", () => {
         expect(value).toBe(42);
         expect(selector.size).toBe(1);
         expect(yield* selector.select()).toEqual([{ data: "long", value: "long" }]);
+      });
+    });
+
+    it("lets the operation win while a generator's items finish at once (Future::Selector's run_until_ready)", async () => {
+      await run(function* () {
+        const selector = yield* useSelector<number, string>();
+        const ready = withResolvers<string>();
+        let calls = 0;
+        selector.addGenerator("gen", () => {
+          calls++;
+          if (calls === 6) ready.resolve("Ready");
+          return constant(calls);
+        });
+        expect(yield* selector.runUntil(ready.operation)).toBe("Ready");
+        expect(calls).toBe(6);
+      });
+    });
+
+    it("lets a promise-backed operation win while items finish at once forever", async () => {
+      await run(function* () {
+        const selector = yield* useSelector<number, string>();
+        let calls = 0;
+        selector.addGenerator("gen", () => constant(++calls));
+        const later = new Promise<string>((resolve) => setTimeout(() => resolve("Ready"), 5));
+        expect(yield* selector.runUntil(until(later))).toBe("Ready");
+        expect(calls).toBeGreaterThan(1);
       });
     });
 
