@@ -372,13 +372,18 @@ class HubCore<T> implements TopicListener<T> {
 /**
  * A done iterator: `yield*` on it returns `result.value` at once. One per
  * subscription, reused: `yield*` reads the value before anything else runs.
+ * While one is handed out and not yet stepped it is `pending`, and the
+ * subscription gives the next caller a fresh iterator instead (two iterators
+ * of `next()` made before either was stepped each get their own message).
  */
 class Ready<R> implements Iterator<Effect<unknown>, R, unknown> {
   readonly result: { done: true; value: R };
+  pending = false;
   constructor(value: R) {
     this.result = { done: true, value };
   }
   next(): IteratorResult<Effect<unknown>, R> {
+    this.pending = false;
     return this.result;
   }
 }
@@ -504,9 +509,11 @@ class Sub<T> implements MessageSubscription<T> {
 
   private iterate(): Iterator<Effect<unknown>, IteratorResult<Message<T>, never>, unknown> {
     // Fast path: a buffered live message, no suspension.
-    if (this.phase === LIVE && this.joined && this.ring.size > 0) {
-      this.ready.result.value = this.emit(this.take() as Message<T>);
-      return this.ready;
+    const ready = this.ready;
+    if (!ready.pending && this.phase === LIVE && this.joined && this.ring.size > 0) {
+      ready.result.value = this.emit(this.take() as Message<T>);
+      ready.pending = true;
+      return ready;
     }
     return this.slow();
   }

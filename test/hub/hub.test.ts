@@ -67,6 +67,20 @@ describe("useHub", () => {
     });
   });
 
+  it("gives each of two next() operations made before either runs its own message", async () => {
+    await run(function* () {
+      const hub = yield* useHub<number>({ topic: "t", buffer: 8 });
+      const sub = yield* hub.subscribe();
+      yield* publishAll(hub, [1, 2, 3]);
+      const first = sub.next()[Symbol.iterator]();
+      const second = sub.next()[Symbol.iterator]();
+      const a = (yield* { [Symbol.iterator]: () => first }).value.value;
+      const b = (yield* { [Symbol.iterator]: () => second }).value.value;
+      expect([a, b].sort()).toEqual([1, 2]);
+      expect((yield* sub.next()).value.value).toBe(3);
+    });
+  });
+
   it("starts a subscription without a cursor at the next message", async () => {
     await run(function* () {
       const hub = yield* useHub<number>({ topic: "t" });
