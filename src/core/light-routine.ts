@@ -384,7 +384,24 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     this.task = task;
     task.then(
       (outcome) => this.complete(outcome),
-      (error) => this.complete(Err(error)),
+      (error) => {
+        if (rest.started) {
+          this.complete(Err(error));
+          return;
+        }
+        // Halted before its first turn: the task never entered the operation,
+        // whose first step already ran inline; close it so its finally runs.
+        this.parent
+          .run(function* () {
+            try {
+              yield* rest.close();
+              return Err(error) as Result<T>;
+            } catch (failure) {
+              return Err(failure as Error) as Result<T>;
+            }
+          })
+          .then((outcome) => this.complete(outcome));
+      },
     );
   }
 
@@ -477,6 +494,9 @@ const NEEDS_TASK = Symbol("bough.light-routine.needs-task");
  * of a light routine's operation, as a task's body after a hand-off.
  */
 class Continuation<T> implements Operation<T>, Iterator<Effect<unknown>, T, unknown> {
+  /** Whether a task has stepped it (a task halted before its first turn never does). */
+  started = false;
+
   constructor(
     private iterator: Iterator<Effect<unknown>, T, unknown>,
     private effect: Effect<unknown> | undefined,
@@ -486,7 +506,24 @@ class Continuation<T> implements Operation<T>, Iterator<Effect<unknown>, T, unkn
     return this;
   }
 
+  /** Returns from the operation, running its `finally` blocks (which may suspend). */
+  *close(): Generator<Effect<unknown>, void, unknown> {
+    if (this.started) return;
+    this.started = true;
+    const iterator = this.iterator;
+    let step = iterator.return ? iterator.return() : { done: true as const, value: undefined };
+    while (!step.done) {
+      try {
+        step = iterator.next(yield step.value);
+      } catch (error) {
+        if (!iterator.throw) throw error;
+        step = iterator.throw(error);
+      }
+    }
+  }
+
   next(value?: unknown): IteratorResult<Effect<unknown>, T> {
+    this.started = true;
     const effect = this.effect;
     if (effect) {
       this.effect = undefined;
@@ -496,12 +533,14 @@ class Continuation<T> implements Operation<T>, Iterator<Effect<unknown>, T, unkn
   }
 
   throw(error?: unknown): IteratorResult<Effect<unknown>, T> {
+    this.started = true;
     this.effect = undefined;
     if (this.iterator.throw) return this.iterator.throw(error);
     throw error;
   }
 
   return(): IteratorResult<Effect<unknown>, T> {
+    this.started = true;
     this.effect = undefined;
     return (
       this.iterator.return ? this.iterator.return() : { done: true, value: undefined }

@@ -771,11 +771,11 @@ describe("LightRoutine", () => {
       const failed = selector.add(
         "failed",
         (function* () {
-          yield* sleep(1);
+          yield* until(Promise.resolve());
           throw boom();
         })(),
       );
-      yield* sleep(5);
+      yield* sleep(5); // microtasks (the item's failure) run before any timer
       yield* failed.halt(); // a no-op for an item that already failed: select reports it
       expect(((yield* failure(selector)) as Error).message).toBe("boom");
     });

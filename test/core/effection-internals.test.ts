@@ -1,0 +1,76 @@
+import { createScope, Err, run, sleep, spawn, suspend } from "effection";
+import { describe, expect, it } from "vitest";
+import {
+  createTaskGroup,
+  installedVersion,
+  isHaltError,
+  lightRoutines,
+  selfCheck,
+  TaskGroupContext,
+  TESTED_WITH,
+  thrownValue,
+} from "../../src/core/effection-internals.js";
+import { checkLeaksAfterEach } from "../helpers/leaks.js";
+
+checkLeaksAfterEach();
+
+describe("effection internals", () => {
+  it("passes its self-check against the installed effection, so light routines are on", () => {
+    expect(selfCheck()).toBeUndefined();
+    // the suite also runs with BOUGH_LIGHT_ROUTINES=off, which forces the fallback
+    expect(lightRoutines).toBe(process.env.BOUGH_LIGHT_ROUTINES !== "off");
+  });
+
+  it("reads the installed effection's version", () => {
+    expect(installedVersion()).toBe(TESTED_WITH);
+  });
+
+  it("gives back a non-Error value that effection wrapped", () => {
+    const wrapped = (Err("nope" as unknown as Error) as { error: Error }).error;
+    expect(wrapped).toBeInstanceOf(Error);
+    expect(thrownValue(wrapped)).toBe("nope");
+    const plain = new Error("plain");
+    expect(thrownValue(plain)).toBe(plain);
+  });
+
+  it("recognises the error effection halts a task with", async () => {
+    const [scope, destroy] = createScope();
+    const task = scope.run(suspend);
+    await task.halt();
+    const error = await task.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isHaltError(error)).toBe(true);
+    expect(isHaltError(new Error("halted, but mine"))).toBe(false);
+    await destroy();
+  });
+
+  it("halts a task group newest first and throws the last failure", async () => {
+    const order: string[] = [];
+    const error = await run(function* () {
+      const group = createTaskGroup();
+      yield* TaskGroupContext.set(group);
+      for (const name of ["a", "b", "c"]) {
+        yield* spawn(function* () {
+          try {
+            yield* suspend();
+          } finally {
+            order.push(name);
+            // biome-ignore lint/correctness/noUnsafeFinally: a failing cleanup is what is tested
+            if (name !== "b") throw new Error(`cleanup ${name}`);
+          }
+        });
+      }
+      yield* sleep(1); // let each take its first step
+      expect(group.tasks.size).toBe(3);
+      try {
+        yield* group.halt();
+      } catch (e) {
+        return e as Error;
+      }
+    });
+    expect(order).toEqual(["c", "b", "a"]);
+    expect(error?.message).toBe("cleanup a");
+  });
+});
