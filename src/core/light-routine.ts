@@ -29,9 +29,9 @@ import {
 
 /*
  * A light routine runs one operation the way an effection task does, but
- * without a task: no Scope, no Future, no Task object, no trip through
- * effection's global reducer. It costs a few microseconds where a task costs
- * ~40–100 (see FACTS.md, "Why an effection task costs ~40 µs").
+ * without a task: no Scope (unless an effect needs one), no Future, no Task
+ * object. It costs a few microseconds where a task costs ~40–100 (see
+ * FACTS.md, "Why an effection task costs ~40 µs").
  *
  * How it stays faithful to effection. An operation is an iterator of
  * `Effect`s, and an effect only ever talks to the coroutine it is given in
@@ -39,59 +39,55 @@ import {
  * `Coroutine` types, so a light routine implements `Coroutine` and drives the
  * iterator exactly as effection's own `createCoroutine()` does
  * (node_modules/effection/esm/lib/coroutine.js, effection 4.1): the same
- * `data` fields (`exit`, `resumeWith`, `unwinding`, `critical`, `enqueued`),
- * the same `resume()` (exit the current effect, then step with its result),
- * `unwind()` (return() from the iterator unless critical), `step()` and
- * `perform()`. That is what lets effection's own operations that reach for
- * their coroutine (`trap`, `critical`, `scoped`, `resource`, `all`, `race`,
+ * `data` fields (`exit`, `resumeWith`, `unwinding`, `critical`), the same
+ * `resume()` (exit the current effect, then step with its result),
+ * `unwind()` (return() from the iterator unless critical), `step()` (with
+ * `unbox`, so a non-Error throw arrives as the value thrown) and `perform()`.
+ * That is what lets effection's own operations that reach for their
+ * coroutine (`trap`, `critical`, `scoped`, `resource`, `all`, `race`,
  * through the private `useCoroutine()` effect) work unchanged on it.
  *
- * What differs, and why it is safe:
- * - Scheduling. Resumed light routines are stepped by a small FIFO
- *   trampoline in this module instead of effection's priority reducer. Like
- *   the reducer, it never steps a routine re-entrantly: a resume that happens
- *   while any light routine is stepping is queued and runs after that step
- *   (and after `perform()` installed the effect's exit). effection tasks that
- *   a light routine starts or resumes run in effection's reducer as usual.
- *   One visible difference: when a promise or timer callback resumed the
- *   light routine (so effection's reducer is idle), a task it spawns takes
- *   its first step at once, inside `spawn`, where under a task it would
- *   start after the spawner's step. Either order is allowed by effection's
- *   contract ("at the next available opportunity"); a child that fails at
- *   once still fails only its item (tested).
+ * What it does as a task does (every use of effection's undocumented parts
+ * is in effection-internals.ts, checked at load):
+ * - Scheduling. Each step is scheduled on effection's own reducer, at the
+ *   priority the routine's task would have (its current scope's: deeper
+ *   inside `scoped()`), through a small `Entry` the reducer sees as the
+ *   coroutine. So the routine and the tasks around it take their steps in
+ *   the same order as under a task; the conformance suite
+ *   (test/core/conformance) compares the two on generated programs.
  * - Scope. Most items never touch `routine.scope` (`sleep`, `until`,
  *   `action`, `call(async)`, channel/signal subscriptions, selector waits). A
  *   light routine therefore creates its scope only when an effect reads
  *   `routine.scope` (`spawn`, `resource`, `ensure`, `useScope`, context
  *   get/set, `all`, `race`, `scoped`): a child of the parent scope, made and
- *   later destroyed through `api.Scope` (exported by "effection/experimental"
- *   since 4.1; it is what effection's own `scoped()` calls, and it honours
- *   scope middleware). Destroying it is an operation the routine runs itself,
- *   so no task is needed. When the operation ends, that scope is destroyed
- *   (halting children that were never joined, as a task's end does) before
- *   the routine settles.
- * - Errors of children. A task catches the failure of a child it spawned
- *   through effection's error boundary, a context named
- *   "@effection/error-boundary" (esm/lib/trap.js) whose `raise(error)` the
- *   failing child calls on its owner scope. The lazily created scope sets that
- *   context (found by name: `createContext()` with the same name addresses
- *   the same slot) to this routine, which then fails the way a task's trap
- *   does: record the error, unwind, settle with the error.
+ *   later destroyed through `api.Scope` (what effection's own `scoped()`
+ *   calls; it honours scope middleware), with an error boundary and a task
+ *   group of its own.
+ * - Its end. When the operation ends, the routine halts the tasks it
+ *   spawned (newest first, as a task's group), then destroys its scope, then
+ *   settles — so a reply or a selected value is never seen before the
+ *   cleanup it depends on.
+ * - Errors of children. A failing child calls `raise(error)` on the error
+ *   boundary of its owner scope ("@effection/error-boundary"). While the
+ *   operation runs, or its children are halted, the routine records it (the
+ *   last one wins) and unwinds, as a task's trap does; once it destroys its
+ *   scope (a task's trap has exited then), the failure goes to the parent's
+ *   boundary.
  * - No `future`. Nothing in effection 4.1 reads `routine.future` except a
  *   task reading its own; a light routine has none.
  *
- * The fallback rule. An effect reaches a coroutine only through `scope`
- * (answered by the lazy scope), `data` and the methods (answered as
- * effection's own coroutine answers them), and `future`, which a light
- * routine cannot answer. So: an effect that reads `routine.future` while it
- * is being entered is abandoned at that point and entered again by a real
- * effection task, which runs the rest of the operation (in the routine's
- * scope, so contexts carry over) while the routine joins it; halting the
- * routine halts that task. Such an effect is entered twice, which is safe
- * when it reads its coroutine before acting, as every effection effect does.
- * Read outside `enter()`, `future` throws. test/core/light-routine.test.ts
- * runs real effection operations on light routines and exercises the
- * fallback.
+ * The hand-off rule. An effect that reads `routine.future` while it is being
+ * entered is abandoned at that point and entered again by a real effection
+ * task, which runs the rest of the operation (in the routine's scope, so
+ * contexts carry over) while the routine joins it; halting the routine halts
+ * that task. Such an effect is entered twice, which is safe when it reads its
+ * coroutine before acting, as every effection effect does. Read outside
+ * `enter()`, `future` throws.
+ *
+ * Fallback mode. When effection-internals' self-check fails (or
+ * BOUGH_LIGHT_ROUTINES=off), `start()` runs the whole operation as an
+ * effection task in the parent scope instead; the routine only reports its
+ * outcome.
  */
 
 type Exit = (resolve: (result: Result<unknown>) => void) => void;
@@ -129,6 +125,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
   // `routine.data`. The routine is its own data record (one object per item
   // instead of two).
   exit: Exit = noopExit;
+  /** Part of effection's `data` shape; the reducer uses the {@link Entry}'s instead. */
   enqueued = false;
   critical = false;
   unwinding = false;
@@ -161,6 +158,10 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
   private waiters: (() => void)[] | undefined;
   /** True while an effect is being entered (see {@link future}). */
   private entering = false;
+  /** True while {@link start} enters the first effect inline. */
+  private starting = false;
+  /** A turn asked for meanwhile, taken once the effect is entered. */
+  private deferred = false;
 
   /**
    * @param iterator an operation's iterator, already stepped once
@@ -198,13 +199,37 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
    * light routines off (see effection-internals.ts), starts a task instead.
    */
   start(): void {
-    if (lightRoutines) this.schedule();
-    else this.startTask();
+    if (!lightRoutines) {
+      this.startTask();
+      return;
+    }
+    // Enter the first effect now, not in a turn of the reducer: the step that
+    // yielded it already ran (inline, in `add()` or the request event), and
+    // queueing 100,000 new items in effection's priority queue costs ~10×
+    // more than entering their effects (its tiers compact by copying). Entering
+    // only registers what the item waits for; anything it resumes or spawns is
+    // still scheduled by the reducer, in order (the conformance suite checks).
+    const pending = this.pending;
+    if (pending === undefined) {
+      this.schedule();
+      return;
+    }
+    this.pending = undefined;
+    // An effect that resolves inside enter() must not step the routine before
+    // perform() installed its exit (the reducer never steps re-entrantly).
+    this.starting = true;
+    this.perform(pending);
+    this.starting = false;
+    if (this.deferred) {
+      this.deferred = false;
+      this.schedule();
+    }
   }
 
   /** Queues a turn on effection's reducer (which runs it at once when idle). */
   private schedule(): void {
-    this.reducer.schedule(this.entry);
+    if (this.starting) this.deferred = true;
+    else this.reducer.schedule(this.entry);
   }
 
   /** Whether the routine has settled. */
@@ -602,8 +627,20 @@ const DONE: Iterator<Effect<unknown>, unknown, unknown> = {
 
 // --- what effection's reducer sees ---
 
-/** The settle hook effection's reducer asks a task's scope for; a routine has no hooks. */
-const passThrough = (outcome: unknown, next: (outcome: unknown) => void) => next(outcome);
+/**
+ * The entry the reducer stepped last. The reducer asks a coroutine's scope
+ * for its settle hook right after a step that ended the operation, with no
+ * other step in between, so {@link settleStepped} knows whose step it was
+ * (one shared function instead of a bound one per routine).
+ */
+let stepped: Entry | undefined;
+
+/** The settle hook effection's reducer asks a task's scope for: settle the routine just stepped. */
+function settleStepped(outcome: { exists: boolean; value?: unknown }): void {
+  const entry = stepped;
+  stepped = undefined;
+  if (entry && outcome.exists) entry.routine.finished(outcome.value as Result<unknown>);
+}
 
 /**
  * A light routine as effection's reducer sees it: `data.enqueued`, a `scope`
@@ -615,7 +652,7 @@ const passThrough = (outcome: unknown, next: (outcome: unknown) => void) => next
 class Entry implements ReducerEntry {
   enqueued = false;
   constructor(
-    private routine: LightRoutine<any>,
+    readonly routine: LightRoutine<any>,
     private priority: number,
   ) {}
   get data(): this {
@@ -625,19 +662,20 @@ class Entry implements ReducerEntry {
     return this;
   }
   expect(context: { name: string }): unknown {
-    if (context.name !== PRIORITY_CONTEXT) return passThrough;
+    if (context.name !== PRIORITY_CONTEXT) return settleStepped;
     // as a task's: its current scope's (deeper inside `scoped()`), without creating one
     const scope = this.routine.currentScope;
     return scope ? priorityOf(scope) : this.priority;
   }
   step(): IteratorResult<unknown, unknown> {
+    stepped = this;
     return this.routine.turn();
   }
   perform(effect: unknown): void {
     this.routine.perform(effect as Effect<unknown>);
   }
-  /** A property, not a method: the reducer passes `routine.settle` on unbound. */
-  settle = (outcome: { exists: boolean; value?: unknown }): void => {
+  /** Part of the shape; the reducer settles through {@link settleStepped}. */
+  settle(outcome: { exists: boolean; value?: unknown }): void {
     if (outcome.exists) this.routine.finished(outcome.value as Result<unknown>);
-  };
+  }
 }
