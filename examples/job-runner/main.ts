@@ -2,7 +2,11 @@
  * Job runner (seed 002): a job queue with a REST API, SSE progress, a
  * WebSocket queue feed and a live dashboard, structured and race-free.
  *
- *   npx tsx examples/job-runner/main.ts [--port 5001] [--host 127.0.0.1] [--concurrency 3] [--db jobs.sqlite]
+ *   npx tsx examples/job-runner/main.ts [--port 5001] [--host 127.0.0.1] [--concurrency 3]
+ *     [--db jobs.sqlite] [--retain 1000] [--state-page 200] [--public DIR]
+ *
+ * It speaks PAGI's job-runner protocol, so `--public` can serve PAGI's own
+ * browser client (its `examples/11-job-runner/public` folder) unchanged.
  */
 import { parseArgs } from "node:util";
 import { main, suspend } from "effection";
@@ -15,6 +19,9 @@ const { values } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     concurrency: { type: "string", default: "3" },
     db: { type: "string" },
+    retain: { type: "string", default: "1000" },
+    "state-page": { type: "string", default: "200" },
+    public: { type: "string" },
   },
 });
 
@@ -31,10 +38,20 @@ function intFlag(name: string, value: string, min: number, max: number): number 
 
 const port = intFlag("port", values.port, 0, 65535);
 const concurrency = intFlag("concurrency", values.concurrency, 1, 64);
+const retainFinished = intFlag("retain", values.retain, 0, 1_000_000);
+const statePageSize = intFlag("state-page", values["state-page"], 1, 100_000);
 
 await main(function* () {
   yield* label("job-runner");
-  const app = yield* useJobRunnerApp({ port, host: values.host, concurrency, db: values.db });
+  const app = yield* useJobRunnerApp({
+    port,
+    host: values.host,
+    concurrency,
+    db: values.db,
+    retainFinished,
+    statePageSize,
+    publicDir: values.public,
+  });
   const stats = app.runner.stats();
   const kept = values.db ? `, ${stats.total} jobs from ${values.db}` : "";
   console.log(`job-runner listening on ${app.url} (concurrency ${concurrency}${kept})`);

@@ -12,7 +12,7 @@ import { describe, label } from "../../src/index.js";
 import { usePool } from "../../src/pool/index.js";
 import { JobNotCancellableError, JobNotFoundError } from "./errors.js";
 import { finalEventType, type JobEvent, type JobEventType } from "./events.js";
-import { isFinal, type JobRecord, type JobStats } from "./job.js";
+import { epochSeconds, isFinal, type JobRecord, type QueueStats, type WorkerStats } from "./job.js";
 import { JOB_TYPES, type JobContext, type PrimePool, validateJob } from "./job-types.js";
 import { type Scheduler, useScheduler } from "./scheduler.js";
 import { type JobStore, useJobStore } from "./store.js";
@@ -33,16 +33,30 @@ export interface JobRunnerOptions {
   subscriberBuffer?: number;
   /** Milliseconds one pool call of a `prime` job may take. Default 60 000. */
   primeCallTimeoutMs?: number;
+  /**
+   * Finished jobs kept; beyond it the oldest finished jobs are dropped (from
+   * memory and from `db`). Default 1000. Unfinished jobs are always kept.
+   */
+  retainFinished?: number;
+  /**
+   * The most jobs a `queue_state` carries (running first, then pending oldest
+   * first, then the newest finished); the counts always cover every job.
+   * Default 200.
+   */
+  statePageSize?: number;
 }
 
-/** A consistent view of the queue: every job, and the event id it reflects. */
+/** A consistent view of the queue: a bounded page of jobs, the counts, and the event id they reflect. */
 export interface QueueSnapshot {
   /** The runner's instance (see {@link JobRunner.instance}). */
   instance: string;
   /** The id of the last event included; subscribe `after` it to continue without gap. */
   cursor: string;
+  /** At most `statePageSize` jobs, in id order: running, pending, then the newest finished. */
   jobs: JobRecord[];
-  stats: JobStats;
+  /** Counts of every job kept, not only the page. */
+  stats: QueueStats;
+  worker: WorkerStats;
 }
 
 /** The job runner, as provided by {@link useJobRunner}. */
@@ -62,7 +76,7 @@ export interface JobRunner {
   /** Validates `{ job_type, params }`, queues the job and returns its record. */
   create(request: unknown): Operation<JobRecord>;
   /**
-   * Cancels a job: a queued one never runs; a running one is halted, and this
+   * Cancels a job: a pending one never runs; a running one is halted, and this
    * returns once its cleanup is over (a `prime` job's worker is gone).
    */
   cancel(id: string | number): Operation<JobRecord>;
@@ -70,10 +84,15 @@ export interface JobRunner {
   clearCompleted(): Operation<number[]>;
   /** The job with this id; throws {@link JobNotFoundError}. */
   get(id: string | number): JobRecord;
-  /** Every job, oldest first. */
+  /** Every job kept, oldest first. */
   list(): JobRecord[];
-  stats(): JobStats;
-  /** Every job and the event id they reflect, taken in one step. */
+  /** Counts by status (PAGI's `get_queue_stats`). */
+  stats(): QueueStats;
+  /** The worker's counters (PAGI's `get_worker_stats`). */
+  worker(): WorkerStats;
+  /** Finished jobs dropped by retention so far. */
+  readonly dropped: number;
+  /** A page of jobs, the counts and the event id they reflect, taken in one step. */
   snapshot(): QueueSnapshot;
   /** The id of the last event published (`"0"` before the first). */
   readonly cursor: string;
@@ -100,8 +119,16 @@ function parseId(id: string | number): number | undefined {
  */
 export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunner> {
   const concurrency = options.concurrency ?? 3;
+  const pageSize = options.statePageSize ?? 200;
   return resource(function* (provide) {
-    const store: JobStore = yield* useJobStore({ db: options.db });
+    const lastEvent = new Map<number, string>();
+    const store: JobStore = yield* useJobStore({
+      db: options.db,
+      retainFinished: options.retainFinished,
+      onDrop: (ids) => {
+        for (const id of ids) lastEvent.delete(id);
+      },
+    });
     const events = yield* useHub<JobEvent>({
       topic: "jobs",
       history: options.history ?? 10_000,
@@ -116,15 +143,24 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
 
     const instance = randomBytes(4).toString("hex");
     let cursor = "0";
-    const lastEvent = new Map<number, string>();
     const queue = new Set<number>();
-    for (const job of store.list()) if (job.status === "queued") queue.add(job.id);
+    for (const job of store.list()) if (job.status === "pending") queue.add(job.id);
+    let active = 0;
+    let processed = 0;
+    const worker = (): WorkerStats => ({
+      active,
+      capacity: concurrency,
+      processed,
+      is_running: 1,
+    });
 
     /** Publishes an event; with the memory broker this never suspends. */
     function* publish(event: JobEvent): Operation<Message<JobEvent>> {
       const message = yield* events.publish(event);
       cursor = message.id;
-      if (event.type !== "jobs_cleared") lastEvent.set(event.job.id, message.id);
+      if ("job" in event && store.get(event.job.id) !== undefined) {
+        lastEvent.set(event.job.id, message.id);
+      }
       return message;
     }
 
@@ -137,7 +173,7 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
       const current = store.get(id);
       if (current === undefined || isFinal(current.status)) return current as JobRecord;
       const job = store.update(id, changes);
-      yield* publish({ type, job });
+      yield* publish(type === "job_progress" ? { type, job } : { type, job, stats: stats() });
       return job;
     }
 
@@ -146,43 +182,55 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
       status: "completed" | "failed" | "cancelled",
       changes: Partial<JobRecord>,
     ): Operation<JobRecord> {
-      return yield* change(
+      const job = yield* change(
         id,
-        { status, finished_at: new Date().toISOString(), ...changes },
+        { status, completed_at: epochSeconds(), ...changes },
         finalEventType(status),
       );
+      return job;
     }
 
     function* runJob(id: number): Operation<void> {
-      const queued = store.get(id);
-      if (queued === undefined || queued.status !== "queued") return;
+      const pending = store.get(id);
+      if (pending === undefined || pending.status !== "pending") return;
       const job = yield* change(
         id,
-        { status: "running", started_at: new Date().toISOString(), message: "started" },
+        {
+          status: "running",
+          started_at: epochSeconds(),
+          progress: { percent: 0, message: "Starting..." },
+        },
         "job_started",
       );
-      yield* label(`job ${id} (${job.job_type})`);
-      const type = JOB_TYPES[job.job_type];
-      const ctx: JobContext = {
-        pool,
-        *progress(percent, message) {
-          const progress = Math.max(0, Math.min(100, Math.floor(percent)));
-          yield* change(id, { progress, message }, "job_progress");
-        },
-      };
-      let result: unknown;
+      active++;
+      yield* publish({ type: "worker_stats", worker: worker() });
       try {
-        result = yield* type.run(job.params, ctx);
-      } catch (error) {
-        const message = error instanceof Error ? error.message : describe(error);
-        yield* finish(id, "failed", { error: message, message: `failed: ${message}` });
-        return;
+        yield* label(`job ${id} (${job.type})`);
+        const type = JOB_TYPES[job.type];
+        const ctx: JobContext = {
+          pool,
+          *progress(percent, message) {
+            const whole = Math.max(0, Math.min(100, Math.floor(percent)));
+            yield* change(id, { progress: { percent: whole, message } }, "job_progress");
+          },
+        };
+        let result: unknown;
+        try {
+          result = yield* type.run(job.params, ctx);
+        } catch (error) {
+          const message = error instanceof Error ? error.message : describe(error);
+          yield* finish(id, "failed", { error: message });
+          return;
+        }
+        yield* finish(id, "completed", {
+          progress: { percent: 100, message: "Complete" },
+          result: result ?? null,
+        });
+      } finally {
+        active--;
+        processed++;
+        yield* publish({ type: "worker_stats", worker: worker() });
       }
-      yield* finish(id, "completed", {
-        progress: 100,
-        result: result ?? null,
-        message: "completed",
-      });
     }
 
     const scheduler = yield* useScheduler({
@@ -204,21 +252,25 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
       return job;
     }
 
-    function stats(): JobStats {
-      const counts: JobStats = {
-        total: 0,
-        queued: 0,
-        running: 0,
-        completed: 0,
-        failed: 0,
-        cancelled: 0,
-        concurrency,
-      };
+    function stats(): QueueStats {
+      const { pending, running, completed, failed, cancelled, total } = store.counts();
+      return { pending, running, completed, failed, cancelled, total };
+    }
+
+    function snapshot(): QueueSnapshot {
+      const running: JobRecord[] = [];
+      const waiting: JobRecord[] = [];
+      const done: JobRecord[] = [];
       for (const job of store.list()) {
-        counts.total++;
-        counts[job.status]++;
+        if (job.status === "running") running.push(job);
+        else if (job.status === "pending") waiting.push(job);
+        else done.push(job);
       }
-      return counts;
+      const page = [...running, ...waiting].slice(0, pageSize);
+      const room = pageSize - page.length;
+      if (room > 0) page.push(...done.slice(-room));
+      page.sort((a, b) => a.id - b.id);
+      return { instance, cursor, jobs: page, stats: stats(), worker: worker() };
     }
 
     yield* label("job-runner");
@@ -231,7 +283,7 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
       *create(request) {
         const { job_type, params } = validateJob(request);
         const job = store.insert(job_type, params);
-        yield* publish({ type: "job_created", job });
+        yield* publish({ type: "job_created", job, stats: stats() });
         queue.add(job.id);
         scheduler.notify();
         return job;
@@ -241,7 +293,7 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
         if (isFinal(job.status)) throw new JobNotCancellableError(job.status);
         queue.delete(job.id);
         // final first: whatever the job does while it unwinds cannot change it any more
-        const cancelled = yield* finish(job.id, "cancelled", { message: "cancelled" });
+        const cancelled = yield* finish(job.id, "cancelled", {});
         yield* scheduler.halt(job.id);
         return cancelled;
       },
@@ -253,13 +305,17 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
         if (ids.length === 0) return ids;
         store.remove(ids);
         for (const id of ids) lastEvent.delete(id);
-        yield* publish({ type: "jobs_cleared", ids });
+        yield* publish({ type: "jobs_cleared", ids, stats: stats() });
         return ids;
       },
       get,
       list: () => store.list(),
       stats,
-      snapshot: () => ({ instance, cursor, jobs: store.list(), stats: stats() }),
+      worker,
+      get dropped() {
+        return store.dropped;
+      },
+      snapshot,
       get cursor() {
         return cursor;
       },
