@@ -24,9 +24,26 @@ export type JobEventType =
  * page of the jobs still shows exact counts.
  */
 export type JobEvent =
-  | { readonly type: JobEventType; readonly job: JobRecord; readonly stats?: QueueStats }
+  | {
+      readonly type: JobEventType;
+      readonly job: JobRecord;
+      readonly stats?: QueueStats;
+      /** The record's revision in a cluster (replicas keep the newest). */
+      readonly rev?: number;
+      /** In a cluster: the process that started the job (`job_started`). */
+      readonly instance?: string;
+    }
   | { readonly type: "jobs_cleared"; readonly ids: readonly number[]; readonly stats?: QueueStats }
-  | { readonly type: "worker_stats"; readonly worker: WorkerStats };
+  | {
+      readonly type: "worker_stats";
+      /** The workers' counters as the publisher sees them (a cluster's sum). */
+      readonly worker: WorkerStats;
+      /** In a cluster: the process these counters are from, and its own counters. */
+      readonly instance?: string;
+      readonly own?: WorkerStats;
+      /** In a cluster: that process is gone (its jobs were reclaimed). */
+      readonly gone?: boolean;
+    };
 
 /**
  * The event announcing a job's final status.

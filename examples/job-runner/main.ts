@@ -4,6 +4,7 @@
  *
  *   npx tsx examples/job-runner/main.ts [--port 5001] [--host 127.0.0.1] [--concurrency 3]
  *     [--db jobs.sqlite] [--retain 1000] [--state-page 200] [--public DIR]
+ *     [--redis redis://127.0.0.1:6379 [--claim-ms 5000] [--on-interrupted fail|rerun]]
  *
  * It speaks PAGI's job-runner protocol, so `--public` can serve PAGI's own
  * browser client (its `examples/11-job-runner/public` folder) unchanged.
@@ -22,6 +23,9 @@ const { values } = parseArgs({
     retain: { type: "string", default: "1000" },
     "state-page": { type: "string", default: "200" },
     public: { type: "string" },
+    redis: { type: "string" },
+    "claim-ms": { type: "string", default: "5000" },
+    "on-interrupted": { type: "string", default: "fail" },
   },
 });
 
@@ -40,6 +44,16 @@ const port = intFlag("port", values.port, 0, 65535);
 const concurrency = intFlag("concurrency", values.concurrency, 1, 64);
 const retainFinished = intFlag("retain", values.retain, 0, 1_000_000);
 const statePageSize = intFlag("state-page", values["state-page"], 1, 100_000);
+const claimMs = intFlag("claim-ms", values["claim-ms"], 300, 3_600_000);
+const onInterrupted = values["on-interrupted"];
+if (onInterrupted !== "fail" && onInterrupted !== "rerun") {
+  console.error(`--on-interrupted must be fail or rerun, got ${JSON.stringify(onInterrupted)}`);
+  process.exit(2);
+}
+if (values.redis !== undefined && values.db !== undefined) {
+  console.error("--db and --redis exclude each other: with --redis the jobs live in Redis");
+  process.exit(2);
+}
 
 await main(function* () {
   yield* label("job-runner");
@@ -51,9 +65,16 @@ await main(function* () {
     retainFinished,
     statePageSize,
     publicDir: values.public,
+    redis: values.redis,
+    claimMs,
+    onInterrupted,
   });
   const stats = app.runner.stats();
-  const kept = values.db ? `, ${stats.total} jobs from ${values.db}` : "";
+  const kept = values.db
+    ? `, ${stats.total} jobs from ${values.db}`
+    : values.redis
+      ? `, member ${app.runner.member} of cluster ${app.runner.instance} on ${values.redis}`
+      : "";
   console.log(`job-runner listening on ${app.url} (concurrency ${concurrency}${kept})`);
   yield* suspend();
 });

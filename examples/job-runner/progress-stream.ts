@@ -19,7 +19,7 @@ import {
 } from "../../src/hub/index.js";
 import type { JobEvent } from "./events.js";
 import { isFinal, type JobRecord } from "./job.js";
-import type { JobRunner } from "./runner.js";
+import { compareCursors, type JobRunner } from "./runner.js";
 import { sseFinal, sseStatus } from "./wire.js";
 
 /** An SSE event name of the progress stream. */
@@ -94,7 +94,7 @@ function cursorOf(runner: JobRunner, lastEventId: string | undefined): string | 
   const prefix = `${runner.instance}-`;
   if (!lastEventId.startsWith(prefix)) return undefined;
   const cursor = lastEventId.slice(prefix.length);
-  return /^(0|[1-9][0-9]{0,15})$/.test(cursor) ? cursor : undefined;
+  return /^(0|[1-9][0-9]{0,15})(-[0-9]{1,15})?$/.test(cursor) ? cursor : undefined;
 }
 
 /**
@@ -141,8 +141,8 @@ export function progressStream(
     const job = runner.get(id);
     const last = runner.lastEventOf(id);
     const resumeFrom = cursorOf(runner, lastEventId);
-    if (resumeFrom !== undefined && Number(resumeFrom) <= Number(runner.cursor)) {
-      if (isFinal(job.status) && (last === undefined || Number(last) <= Number(resumeFrom))) {
+    if (resumeFrom !== undefined && compareCursors(resumeFrom, runner.cursor) <= 0) {
+      if (isFinal(job.status) && (last === undefined || compareCursors(last, resumeFrom) <= 0)) {
         // it ended before the watcher left: its final state, at once
         first.push({ id: sseId(last ?? resumeFrom), event: FINAL_NAMES[job.status], job });
         ended = true;

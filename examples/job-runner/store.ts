@@ -37,6 +37,11 @@ export interface JobStore {
   update(id: number, changes: Partial<Omit<JobRecord, "id">>): JobRecord;
   /** Deletes jobs. */
   remove(ids: readonly number[]): void;
+  /**
+   * Takes a record written elsewhere (a replica of a cluster's store): kept
+   * only if `rev` is newer than the revision held. Returns whether it was.
+   */
+  apply(job: JobRecord, rev: number): boolean;
   /** Counts by status of the jobs kept. */
   counts(): Omit<QueueStats, "pending" | "running"> & { pending: number; running: number };
   /** Finished jobs dropped by retention since the store opened. */
@@ -60,6 +65,7 @@ class Store implements JobStore {
   /** Finished ids, oldest finish first (a Set keeps insertion order). */
   private finished = new Set<number>();
   private nextId = 1;
+  private revs = new Map<number, number>();
   private tally = { pending: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
   dropped = 0;
   interrupted = 0;
@@ -144,8 +150,20 @@ class Store implements JobStore {
     return job;
   }
 
+  apply(job: JobRecord, rev: number): boolean {
+    if (rev <= (this.revs.get(job.id) ?? 0)) return false;
+    this.revs.set(job.id, rev);
+    const frozen = Object.freeze(job);
+    if (!isFinal(job.status)) this.finished.delete(job.id);
+    this.put(frozen);
+    this.nextId = Math.max(this.nextId, job.id + 1);
+    if (isFinal(job.status)) this.trim();
+    return true;
+  }
+
   remove(ids: readonly number[]): void {
     for (const id of ids) {
+      this.revs.delete(id);
       const job = this.jobs.get(id);
       if (job === undefined) continue;
       this.tally[job.status]--;

@@ -28,7 +28,9 @@ export function eventData(event: JobEvent): Record<string, unknown> {
     case "job_created":
       return event.job as unknown as Record<string, unknown>;
     case "job_started":
-      return { job_id: event.job.id, started_at: event.job.started_at };
+      return event.instance === undefined
+        ? { job_id: event.job.id, started_at: event.job.started_at }
+        : { job_id: event.job.id, started_at: event.job.started_at, instance: event.instance };
     case "job_progress":
       return {
         job_id: event.job.id,

@@ -37,7 +37,7 @@ export function stateMessage(snapshot: QueueSnapshot, id?: unknown): string {
     worker: snapshot.worker,
     job_types: jobTypeSchema(),
     instance: snapshot.instance,
-    seq: Number(snapshot.cursor),
+    seq: snapshot.seq,
   });
 }
 
