@@ -122,6 +122,8 @@ export interface JobRunner {
   lastEventOf(id: number): string | undefined;
   /** In a cluster: this process's name in it. */
   readonly member: string;
+  /** True when this process is a member of a cluster (`redis`). */
+  readonly clustered: boolean;
 }
 
 /**
@@ -530,6 +532,7 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
       concurrency,
       instance,
       member,
+      clustered: cq !== undefined,
       events,
       pool,
       scheduler,

@@ -19,7 +19,7 @@ import { errorBody } from "./errors.js";
 import type { JobEvent } from "./events.js";
 import { jobTypeSchema } from "./job-types.js";
 import type { JobRunner, QueueSnapshot } from "./runner.js";
-import { encodeEvent } from "./wire.js";
+import { encodeEvent, eventData } from "./wire.js";
 
 /** Options of {@link queueSocket}. */
 export interface QueueSocketOptions {
@@ -143,7 +143,18 @@ export function queueSocket(runner: JobRunner, options: QueueSocketOptions = {})
         socket.close(1013, "too far behind; reconnect");
         return;
       }
-      yield* socket.send(encodeEvent(message.value));
+      const event = message.value.value;
+      // in a cluster the publisher's counts are not this replica's: the counts as sent
+      const text =
+        runner.clustered && "job" in event && event.type !== "job_progress"
+          ? JSON.stringify({
+              type: event.type,
+              data: eventData(event),
+              seq: message.value.seq,
+              stats: runner.stats(),
+            })
+          : encodeEvent(message.value);
+      yield* socket.send(text);
     }
   };
 }
