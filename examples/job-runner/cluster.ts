@@ -18,7 +18,7 @@
 import { randomBytes } from "node:crypto";
 import { type Operation, resource, until } from "effection";
 import { Redis } from "ioredis";
-import type { JobRecord, JobStatus } from "./job.js";
+import type { JobRecord, JobStatus, WorkerStats } from "./job.js";
 
 /** Options of {@link useClusterQueue}. */
 export interface ClusterQueueOptions {
@@ -90,6 +90,11 @@ export interface ClusterQueue {
   touch(jobs: { id: number; entry: string }[]): Operation<number[]>;
   /** Reclaims the jobs of processes that stopped touching them. */
   sweep(): Operation<Reclaimed[]>;
+  /**
+   * Records this process's worker counters and returns every live member's
+   * (those heard from within `claimMs`), forgetting the others.
+   */
+  members(own: WorkerStats): Operation<Map<string, WorkerStats>>;
 }
 
 const FINAL = `local function final(s) return s == 'completed' or s == 'failed' or s == 'cancelled' end`;
@@ -331,6 +336,26 @@ export function useClusterQueue(options: ClusterQueueOptions): Operation<Cluster
         },
         *clear() {
           return ids(yield* run(CLEAR));
+        },
+        *members(own) {
+          const key = `${prefix}members`;
+          const now = Date.now();
+          const [, all] = (yield* until(
+            cmd
+              .multi()
+              .hset(key, consumer, JSON.stringify({ ...own, at: now }))
+              .hgetall(key)
+              .exec(),
+          )) as [unknown, [unknown, Record<string, string>]];
+          const live = new Map<string, WorkerStats>();
+          const stale: string[] = [];
+          for (const [name, text] of Object.entries(all[1] ?? {})) {
+            const { at, ...stats } = JSON.parse(text) as WorkerStats & { at: number };
+            if (now - at > claimMs) stale.push(name);
+            else live.set(name, stats);
+          }
+          if (stale.length > 0) yield* until(cmd.hdel(key, ...stale));
+          return live;
         },
         *ack(entry) {
           yield* until(cmd.multi().xack(queueKey, GROUP, entry).xdel(queueKey, entry).exec());

@@ -13,8 +13,14 @@
  * replica has applied it (read your writes).
  */
 import { randomBytes } from "node:crypto";
-import { action, type Operation, race, resource, spawn } from "effection";
-import { type Hub, type Message, useHub } from "../../src/hub/index.js";
+import { action, type Operation, race, resource, type Subscription, spawn } from "effection";
+import {
+  CursorExpiredError,
+  type Hub,
+  type Message,
+  SubscriptionOverflowError,
+  useHub,
+} from "../../src/hub/index.js";
 import { useRedisBroker } from "../../src/hub/redis.js";
 import { delay, describe, label } from "../../src/index.js";
 import { usePool } from "../../src/pool/index.js";
@@ -440,14 +446,34 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
     if (cq) {
       const clusterQueue = cq;
       // the replica: everything from Redis, then every event after the cursor taken before
-      const latest = yield* events.latest();
-      for (const { job, rev } of yield* clusterQueue.load()) store.apply(job, rev);
-      cursor = latest?.id ?? "0";
-      cursorSeq = latest?.seq ?? 0;
-      const subscription = yield* events.subscribe({ after: latest?.id });
+      function* sync(): Operation<Subscription<Message<JobEvent>, never>> {
+        const latest = yield* events.latest();
+        for (const { job, rev } of yield* clusterQueue.load()) store.apply(job, rev);
+        if (latest) {
+          cursor = latest.id;
+          cursorSeq = latest.seq;
+        }
+        return yield* events.subscribe({ after: latest?.id });
+      }
+      const first = yield* sync();
+      for (const [name, stats] of yield* clusterQueue.members(own())) {
+        if (name !== member) members.set(name, stats);
+      }
       yield* spawn(function* () {
         yield* label("replica");
-        for (;;) yield* applyMessage((yield* subscription.next()).value);
+        let subscription = first;
+        for (;;) {
+          try {
+            for (;;) yield* applyMessage((yield* subscription.next()).value);
+          } catch (error) {
+            if (
+              !(error instanceof SubscriptionOverflowError || error instanceof CursorExpiredError)
+            )
+              throw error;
+            // fell too far behind the topic: read the records again and carry on from now
+            subscription = yield* sync();
+          }
+        }
       });
       // announce this process; once its replica has the announcement, its cursor is a
       // position of the topic that every subscriber can start after (the stream exists)
@@ -475,6 +501,11 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
           yield* delay(claimMs / 3);
           const held = [...entries].map(([id, entry]) => ({ id, entry }));
           for (const id of yield* clusterQueue.touch(held)) yield* spawn(() => scheduler.halt(id));
+          // the members heard from lately, with their counters (events keep them fresh between)
+          const live = yield* clusterQueue.members(own());
+          live.delete(member);
+          members.clear();
+          for (const [name, stats] of live) members.set(name, stats);
         }
       });
       yield* spawn(function* () {

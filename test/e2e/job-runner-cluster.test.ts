@@ -253,6 +253,12 @@ describe("three job-runner processes on one Redis", () => {
       for (const id of onB) {
         expect(await jobOn(a(), id)).toMatchObject({ status: "failed", error: "interrupted" });
       }
+      // B drops out of the workers' counts once it has not been heard from for claimMs
+      const deadline = Date.now() + CLAIM_MS * 3;
+      while ((await stats(a())).worker.capacity !== 2 * CONCURRENCY && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect((await stats(a())).worker.capacity).toBe(2 * CONCURRENCY);
       // the others still run, once each
       for (const id of ids.filter((id) => !onB.includes(id))) {
         expect((await jobOn(c(), id)).status).toBe("running");

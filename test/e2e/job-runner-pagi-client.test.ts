@@ -5,8 +5,10 @@
  * are skipped (CI relies on job-runner.test.ts, which checks the same wire
  * format message by message).
  */
+import { run, suspend, type Task } from "effection";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type RedisServer, useRedisServer } from "../../src/testing/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import { type Started, startApp } from "./fixtures/job-runner/helpers.js";
 import { copyPagiClient, pagiClientMissing } from "./fixtures/job-runner/pagi-client.js";
@@ -214,5 +216,40 @@ describe.skipIf(missing !== undefined)("PAGI's own client, unmodified, against b
     // the page's own socket answered pings too and is still connected
     expect(await page.locator("#connection-status.connected").count()).toBe(1);
     expect(pageErrors).toEqual([]);
+  });
+  it("works on a cluster: a job created through the form on one member shows live on another", async () => {
+    let ready!: (server: RedisServer) => void;
+    const up = new Promise<RedisServer>((r) => {
+      ready = r;
+    });
+    const redisTask: Task<void> = run(function* () {
+      ready(yield* useRedisServer());
+      yield* suspend();
+    });
+    const redis = await up;
+    const other = await startApp({ concurrency: 3, publicDir: client?.dir, redis: redis.url });
+    let second: Page | undefined;
+    try {
+      const page = await open({ redis: redis.url });
+      second = await (browser as Browser).newPage();
+      second.on("pageerror", (error) => pageErrors.push(String(error)));
+      await second.goto(other.url);
+      await second.locator("#connection-status.connected").waitFor({ timeout: 10_000 });
+      await createJob(page, "echo", { message: "from the first member", delay: "1" });
+      const card = second.locator('.job-card[data-job-id="1"]');
+      await card.waitFor({ timeout: 5000 });
+      await card.locator(".job-status.completed").waitFor({ timeout: 10_000 });
+      // both members count both processes' workers
+      expect(await second.locator("#worker-capacity").textContent()).toBe("6");
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await second?.close();
+      await page?.close();
+      page = undefined;
+      await started?.stop();
+      started = undefined;
+      await other.stop();
+      await redisTask.halt();
+    }
   });
 });
