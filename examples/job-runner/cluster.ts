@@ -94,7 +94,7 @@ export interface ClusterQueue {
    * Records this process's worker counters and returns every live member's
    * (those heard from within `claimMs`), forgetting the others.
    */
-  members(own: WorkerStats): Operation<Map<string, WorkerStats>>;
+  members(own: WorkerStats): Operation<Map<string, { stats: WorkerStats; at: number }>>;
 }
 
 const FINAL = `local function final(s) return s == 'completed' or s == 'failed' or s == 'cancelled' end`;
@@ -347,12 +347,12 @@ export function useClusterQueue(options: ClusterQueueOptions): Operation<Cluster
               .hgetall(key)
               .exec(),
           )) as [unknown, [unknown, Record<string, string>]];
-          const live = new Map<string, WorkerStats>();
+          const live = new Map<string, { stats: WorkerStats; at: number }>();
           const stale: string[] = [];
           for (const [name, text] of Object.entries(all[1] ?? {})) {
             const { at, ...stats } = JSON.parse(text) as WorkerStats & { at: number };
             if (now - at > claimMs) stale.push(name);
-            else live.set(name, stats);
+            else live.set(name, { stats, at });
           }
           if (stale.length > 0) yield* until(cmd.hdel(key, ...stale));
           return live;

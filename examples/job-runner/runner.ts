@@ -229,10 +229,10 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
       is_running: 1,
     });
     /** Cluster: the other processes' counters, by member. */
-    const members = new Map<string, WorkerStats>();
+    const members = new Map<string, { stats: WorkerStats; at: number }>();
     const worker = (): WorkerStats => {
       const total = own();
-      for (const other of members.values()) {
+      for (const { stats: other } of members.values()) {
         total.active += other.active;
         total.capacity += other.capacity;
         total.processed += other.processed;
@@ -290,7 +290,9 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
         for (const id of event.ids) lastEvent.delete(id);
       } else if (event.instance !== undefined && event.instance !== member) {
         if (event.gone) members.delete(event.instance);
-        else if (event.own) members.set(event.instance, event.own);
+        else if (event.own && message.time >= (members.get(event.instance)?.at ?? 0)) {
+          members.set(event.instance, { stats: event.own, at: message.time });
+        }
       }
       cursor = message.id;
       cursorSeq = message.seq;
@@ -456,8 +458,8 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
         return yield* events.subscribe({ after: latest?.id });
       }
       const first = yield* sync();
-      for (const [name, stats] of yield* clusterQueue.members(own())) {
-        if (name !== member) members.set(name, stats);
+      for (const [name, seen] of yield* clusterQueue.members(own())) {
+        if (name !== member) members.set(name, seen);
       }
       yield* spawn(function* () {
         yield* label("replica");
@@ -504,8 +506,11 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
           // the members heard from lately, with their counters (events keep them fresh between)
           const live = yield* clusterQueue.members(own());
           live.delete(member);
-          members.clear();
-          for (const [name, stats] of live) members.set(name, stats);
+          for (const name of members.keys()) if (!live.has(name)) members.delete(name);
+          // keep whichever is newer: this heartbeat's record or the last event
+          for (const [name, seen] of live) {
+            if (seen.at >= (members.get(name)?.at ?? 0)) members.set(name, seen);
+          }
         }
       });
       yield* spawn(function* () {

@@ -13,7 +13,7 @@ import { run, suspend, type Task } from "effection";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RedisServer, useRedisServer } from "../../src/testing/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
-import { eventually, request, WsClient } from "./fixtures/job-runner/helpers.js";
+import { eventually, request, startApp, WsClient } from "./fixtures/job-runner/helpers.js";
 
 checkLeaksAfterEach({ timeoutMs: 5000 });
 
@@ -306,4 +306,53 @@ describe("three job-runner processes on one Redis", () => {
     expect(status).toBe("completed");
     for (const id of ids) await request(`${a().url}/api/jobs/${id}`, { method: "DELETE" });
   }, 60_000);
+  it("runs a job again on another member when its member went away mid-job (onInterrupted rerun)", async () => {
+    // two in-process members on keys of their own, so the processes above do not take their jobs
+    const options = {
+      concurrency: 1,
+      redis: redis.url,
+      redisPrefix: "rerun-test:",
+      claimMs: 900,
+      onInterrupted: "rerun" as const,
+    };
+    const first = await startApp(options);
+    const second = await startApp(options);
+    try {
+      const job = (
+        await request(`${first.url}/api/jobs`, {
+          method: "POST",
+          body: { job_type: "countdown", params: { seconds: 2 } },
+        })
+      ).json();
+      await eventually(
+        () =>
+          first.app.runner.scheduler.running().includes(job.id) ||
+          second.app.runner.scheduler.running().includes(job.id),
+        10_000,
+        "the job runs",
+      );
+      const [owner, survivor] = first.app.runner.scheduler.running().includes(job.id)
+        ? [first, second]
+        : [second, first];
+      // the owner goes away with the job running: it stays "running" in Redis until reclaimed
+      await owner.stop();
+      await eventually(
+        () => survivor.app.runner.scheduler.running().includes(job.id),
+        10_000,
+        "the survivor runs it again",
+      );
+      await eventually(
+        () => survivor.app.runner.list().some((j) => j.id === job.id && j.status === "completed"),
+        15_000,
+        "it completes",
+      );
+      expect(survivor.app.runner.get(job.id).result).toEqual({
+        message: "Countdown complete!",
+        duration: 2,
+      });
+    } finally {
+      await first.stop();
+      await second.stop();
+    }
+  }, 40_000);
 });
