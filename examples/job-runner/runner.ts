@@ -613,7 +613,7 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
               .list()
               .filter((job) => isFinal(job.status))
               .map((job) => job.id);
-        if (ids.length === 0) return ids;
+        // PAGI announces a clear even when it removed nothing (count 0)
         if (!cq) {
           store.remove(ids);
           for (const id of ids) lastEvent.delete(id);

@@ -648,6 +648,10 @@ describe("WebSocket /ws/queue, as JobRunner::WebSocket speaks", () => {
     const clearedEvent = cleared.find((m) => m.type === "jobs_cleared");
     shape(clearedEvent.data, ["count"], ["ids"]);
     expect(clearedEvent.data).toEqual({ count: 1, ids: [1] });
+    // as in PAGI, a clear that removes nothing is announced too
+    const none = await answer({ type: "clear_completed" });
+    expect(none).toContainEqual({ type: "jobs_cleared_ack", cleared: 0 });
+    expect(none.find((m) => m.type === "jobs_cleared").data).toEqual({ count: 0, ids: [] });
 
     // bough's addition: a request's id comes back in its answer
     ws.send({ type: "ping", ts: 1, id: "p1" });
