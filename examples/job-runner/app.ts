@@ -18,8 +18,15 @@ export interface JobRunnerAppOptions extends JobRunnerOptions {
   host?: string;
   /** How long open streams get on shutdown. Default 2000 ms. */
   shutdownGraceMs?: number;
-  /** The WebSocket ping interval. Default 20 000 ms. */
+  /** The WebSocket (protocol-level) ping interval. Default 20 000 ms. */
   pingIntervalMs?: number;
+  /** The app-level `{ type: "ping", ts }` interval on `/ws/queue`. Default 25 000 ms (PAGI's). */
+  appPingIntervalMs?: number;
+  /**
+   * The folder served at `/`. Default: bough's dashboard ({@link PUBLIC_DIR}).
+   * PAGI's own `public/` folder works here unchanged.
+   */
+  publicDir?: string;
 }
 
 /** The running app. */
@@ -49,8 +56,10 @@ export function useJobRunnerApp(options: JobRunnerAppOptions = {}): Operation<Jo
   return resource(function* (provide) {
     const runner = yield* useJobRunner(options);
     const router = apiRoutes(runner)
-      .ws("/ws/queue", queueSocket(runner), { pingIntervalMs: options.pingIntervalMs ?? 20_000 })
-      .static("/", PUBLIC_DIR);
+      .ws("/ws/queue", queueSocket(runner, { appPingIntervalMs: options.appPingIntervalMs }), {
+        pingIntervalMs: options.pingIntervalMs ?? 20_000,
+      })
+      .static("/", options.publicDir ?? PUBLIC_DIR);
     const server = yield* useServer({
       port: options.port ?? 0,
       host: options.host ?? "127.0.0.1",

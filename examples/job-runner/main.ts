@@ -2,7 +2,12 @@
  * Job runner (seed 002): a job queue with a REST API, SSE progress, a
  * WebSocket queue feed and a live dashboard, structured and race-free.
  *
- *   npx tsx examples/job-runner/main.ts [--port 5001] [--host 127.0.0.1] [--concurrency 3] [--db jobs.sqlite]
+ *   npx tsx examples/job-runner/main.ts [--port 5001] [--host 127.0.0.1] [--concurrency 3]
+ *     [--db jobs.sqlite] [--retain 1000] [--state-page 200] [--public DIR]
+ *     [--redis redis://127.0.0.1:6379 [--claim-ms 5000] [--on-interrupted fail|rerun]]
+ *
+ * It speaks PAGI's job-runner protocol, so `--public` can serve PAGI's own
+ * browser client (its `examples/11-job-runner/public` folder) unchanged.
  */
 import { parseArgs } from "node:util";
 import { main, suspend } from "effection";
@@ -15,6 +20,12 @@ const { values } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     concurrency: { type: "string", default: "3" },
     db: { type: "string" },
+    retain: { type: "string", default: "1000" },
+    "state-page": { type: "string", default: "200" },
+    public: { type: "string" },
+    redis: { type: "string" },
+    "claim-ms": { type: "string", default: "5000" },
+    "on-interrupted": { type: "string", default: "fail" },
   },
 });
 
@@ -31,12 +42,39 @@ function intFlag(name: string, value: string, min: number, max: number): number 
 
 const port = intFlag("port", values.port, 0, 65535);
 const concurrency = intFlag("concurrency", values.concurrency, 1, 64);
+const retainFinished = intFlag("retain", values.retain, 0, 1_000_000);
+const statePageSize = intFlag("state-page", values["state-page"], 1, 100_000);
+const claimMs = intFlag("claim-ms", values["claim-ms"], 300, 3_600_000);
+const onInterrupted = values["on-interrupted"];
+if (onInterrupted !== "fail" && onInterrupted !== "rerun") {
+  console.error(`--on-interrupted must be fail or rerun, got ${JSON.stringify(onInterrupted)}`);
+  process.exit(2);
+}
+if (values.redis !== undefined && values.db !== undefined) {
+  console.error("--db and --redis exclude each other: with --redis the jobs live in Redis");
+  process.exit(2);
+}
 
 await main(function* () {
   yield* label("job-runner");
-  const app = yield* useJobRunnerApp({ port, host: values.host, concurrency, db: values.db });
+  const app = yield* useJobRunnerApp({
+    port,
+    host: values.host,
+    concurrency,
+    db: values.db,
+    retainFinished,
+    statePageSize,
+    publicDir: values.public,
+    redis: values.redis,
+    claimMs,
+    onInterrupted,
+  });
   const stats = app.runner.stats();
-  const kept = values.db ? `, ${stats.total} jobs from ${values.db}` : "";
+  const kept = values.db
+    ? `, ${stats.total} jobs from ${values.db}`
+    : values.redis
+      ? `, member ${app.runner.member} of cluster ${app.runner.instance} on ${values.redis}`
+      : "";
   console.log(`job-runner listening on ${app.url} (concurrency ${concurrency}${kept})`);
   yield* suspend();
 });

@@ -15,23 +15,29 @@ function isPrime(n: number): boolean {
 }
 
 /**
- * Counts the primes in `[from, to]` and returns the largest (0 if none).
+ * Counts the primes in `[from, to]`; returns the largest (0 if none) and the
+ * first ten.
  *
  * @example
  * ```ts
- * countPrimes(1, 10); // { count: 4, largest: 7 }
+ * countPrimes(1, 10); // { count: 4, largest: 7, first: [2, 3, 5, 7] }
  * ```
  */
-export function countPrimes(from: number, to: number): { count: number; largest: number } {
+export function countPrimes(
+  from: number,
+  to: number,
+): { count: number; largest: number; first: number[] } {
   let count = 0;
   let largest = 0;
+  const first: number[] = [];
   for (let n = Math.max(2, from); n <= to; n++) {
     if (isPrime(n)) {
       count++;
       largest = n;
+      if (first.length < 10) first.push(n);
     }
   }
-  return { count, largest };
+  return { count, largest, first };
 }
 
 export default defineWorker({ interface: { countPrimes } });

@@ -1,9 +1,13 @@
 /**
- * One job's progress as a stream for SSE (`GET /api/jobs/:id/progress`): a
- * `status` event with the job as it is now, then `status`/`progress` events
- * as it changes, then exactly one of `complete`, `failed`, `cancelled`, and
- * the end. It reads the same `jobs` topic as the WebSocket; each event's id
- * is the topic's cursor, so `Last-Event-ID` resumes without a gap.
+ * One job's progress as a stream for SSE (`GET /api/jobs/:id/progress`), with
+ * PAGI's events and payloads: `status` `{ id, type, status, progress,
+ * started_at }` with the job as it is now, then `progress` `{ percent,
+ * message }` as it runs, then exactly one of `complete` `{ status, result,
+ * duration }`, `failed` `{ status, error }`, `cancelled` `{ status, job_id }`,
+ * and the end (PAGI leaves the stream open). bough adds a `status` event
+ * when a pending job starts, an `id` on every event and a `retry` hint: it
+ * reads the same `jobs` topic as the WebSocket, and each event's id is the
+ * topic's cursor, so `Last-Event-ID` resumes without a gap.
  */
 import { type Operation, resource, type Stream, type Subscription } from "effection";
 import type { SseOptions } from "../../src/http/index.js";
@@ -15,7 +19,8 @@ import {
 } from "../../src/hub/index.js";
 import type { JobEvent } from "./events.js";
 import { isFinal, type JobRecord } from "./job.js";
-import type { JobRunner } from "./runner.js";
+import { compareCursors, type JobRunner } from "./runner.js";
+import { sseFinal, sseStatus } from "./wire.js";
 
 /** An SSE event name of the progress stream. */
 export type ProgressEventName = "status" | "progress" | "complete" | "failed" | "cancelled";
@@ -71,7 +76,14 @@ function itemOf(runner: JobRunner, message: Message<JobEvent>, job: JobRecord): 
 export const PROGRESS_SSE: SseOptions<ProgressItem> = {
   id: (item) => item.id,
   event: (item) => item.event,
-  data: (item) => JSON.stringify(item.job),
+  data: (item) =>
+    JSON.stringify(
+      item.event === "status"
+        ? sseStatus(item.job)
+        : item.event === "progress"
+          ? item.job.progress
+          : sseFinal(item.job),
+    ),
   retryMs: 1000,
   heartbeatMs: 15_000,
 };
@@ -82,7 +94,7 @@ function cursorOf(runner: JobRunner, lastEventId: string | undefined): string | 
   const prefix = `${runner.instance}-`;
   if (!lastEventId.startsWith(prefix)) return undefined;
   const cursor = lastEventId.slice(prefix.length);
-  return /^(0|[1-9][0-9]{0,15})$/.test(cursor) ? cursor : undefined;
+  return /^(0|[1-9][0-9]{0,15})(-[0-9]{1,15})?$/.test(cursor) ? cursor : undefined;
 }
 
 /**
@@ -113,8 +125,12 @@ export function progressStream(
       const job = runner.get(id);
       const cursor = runner.cursor;
       if (isFinal(job.status)) {
-        const final = FINAL_NAMES[job.status];
-        first.push({ id: sseId(runner.lastEventOf(id) ?? cursor), event: final, job });
+        // as PAGI: the status, then the final event, then the end
+        const at = sseId(runner.lastEventOf(id) ?? cursor);
+        first.push(
+          { id: at, event: "status", job },
+          { id: at, event: FINAL_NAMES[job.status], job },
+        );
         ended = true;
       } else {
         first.push({ id: sseId(cursor), event: "status", job });
@@ -125,8 +141,8 @@ export function progressStream(
     const job = runner.get(id);
     const last = runner.lastEventOf(id);
     const resumeFrom = cursorOf(runner, lastEventId);
-    if (resumeFrom !== undefined && Number(resumeFrom) <= Number(runner.cursor)) {
-      if (isFinal(job.status) && (last === undefined || Number(last) <= Number(resumeFrom))) {
+    if (resumeFrom !== undefined && compareCursors(resumeFrom, runner.cursor) <= 0) {
+      if (isFinal(job.status) && (last === undefined || compareCursors(last, resumeFrom) <= 0)) {
         // it ended before the watcher left: its final state, at once
         first.push({ id: sseId(last ?? resumeFrom), event: FINAL_NAMES[job.status], job });
         ended = true;
@@ -173,7 +189,7 @@ export function progressStream(
             if (ended) return done;
             continue;
           }
-          if (event.job.id !== id) continue;
+          if (!("job" in event) || event.job.id !== id) continue;
           const item = itemOf(runner, message.value, event.job);
           if (isFinal(event.job.status)) ended = true;
           return { done: false, value: item };

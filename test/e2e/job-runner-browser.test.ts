@@ -80,13 +80,14 @@ describe("the dashboard in Chromium", () => {
     await page.close();
   });
 
-  it("cancels a running prime job", async () => {
+  it("cancels a running countdown, and the worker panel follows", async () => {
     const page = await openDashboard();
-    const form = page.locator('form[data-type="prime"]');
-    await form.locator('input[name="limit"]').fill("10000000");
+    const form = page.locator('form[data-type="countdown"]');
+    await form.locator('input[name="seconds"]').fill("30");
     await form.locator('button[type="submit"]').click();
     const card = job(page, 1);
     await card.locator(".status", { hasText: "running" }).waitFor({ timeout: 5000 });
+    await page.locator("#worker-active", { hasText: "1" }).waitFor({ timeout: 5000 });
     await page.waitForFunction(
       `Number(document.querySelector('${BAR}')?.getAttribute("aria-valuenow")) > 0`,
       undefined,
@@ -98,8 +99,10 @@ describe("the dashboard in Chromium", () => {
     expect(progress).toBeGreaterThan(0);
     expect(progress).toBeLessThan(100);
     expect(started.app.runner.get(1).status).toBe("cancelled");
-    expect(started.app.runner.pool.stats().workers).toBe(0);
-    await page.screenshot({ path: resolve(ARTIFACTS, "job-runner-prime-cancelled.png") });
+    await page.locator("#worker-active", { hasText: "0" }).waitFor({ timeout: 5000 });
+    expect(await page.locator("#worker-processed").textContent()).toBe("1");
+    expect(await page.locator('[data-stat="cancelled"]').textContent()).toBe("1");
+    await page.screenshot({ path: resolve(ARTIFACTS, "job-runner-countdown-cancelled.png") });
     await page.close();
   });
 
@@ -136,10 +139,10 @@ describe("the dashboard in Chromium", () => {
     await form.evaluate((el) => {
       (el as unknown as { noValidate: boolean }).noValidate = true;
     });
-    await form.locator('input[name="seconds"]').fill("301");
+    await form.locator('input[name="seconds"]').fill("61");
     await form.locator('button[type="submit"]').click();
     await page
-      .locator("#form-error", { hasText: "params.seconds must be an integer from 1 to 300" })
+      .locator("#form-error", { hasText: "Parameter 'seconds' must be at most 60" })
       .waitFor({
         timeout: 5000,
       });
@@ -153,8 +156,8 @@ describe("the dashboard in Chromium", () => {
       page.evaluate(
         `fetch("/api/jobs", { method: "POST", headers: { "content-type": "application/json" }, body: ${JSON.stringify(JSON.stringify(body))} })`,
       );
-    await post({ job_type: "echo", params: { message: "old run", delay: 0 } });
-    await post({ job_type: "echo", params: { message: "old run", delay: 0 } });
+    await post({ job_type: "fibonacci", params: { count: 5 } });
+    await post({ job_type: "fibonacci", params: { count: 5 } });
     await job(page, 2).locator(".status", { hasText: "completed" }).waitFor({ timeout: 5000 });
     const port = started.app.port;
     await started.stop();
@@ -164,7 +167,7 @@ describe("the dashboard in Chromium", () => {
     // the new run has no jobs: the old ones go
     await job(page, 2).waitFor({ state: "detached", timeout: 5000 });
     // and its job 1 (at an earlier position than the old run's events) shows
-    await post({ job_type: "echo", params: { message: "new run", delay: 0 } });
+    await post({ job_type: "echo", params: { message: "new run", delay: 1 } });
     const card = job(page, 1);
     await card.locator(".status", { hasText: "completed" }).waitFor({ timeout: 5000 });
     expect(await card.locator(".result").textContent()).toContain("new run");

@@ -63,7 +63,7 @@ describe("the job runner on a virtual clock", () => {
     await clock.flush();
     expect(runner.get(job.id).status).toBe("running");
     await clock.advance(2500);
-    expect(runner.get(job.id)).toMatchObject({ progress: 66, message: "1 second remaining" });
+    expect(runner.get(job.id).progress).toEqual({ percent: 66, message: "1 second remaining..." });
 
     const cancelled = await call(() => runner.cancel(job.id));
     expect(cancelled.status).toBe("cancelled");
@@ -72,7 +72,7 @@ describe("the job runner on a virtual clock", () => {
     expect(runner.scheduler.running()).toEqual([]);
 
     await clock.advance(5000);
-    expect(runner.get(job.id)).toMatchObject({ status: "cancelled", progress: 66 });
+    expect(runner.get(job.id)).toMatchObject({ status: "cancelled", progress: { percent: 66 } });
     expect(typesOf(job.id)).toEqual([
       "job_created",
       "job_started",
@@ -101,7 +101,7 @@ describe("the job runner on a virtual clock", () => {
     cancelAt = clock.now() + 2000;
     await clock.advance(2000);
     expect(cancelling).toBeDefined();
-    expect(await cancelling).toMatchObject({ status: "cancelled", progress: 50 });
+    expect(await cancelling).toMatchObject({ status: "cancelled", progress: { percent: 50 } });
     await clock.runUntilIdle();
     expect(runner.get(job.id).status).toBe("cancelled");
     expect(typesOf(job.id).at(-1)).toBe("job_cancelled");
@@ -116,17 +116,18 @@ describe("the job runner on a virtual clock", () => {
     await clock.advance(1);
     expect(runner.get(job.id)).toMatchObject({
       status: "completed",
-      progress: 100,
-      result: { seconds: 4 },
+      progress: { percent: 100, message: "Complete" },
+      result: { message: "Countdown complete!", duration: 4 },
     });
     const progress = events
       .filter((e) => e.type === "job_progress")
-      .map((e) => ("job" in e ? e.job.message : ""));
+      .map((e) => ("job" in e ? e.job.progress : undefined));
     expect(progress).toEqual([
-      "4 seconds remaining",
-      "3 seconds remaining",
-      "2 seconds remaining",
-      "1 second remaining",
+      { percent: 0, message: "4 seconds remaining..." },
+      { percent: 25, message: "3 seconds remaining..." },
+      { percent: 50, message: "2 seconds remaining..." },
+      { percent: 75, message: "1 second remaining..." },
+      { percent: 100, message: "Complete!" },
     ]);
   });
 
@@ -142,7 +143,7 @@ describe("the job runner on a virtual clock", () => {
     await clock.advance(2000); // jobs 1 and 3 end, 4 and 5 start
     expect(runner.scheduler.running().sort()).toEqual([4, 5]);
     await clock.advance(1000);
-    expect(runner.stats()).toMatchObject({ completed: 5, running: 0, queued: 0 });
+    expect(runner.stats()).toMatchObject({ completed: 5, running: 0, pending: 0 });
     const started = events
       .filter((e) => e.type === "job_started")
       .map((e) => ("job" in e ? e.job.id : 0));
@@ -152,9 +153,9 @@ describe("the job runner on a virtual clock", () => {
 
   it("halts running jobs when its scope ends, leaving no timer behind", async () => {
     await start();
-    await call(() => runner.create({ job_type: "countdown", params: { seconds: 300 } }));
-    await call(() => runner.create({ job_type: "echo", params: { delay: 60 } }));
-    await call(() => runner.create({ job_type: "fibonacci", params: { terms: 10_000 } }));
+    await call(() => runner.create({ job_type: "countdown", params: { seconds: 60 } }));
+    await call(() => runner.create({ job_type: "echo", params: { delay: 30 } }));
+    await call(() => runner.create({ job_type: "fibonacci", params: { count: 50 } }));
     await clock.advance(100);
     expect(runner.scheduler.running()).toHaveLength(3);
     expect(clock.pending).toBe(3);

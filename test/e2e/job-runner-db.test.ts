@@ -79,29 +79,29 @@ describe("main.ts with --db", () => {
     const first = await startMain(["--db", db, "--concurrency", "1"]);
     const post = (url: string, body: unknown) =>
       request(`${url}/api/jobs`, { method: "POST", body });
-    await post(first.url, { job_type: "fibonacci", params: { terms: 10 } });
+    await post(first.url, { job_type: "fibonacci", params: { count: 10 } });
     await waitForJob(first.url, 1, "completed");
     await post(first.url, { job_type: "countdown", params: { seconds: 60 } });
-    await post(first.url, { job_type: "echo", params: { message: "after the crash", delay: 0 } });
+    await post(first.url, { job_type: "echo", params: { message: "after the crash", delay: 1 } });
     await waitForJob(first.url, 2, "running");
-    expect((await request(`${first.url}/api/stats`)).json()).toMatchObject({
+    expect((await request(`${first.url}/api/stats`)).json().queue).toMatchObject({
       running: 1,
-      queued: 1,
+      pending: 1,
     });
     await kill(first);
 
     const second = await startMain(["--db", db, "--concurrency", "1"]);
     expect(second.output()).toContain(`3 jobs from ${db}`);
     const one = (await request(`${second.url}/api/jobs/1`)).json();
-    expect(one).toMatchObject({ status: "completed", result: { terms: 10, last: "34" } });
+    expect(one).toMatchObject({ status: "completed", result: { count: 10, last: 34 } });
     const two = (await request(`${second.url}/api/jobs/2`)).json();
     expect(two).toMatchObject({ status: "failed", error: "interrupted by restart" });
-    expect(two.finished_at).not.toBeNull();
-    // the queued job runs after the restart
+    expect(two.completed_at).not.toBeNull();
+    // the pending job runs after the restart
     const three = await waitForJob(second.url, 3, "completed");
     expect(three).toMatchObject({ status: "completed", result: { message: "after the crash" } });
     // new ids continue after the old ones; cleared jobs stay cleared
-    expect((await post(second.url, { job_type: "echo", params: { delay: 0 } })).json().id).toBe(4);
+    expect((await post(second.url, { job_type: "echo", params: { delay: 1 } })).json().id).toBe(4);
     await request(`${second.url}/api/jobs/clear-completed`, { method: "POST" });
     await kill(second);
 

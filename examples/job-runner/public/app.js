@@ -1,7 +1,10 @@
-// The job-runner dashboard: forms from /api/job-types, the live queue from the
-// WebSocket /ws/queue (reconnecting), a progress bar per running job from its
-// SSE stream /api/jobs/:id/progress. Every update carries the topic's sequence
-// number, so an older update never overwrites a newer one, whichever way it came.
+// The job-runner dashboard, on the same protocol as PAGI's job runner: forms
+// from the job types in `queue_state`, the live queue from the WebSocket
+// /ws/queue (reconnecting, answering the server's pings), a progress bar per
+// running job from its SSE stream /api/jobs/:id/progress. Every update
+// carries its position in the server's event topic (`seq`, or the SSE id
+// "<instance>-<seq>"), so an older update never overwrites a newer one,
+// whichever way it came.
 
 const $ = (selector, root = document) => root.querySelector(selector);
 const jobs = new Map(); // id -> { job, seq, el }
@@ -24,12 +27,12 @@ function describeResult(job) {
   if (job.status === "failed") return job.error ?? "failed";
   if (job.status !== "completed" || job.result == null) return "";
   const result = job.result;
-  if (job.job_type === "fibonacci") {
-    const shown = result.sequence.slice(0, 20).join(", ");
-    return `${result.terms} terms, last has ${result.digits} digits:\n${result.last}\n[${shown}${result.terms > 20 ? ", …" : ""}]`;
+  if (job.type === "fibonacci") return `${result.message}:\n[${result.sequence.join(", ")}]`;
+  if (job.type === "prime") {
+    const sample = result.sample.filter((p) => p !== null).join(", ");
+    return `${result.message}, largest ${result.largest}\nfirst: ${sample}`;
   }
-  if (job.job_type === "prime") return `${result.count} primes, largest ${result.largest}`;
-  return JSON.stringify(result);
+  return result.message ?? JSON.stringify(result);
 }
 
 function render(entry) {
@@ -41,17 +44,18 @@ function render(entry) {
     $(".cancel", el).addEventListener("click", () => cancelJob(job.id));
     entry.el = el;
     const list = $("#jobs");
-    list.insertBefore(el, list.firstChild); // newest first
+    const after = [...list.children].find((other) => Number(other.dataset.jobId) < job.id);
+    list.insertBefore(el, after ?? null); // newest first
   }
   el.dataset.status = job.status;
-  $(".job-title", el).textContent = `#${job.id} ${job.job_type}`;
+  $(".job-title", el).textContent = `#${job.id} ${job.type}`;
   $(".status", el).textContent = job.status;
   $(".params", el).textContent = describeParams(job);
-  const pct = Math.max(0, Math.min(100, Math.round(job.progress)));
+  const pct = Math.max(0, Math.min(100, Math.round(job.progress?.percent ?? 0)));
   $(".fill", el).style.width = `${pct}%`;
   $(".pct", el).textContent = `${pct}%`;
   $(".bar", el).setAttribute("aria-valuenow", String(pct));
-  $(".message", el).textContent = job.message ?? "";
+  $(".message", el).textContent = job.progress?.message ?? "";
   const result = describeResult(job);
   const pre = $(".result", el);
   pre.hidden = result === "";
@@ -59,25 +63,44 @@ function render(entry) {
   $(".cancel", el).hidden = FINAL.has(job.status);
 }
 
+/** The counts of every job (the queue shows a page of them); `statsSeq` orders them. */
+let stats = { total: 0, pending: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
+let statsSeq = -1;
+
+function setStats(next, seq) {
+  if (!next || seq < statsSeq) return;
+  stats = next;
+  statsSeq = seq;
+}
+
 function renderStats() {
-  const counts = { total: 0, queued: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
-  for (const { job } of jobs.values()) {
-    counts.total++;
-    counts[job.status]++;
-  }
-  for (const [key, value] of Object.entries(counts))
+  for (const [key, value] of Object.entries(stats))
     $(`[data-stat="${key}"]`).textContent = String(value);
-  $("#empty").hidden = counts.total > 0;
+  $("#empty").hidden = jobs.size > 0;
+}
+
+function renderWorker(worker) {
+  if (!worker) return;
+  $("#worker-active").textContent = String(worker.active);
+  $("#worker-capacity").textContent = String(worker.capacity);
+  $("#worker-processed").textContent = String(worker.processed);
 }
 
 /** The server run our positions belong to: they start again at 1 after a restart. */
 let instance;
 
-/**
- * Applies a job record seen at topic position `seq`, unless something newer
- * is known (`force` for the state of a new server run).
- */
-function apply(job, seq, force = false) {
+/** Applies `change` to job `id` as of topic position `seq`, unless something newer is known. */
+function update(id, seq, change) {
+  const entry = jobs.get(id);
+  if (!entry || seq <= entry.seq) return;
+  change(entry.job);
+  entry.seq = seq;
+  render(entry);
+  follow(entry.job);
+}
+
+/** Takes a whole record seen at `seq` (`force` for the state of a new server run). */
+function put(job, seq, force = false) {
   let entry = jobs.get(job.id);
   if (entry && seq <= entry.seq && !force) return;
   if (!entry) {
@@ -98,6 +121,30 @@ function remove(id) {
   streams.delete(id);
 }
 
+/** What each job event (WebSocket `data`, or an SSE payload) changes in a record. */
+const changes = {
+  job_started: (data) => (job) => {
+    job.status = "running";
+    job.started_at = data.started_at;
+    job.progress = { percent: 0, message: "Starting..." };
+  },
+  job_progress: (data) => (job) => {
+    job.progress = { percent: data.percent, message: data.message };
+  },
+  job_completed: (data) => (job) => {
+    job.status = "completed";
+    job.result = data.result;
+    job.progress = { percent: 100, message: "Complete" };
+  },
+  job_failed: (data) => (job) => {
+    job.status = "failed";
+    job.error = data.error;
+  },
+  job_cancelled: () => (job) => {
+    job.status = "cancelled";
+  },
+};
+
 // ---- SSE: one progress stream per running job --------------------------------
 
 function follow(job) {
@@ -109,22 +156,26 @@ function follow(job) {
   if (job.status !== "running" || streams.has(job.id) || streams.size >= MAX_STREAMS) return;
   const source = new EventSource(`/api/jobs/${job.id}/progress`);
   streams.set(job.id, source);
-  const onEvent = (event) => {
-    // ids are "<instance>-<seq>"; ignore a stream from another server run
-    const [from, seq] = event.lastEventId.split("-");
-    if (from !== instance) return;
-    apply(JSON.parse(event.data), Number(seq));
-    renderStats();
-  };
-  for (const name of ["status", "progress"]) source.addEventListener(name, onEvent);
-  for (const name of ["complete", "failed", "cancelled"]) {
+  const on = (name, change, last = false) =>
     source.addEventListener(name, (event) => {
-      source.close(); // the stream is over; do not let EventSource reconnect
-      streams.delete(job.id);
-      onEvent(event);
-      startWaitingStreams();
+      if (last) {
+        source.close(); // the stream is over; do not let EventSource reconnect
+        streams.delete(job.id);
+      }
+      // ids are "<instance>-<seq>"; ignore a stream from another server run
+      const [from, seq] = event.lastEventId.split("-");
+      if (from === instance) update(job.id, Number(seq), change(JSON.parse(event.data)));
+      if (last) startWaitingStreams();
     });
-  }
+  on("status", (data) => (record) => {
+    record.status = data.status;
+    record.progress = data.progress;
+    record.started_at = data.started_at;
+  });
+  on("progress", changes.job_progress);
+  on("complete", changes.job_completed, true);
+  on("failed", changes.job_failed, true);
+  on("cancelled", changes.job_cancelled, true);
 }
 
 function startWaitingStreams() {
@@ -142,6 +193,52 @@ function setConnection(state, text) {
   el.textContent = text;
 }
 
+function onMessage(message) {
+  switch (message.type) {
+    case "queue_state": {
+      const restarted = message.instance !== instance;
+      if (restarted) {
+        // a new server run: its positions are not comparable with ours
+        instance = message.instance;
+        for (const source of streams.values()) source.close();
+        streams.clear();
+        statsSeq = -1;
+      }
+      if (message.job_types) buildForms(message.job_types);
+      const seen = new Set();
+      for (const job of message.jobs) {
+        seen.add(job.id);
+        put(job, message.seq, restarted);
+      }
+      for (const id of [...jobs.keys()]) if (!seen.has(id)) remove(id);
+      setStats(message.stats, message.seq);
+      renderWorker(message.worker);
+      break;
+    }
+    case "job_created":
+      put(message.data, message.seq);
+      break;
+    case "jobs_cleared":
+      for (const id of message.data.ids ?? []) remove(id);
+      break;
+    case "worker_stats":
+      renderWorker(message.data);
+      break;
+    case "ping":
+      socket.send(JSON.stringify({ type: "pong", ts: message.ts }));
+      break;
+    case "error":
+      showError(message.message);
+      break;
+    default: {
+      const change = changes[message.type];
+      if (change) update(message.data.job_id, message.seq, change(message.data));
+    }
+  }
+  setStats(message.stats, message.seq);
+  renderStats();
+}
+
 function connect() {
   setConnection("connecting", "connecting…");
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/queue`;
@@ -150,38 +247,7 @@ function connect() {
     retryMs = 500;
     setConnection("connected", "live");
   });
-  socket.addEventListener("message", (event) => {
-    const message = JSON.parse(event.data);
-    switch (message.type) {
-      case "queue_state": {
-        const restarted = message.instance !== instance;
-        if (restarted) {
-          // a new server run: its positions are not comparable with ours
-          instance = message.instance;
-          for (const source of streams.values()) source.close();
-          streams.clear();
-        }
-        const seen = new Set();
-        for (const job of message.jobs) {
-          seen.add(job.id);
-          apply(job, message.seq, restarted);
-        }
-        for (const id of [...jobs.keys()]) if (!seen.has(id)) remove(id);
-        break;
-      }
-      case "jobs_cleared":
-        for (const id of message.ids) remove(id);
-        break;
-      case "error":
-        showError(message.error);
-        break;
-      case "ack":
-        break;
-      default:
-        if (message.job) apply(message.job, message.seq);
-    }
-    renderStats();
-  });
+  socket.addEventListener("message", (event) => onMessage(JSON.parse(event.data)));
   socket.addEventListener("close", () => {
     const seconds = Math.round(retryMs / 100) / 10;
     setConnection("reconnecting", `reconnecting in ${seconds}s`);
@@ -217,7 +283,12 @@ async function cancelJob(id) {
   }
 }
 
+let formsBuilt = "";
+
 function buildForms(types) {
+  const key = JSON.stringify(types);
+  if (key === formsBuilt) return; // keep what the user typed across reconnects
+  formsBuilt = key;
   const forms = $("#forms");
   forms.textContent = "";
   for (const type of types) {
@@ -228,24 +299,23 @@ function buildForms(types) {
     const about = document.createElement("p");
     about.textContent = type.description;
     form.append(title, about);
-    for (const [name, schema] of Object.entries(type.params)) {
+    for (const param of type.params) {
       const label = document.createElement("label");
-      const unit = schema.unit ? ` (${schema.unit})` : "";
-      label.append(`${schema.description}${unit}`);
+      label.append(param.description);
       const input = document.createElement("input");
-      input.name = name;
+      input.name = param.name;
       input.required = true;
-      if (schema.type === "string") {
+      if (param.type === "string") {
         input.type = "text";
-        input.maxLength = schema.maxLength;
+        if (param.max_length !== undefined) input.maxLength = param.max_length;
       } else {
         input.type = "number";
-        input.min = String(schema.min);
-        input.max = String(schema.max);
-        input.step = schema.type === "integer" ? "1" : "any";
-        input.inputMode = schema.type === "integer" ? "numeric" : "decimal";
+        input.min = String(param.min);
+        input.max = String(param.max);
+        input.step = "1";
+        input.inputMode = "numeric";
       }
-      input.value = String(schema.default);
+      input.value = String(param.default);
       label.append(input);
       form.append(label);
     }
@@ -256,16 +326,14 @@ function buildForms(types) {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const params = {};
-      for (const [name, schema] of Object.entries(type.params)) {
-        const raw = form.elements[name].value;
-        params[name] = schema.type === "string" ? raw : Number(raw);
+      for (const param of type.params) {
+        const raw = form.elements[param.name].value;
+        params[param.name] = param.type === "string" ? raw : Number(raw);
       }
       submit.disabled = true;
       try {
-        const job = await request("POST", "/api/jobs", { job_type: type.name, params });
+        await request("POST", "/api/jobs", { job_type: type.name, params });
         showError("");
-        apply(job, 0);
-        renderStats();
       } catch (error) {
         showError(error.message);
       } finally {
@@ -284,7 +352,4 @@ $("#clear").addEventListener("click", async () => {
   }
 });
 
-request("GET", "/api/job-types")
-  .then(buildForms)
-  .catch((error) => showError(`could not load job types: ${error.message}`));
 connect();
