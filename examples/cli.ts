@@ -93,13 +93,13 @@ export function intFlag(
   return n;
 }
 
-/** The port of an "address in use" failure (node's EADDRINUSE or bough's PortInUseError). */
-export function busyPort(error: unknown): { port: number; what: string } | undefined {
-  const e = error as { code?: unknown; port?: unknown; syscall?: unknown } | null;
-  if (!e || typeof e.port !== "number") return undefined;
-  if (e.code === "BOUGH_PORT_IN_USE") return { port: e.port, what: "UDP port" };
-  if (e.code === "EADDRINUSE") return { port: e.port, what: "port" };
-  return undefined;
+/** What is busy in an "address in use" failure (node's EADDRINUSE or bough's PortInUseError). */
+export function busyAddress(error: unknown): string | undefined {
+  const e = error as { code?: unknown; port?: unknown; address?: unknown } | null;
+  if (e?.code === "BOUGH_PORT_IN_USE" && typeof e.port === "number") return `UDP port ${e.port}`;
+  if (e?.code !== "EADDRINUSE") return undefined;
+  if (typeof e.port === "number") return `port ${e.port}`;
+  return typeof e.address === "string" ? `socket ${e.address}` : "address";
 }
 
 /**
@@ -120,9 +120,9 @@ export function runTool(tool: Tool, body: () => Operation<void>): Promise<void> 
     try {
       yield* body();
     } catch (error) {
-      const busy = busyPort(error);
+      const busy = busyAddress(error);
       if (!busy) throw error;
-      process.stderr.write(`${tool.name}: ${busy.what} ${busy.port} is already in use\n`);
+      process.stderr.write(`${tool.name}: ${busy} is already in use\n`);
       yield* exit(2);
     }
   });
