@@ -85,8 +85,10 @@ describe("stream pump (shared by sse and ndjson)", () => {
   });
 
   it("closes, under the close policy, a stream whose client stops reading", async () => {
+    const logged: string[] = [];
     await run(function* () {
       const server = yield* useServer({
+        logger: { error: (message, error) => logged.push(`${message} ${(error as Error).name}`) },
         handler: createRouter().get("/firehose", function* () {
           return ndjson(firehose, {
             heartbeatMs: 0,
@@ -104,5 +106,6 @@ describe("stream pump (shared by sse and ndjson)", () => {
       client.resume(); // a paused client only notices the close when it reads again
       yield* until(client.ended);
     });
+    expect(logged).toEqual(["handler failed: GET /firehose SlowConsumerError"]);
   });
 });
