@@ -1,3 +1,9 @@
+/**
+ * The core: the structured selector, supervision, timeouts, retry, `any`, the clock in context,
+ * errors and task labels.
+ *
+ * @module bough
+ */
 export * from "./core/any.js";
 export * from "./core/backoff.js";
 export * from "./core/clock.js";

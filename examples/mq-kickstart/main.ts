@@ -3,22 +3,20 @@
  * a UDP datagram, with an embedded status page (counters, live task tree,
  * last 1000 lines of stdout and stderr).
  *
- *   npx tsx examples/mq-kickstart/main.ts [--db PATH] [--types email,report]
- *       [--poll-ms 60000] [--udp-port 8001] [--http-port 8080] [--host 127.0.0.1]
- *       [--status-host 127.0.0.1]
- *       [--work-ms 0]
+ *   npx tsx examples/mq-kickstart/main.ts [--db PATH] [--types email,report] … (--help)
  *
  * Then, in another shell:
  *
  *   npx tsx examples/mq-kickstart/produce.ts --type email --data "hello"
  *   curl -s localhost:8080/status.json
  */
-import { parseArgs } from "node:util";
-import { each, ensure, main, type Operation, scoped, spawn } from "effection";
+import { rmSync } from "node:fs";
+import { each, ensure, type Operation, scoped, spawn } from "effection";
 import { error, text, useServer } from "../../src/http/index.js";
 import { delay, label } from "../../src/index.js";
 import { type Counters, useInspector } from "../../src/inspect/index.js";
 import { type PollReason, poll, useUdpSocket } from "../../src/sources/index.js";
+import { defineTool, intFlag, parseFlags, runTool, usageError } from "../cli.js";
 import { kicksFrom } from "./kicks.js";
 import { DEFAULT_DB, type Message, type MessageQueue, useMessageQueue } from "./message-queue.js";
 
@@ -35,41 +33,58 @@ interface Options {
   workMs: number;
 }
 
-function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      db: { type: "string", default: DEFAULT_DB },
-      types: { type: "string", default: "email,report" },
-      "poll-ms": { type: "string", default: "60000" },
-      "udp-port": { type: "string", default: "8001" },
-      "http-port": { type: "string", default: "8080" },
-      host: { type: "string", default: "127.0.0.1" },
-      "status-host": { type: "string", default: "127.0.0.1" },
-      "work-ms": { type: "string", default: "0" },
-    },
+const tool = defineTool(
+  import.meta.url,
+  `usage: npx tsx examples/mq-kickstart/main.ts [flags]
+
+A MessageQueue consumer (SQLite) that polls rarely and is kick-started by a UDP datagram,
+with a status page. Insert rows and kick it with examples/mq-kickstart/produce.ts.
+
+  --db PATH       the SQLite database; without it, a fresh demo database in the temp
+                  directory, emptied at start and removed at exit
+  --types LIST    the row types served, comma-separated (default email,report)
+  --poll-ms N     quiet time after a run before the next poll (default 60000)
+  --udp-port N    where kicks arrive (default 8001; 0 picks a free one)
+  --http-port N   the status page (default 8080; 0 picks a free one)
+  --host ADDR     the address the UDP kicks arrive on (default 127.0.0.1)
+  --status-host ADDR
+                  the status page's address (default 127.0.0.1: local, even with --host 0.0.0.0)
+  --work-ms N     simulated work per row (default 0)
+  -h, --help      print this help`,
+);
+
+function parseOptions(): Options & { demo: boolean } {
+  const values = parseFlags(tool, {
+    db: { type: "string" },
+    types: { type: "string", default: "email,report" },
+    "poll-ms": { type: "string", default: "60000" },
+    "udp-port": { type: "string", default: "8001" },
+    "http-port": { type: "string", default: "8080" },
+    host: { type: "string", default: "127.0.0.1" },
+    "status-host": { type: "string", default: "127.0.0.1" },
+    "work-ms": { type: "string", default: "0" },
   });
-  const number = (name: string, value: string, min: number) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min)
-      throw new TypeError(`--${name} must be an integer >= ${min}, got ${value}`);
-    return n;
-  };
   const types = values.types
     .split(",")
     .map((t) => t.trim())
     .filter(Boolean);
-  if (types.length === 0) throw new TypeError("--types must name at least one type");
+  if (types.length === 0) usageError(tool, "--types must name at least one type");
   return {
-    db: values.db,
+    db: values.db ?? DEFAULT_DB,
+    demo: values.db === undefined,
     types,
-    pollMs: number("poll-ms", values["poll-ms"], 1),
-    udpPort: number("udp-port", values["udp-port"], 0),
-    httpPort: number("http-port", values["http-port"], 0),
+    pollMs: intFlag(tool, "poll-ms", values["poll-ms"], 1),
+    udpPort: intFlag(tool, "udp-port", values["udp-port"], 0, 65_535),
+    httpPort: intFlag(tool, "http-port", values["http-port"], 0, 65_535),
     host: values.host,
     statusHost: values["status-host"],
-    workMs: number("work-ms", values["work-ms"], 0),
+    workMs: intFlag(tool, "work-ms", values["work-ms"], 0),
   };
+}
+
+/** Deletes a SQLite database and its WAL files. */
+function removeDatabase(path: string): void {
+  for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
 }
 
 const stamp = () => new Date().toISOString();
@@ -156,13 +171,22 @@ function* drain(
   }
 }
 
-await main(function* (argv) {
+const options = parseOptions();
+
+await runTool(tool, function* () {
   yield* label("mq-kickstart");
-  // registered first, so it runs last, once everything below is closed
+  // registered first, so it runs last, once everything below is closed (and only after a
+  // start: a usage error or a busy port prints its one line and nothing else)
+  let started = false;
   yield* ensure(() => {
-    console.log(`${stamp()} mq-kickstart stopped`);
+    if (started) console.log(`${stamp()} mq-kickstart stopped`);
   });
-  const options = parseOptions(argv);
+  if (options.demo) {
+    // The demo database starts empty and leaves with the process, so a row that fails on
+    // purpose (the README's "please fail") does not fail again at every later start.
+    removeDatabase(options.db);
+    yield* ensure(() => removeDatabase(options.db));
+  }
   const inspector = yield* useInspector({ capture: { lines: 1000 } });
   const { counters } = inspector;
   for (const name of [
@@ -234,8 +258,9 @@ await main(function* (argv) {
     }
   });
 
+  started = true;
   console.log(
-    `${stamp()} mq-kickstart ready: status ${server.url}${routes.htmlPath} · udp ${udp.address.address}:${udp.address.port} · db ${options.db} · types ${options.types.join(",")} · poll every ${options.pollMs} ms`,
+    `${stamp()} mq-kickstart ready: status ${server.url}${routes.htmlPath} · udp ${udp.address.address}:${udp.address.port} · db ${options.db}${options.demo ? " (fresh demo database)" : ""} · types ${options.types.join(",")} · poll every ${options.pollMs} ms · pid ${process.pid}`,
   );
   yield* consumer;
 });

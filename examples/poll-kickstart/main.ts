@@ -5,17 +5,30 @@
  * picks the message up. A second source prints a heartbeat on a drift-free
  * ticker.
  *
- *   npx tsx examples/poll-kickstart/main.ts [--seconds 5] [--port 0]
+ *   npx tsx examples/poll-kickstart/main.ts [--seconds 5] [--port 0] (--help)
  */
-import { each, ensure, main, type Operation, spawn } from "effection";
+import { each, ensure, type Operation, spawn } from "effection";
 import { delay } from "../../src/index.js";
 import { poll, ticker, useUdpSocket } from "../../src/sources/index.js";
+import { defineTool, intFlag, parseFlags, runTool } from "../cli.js";
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const seconds = arg("seconds", 5);
+const tool = defineTool(
+  import.meta.url,
+  `usage: npx tsx examples/poll-kickstart/main.ts [--seconds N] [--port N]
+
+A consumer polled every 1.5 s or kicked at once by a UDP datagram, a heartbeat, and a producer
+that forgets every third kick; stops after N seconds.
+
+  --seconds N   how long to run (default 5)
+  --port N      the UDP port for kicks (default 0: a free one)
+  -h, --help    print this help`,
+);
+const values = parseFlags(tool, {
+  seconds: { type: "string", default: "5" },
+  port: { type: "string", default: "0" },
+});
+const seconds = intFlag(tool, "seconds", values.seconds, 0);
+const port = intFlag(tool, "port", values.port, 0, 65_535);
 const t0 = performance.now();
 const log = (message: string) =>
   console.log(`${String(Math.round(performance.now() - t0)).padStart(5)} ms  ${message}`);
@@ -34,10 +47,10 @@ function* drain(reason: string): Operation<void> {
   log(`run on ${reason}: ${done} row(s)`);
 }
 
-await main(function* () {
+await runTool(tool, function* () {
   yield* ensure(() => log("stopped: socket closed, timers cleared"));
-  const udp = yield* useUdpSocket({ port: arg("port", 0), host: "127.0.0.1" });
-  log(`listening for kicks on udp://127.0.0.1:${udp.address.port}`);
+  const udp = yield* useUdpSocket({ port, host: "127.0.0.1" });
+  log(`listening for kicks on udp://127.0.0.1:${udp.address.port} (pid ${process.pid})`);
 
   // the consumer: poll every 1.5 s, or at once on a datagram
   yield* spawn(function* () {

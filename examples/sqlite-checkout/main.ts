@@ -2,25 +2,38 @@
  * Exclusive checkouts holding a database transaction across several calls
  * (seed 004's DBI example, on better-sqlite3 in worker threads).
  *
- *   npx tsx examples/sqlite-checkout/main.ts [--db /tmp/bough-sqlite-checkout.db]
+ *   npx tsx examples/sqlite-checkout/main.ts [--db PATH] (--help)
  */
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { all, main } from "effection";
+import { all, ensure } from "effection";
 import { TaskError, usePool } from "../../src/pool/index.js";
+import { defineTool, parseFlags, runTool } from "../cli.js";
 import { insertAll, type SqliteWorker } from "./transfer.js";
 
-const { values } = parseArgs({
-  options: {
-    db: { type: "string", default: join(tmpdir(), `bough-sqlite-checkout-${process.pid}.db`) },
-  },
-});
-for (const suffix of ["", "-wal", "-shm"]) rmSync(`${values.db}${suffix}`, { force: true });
-process.env.BOUGH_SQLITE_CHECKOUT_DB = values.db;
+const tool = defineTool(
+  import.meta.url,
+  `usage: npx tsx examples/sqlite-checkout/main.ts [--db PATH]
 
-await main(function* () {
+Two SQLite transactions held across calls on exclusive checkouts of a thread pool, and one
+that fails mid-way and is rolled back.
+
+  --db PATH    the database (default: a new one in the temp directory, removed at exit;
+               an existing PATH is emptied first and kept)
+  -h, --help   print this help`,
+);
+const values = parseFlags(tool, { db: { type: "string" } });
+const db = values.db ?? join(tmpdir(), `bough-sqlite-checkout-${process.pid}.db`);
+const removeDb = () => {
+  for (const suffix of ["", "-wal", "-shm"]) rmSync(`${db}${suffix}`, { force: true });
+};
+removeDb();
+process.env.BOUGH_SQLITE_CHECKOUT_DB = db;
+
+await runTool(tool, function* () {
+  // registered before the pool, so it runs after the pool's workers have closed the database
+  if (values.db === undefined) yield* ensure(removeDb);
   const pool = yield* usePool<SqliteWorker>({
     worker: new URL("./worker.ts", import.meta.url),
     transport: "thread",

@@ -3,12 +3,24 @@
  * heartbeat and a supervised flaky job; a failing job is restarted with
  * backoff; after three seconds everything is halted and every `finally` runs.
  *
- *   npx tsx examples/supervised-selector/main.ts [--seconds 3]
+ *   npx tsx examples/supervised-selector/main.ts [--seconds 3] (--help)
  */
 import { ensure, main, type Operation, sleep } from "effection";
 import { delay, label, labelTree, supervise, useSelector, withTimeout } from "../../src/index.js";
+import { defineTool, intFlag, parseFlags } from "../cli.js";
 
-const seconds = Number(process.argv[process.argv.indexOf("--seconds") + 1]) || 3;
+const tool = defineTool(
+  import.meta.url,
+  `usage: npx tsx examples/supervised-selector/main.ts [--seconds N]
+
+One selector multiplexes a ticker, a heartbeat and a supervised flaky job; after N seconds
+everything is halted and every finally block runs.
+
+  --seconds N   how long to run (default 3)
+  -h, --help    print this help`,
+);
+const values = parseFlags(tool, { seconds: { type: "string", default: "3" } });
+const seconds = intFlag(tool, "seconds", values.seconds, 1);
 const t0 = Date.now();
 const log = (message: string) =>
   console.log(`${String(Date.now() - t0).padStart(5)} ms  ${message}`);

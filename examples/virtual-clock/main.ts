@@ -2,11 +2,25 @@
  * The virtual clock: a supervisor with a 30-second backoff and a 5-minute
  * timeout, run through one hour of virtual time in a few milliseconds.
  *
- *   npx tsx examples/virtual-clock/main.ts
+ *   npx tsx examples/virtual-clock/main.ts (--help)
  */
 import { run, spawn } from "effection";
 import { ClockContext, delay, supervise, TimeoutError, withTimeout } from "../../src/index.js";
 import { createVirtualClock } from "../../src/testing/index.js";
+import { defineTool, parseFlags } from "../cli.js";
+
+parseFlags(
+  defineTool(
+    import.meta.url,
+    `usage: npx tsx examples/virtual-clock/main.ts
+
+A supervisor with a 30-second backoff and a 5-minute timeout, run through one hour of
+virtual time in a few milliseconds. No flags.
+
+  -h, --help   print this help`,
+  ),
+  {},
+);
 
 const clock = createVirtualClock();
 const events: string[] = [];

@@ -97,6 +97,11 @@ const noopExit: Exit = (didExit) => didExit(Ok());
 /** `Ok()`; effection never mutates a Result, so one instance serves every routine. */
 const OK: Result<unknown> = Ok();
 
+/** The parent scope of the last routine made, with its reducer and its children's priority. */
+let cachedParent: Scope | undefined;
+let cachedReducer: Reducer | undefined;
+let cachedPriority = 0;
+
 const BODY = 0;
 /** Halting the children it spawned (a task does this inside its error trap). */
 const TEARDOWN = 1;
@@ -182,8 +187,15 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
   ) {
     this.iterator = iterator;
     this.pending = first;
-    this.reducer = reducerOf(parent);
-    this.entry = new Entry(this, childPriority(parent));
+    // a selector or a server makes all its routines under one scope: look its
+    // reducer and priority up once
+    if (parent !== cachedParent) {
+      cachedParent = parent;
+      cachedReducer = reducerOf(parent);
+      cachedPriority = childPriority(parent);
+    }
+    this.reducer = cachedReducer as Reducer;
+    this.entry = new Entry(this, cachedPriority);
   }
 
   /**

@@ -1,3 +1,9 @@
+/**
+ * HTTP whose handlers are branches of the task tree: `useServer`, `createRouter`, replies, long-
+ * poll, NDJSON, SSE and WebSockets.
+ *
+ * @module bough/http
+ */
 export * from "./context.js";
 export * from "./errors.js";
 export * from "./long-poll.js";

@@ -8,7 +8,8 @@ import type { App, Handler, ServerHost } from "./server.js";
 import { type StaticOptions, serveStatic } from "./static.js";
 import { acceptWebSocket, type WebSocketHandler, type WebSocketOptions } from "./websocket.js";
 
-type Method = "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS";
+/** An HTTP method a route can match ({@link Router.on}). */
+export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS";
 
 /** A router: a table of routes to handlers, usable as `useServer({ handler: router })`. */
 export interface Router extends App {
@@ -23,7 +24,7 @@ export interface Router extends App {
   /** Routes `PATCH path` to `handler`. */
   patch(path: string, handler: Handler): Router;
   /** Routes `method path` to `handler`. */
-  on(method: Method, path: string, handler: Handler): Router;
+  on(method: HttpMethod, path: string, handler: Handler): Router;
   /** Routes WebSocket upgrades on `path` to `handler`. */
   ws(path: string, handler: WebSocketHandler, options?: WebSocketOptions): Router;
   /** Serves the files under `dir` at `prefix` (GET and HEAD). */
@@ -66,9 +67,9 @@ export function createRouter(): Router {
   // a malformed URL (bad percent-encoding) finds a result whose store is null
   const fmw = FindMyWay({ ignoreTrailingSlash: true, onBadUrl: () => {} });
   const sockets = FindMyWay({ ignoreTrailingSlash: true });
-  const methods = new Set<Method>();
+  const methods = new Set<HttpMethod>();
 
-  function add(method: Method, path: string, handler: Handler) {
+  function add(method: HttpMethod, path: string, handler: Handler) {
     methods.add(method);
     fmw.on(method, path, () => {}, handler);
   }
@@ -90,7 +91,7 @@ export function createRouter(): Router {
 
   const router: Router = {
     handle(ctx) {
-      const method = (ctx.request.method ?? "GET") as Method;
+      const method = (ctx.request.method ?? "GET") as HttpMethod;
       const url = ctx.request.url ?? "/";
       // HEAD runs the GET route; node:http sends its status and headers, never a body
       const found = fmw.find(method, url) ?? (method === "HEAD" ? fmw.find("GET", url) : null);

@@ -1,3 +1,9 @@
+/**
+ * The inspector: the live task tree, counters and the last lines of stdout and stderr, as JSON and
+ * as an HTML page.
+ *
+ * @module bough/inspect
+ */
 export * from "./capture.js";
 export * from "./counters.js";
 export * from "./inspector.js";

@@ -36,8 +36,10 @@ export type InterfaceOf<W> = [W] extends [WorkerDefinition<infer I>]
     ? W
     : WorkerMethods;
 
-type Params<F> = F extends (...args: infer P) => any ? P : unknown[];
-type Result<F> = F extends (...args: any[]) => infer R ? Awaited<R> : unknown;
+/** The argument list of a worker function `F` (what a call sends). */
+export type CallParams<F> = F extends (...args: infer P) => any ? P : unknown[];
+/** What a call of worker function `F` returns to the caller (its awaited result). */
+export type CallResult<F> = F extends (...args: any[]) => infer R ? Awaited<R> : unknown;
 
 /**
  * `call` of a checkout (and `run` of a pool), typed from the worker's
@@ -45,16 +47,21 @@ type Result<F> = F extends (...args: any[]) => infer R ? Awaited<R> : unknown;
  * (a string first argument is sent as the method, as AnyEvent::Task does).
  */
 export type CallFunction<I> = [I] extends [WorkerFunction]
-  ? (...args: Params<I>) => Operation<Result<I>>
-  : <M extends keyof I & string>(method: M, ...args: Params<I[M]>) => Operation<Result<I[M]>>;
+  ? (...args: CallParams<I>) => Operation<CallResult<I>>
+  : <M extends keyof I & string>(
+      method: M,
+      ...args: CallParams<I[M]>
+    ) => Operation<CallResult<I[M]>>;
 
 /**
  * The typed proxy of a checkout: one operation-returning function per method
  * (or, for a function interface, the function itself).
  */
 export type WorkerApi<I> = [I] extends [WorkerFunction]
-  ? (...args: Params<I>) => Operation<Result<I>>
-  : { readonly [M in keyof I & string]: (...args: Params<I[M]>) => Operation<Result<I[M]>> };
+  ? (...args: CallParams<I>) => Operation<CallResult<I>>
+  : {
+      readonly [M in keyof I & string]: (...args: CallParams<I[M]>) => Operation<CallResult<I[M]>>;
+    };
 
 let activated = false;
 

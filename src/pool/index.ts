@@ -1,3 +1,9 @@
+/**
+ * The worker pool (AnyEvent::Task in TypeScript): `defineWorker`, `usePool` with exclusive
+ * checkouts on threads, processes or a remote worker server, and `serveWorkers`.
+ *
+ * @module bough/pool
+ */
 export type { Checkout } from "./checkout.js";
 export {
   createDeferredLog,
@@ -8,6 +14,8 @@ export {
 } from "./deferred-log.js";
 export {
   type CallFunction,
+  type CallParams,
+  type CallResult,
   defineWorker,
   type InterfaceOf,
   type WorkerApi,
