@@ -147,4 +147,35 @@ describe("a consumer of the packed tarball", () => {
     expect(node("app-cjs.cjs")).toMatchObject({ selected: "two" });
     expect(existsSync(join(scratch, "node_modules/tsx"))).toBe(false);
   }, 240_000);
+
+  it("is refused at install beside effection 4.0, with a message naming both versions", () => {
+    const app = mkdtempSync(join(tmpdir(), "bough-effection-402-"));
+    try {
+      const packed = JSON.parse(
+        npm(["pack", "--json", "--ignore-scripts", "--pack-destination", app], root),
+      ) as { filename: string }[];
+      writeFileSync(
+        join(app, "package.json"),
+        JSON.stringify({
+          name: "app-on-effection-4-0",
+          private: true,
+          type: "module",
+          dependencies: { bough: `file:./${packed[0]?.filename}`, effection: "4.0.2" },
+        }),
+      );
+      // effection 4.0 lacks what bough's light routines need (effection/experimental); npm
+      // says so before anything runs instead of a second effection copy failing later
+      let message = "";
+      try {
+        npm(["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"], app);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/ERESOLVE/);
+      expect(message).toMatch(/effection@4\.0\.2/);
+      expect(message).toContain(`peer effection@"${pkg.peerDependencies?.effection}"`);
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
