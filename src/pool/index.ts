@@ -36,6 +36,7 @@ export {
   usePool,
 } from "./pool.js";
 export type {
+  ByeFrame,
   ClientFrame,
   DoFrame,
   DoneFrame,
