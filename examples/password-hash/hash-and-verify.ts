@@ -12,7 +12,7 @@ type HashWorker = (typeof worker)["interface"];
 export function* hashAndVerify(
   pool: Pool<HashWorker>,
   password: string,
-  timeout = 5000,
+  timeout = 30_000, // covers forking a worker that compiles through tsx, slow on a loaded machine
 ): Operation<boolean> {
   const checkout = yield* pool.checkout({ timeout });
   const crypted = yield* checkout.api.hash(password);

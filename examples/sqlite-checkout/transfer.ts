@@ -11,7 +11,9 @@ export type SqliteWorker = (typeof worker)["interface"];
  * checkout gets a fresh worker.
  */
 export function* insertAll(pool: Pool<SqliteWorker>, users: [string, string][]): Operation<number> {
-  const checkout = yield* pool.checkout({ timeout: 5000 });
+  // generous: the wait includes starting a worker (a .ts worker compiles through tsx,
+  // which takes seconds on a loaded machine)
+  const checkout = yield* pool.checkout({ timeout: 30_000 });
   yield* checkout.api.begin();
   let inserted = 0;
   for (const [username, email] of users) inserted += yield* checkout.api.insert(username, email);

@@ -20,7 +20,7 @@ const start = (file: string, args: string[] = []) => {
 describe("examples/password-hash", () => {
   it("hashes and verifies through a forked worker server in one command", async () => {
     const app = start("examples/password-hash/main.ts", ["--password", "hunter2"]);
-    expect(await app.exited()).toBe(0);
+    expect(await app.exited(), app.output()).toBe(0);
     expect(app.output()).toMatch(/Hashed password is \$2b\$10\$[./A-Za-z0-9]{53}/);
     expect(app.output()).toContain("Verify result is 1");
     const pid = Number(/forked worker server pid (\d+)/.exec(app.output())?.[1]);

@@ -12,7 +12,7 @@ describe("examples/sqlite-checkout", () => {
   it("commits whole transactions and rolls back the one that failed mid-way", async () => {
     const db = join(tmpdir(), `bough-e2e-sqlite-${process.pid}.db`);
     const app = runExample("examples/sqlite-checkout/main.ts", ["--db", db]);
-    expect(await app.exited()).toBe(0);
+    expect(await app.exited(), app.output()).toBe(0);
     expect(app.output()).toContain("committed two transactions: 2 + 2 rows");
     expect(app.output()).toContain("UNIQUE constraint failed");
     const conn = new Database(db, { readonly: true });
