@@ -437,7 +437,10 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
               return Err(failure as Error) as Result<T>;
             }
           })
-          .then((outcome) => this.complete(outcome));
+          .then(
+            (outcome) => this.complete(outcome),
+            (failure) => this.complete(Err(failure)),
+          );
       },
     );
   }
