@@ -222,10 +222,8 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     // only registers what the item waits for; anything it resumes or spawns is
     // still scheduled by the reducer, in order (the conformance suite checks).
     const pending = this.pending;
-    if (pending === undefined) {
-      this.schedule();
-      return;
-    }
+    // interrupted before it started: resume() dropped the effect and scheduled the unwinding
+    if (pending === undefined) return;
     this.pending = undefined;
     // An effect that resolves inside enter() must not step the routine before
     // perform() installed its exit (the reducer never steps re-entrantly).
@@ -390,16 +388,6 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
 
   // --- driving ---
 
-  /** The reducer's step: yields the first effect, or steps the iterator once. */
-  turn(): IteratorResult<Effect<unknown>, T> {
-    const pending = this.pending;
-    if (pending) {
-      this.pending = undefined;
-      return { done: false, value: pending };
-    }
-    return this.step();
-  }
-
   /**
    * Fallback mode: the whole operation runs as an effection task in the
    * parent scope. `scoped()` is its error boundary, so a failure settles this
@@ -487,6 +475,14 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
   finished(result: Result<unknown>): void {
     if (this.phase === BODY) {
       let outcome = result as Result<T>;
+      if (!outcome.ok && this.unwinding) {
+        // Thrown while an unwind was still pending (a raise or a halt that
+        // arrived in a critical section): a task's own wrappers take one more
+        // step before its trap sees the throw, and that step returns instead,
+        // dropping it. The task ends with the raised failure, or halted.
+        this.unwinding = false;
+        outcome = OK as Result<T>;
+      }
       if (outcome.ok && this.raised) outcome = Err(this.raised.error as Error);
       const dispose = this.dispose;
       if (!dispose) {
@@ -684,7 +680,7 @@ class Entry implements ReducerEntry {
   }
   step(): IteratorResult<unknown, unknown> {
     stepped = this;
-    return this.routine.turn();
+    return this.routine.step();
   }
   perform(effect: unknown): void {
     this.routine.perform(effect as Effect<unknown>);

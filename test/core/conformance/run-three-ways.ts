@@ -71,38 +71,62 @@ function outcomeOf(outcome: string, halted: boolean): string {
   return halted ? "halted" : outcome;
 }
 
+/** What the caller of one run has seen so far. */
+interface Run {
+  outcome?: string;
+  /** A halt was asked for before the run had an outcome. */
+  halted: boolean;
+  /** The halt (if any) has returned or thrown. */
+  haltDone: boolean;
+}
+
+/**
+ * Drives `run` (see {@link drive}), halting it through `halt` in a task of
+ * `scope` at the program's halt time; returns what the caller observed.
+ */
+async function observe(
+  clock: VirtualClock,
+  scope: Scope,
+  env: Env,
+  program: Program,
+  run: Run,
+  halt: () => Operation<void>,
+): Promise<Observed | undefined> {
+  const settled = await drive(
+    clock,
+    program,
+    () =>
+      haltWith(scope, env, halt, () => {
+        run.halted = run.outcome === undefined;
+      }).then(() => {
+        run.haltDone = true;
+      }),
+    () => run.outcome !== undefined && (program.haltAt === undefined || run.haltDone),
+  );
+  if (!settled) return { trace: env.trace, outcome: STUCK };
+  return undefined;
+}
+
 /** The reference: the program as an effection task, joined by its caller. */
 export async function asTask(program: Program): Promise<Observed> {
   const clock = createVirtualClock();
   const env = newEnv(clock);
   const [scope, destroy] = createScope();
   scope.set(ClockContext, clock);
-  let outcome: string | undefined;
-  let halted = false;
-  let haltDone = false;
+  const run: Run = { halted: false, haltDone: false };
   const task = scope.run(interpret(program, env));
   task.then(
     (value) => {
-      outcome = `value ${value}`;
+      run.outcome = `value ${value}`;
     },
     (error) => {
-      outcome = `error ${describeError(env, error)}`;
+      run.outcome = `error ${describeError(env, error)}`;
     },
   );
-  const settled = await drive(
-    clock,
-    program,
-    () =>
-      haltWith(scope, env, task.halt.bind(task), () => {
-        halted = outcome === undefined;
-      }).then(() => {
-        haltDone = true;
-      }),
-    () => outcome !== undefined && (program.haltAt === undefined || haltDone),
-  );
-  if (!settled) return { trace: env.trace, outcome: STUCK };
+  const stuck = await observe(clock, scope, env, program, run, () => task.halt());
+  if (stuck) return stuck;
   await destroy();
-  return { trace: env.trace, outcome: outcomeOf(outcome as string, halted) };
+  return { trace: env.trace, outcome: outcomeOf(run.outcome as string, run.halted) };
 }
 
 /** Halts through `halt` in a task of `scope` and writes the result to the trace. */
@@ -127,9 +151,7 @@ export async function asItem(program: Program): Promise<Observed> {
   const env = newEnv(clock);
   const [scope, destroy] = createScope();
   scope.set(ClockContext, clock);
-  let outcome: string | undefined;
-  let halted = false;
-  let haltDone = false;
+  const run: Run = { halted: false, haltDone: false };
   let halt: () => Operation<void> = () => {
     throw new Error("not started");
   };
@@ -138,33 +160,18 @@ export async function asItem(program: Program): Promise<Observed> {
     const item = selector.add(0, interpret(program, env)());
     halt = () => item.halt();
     try {
-      for (const { value } of yield* selector.select()) outcome = `value ${value}`;
+      for (const { value } of yield* selector.select()) run.outcome = `value ${value}`;
     } catch (error) {
-      outcome =
+      run.outcome =
         error instanceof SelectorEmptyError ? "error halted" : `error ${describeError(env, error)}`;
     }
     yield* suspend();
   });
-  const settled = await drive(
-    clock,
-    program,
-    () =>
-      haltWith(
-        scope,
-        env,
-        () => halt(),
-        () => {
-          halted = outcome === undefined;
-        },
-      ).then(() => {
-        haltDone = true;
-      }),
-    () => outcome !== undefined && (program.haltAt === undefined || haltDone),
-  );
-  if (!settled) return { trace: env.trace, outcome: STUCK };
+  const stuck = await observe(clock, scope, env, program, run, () => halt());
+  if (stuck) return stuck;
   await owner.halt();
   await destroy();
-  return { trace: env.trace, outcome: outcomeOf(outcome as string, halted) };
+  return { trace: env.trace, outcome: outcomeOf(run.outcome as string, run.halted) };
 }
 
 /** A server that runs whatever program the next request names, on a virtual clock. */
