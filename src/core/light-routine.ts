@@ -10,6 +10,7 @@ import {
   scoped,
   type Task,
 } from "effection";
+import { Continuation } from "./continuation.js";
 import {
   childPriority,
   createChildScope,
@@ -168,11 +169,6 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
   /** A turn asked for meanwhile, taken once the effect is entered. */
   private deferred = false;
 
-  /**
-   * @param iterator an operation's iterator, already stepped once
-   * @param first the effect that first step yielded
-   * @param parent the scope a lazily created scope hangs from
-   */
   /** effection's reducer, which steps this routine as it steps a task. */
   private reducer: Reducer;
   /** What the reducer schedules: this routine, seen at its task's priority. */
@@ -180,6 +176,11 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
   /** In fallback mode (light routines off), the task that runs the operation. */
   private task: Task<Result<T>> | undefined;
 
+  /**
+   * @param iterator an operation's iterator, already stepped once
+   * @param first the effect that first step yielded
+   * @param parent the scope a lazily created scope hangs from
+   */
   constructor(
     iterator: Iterator<Effect<unknown>, T, unknown>,
     first: Effect<unknown>,
@@ -524,65 +525,6 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
 
 /** Thrown by {@link LightRoutine.future} to ask {@link LightRoutine.perform} for a task. */
 const NEEDS_TASK = Symbol("bough.light-routine.needs-task");
-
-/**
- * An operation that yields `effect` and then continues `iterator`: the rest
- * of a light routine's operation, as a task's body after a hand-off.
- */
-class Continuation<T> implements Operation<T>, Iterator<Effect<unknown>, T, unknown> {
-  /** Whether a task has stepped it (a task halted before its first turn never does). */
-  started = false;
-
-  constructor(
-    private iterator: Iterator<Effect<unknown>, T, unknown>,
-    private effect: Effect<unknown> | undefined,
-  ) {}
-
-  [Symbol.iterator]() {
-    return this;
-  }
-
-  /** Returns from the operation, running its `finally` blocks (which may suspend). */
-  *close(): Generator<Effect<unknown>, void, unknown> {
-    if (this.started) return;
-    this.started = true;
-    const iterator = this.iterator;
-    let step = iterator.return ? iterator.return() : { done: true as const, value: undefined };
-    while (!step.done) {
-      try {
-        step = iterator.next(yield step.value);
-      } catch (error) {
-        if (!iterator.throw) throw error;
-        step = iterator.throw(error);
-      }
-    }
-  }
-
-  next(value?: unknown): IteratorResult<Effect<unknown>, T> {
-    this.started = true;
-    const effect = this.effect;
-    if (effect) {
-      this.effect = undefined;
-      return { done: false, value: effect };
-    }
-    return this.iterator.next(value);
-  }
-
-  throw(error?: unknown): IteratorResult<Effect<unknown>, T> {
-    this.started = true;
-    this.effect = undefined;
-    if (this.iterator.throw) return this.iterator.throw(error);
-    throw error;
-  }
-
-  return(): IteratorResult<Effect<unknown>, T> {
-    this.started = true;
-    this.effect = undefined;
-    return (
-      this.iterator.return ? this.iterator.return() : { done: true, value: undefined }
-    ) as IteratorResult<Effect<unknown>, T>;
-  }
-}
 
 /** Joins `task`; halts it (waiting for its cleanup) if the joiner is halted first. */
 function* join<T>(task: Task<T>): Generator<Effect<unknown>, T, unknown> {

@@ -1,16 +1,7 @@
-import {
-  action,
-  type Effect,
-  type Operation,
-  type Result,
-  race,
-  resource,
-  type Scope,
-  useScope,
-} from "effection";
-import { thrownValue } from "./effection-internals.js";
+import { action, type Operation, race, resource, type Scope, useScope } from "effection";
 import { isHalted, SelectorEmptyError } from "./errors.js";
-import { LightRoutine } from "./light-routine.js";
+import { RoutineGroup, type RoutineReports } from "./routine-group.js";
+import { createWakeCell } from "./wake-cell.js";
 
 /** One finished item, as returned by {@link Selector.select}. */
 export interface Selected<T, D> {
@@ -72,59 +63,33 @@ const FINISHED_ITEM: SelectorItem = {
 };
 
 /**
- * An item that suspended. `add()` runs every item's first step inline; an
- * item that suspends continues as a {@link LightRoutine} (a few µs) rather
- * than an effection task (~40–100 µs), and reports its outcome here. The
- * routine is also the item's handle: its `halt()` unwinds the item and waits
- * for its `finally` blocks.
+ * The selector: a {@link RoutineGroup} of items (an item that suspends is a
+ * light routine, a few µs, not an effection task) whose outcomes are queued
+ * for `select()`. Each item is tagged with its data and, for a generator's
+ * item, its slot.
  */
-class ItemRoutine<T, D> extends LightRoutine<T> implements SelectorItem {
-  /** Neighbours in the selector's list of live items (cheaper than a Set). */
-  before: ItemRoutine<T, D> | undefined;
-  after: ItemRoutine<T, D> | undefined;
-
-  constructor(
-    private selector: SelectorImpl<T, D>,
-    private tag: D,
-    private slot: Slot<T, D> | undefined,
-    iterator: Iterator<Effect<unknown>, T, unknown>,
-    first: Effect<unknown>,
-    scope: Scope,
-  ) {
-    super(iterator, first, scope);
-  }
-
-  protected done(outcome: Result<T>): void {
-    const selector = this.selector;
-    selector.unlink(this);
-    // A halted item is dropped; an error while halting fails the halt instead
-    // (see LightRoutine.halt), as in effection.
-    if (this.interrupted) selector.dropped(this.slot);
-    else if (outcome.ok) selector.succeeded(this.tag, outcome.value, this.slot);
-    else if (isHalted(outcome.error)) selector.dropped(this.slot);
-    else selector.failed(thrownValue(outcome.error), this.slot);
-  }
-}
-
-class SelectorImpl<T, D> implements Selector<T, D> {
-  running = 0;
+class SelectorImpl<T, D> implements Selector<T, D>, RoutineReports<T, D, Slot<T, D> | undefined> {
   closed = false;
+  private group: RoutineGroup<T, D, Slot<T, D> | undefined>;
   /** Values of finished items, in completion order, not yet selected. */
   values: Selected<T, D>[] = [];
   /** Errors of failed items, in completion order, not yet thrown by select. */
   failures: unknown[] = [];
   slots: Slot<T, D>[] = [];
-  waiters: (() => void)[] = [];
-  private waking = false;
-  /** Counts waits in `changed()` (lets `runUntil` see a select that did not wait). */
-  waits = 0;
-  /** The first of the items that suspended and have not finished. */
-  live: ItemRoutine<T, D> | undefined;
+  /**
+   * Signalled when an item finishes. It wakes `select()` once per microtask,
+   * not once per finished item: items that finish together (promises settling
+   * in one tick) are delivered by one `select()` (FACTS.md: 4.5 → 0.46 µs per
+   * item). Its `waits` lets `runUntil` see a `select()` that did not wait.
+   */
+  private changed = createWakeCell("microtask");
 
-  constructor(private scope: Scope) {}
+  constructor(scope: Scope) {
+    this.group = new RoutineGroup(scope, this);
+  }
 
   get size(): number {
-    return this.running;
+    return this.group.size;
   }
 
   add(data: D, op: Operation<T>): SelectorItem {
@@ -146,8 +111,8 @@ class SelectorImpl<T, D> implements Selector<T, D> {
     for (;;) {
       if (this.failures.length > 0) throw this.failures.shift();
       if (this.values.length > 0) return this.take();
-      if (this.running === 0) throw new SelectorEmptyError();
-      yield* this.changed();
+      if (this.group.size === 0) throw new SelectorEmptyError();
+      yield* this.changed.wait();
     }
   }
 
@@ -162,14 +127,14 @@ class SelectorImpl<T, D> implements Selector<T, D> {
       {
         *[Symbol.iterator]() {
           for (;;) {
-            const waits = self.waits;
+            const waits = self.changed.waits;
             if (
-              self.running === 0 &&
+              self.group.size === 0 &&
               self.values.length === 0 &&
               self.failures.length === 0 &&
               !self.slots.some((s) => s.refill)
             ) {
-              yield* self.changed();
+              yield* self.changed.wait();
             } else {
               yield* self.select();
             }
@@ -177,7 +142,7 @@ class SelectorImpl<T, D> implements Selector<T, D> {
             // e.g. a generator of ready items): give `op` its turn — the
             // reducer's, then the event loop's — before selecting again, or
             // it could never win (Future::Selector's run_until_ready test).
-            if (self.waits === waits) yield* yieldToEventLoop();
+            if (self.changed.waits === waits) yield* yieldToEventLoop();
           }
         },
       } as Operation<R>,
@@ -191,18 +156,7 @@ class SelectorImpl<T, D> implements Selector<T, D> {
    */
   *close(): Operation<void> {
     this.closed = true;
-    const live: ItemRoutine<T, D>[] = [];
-    for (let item = this.live; item; item = item.after) live.push(item);
-    for (const routine of live) routine.interrupt();
-    let failure: { error: unknown } | undefined;
-    for (const routine of live) {
-      try {
-        yield* routine.halt();
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-    if (failure) throw failure.error;
+    yield* this.group.close();
   }
 
   private assertOpen() {
@@ -223,85 +177,28 @@ class SelectorImpl<T, D> implements Selector<T, D> {
 
   private start(data: D, op: Operation<T>, slot: Slot<T, D> | undefined): SelectorItem {
     this.assertOpen();
-    const iterator = op[Symbol.iterator]();
-    let first: IteratorResult<Effect<unknown>, T>;
-    try {
-      first = iterator.next();
-    } catch (error) {
-      this.failed(error, slot);
-      return FINISHED_ITEM;
-    }
-    if (first.done) {
-      this.succeeded(data, first.value, slot);
-      return FINISHED_ITEM;
-    }
-    this.running++;
-    const routine = new ItemRoutine(this, data, slot, iterator, first.value, this.scope);
-    const head = this.live;
-    if (head) {
-      routine.after = head;
-      head.before = routine;
-    }
-    this.live = routine;
-    routine.start();
-    return routine;
+    return this.group.start(data, slot, op) ?? FINISHED_ITEM;
   }
 
-  /** Removes a settled item from the live list. */
-  unlink(item: ItemRoutine<T, D>) {
-    this.running--;
-    const { before, after } = item;
-    if (before) before.after = after;
-    else this.live = after;
-    if (after) after.before = before;
-    item.before = item.after = undefined;
-  }
+  // --- what the group reports ---
 
-  succeeded(data: D, value: T, slot: Slot<T, D> | undefined) {
+  returned(data: D, slot: Slot<T, D> | undefined, value: T): void {
     if (slot) slot.refill = true;
     this.values.push({ data, value });
-    this.wake();
+    this.changed.signal();
   }
 
-  failed(error: unknown, slot: Slot<T, D> | undefined) {
+  failed(_data: D, slot: Slot<T, D> | undefined, error: unknown, halted: boolean): void {
     if (slot) slot.refill = true;
-    this.failures.push(error);
-    this.wake();
+    // A halted item is dropped: an error while halting fails its halt() instead, and
+    // an item that failed by joining a halted task was halted in effect; as in effection.
+    if (!halted && !isHalted(error)) this.failures.push(error);
+    this.changed.signal();
   }
 
-  dropped(slot: Slot<T, D> | undefined) {
+  halted(_data: D, slot: Slot<T, D> | undefined): void {
     if (slot) slot.refill = true;
-    this.wake();
-  }
-
-  /**
-   * Wakes the waiting `select()` once per microtask, not once per finished
-   * item: items that finish together (promises settling in one tick) are
-   * delivered by one `select()` (FACTS.md: 4.5 → 0.46 µs per item).
-   */
-  private wake() {
-    if (this.waiters.length === 0 || this.waking) return;
-    this.waking = true;
-    queueMicrotask(this.flush);
-  }
-
-  private flush = () => {
-    this.waking = false;
-    const waiters = this.waiters;
-    if (waiters.length === 0) return;
-    this.waiters = [];
-    for (const wake of waiters) wake();
-  };
-
-  changed(): Operation<void> {
-    this.waits++;
-    return action<void>((resolve) => {
-      this.waiters.push(resolve);
-      return () => {
-        const i = this.waiters.indexOf(resolve);
-        if (i >= 0) this.waiters.splice(i, 1);
-      };
-    });
+    this.changed.signal();
   }
 
   private take(): Selected<T, D>[] {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { action, type Operation } from "effection";
+import type { TimerSet } from "../core/timer-set.js";
 import { MalformedJsonError, PayloadTooLargeError, StreamClosedError } from "./errors.js";
-import type { Timers } from "./timers.js";
 
 /**
  * What a request context needs from the server that runs it. Implemented by
@@ -11,7 +11,7 @@ export interface RequestHost {
   /** The largest request body `ctx.body()`/`ctx.json()` accept, in bytes. */
   readonly maxBodyBytes: number;
   /** Shared heartbeat and timeout timers. */
-  readonly timers: Timers;
+  readonly timers: TimerSet;
   /** True once the server has begun shutting down. */
   readonly closing: boolean;
   /** Registers `fn` to run when shutdown begins; returns an unregister function. */

@@ -14,6 +14,5 @@ export * from "./router.js";
 export * from "./server.js";
 export * from "./sse.js";
 export * from "./static.js";
-export * from "./timers.js";
 export * from "./websocket.js";
 export * from "./writer.js";

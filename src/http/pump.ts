@@ -1,10 +1,10 @@
 import type { ServerResponse } from "node:http";
 import { action, type Operation, type Stream } from "effection";
+import { Continuation } from "../core/continuation.js";
 import { CursorExpiredError, InvalidCursorError } from "../core/errors.js";
 import { withLease } from "../core/lease.js";
 import type { RequestContext } from "./context.js";
 import { HttpError } from "./errors.js";
-import { Resumed } from "./resumed.js";
 import { type BackpressureOptions, createStreamWriter, type StreamWriter } from "./writer.js";
 
 /** Options shared by the streaming replies (`sse`, `ndjson`). */
@@ -122,7 +122,7 @@ function* copy<T>(
       if (first.done) {
         next = first.value;
       } else {
-        next = yield* new Resumed(peek, first);
+        next = yield* new Continuation<IteratorResult<T, unknown>>(peek, first.value);
         // Woken by the source: let it finish its burst before draining, so a
         // broadcast of many messages costs one wake-up per connection, not one
         // per message (and one write syscall, see the writer's cork).

@@ -1,16 +1,14 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import type { Effect, Result } from "effection";
 import { action, type Operation, race, resource, type Scope, useScope } from "effection";
 import { type Clock, useClock } from "../core/clock.js";
-import { thrownValue } from "../core/effection-internals.js";
+import { Continuation } from "../core/continuation.js";
 import { isHalted } from "../core/errors.js";
-import { LightRoutine } from "../core/light-routine.js";
+import { RoutineGroup, type RoutineReports } from "../core/routine-group.js";
+import { createTimerSet, type TimerSet } from "../core/timer-set.js";
 import { RequestContext, type RequestHost } from "./context.js";
 import { HttpError, isClientGone } from "./errors.js";
 import { type BodyReply, error, StreamReply, writeValue } from "./reply.js";
-import { Resumed } from "./resumed.js";
-import { createTimers, type Timers } from "./timers.js";
 
 /**
  * A request handler: `function* (ctx) { … return reply }`. It may return a
@@ -125,59 +123,40 @@ function* respond(ctx: RequestContext, handler: Operation<unknown>): Operation<u
 }
 
 /**
- * A request that suspended: it continues as a light routine (a few µs and no
- * effection Task) under the server's scope, and reports to the host when it
- * ends. A scope is created for it only if it touches one (`spawn`,
- * `resource`, contexts…), so a long-poll waiting on `hub.next()` costs no
- * task at all.
- *
- * Like a task, the routine settles only after its scope is torn down, so the
- * reply is written then: a child that fails while the handler runs, or while
- * its scope is torn down, turns the reply into a 500 (a reset once a stream
- * began), never into silence.
+ * The server's state. Requests, streams and WebSockets run in one
+ * {@link RoutineGroup} tagged with their context and whether their value is
+ * the reply: inline until they suspend, then as light routines (a few µs and
+ * no effection task) under the server's scope. A scope is created for one
+ * only if it touches one (`spawn`, `resource`, contexts…), so a long-poll
+ * waiting on `hub.next()` costs no task at all. Like a task, a routine
+ * settles only after its scope is torn down, so the reply is written then: a
+ * child that fails while the handler runs, or while its scope is torn down,
+ * turns the reply into a 500 (a reset once a stream began), never silence.
  */
-class RequestRoutine extends LightRoutine<unknown> {
-  constructor(
-    private host: Host,
-    private ctx: RequestContext,
-    private replies: boolean,
-    iterator: Iterator<Effect<unknown>, unknown, unknown>,
-    first: Effect<unknown>,
-    scope: Scope,
-  ) {
-    super(iterator, first, scope);
-  }
-
-  protected done(outcome: Result<unknown>): void {
-    this.host.ended(this.ctx, this.replies, outcome, this.interrupted);
-  }
-}
-
-class Host implements ServerHost {
+class Host implements ServerHost, RoutineReports<unknown, RequestContext, boolean> {
   closing = false;
-  active = 0;
   readonly maxBodyBytes: number;
-  readonly timers: Timers;
+  readonly timers: TimerSet;
   readonly app: App;
   private hooks = new Set<() => void>();
   private sockets = new Set<Duplex>();
-  /** Requests that suspended and have not finished. */
-  private live = new Set<RequestContext>();
-  private idle: (() => void) | undefined = undefined;
+  /** Requests, streams and WebSockets that suspended and have not finished. */
+  private group: RoutineGroup<unknown, RequestContext, boolean>;
   private logger: ServerLogger;
 
-  constructor(
-    private scope: Scope,
-    clock: Clock,
-    options: ServerOptions,
-  ) {
+  constructor(scope: Scope, clock: Clock, options: ServerOptions) {
+    this.group = new RoutineGroup(scope, this);
     this.maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
-    this.timers = createTimers(scope, clock);
+    this.timers = createTimerSet(scope, clock);
     const handler = options.handler;
     this.app = typeof handler === "function" ? { handle: handler } : handler;
     this.logger = options.logger ?? {
       error: (message, error) => console.error(message, error),
     };
+  }
+
+  get active(): number {
+    return this.group.size;
   }
 
   onShutdown(fn: () => void): () => void {
@@ -223,7 +202,7 @@ class Host implements ServerHost {
       if (value instanceof StreamReply) this.startRequest(ctx, value.run(ctx));
       else this.reply(ctx, value);
     } else {
-      this.startRequest(ctx, respond(ctx, new Resumed(iterator, first)));
+      this.startRequest(ctx, respond(ctx, new Continuation(iterator, first.value)));
     }
   };
 
@@ -245,29 +224,37 @@ class Host implements ServerHost {
     }
   }
 
+  // --- what the group reports: a request, stream or WebSocket has ended ---
+
+  returned(ctx: RequestContext, replies: boolean, value: unknown): void {
+    try {
+      if (replies) this.reply(ctx, value);
+    } finally {
+      ctx.end();
+    }
+  }
+
   /**
-   * A request, stream or WebSocket that suspended has ended: answer the
-   * client (when `replies`) with the value or the failure, and log a failure
+   * Answers the client (when `replies`) with the failure, and logs a failure
    * nobody else will see (a WebSocket's, or one while halting).
    */
-  ended(ctx: RequestContext, replies: boolean, outcome: Result<unknown>, halted: boolean): void {
+  failed(ctx: RequestContext, replies: boolean, error: unknown, halted: boolean): void {
     try {
-      if (outcome.ok) {
-        if (replies && !halted) this.reply(ctx, outcome.value);
-      } else {
-        const error = thrownValue(outcome.error);
-        if (halted) {
-          if (!isHalted(error)) this.log(`cleanup failed: ${ctx.method} ${ctx.path}`, error);
-        } else if (replies) {
-          // even a halt error: the handler was not halted, so it failed (joined a halted task)
-          this.fail(ctx, error);
-        } else if (!isHalted(error)) {
-          this.log(`request failed: ${ctx.method} ${ctx.path}`, error);
-        }
+      if (halted) {
+        if (!isHalted(error)) this.log(`cleanup failed: ${ctx.method} ${ctx.path}`, error);
+      } else if (replies) {
+        // even a halt error: the handler was not halted, so it failed (joined a halted task)
+        this.fail(ctx, error);
+      } else if (!isHalted(error)) {
+        this.log(`request failed: ${ctx.method} ${ctx.path}`, error);
       }
     } finally {
-      this.finish(ctx);
+      ctx.end();
     }
+  }
+
+  halted(ctx: RequestContext): void {
+    ctx.end();
   }
 
   private fail(ctx: RequestContext, failure: unknown): void {
@@ -305,33 +292,8 @@ class Host implements ServerHost {
    * `replies`, its value (or failure) is the response.
    */
   start(ctx: RequestContext, op: Operation<unknown>, replies = false): void {
-    const iterator = op[Symbol.iterator]();
-    let first: IteratorResult<Effect<unknown>, unknown>;
-    try {
-      first = iterator.next();
-    } catch (error) {
-      if (replies) this.fail(ctx, error);
-      else this.log(`request failed: ${ctx.method} ${ctx.path}`, error);
-      return;
-    }
-    if (first.done) {
-      if (replies) this.reply(ctx, first.value);
-      return;
-    }
-    this.active++;
-    this.live.add(ctx);
-    const routine = new RequestRoutine(this, ctx, replies, iterator, first.value, this.scope);
-    ctx.halter = () => routine.interrupt();
-    routine.start();
-  }
-
-  /** Bookkeeping when a request, stream or WebSocket that was counted ends. */
-  finish(ctx: RequestContext): void {
-    if (ctx.finished) return;
-    ctx.end();
-    this.live.delete(ctx);
-    this.active--;
-    if (this.active === 0 && this.idle !== undefined) this.idle();
+    const member = this.group.start(ctx, replies, op);
+    if (member) ctx.halter = () => member.interrupt();
   }
 
   /**
@@ -349,25 +311,15 @@ class Host implements ServerHost {
       }
     }
     if (this.active > 0) {
-      yield* race([this.whenIdle(), clock.sleep(graceMs)]);
+      yield* race([this.group.whenEmpty(), clock.sleep(graceMs)]);
     }
     for (const socket of this.sockets) socket.destroy();
-    for (const ctx of [...this.live]) {
+    this.group.forEach(({ key: ctx }) => {
       ctx.response.destroy();
       ctx.halt();
-    }
-    // requests run as light routines, outside effection's tree: wait for their finally blocks
-    if (this.active > 0) yield* this.whenIdle();
-  }
-
-  private whenIdle(): Operation<void> {
-    return action<void>((resolve) => {
-      if (this.active === 0) resolve();
-      else this.idle = resolve;
-      return () => {
-        this.idle = undefined;
-      };
     });
+    // requests run as light routines, outside effection's tree: wait for their finally blocks
+    yield* this.group.whenEmpty();
   }
 }
 

@@ -1,7 +1,8 @@
 import { type IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import { action, type Operation, type Stream, type Subscription } from "effection";
+import type { Operation, Stream, Subscription } from "effection";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import { createWakeCell } from "../core/wake-cell.js";
 import { RequestContext } from "./context.js";
 import { SlowConsumerError, StreamClosedError } from "./errors.js";
 import type { ServerHost } from "./server.js";
@@ -67,10 +68,12 @@ class Connection implements WebSocketConnection, Subscription<WebSocketMessage, 
   dropped = 0;
   alive = true;
   private inbox: WebSocketMessage[] = [];
-  private reader: ((result: IteratorResult<WebSocketMessage, void>) => void) | undefined;
+  /** Signalled when a message arrives or the socket closes (the reader waits on it). */
+  private arrived = createWakeCell();
   private ended = false;
   private paused = false;
-  private waiting: (() => void) | undefined = undefined;
+  /** Signalled when a send was flushed or the socket closes (a sender over its cap waits on it). */
+  private flushed = createWakeCell();
   private readonly cap: number;
   private readonly policy: BackpressurePolicy;
   private readonly maxQueued: number;
@@ -84,13 +87,8 @@ class Connection implements WebSocketConnection, Subscription<WebSocketMessage, 
     this.maxQueued = options.maxQueuedMessages ?? 256;
     raw.on("message", (data: RawData, isBinary: boolean) => {
       const message = isBinary ? toBuffer(data) : toBuffer(data).toString("utf8");
-      const reader = this.reader;
-      if (reader !== undefined) {
-        this.reader = undefined;
-        reader({ done: false, value: message });
-        return;
-      }
       this.inbox.push(message);
+      this.arrived.signal();
       if (this.inbox.length >= this.maxQueued && !this.paused) {
         this.paused = true;
         raw.pause();
@@ -101,10 +99,8 @@ class Connection implements WebSocketConnection, Subscription<WebSocketMessage, 
     });
     raw.on("close", () => {
       this.ended = true;
-      const reader = this.reader;
-      this.reader = undefined;
-      reader?.({ done: true, value: undefined });
-      this.waiting?.();
+      this.arrived.signal();
+      this.flushed.signal();
     });
   }
 
@@ -117,23 +113,15 @@ class Connection implements WebSocketConnection, Subscription<WebSocketMessage, 
     };
   }
 
-  next(): Operation<IteratorResult<WebSocketMessage, void>> {
-    return action<IteratorResult<WebSocketMessage, void>>((resolve) => {
-      if (this.inbox.length > 0) {
-        resolve({ done: false, value: this.inbox.shift()! });
-        if (this.paused && this.inbox.length < this.maxQueued / 2) {
-          this.paused = false;
-          this.raw.resume();
-        }
-      } else if (this.ended) {
-        resolve({ done: true, value: undefined });
-      } else {
-        this.reader = resolve;
-      }
-      return () => {
-        if (this.reader === resolve) this.reader = undefined;
-      };
-    });
+  *next(): Operation<IteratorResult<WebSocketMessage, void>> {
+    while (this.inbox.length === 0 && !this.ended) yield* this.arrived.wait();
+    if (this.inbox.length === 0) return { done: true, value: undefined };
+    const value = this.inbox.shift() as WebSocketMessage;
+    if (this.paused && this.inbox.length < this.maxQueued / 2) {
+      this.paused = false;
+      this.raw.resume();
+    }
+    return { done: false, value };
   }
 
   get bufferedAmount(): number {
@@ -145,8 +133,7 @@ class Connection implements WebSocketConnection, Subscription<WebSocketMessage, 
   }
 
   private sent = () => {
-    const waiting = this.waiting;
-    if (waiting !== undefined) waiting();
+    this.flushed.signal();
   };
 
   *send(data: string | Uint8Array): Operation<boolean> {
@@ -163,12 +150,7 @@ class Connection implements WebSocketConnection, Subscription<WebSocketMessage, 
         throw new SlowConsumerError(this.cap);
       }
       while (this.raw.bufferedAmount > 0 && this.raw.bufferedAmount + size > this.cap) {
-        yield* action<void>((resolve) => {
-          this.waiting = resolve;
-          return () => {
-            if (this.waiting === resolve) this.waiting = undefined;
-          };
-        });
+        yield* this.flushed.wait();
         if (!this.open) throw new StreamClosedError("the WebSocket is closed");
       }
     }

@@ -1,5 +1,5 @@
 import { action, type Operation, until } from "effection";
-import type { Deadline } from "./deadlines.js";
+import type { Deadline } from "../core/timer-set.js";
 import type { DeferredLog, LogTimer } from "./deferred-log.js";
 import type { CallFunction, WorkerApi, WorkerMethods } from "./define-worker.js";
 import {

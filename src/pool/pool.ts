@@ -2,8 +2,8 @@ import { availableParallelism } from "node:os";
 import type { ResourceLimits } from "node:worker_threads";
 import { type Operation, resource, type Scope, until, useScope } from "effection";
 import { type Clock, useClock } from "../core/clock.js";
+import { createTimerSet, type TimerSet } from "../core/timer-set.js";
 import { type Checkout, CheckoutState } from "./checkout.js";
-import { createDeadlines, type Deadlines } from "./deadlines.js";
 import type { DeferredLog } from "./deferred-log.js";
 import type { CallFunction, InterfaceOf, WorkerMethods } from "./define-worker.js";
 import { type SerializedError, ServerRefusedError, SetupError, SpawnError } from "./errors.js";
@@ -121,7 +121,7 @@ export class PoolWorker {
 
 /** The pool's machinery, shared by its checkouts. */
 export class PoolCore {
-  readonly deadlines: Deadlines;
+  readonly deadlines: TimerSet;
   readonly minWorkers: number;
   readonly maxWorkers: number;
   readonly maxCheckouts: number;
@@ -146,7 +146,7 @@ export class PoolCore {
     private readonly retryDelay: number | undefined,
     options: PoolCommonOptions<any>,
   ) {
-    this.deadlines = createDeadlines(scope, clock);
+    this.deadlines = createTimerSet(scope, clock);
     this.minWorkers = options.minWorkers ?? 0;
     this.maxWorkers = Math.max(1, options.maxWorkers ?? availableParallelism());
     this.maxCheckouts = options.maxCheckouts ?? Number.POSITIVE_INFINITY;

@@ -6,7 +6,7 @@ import { availableParallelism } from "node:os";
 import { createServer as createTlsServer, type TlsOptions } from "node:tls";
 import { action, type Operation, resource, run, suspend, until, useScope } from "effection";
 import { useClock } from "../core/clock.js";
-import { createDeadlines } from "./deadlines.js";
+import { createTimerSet } from "../core/timer-set.js";
 import { ProtocolError, SerializationError, ServerRefusedError, serializeError } from "./errors.js";
 import { forkWorkerFile, openProcessLink } from "./process-transport.js";
 import {
@@ -132,7 +132,7 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
           );
         }
       });
-    const deadlines = createDeadlines(yield* useScope(), yield* useClock());
+    const deadlines = createTimerSet(yield* useScope(), yield* useClock());
     const clock = yield* useClock();
     const handshaking = new Set<Socket>();
     const sockets = new Set<Socket>();

@@ -1,13 +1,6 @@
-import {
-  action,
-  type Operation,
-  race,
-  resource,
-  type Stream,
-  type Subscription,
-  spawn,
-} from "effection";
+import { type Operation, race, resource, type Stream, type Subscription, spawn } from "effection";
 import { useClock } from "../core/clock.js";
+import { createWakeCell } from "../core/wake-cell.js";
 import { checkInterval, show } from "./errors.js";
 
 /** Why the consumer of a {@link poll} stream should run its job now. */
@@ -87,26 +80,23 @@ export function poll(options: PollOptions): Stream<PollReason, never> {
   }
   return resource(function* (provide) {
     const clock = yield* useClock();
-    let kicked = false;
-    let wake: (() => void) | undefined;
+    // a kick that arrives while nobody waits is kept: the next run covers it
+    const kicked = createWakeCell();
     let first = immediate;
 
     if (kick) {
       const kicks = yield* kick;
       yield* spawn(function* () {
         for (let item = yield* kicks.next(); !item.done; item = yield* kicks.next()) {
-          kicked = true;
-          wake?.();
+          kicked.signal();
         }
       });
     }
 
-    const nextKick = action<PollReason>((resolve) => {
-      wake = () => resolve("kick");
-      return () => {
-        wake = undefined;
-      };
-    });
+    const nextKick = function* (): Operation<PollReason> {
+      yield* kicked.wait();
+      return "kick";
+    };
     const nextTimer = function* (): Operation<PollReason> {
       yield* clock.sleep(interval);
       return "timer";
@@ -118,15 +108,15 @@ export function poll(options: PollOptions): Stream<PollReason, never> {
         if (first) {
           first = false;
           reason = "timer";
-        } else if (kicked) {
+        } else if (kicked.signalled) {
           reason = "kick";
         } else if (kick) {
-          reason = yield* race([nextTimer(), nextKick]);
+          reason = yield* race([nextTimer(), nextKick()]);
         } else {
           reason = yield* nextTimer();
         }
         // whatever arrived before this run starts is covered by it
-        kicked = false;
+        kicked.signalled = false;
         return { done: false, value: reason };
       },
     };

@@ -1,0 +1,203 @@
+import { action, type Effect, type Operation, type Result, type Scope } from "effection";
+import { isHaltError, thrownValue } from "./effection-internals.js";
+import { LightRoutine } from "./light-routine.js";
+
+/**
+ * How a {@link RoutineGroup} tells its owner that a member ended. Each member
+ * carries two tags given to {@link RoutineGroup.start}, `data` and `extra`
+ * (two, so that neither the selector, with its item data and generator slot,
+ * nor the server, with its request and whether it replies, allocates a record
+ * per member). Exactly one of these is called per started operation.
+ */
+export interface RoutineReports<T, D, E> {
+  /** The operation returned `value` without being halted. */
+  returned(data: D, extra: E, value: T): void;
+  /**
+   * The operation threw `error` (the value thrown, not a wrapper). With
+   * `halted`, it was being halted: its cleanup failed (the member's `halt()`
+   * throws the same error).
+   */
+  failed(data: D, extra: E, error: unknown, halted: boolean): void;
+  /** It was halted and its cleanup succeeded. */
+  halted(data: D, extra: E): void;
+}
+
+/** A handle to one member of a {@link RoutineGroup} that suspended. */
+export interface RoutineMember<D> {
+  /** The `data` it was started with. */
+  readonly key: D;
+  /** Starts halting it without waiting (a no-op once it settled). */
+  interrupt(): void;
+  /** Halts it and waits for its cleanup; throws what its cleanup threw. */
+  halt(): Operation<void>;
+}
+
+/**
+ * Runs operations the cheap way bough runs selector items and HTTP handlers:
+ * each operation's first step runs inline in {@link start} (one that returns
+ * or throws without suspending costs no scheduling at all); one that suspends
+ * continues as a light routine under the group's scope (a few µs, no
+ * effection task; see `light-routine.ts`). Every outcome is reported to the
+ * owner; {@link close} halts every member still running and waits for their
+ * cleanup, so nothing outlives the owner.
+ *
+ * With light routines off (effection's internals failed bough's self-check,
+ * or `BOUGH_LIGHT_ROUTINES=off`), the rest of an operation that suspended runs
+ * as an effection task instead (see `light-routine.ts`).
+ *
+ * This is the mechanism under `useSelector` and `useServer`; an adapter that
+ * runs many short-lived operations for one owner builds on it the same way.
+ *
+ * @example
+ * ```ts
+ * const scope = yield* useScope();
+ * const group = new RoutineGroup<number, string, undefined>(scope, {
+ *   returned: (name, _, value) => console.log(name, "returned", value),
+ *   failed: (name, _, error) => console.error(name, "failed", error),
+ *   halted: (name) => console.log(name, "halted"),
+ * });
+ * group.start("nap", undefined, function* () { yield* sleep(10); return 1; }());
+ * try {
+ *   yield* group.whenEmpty();
+ * } finally {
+ *   yield* group.close();
+ * }
+ * ```
+ */
+export class RoutineGroup<T, D, E> {
+  /** How many members suspended and have not settled. */
+  size = 0;
+  /** The newest live member (they form a list: cheaper than a Set). */
+  private live: Member<T, D, E> | undefined;
+  private emptied: (() => void)[] | undefined;
+
+  constructor(
+    private scope: Scope,
+    readonly reports: RoutineReports<T, D, E>,
+  ) {}
+
+  /**
+   * Runs `op` tagged with `data` and `extra`. Returns its member if it
+   * suspended, or `undefined` if it already ended (and was reported).
+   */
+  start(data: D, extra: E, op: Operation<T>): RoutineMember<D> | undefined {
+    const iterator = op[Symbol.iterator]();
+    let first: IteratorResult<Effect<unknown>, T>;
+    try {
+      first = iterator.next();
+    } catch (error) {
+      this.reports.failed(data, extra, error, false);
+      return undefined;
+    }
+    if (first.done) {
+      this.reports.returned(data, extra, first.value);
+      return undefined;
+    }
+    const member = this.link(new Member(this, data, extra, iterator, first.value));
+    member.start();
+    return member;
+  }
+
+  /** Calls `fn` for each live member, newest first. */
+  forEach(fn: (member: RoutineMember<D>) => void): void {
+    for (let member = this.live; member; member = member.after) fn(member);
+  }
+
+  /**
+   * Halts every live member (all at once) and waits for their cleanup. The
+   * first error a cleanup threw is thrown after all have settled, as a
+   * failing cleanup fails a task's halt.
+   */
+  *close(): Operation<void> {
+    const live: Member<T, D, E>[] = [];
+    for (let member = this.live; member; member = member.after) live.push(member);
+    for (const member of live) member.interrupt();
+    let failure: { error: unknown } | undefined;
+    for (const member of live) {
+      try {
+        yield* member.halt();
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure) throw failure.error;
+  }
+
+  /** Waits until no member is live (at once if none is). */
+  whenEmpty(): Operation<void> {
+    return action<void>((resolve) => {
+      if (this.size === 0) {
+        resolve();
+        return () => {};
+      }
+      const emptied = (this.emptied ??= []);
+      emptied.push(resolve);
+      return () => {
+        const i = emptied.indexOf(resolve);
+        if (i >= 0) emptied.splice(i, 1);
+      };
+    });
+  }
+
+  private link(member: Member<T, D, E>): Member<T, D, E> {
+    this.size++;
+    const head = this.live;
+    if (head) {
+      member.after = head;
+      head.before = member;
+    }
+    this.live = member;
+    return member;
+  }
+
+  /** A member settled: unlink it, report it, and wake `whenEmpty()` waiters if it was the last. */
+  settled(member: Member<T, D, E>, outcome: Result<T>): void {
+    this.size--;
+    const { before, after } = member;
+    if (before) before.after = after;
+    else this.live = after;
+    if (after) after.before = before;
+    member.before = member.after = undefined;
+    try {
+      const { key: data, extra } = member;
+      if (member.interrupted && (outcome.ok || isHaltError(outcome.error))) {
+        this.reports.halted(data, extra);
+      } else if (outcome.ok) {
+        this.reports.returned(data, extra, outcome.value);
+      } else {
+        this.reports.failed(data, extra, thrownValue(outcome.error), member.interrupted);
+      }
+    } finally {
+      if (this.size === 0 && this.emptied) {
+        const emptied = this.emptied;
+        this.emptied = undefined;
+        for (const wake of emptied) wake();
+      }
+    }
+  }
+
+  /** @internal the scope members run under. */
+  get parent(): Scope {
+    return this.scope;
+  }
+}
+
+/** A member that suspended: a light routine that reports to its group. */
+class Member<T, D, E> extends LightRoutine<T> implements RoutineMember<D> {
+  before: Member<T, D, E> | undefined;
+  after: Member<T, D, E> | undefined;
+
+  constructor(
+    private owner: RoutineGroup<T, D, E>,
+    readonly key: D,
+    readonly extra: E,
+    iterator: Iterator<Effect<unknown>, T, unknown>,
+    first: Effect<unknown>,
+  ) {
+    super(iterator, first, owner.parent);
+  }
+
+  protected done(outcome: Result<T>): void {
+    this.owner.settled(this, outcome);
+  }
+}

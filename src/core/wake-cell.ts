@@ -1,0 +1,121 @@
+import { action, type Operation } from "effection";
+
+/** When a {@link WakeCell} wakes its waiters after {@link WakeCell.signal}. */
+export type WakeTiming = "now" | "microtask";
+
+/** An operation that is already done: `wait()`'s fast path, shared. */
+const DONE: Operation<void> = {
+  *[Symbol.iterator]() {},
+};
+
+/**
+ * A wake-up cell: operations wait on it until something signals. A signal
+ * with nobody waiting is kept, so the next {@link wait} returns at once
+ * without suspending (the fast path). A waiter must then look at the state it
+ * waits for and wait again if it is not there yet: a wake-up says "look",
+ * not "it is there" (a kept signal may be stale). That makes every consumer
+ * the same loop:
+ *
+ * ```ts
+ * while (queue.length === 0 && !closed) yield* cell.wait();
+ * ```
+ *
+ * Every waiter wakes on a signal. With `timing: "microtask"`, the signals of
+ * one synchronous burst (many promises settling in one tick, a broadcast of
+ * many messages) wake the waiters once, in a microtask, instead of once per
+ * signal.
+ *
+ * This is the one "wait until woken" mechanism of bough: the selector's
+ * `select()`, `poll()`'s kicks, a WebSocket's reader and its backpressure,
+ * are each a wake cell and their own state.
+ *
+ * @example
+ * ```ts
+ * const inbox: string[] = [];
+ * const cell = createWakeCell();
+ * socket.on("message", (m) => { inbox.push(m); cell.signal(); });
+ * for (;;) {
+ *   while (inbox.length === 0) yield* cell.wait();
+ *   console.log(inbox.shift());
+ * }
+ * ```
+ */
+export class WakeCell {
+  /** A signal arrived while nobody waited; the next wait() consumes it. */
+  signalled = false;
+  /** How many times a wait() suspended (the fast path does not count). */
+  waits = 0;
+  private waiters: (() => void)[] = [];
+  private scheduled = false;
+
+  constructor(private readonly timing: WakeTiming = "now") {}
+
+  /** How many operations are waiting now. */
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  /** Wakes every waiter (now, or in a microtask), or, if none waits, keeps the signal. */
+  signal(): void {
+    if (this.waiters.length === 0) {
+      this.signalled = true;
+      return;
+    }
+    if (this.timing === "now") this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.flush);
+    }
+  }
+
+  /** Waits for the next signal; returns at once, consuming it, if one was kept. */
+  wait(): Operation<void> {
+    if (this.signalled) {
+      this.signalled = false;
+      return DONE;
+    }
+    return this.suspend();
+  }
+
+  /** Waits for the next signal, ignoring (and dropping) one that was kept. */
+  next(): Operation<void> {
+    this.signalled = false;
+    return this.suspend();
+  }
+
+  private suspend(): Operation<void> {
+    return action<void>((resolve) => {
+      this.waits++;
+      const waiters = this.waiters;
+      waiters.push(resolve);
+      return () => {
+        // a waiter that was halted, or already woken (flush swapped the list)
+        const i = this.waiters.indexOf(resolve);
+        if (i >= 0) this.waiters.splice(i, 1);
+      };
+    });
+  }
+
+  private flush = (): void => {
+    this.scheduled = false;
+    const waiters = this.waiters;
+    if (waiters.length === 0) return;
+    this.waiters = [];
+    this.signalled = false;
+    for (const wake of waiters) wake();
+  };
+}
+
+/**
+ * Creates a {@link WakeCell}.
+ *
+ * @example
+ * ```ts
+ * const changed = createWakeCell("microtask");
+ * // producers: items.push(x); changed.signal();
+ * while (items.length === 0) yield* changed.wait();
+ * ```
+ */
+export function createWakeCell(timing: WakeTiming = "now"): WakeCell {
+  return new WakeCell(timing);
+}

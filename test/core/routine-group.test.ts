@@ -1,0 +1,151 @@
+import { type Operation, run, sleep, suspend, until, useScope } from "effection";
+import { describe, expect, it } from "vitest";
+import { ClockContext } from "../../src/core/clock.js";
+import { RoutineGroup } from "../../src/core/routine-group.js";
+import { createVirtualClock } from "../../src/testing/virtual-clock.js";
+import { checkLeaksAfterEach } from "../helpers/leaks.js";
+
+checkLeaksAfterEach();
+
+/** A group whose reports are written to `log` as "name: what". */
+function* useLoggedGroup(log: string[]): Operation<RoutineGroup<string, string, number>> {
+  return new RoutineGroup<string, string, number>(yield* useScope(), {
+    returned: (name, extra, value) => log.push(`${name}/${extra}: returned ${value}`),
+    failed: (name, extra, error, halted) =>
+      log.push(`${name}/${extra}: ${halted ? "cleanup failed" : "failed"} ${String(error)}`),
+    halted: (name, extra) => log.push(`${name}/${extra}: halted`),
+  });
+}
+
+describe("RoutineGroup", () => {
+  it("reports an operation that ends without suspending at once, and keeps no member for it", async () => {
+    const log: string[] = [];
+    await run(function* () {
+      const group = yield* useLoggedGroup(log);
+      expect(
+        group.start(
+          "a",
+          1,
+          (function* () {
+            return "x";
+          })(),
+        ),
+      ).toBeUndefined();
+      expect(
+        group.start(
+          "b",
+          2,
+          (function* (): Operation<string> {
+            throw "nope";
+          })(),
+        ),
+      ).toBeUndefined();
+      expect(group.size).toBe(0);
+    });
+    expect(log).toEqual(["a/1: returned x", "b/2: failed nope"]);
+  });
+
+  it("runs an operation that suspends as a member and reports how it ends", async () => {
+    const log: string[] = [];
+    const clock = createVirtualClock();
+    await run(function* () {
+      yield* ClockContext.set(clock);
+      const group = yield* useLoggedGroup(log);
+      const member = group.start(
+        "nap",
+        7,
+        (function* () {
+          yield* clock.sleep(10);
+          return "rested";
+        })(),
+      );
+      expect(member?.key).toBe("nap");
+      expect(group.size).toBe(1);
+      yield* until(clock.advance(10));
+      yield* group.whenEmpty();
+      expect(group.size).toBe(0);
+    });
+    expect(log).toEqual(["nap/7: returned rested"]);
+  });
+
+  it("reports a halted member as halted, or as a failed cleanup, and its halt() throws that too", async () => {
+    const log: string[] = [];
+    await run(function* () {
+      const group = yield* useLoggedGroup(log);
+      const quiet = group.start("quiet", 1, suspend() as Operation<never>);
+      const noisy = group.start(
+        "noisy",
+        2,
+        (function* (): Operation<string> {
+          try {
+            yield* suspend();
+            return "never";
+          } finally {
+            yield* sleep(0);
+            // biome-ignore lint/correctness/noUnsafeFinally: a cleanup that fails is the point
+            throw new Error("cleanup broke");
+          }
+        })(),
+      );
+      yield* quiet!.halt();
+      let thrown: unknown;
+      try {
+        yield* noisy!.halt();
+      } catch (error) {
+        thrown = error;
+      }
+      expect((thrown as Error).message).toBe("cleanup broke");
+    });
+    expect(log).toEqual(["quiet/1: halted", "noisy/2: cleanup failed Error: cleanup broke"]);
+  });
+
+  it("close() halts every member at once, waits for their cleanup and throws the first failure", async () => {
+    const log: string[] = [];
+    await run(function* () {
+      const group = yield* useLoggedGroup(log);
+      for (const name of ["a", "b", "c"]) {
+        group.start(
+          name,
+          0,
+          (function* (): Operation<string> {
+            try {
+              yield* suspend();
+              return name;
+            } finally {
+              yield* sleep(1);
+              log.push(`${name} cleaned`);
+              // biome-ignore lint/correctness/noUnsafeFinally: a cleanup that fails is the point
+              if (name !== "a") throw new Error(`${name} broke`);
+            }
+          })(),
+        );
+      }
+      const names: string[] = [];
+      group.forEach((member) => {
+        names.push(member.key);
+      });
+      expect(names).toEqual(["c", "b", "a"]); // newest first
+      let thrown: unknown;
+      try {
+        yield* group.close();
+      } catch (error) {
+        thrown = error;
+      }
+      expect((thrown as Error).message).toBe("c broke");
+      expect(group.size).toBe(0);
+    });
+    expect(log.filter((line) => line.endsWith("cleaned")).sort()).toEqual([
+      "a cleaned",
+      "b cleaned",
+      "c cleaned",
+    ]);
+  });
+
+  it("whenEmpty() returns at once for an empty group", async () => {
+    await run(function* () {
+      const group = yield* useLoggedGroup([]);
+      yield* group.whenEmpty();
+      expect(group.size).toBe(0);
+    });
+  });
+});
