@@ -41,11 +41,11 @@ export interface LocalPoolOptions<I> extends PoolCommonOptions<I> {
   /** Extra Node flags for each worker. */
   execArgv?: string[];
   /**
-   * Memory limits of each worker. Threads get them all (Node's
-   * `resourceLimits`); processes get `maxOldGenerationSizeMb` as
-   * `--max-old-space-size`. A thread that goes past them fails its call with
-   * `WorkerResourceLimitError` and is replaced; a process is killed by V8
-   * (`WorkerCrashedError`). Default: none.
+   * Memory limits of each worker. Threads get them as Node's
+   * `resourceLimits`; processes as V8 flags (`--max-old-space-size`,
+   * `--max-semi-space-size`, `--stack-size`). A worker that goes past its heap
+   * limit is stopped by V8: its call fails with `WorkerResourceLimitError` and
+   * the worker is replaced. Default: none.
    */
   resourceLimits?: ResourceLimits;
 }
@@ -457,13 +457,9 @@ export function usePool<W = WorkerMethods>(
     } else {
       const file = resolveWorkerFile(options.worker);
       const resourceLimits = options.resourceLimits;
-      const heapMb = resourceLimits?.maxOldGenerationSizeMb;
       if (options.transport === "process") {
-        const execArgv = [
-          ...(options.execArgv ?? []),
-          ...(heapMb === undefined ? [] : [`--max-old-space-size=${heapMb}`]),
-        ];
-        open = () => openProcessLink(file, { execArgv });
+        const execArgv = options.execArgv;
+        open = () => openProcessLink(file, { execArgv, resourceLimits });
       } else {
         const execArgv = options.execArgv;
         open = () => openThreadLink(file, { execArgv, resourceLimits });

@@ -6,8 +6,9 @@ import {
   TimeoutError,
   usePool,
   WorkerCrashedError,
+  WorkerResourceLimitError,
 } from "../../src/pool/index.js";
-import { openProcessLink } from "../../src/pool/process-transport.js";
+import { limitFlags, openProcessLink } from "../../src/pool/process-transport.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import type echoWorker from "./fixtures/echo-worker.js";
 import { eventually, isAlive, echoWorkerFile as worker } from "./helpers.js";
@@ -38,6 +39,43 @@ describe("process transport", () => {
       return pid;
     });
     expect(isAlive(pid)).toBe(false);
+  });
+
+  it("fails a call that goes past a process's heap limit with WorkerResourceLimitError, prints nothing, and replaces the worker", async () => {
+    const printed = vi.spyOn(process.stderr, "write");
+    try {
+      await run(function* () {
+        const pool = yield* usePool<Echo>({
+          worker,
+          transport: "process",
+          maxWorkers: 1,
+          resourceLimits: { maxOldGenerationSizeMb: 96 },
+        });
+        const first = yield* pool.run("whoami");
+        expect(yield* pool.run("allocate", 4)).toBe(4);
+        const { error } = yield* settle(pool.run("allocate", 1024));
+        expect(error).toBeInstanceOf(WorkerResourceLimitError);
+        expect(error).toBeInstanceOf(WorkerCrashedError);
+        expect(error.code).toBe("BOUGH_POOL_RESOURCE_LIMIT");
+        expect(error.message).toMatch(/heap/i);
+        expect(isAlive(first.pid)).toBe(false);
+        const second = yield* pool.run("whoami");
+        expect(second.pid).not.toBe(first.pid);
+        expect(yield* pool.run("inc", 1)).toBe(2);
+      });
+      // V8's out-of-memory report became the error's message instead of being printed
+      const text = printed.mock.calls.map(([chunk]) => String(chunk)).join("");
+      expect(text).not.toMatch(/FATAL ERROR|Last few GCs/);
+    } finally {
+      printed.mockRestore();
+    }
+  });
+
+  it("turns resourceLimits into V8 flags for a process", () => {
+    expect(limitFlags(undefined)).toEqual([]);
+    expect(
+      limitFlags({ maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 12, stackSizeMb: 2 }),
+    ).toEqual(["--max-old-space-size=64", "--max-semi-space-size=4", "--stack-size=2048"]);
   });
 
   it("returns from halting a busy checkout only after the child process is reaped", async () => {
