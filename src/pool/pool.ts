@@ -7,7 +7,7 @@ import { createDeadlines, type Deadlines } from "./deadlines.js";
 import type { DeferredLog } from "./deferred-log.js";
 import type { CallFunction, InterfaceOf, WorkerMethods } from "./define-worker.js";
 import { type SerializedError, ServerRefusedError, SetupError, SpawnError } from "./errors.js";
-import { openProcessLink } from "./process-transport.js";
+import { openProcessLink, workerTitle } from "./process-transport.js";
 import type { ReadyMeta, WorkerFrame } from "./protocol.js";
 import { openSocketLink, type SocketAddress } from "./socket-transport.js";
 import { openThreadLink } from "./thread-transport.js";
@@ -16,6 +16,14 @@ import type { LinkFactory, WorkerLink } from "./worker-link.js";
 
 /** Options shared by local and remote pools. */
 export interface PoolCommonOptions<I> {
+  /**
+   * A name for this client (AnyEvent::Task's `name`): a failed call's
+   * `TaskError` says `"NAME -> method"` (in `call` and as the last line of its
+   * stack); process workers run with it as their process title
+   * (`bough-worker:NAME` in `ps`), and a worker server gets it in the hello
+   * frame (its logs and its workers' titles). Default: none (`"ANONYMOUS CLIENT"`).
+   */
+  name?: string;
   /** Workers started at once and kept (hot standby). Default 0. */
   minWorkers?: number;
   /** The most workers at a time; more checkouts wait in a FIFO queue. Default: CPU count. */
@@ -129,6 +137,7 @@ export class PoolCore {
   readonly dontReforkAfterError: boolean;
   readonly checkoutDone: ((checkout: Checkout<any>) => Operation<void>) | undefined;
   readonly logger: DeferredLog | undefined;
+  readonly name: string | undefined;
   private readonly waitingQueue: CheckoutState[] = [];
   private readonly idle: PoolWorker[] = [];
   private readonly workers = new Set<PoolWorker>();
@@ -154,6 +163,7 @@ export class PoolCore {
     this.dontReforkAfterError = options.dontReforkAfterError ?? false;
     this.checkoutDone = options.checkoutDone;
     this.logger = options.logger;
+    this.name = options.name;
     if (this.minWorkers > this.maxWorkers) {
       throw new RangeError(`minWorkers (${this.minWorkers}) > maxWorkers (${this.maxWorkers})`);
     }
@@ -452,14 +462,16 @@ export function usePool<W = WorkerMethods>(
     if ("connect" in options) {
       const address = options.connect;
       const token = options.token;
-      open = () => openSocketLink(address, { token });
+      const name = options.name;
+      open = () => openSocketLink(address, { token, name });
       retryDelay = options.retryDelay ?? 100;
     } else {
       const file = resolveWorkerFile(options.worker);
       const resourceLimits = options.resourceLimits;
       if (options.transport === "process") {
         const execArgv = options.execArgv;
-        open = () => openProcessLink(file, { execArgv, resourceLimits });
+        const title = workerTitle(options.name);
+        open = () => openProcessLink(file, { execArgv, resourceLimits, title });
       } else {
         const execArgv = options.execArgv;
         open = () => openThreadLink(file, { execArgv, resourceLimits });

@@ -33,6 +33,23 @@ export interface ProcessLinkOptions {
    * message instead of being printed). Default: none.
    */
   resourceLimits?: ResourceLimits;
+  /** The child's process title (its `argv[0]`, what `ps` shows); see {@link workerTitle}. Default: node's own. */
+  title?: string;
+}
+
+/**
+ * The process title of a worker for a client `name`: `bough-worker:NAME`, with
+ * anything but printable ASCII replaced and at most 64 characters of the name
+ * (it may come from a remote client). Undefined without a name.
+ *
+ * @example
+ * ```ts
+ * workerTitle("password hasher"); // "bough-worker:password hasher"
+ * ```
+ */
+export function workerTitle(name: string | undefined): string | undefined {
+  if (name === undefined) return undefined;
+  return `bough-worker:${name.replace(/[^\x20-\x7e]/g, "?").slice(0, 64)}`;
 }
 
 /**
@@ -96,6 +113,7 @@ export function forkWorkerFile(
     ...limitFlags(options.resourceLimits),
   ];
   return fork(fileURLToPath(file), [], {
+    ...(options.title === undefined ? {} : { argv0: options.title }),
     execArgv,
     env: { ...(options.env ?? process.env), ...extraEnv },
     serialization: "advanced",

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { type Operation, run, spawn, until } from "effection";
 import { describe, expect, it, vi } from "vitest";
 import {
@@ -8,7 +9,7 @@ import {
   WorkerCrashedError,
   WorkerResourceLimitError,
 } from "../../src/pool/index.js";
-import { limitFlags, openProcessLink } from "../../src/pool/process-transport.js";
+import { limitFlags, openProcessLink, workerTitle } from "../../src/pool/process-transport.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import type echoWorker from "./fixtures/echo-worker.js";
 import { eventually, isAlive, echoWorkerFile as worker } from "./helpers.js";
@@ -69,6 +70,22 @@ describe("process transport", () => {
     } finally {
       printed.mockRestore();
     }
+  });
+
+  it("runs a named pool's process workers with the title bough-worker:NAME, as ps shows it", async () => {
+    await run(function* () {
+      const pool = yield* usePool<Echo>({
+        worker,
+        transport: "process",
+        maxWorkers: 1,
+        name: "billing\u0007",
+      });
+      const { pid } = yield* pool.run("whoami");
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      expect(argv[0]).toBe("bough-worker:billing?");
+    });
+    expect(workerTitle(undefined)).toBeUndefined();
+    expect(workerTitle("x".repeat(100))).toBe(`bough-worker:${"x".repeat(64)}`);
   });
 
   it("turns resourceLimits into V8 flags for a process", () => {
