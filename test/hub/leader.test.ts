@@ -211,7 +211,7 @@ describe("useLeader", () => {
         const args = [redis.url, "ticker", String(ttl), "20", String(3 * ttl)];
         const a = yield* useChild(LEADER, args);
         const b = yield* useChild(LEADER, args);
-        yield* waitFor(() => starts(a) + starts(b) > 0);
+        yield* waitFor(() => starts(a) + starts(b) > 0, 30_000); // two tsx processes starting
         const [leader, follower] = starts(a) > 0 ? [a, b] : [b, a];
         yield* waitFor(() => leader.lines.filter((l) => l.startsWith("tick")).length > 3);
         const faultAt = Date.now();
@@ -235,7 +235,7 @@ describe("useLeader", () => {
         expect(list.length).toBe(2);
         expectNoOverlap(list);
       });
-    }, 30_000);
+    }, 90_000);
   }
 
   it("keeps the leader's term through a short Redis crash when Redis persists the lease", async () => {
