@@ -1,115 +1,308 @@
 /**
  * bench pool-server: what idle and connecting clients cost a worker server
- * (forked with `useWorkerServer`, process workers). 1,000 connections that
- * never say hello: forks and server RSS growth; 200 clients that each connect,
- * make one call and leave: time until all are served. Run:
- * `npx tsx bench/pool-server.ts` (writes bench/results/pool-server.{json,md}).
+ * (forked with `useWorkerServer`), and a pool whose workers die right after
+ * returning.
+ *
+ * - 1,000 connections that never say hello: forks and server RSS growth.
+ * - 200 clients that each connect, make one call and leave, with thread and
+ *   with process workers: time until each is served (connect + hello + its
+ *   worker ready + one call), the server's peak memory (alone, and with its
+ *   worker processes), its memory once all left, and its CPU time.
+ * - 1,000 calls on a local pool where every worker exits right after
+ *   returning (4 callers, 2 workers): calls that failed (should be 0) and the
+ *   rate.
+ *
+ * Runs on the built package (`npm run build` first) with a plain JavaScript
+ * worker (bench/pool-server-worker.js), as in production: from source, every
+ * worker would first load tsx.
+ *
+ * Run: `npm run bench -- pool-server` (writes bench/results/pool-server.{json,md}).
+ * `IDLE_N`, `CLIENTS_N`, `DEAD_N` and `DEAD_PROCESS_N` change the counts.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { all, run, scoped, sleep, until } from "effection";
-import { usePool, useWorkerServer } from "../src/pool/index.js";
-import type echoWorker from "../test/pool/fixtures/echo-worker.js";
+import { all, run, scoped, sleep, spawn, until } from "effection";
+import { table, writeResults } from "./report.js";
 
-const worker = new URL("../test/pool/fixtures/echo-worker.ts", import.meta.url);
+// The built package and a plain JavaScript worker: workers start as they would
+// in production (from source, every worker would first load tsx).
+const dist = new URL("../dist/pool/index.js", import.meta.url);
+if (!existsSync(dist)) {
+  console.error("bench pool-server runs on the built package: run `npm run build` first");
+  process.exit(2);
+}
+const { usePool, useWorkerServer } = (await import(
+  dist.href
+)) as typeof import("../src/pool/index.js");
+const worker = new URL("./pool-server-worker.js", import.meta.url);
 const IDLE = Number(process.env.IDLE_N ?? 1000);
 const CLIENTS = Number(process.env.CLIENTS_N ?? 200);
+const DEAD = Number(process.env.DEAD_N ?? 1000);
+const DEAD_PROCESS = Number(process.env.DEAD_PROCESS_N ?? 200);
 
-const rssMb = (pid: number) =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
-const children = (pid: number) => {
+type Echo = { inc(x: number): number; exitAfter<T>(value: T): T };
+
+/** Resident memory of a process in MB (0 once it is gone). */
+function rssMb(pid: number): number {
   try {
-    return execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" })
-      .trim()
-      .split("\n").length;
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
   } catch {
     return 0;
   }
-};
+}
+
+/** Child process ids of a process. */
+function children(pid: number): number[] {
+  try {
+    return execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** CPU seconds of a process and of its reaped children (utime + stime + cutime + cstime). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // fields[0] is field 3 (state): utime is field 14
+  const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+  return ticks / 100;
+}
+
+const load = () => loadavg().map((l) => Number(l.toFixed(2)));
+const pct = (sorted: number[], p: number) =>
+  Math.round(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]);
+
+function* idleConnections(dir: string) {
+  const path = join(dir, "idle.sock");
+  const server = yield* useWorkerServer({
+    listen: { path },
+    worker,
+    limits: { handshakeTimeoutMs: 60_000, maxConnections: IDLE + 10 },
+  });
+  yield* sleep(500);
+  const rssBefore = rssMb(server.pid);
+  const sockets: Socket[] = [];
+  yield* until(
+    Promise.all(
+      Array.from(
+        { length: IDLE },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const socket = connect({ path }, () => resolve());
+            socket.on("error", reject);
+            sockets.push(socket);
+          }),
+      ),
+    ),
+  );
+  yield* sleep(500);
+  const result = {
+    connections: IDLE,
+    forks: children(server.pid).length,
+    rssBeforeMb: Math.round(rssBefore),
+    rssAfterMb: Math.round(rssMb(server.pid)),
+  };
+  for (const socket of sockets) socket.destroy();
+  return result;
+}
+
+function* connectingClients(dir: string, transport: "thread" | "process") {
+  const path = join(dir, `${transport}.sock`);
+  const server = yield* useWorkerServer({ listen: { path }, worker, transport });
+  yield* sleep(500);
+  const rssIdle = rssMb(server.pid);
+  const cpuBefore = cpuSeconds(server.pid);
+  let peakServer = rssIdle;
+  let peakTotal = rssIdle;
+  let peakWorkers = 0;
+  const sampler = yield* spawn(function* () {
+    for (;;) {
+      const kids = children(server.pid);
+      const own = rssMb(server.pid);
+      peakServer = Math.max(peakServer, own);
+      peakTotal = Math.max(peakTotal, own + kids.reduce((sum, pid) => sum + rssMb(pid), 0));
+      peakWorkers = Math.max(peakWorkers, kids.length);
+      yield* sleep(100);
+    }
+  });
+  const started = performance.now();
+  const times: number[] = [];
+  const failures: string[] = [];
+  yield* all(
+    Array.from({ length: CLIENTS }, () =>
+      scoped(function* () {
+        const pool = yield* usePool<Echo>({
+          connect: { path },
+          maxWorkers: 1,
+          retryDelay: 20,
+          timeout: 300_000,
+        });
+        try {
+          yield* pool.run("inc", 1);
+          times.push(performance.now() - started);
+        } catch (error) {
+          failures.push(String(error));
+        }
+      }),
+    ),
+  );
+  const allServedMs = performance.now() - started;
+  yield* sampler.halt();
+  // what the server keeps once every client has left
+  yield* sleep(1_000);
+  const rssAfter = rssMb(server.pid);
+  const cpu = cpuSeconds(server.pid) - cpuBefore;
+  times.sort((a, b) => a - b);
+  return {
+    transport,
+    clients: CLIENTS,
+    served: times.length,
+    failed: failures.length,
+    maxWorkers: "server default (4 × CPU count)",
+    peakWorkerProcesses: peakWorkers,
+    allServedMs: Math.round(allServedMs),
+    p50Ms: pct(times, 0.5),
+    p95Ms: pct(times, 0.95),
+    serverRssIdleMb: Math.round(rssIdle),
+    serverRssPeakMb: Math.round(peakServer),
+    serverAndWorkersRssPeakMb: Math.round(peakTotal),
+    serverRssAfterMb: Math.round(rssAfter),
+    serverCpuS: Number(cpu.toFixed(1)),
+  };
+}
+
+function* dyingWorkers(transport: "thread" | "process", calls: number) {
+  const callers = 4;
+  const started = performance.now();
+  let failed = 0;
+  let wrong = 0;
+  const errors = new Map<string, number>();
+  const pool = yield* usePool<Echo>({ worker, transport, maxWorkers: 2, timeout: 120_000 });
+  let next = 0;
+  yield* all(
+    Array.from({ length: callers }, () =>
+      scoped(function* () {
+        while (next < calls) {
+          const i = next++;
+          try {
+            if ((yield* pool.run("exitAfter", i)) !== i) wrong++;
+          } catch (error) {
+            failed++;
+            const name = (error as Error).name;
+            errors.set(name, (errors.get(name) ?? 0) + 1);
+          }
+        }
+      }),
+    ),
+  );
+  const ms = performance.now() - started;
+  return {
+    transport,
+    calls,
+    callers,
+    maxWorkers: 2,
+    failed,
+    wrongResults: wrong,
+    errors: Object.fromEntries(errors),
+    workersSpawned: pool.stats().spawned,
+    ms: Math.round(ms),
+    callsPerS: Number(((calls / ms) * 1000).toFixed(1)),
+  };
+}
 
 const dir = mkdtempSync(join(tmpdir(), "bough-bench-server-"));
 try {
+  const loadBefore = load();
   const results = await run(function* () {
-    const path = join(dir, "s.sock");
-    const server = yield* useWorkerServer({
-      listen: { path },
-      worker,
-      limits: { handshakeTimeoutMs: 60_000, maxConnections: IDLE + 10 },
-    });
-    yield* sleep(500);
-    const rssBefore = rssMb(server.pid);
-    const sockets: Socket[] = [];
-    yield* until(
-      Promise.all(
-        Array.from(
-          { length: IDLE },
-          () =>
-            new Promise<void>((resolve, reject) => {
-              const socket = connect({ path }, () => resolve());
-              socket.on("error", reject);
-              sockets.push(socket);
-            }),
-        ),
-      ),
-    );
-    yield* sleep(500);
-    const idle = {
-      connections: IDLE,
-      forks: children(server.pid),
-      rssBeforeMb: Math.round(rssBefore),
-      rssAfterMb: Math.round(rssMb(server.pid)),
-    };
-    for (const socket of sockets) socket.destroy();
-    yield* sleep(200);
-
-    const started = performance.now();
-    const times: number[] = [];
-    yield* all(
-      Array.from({ length: CLIENTS }, () =>
-        scoped(function* () {
-          const pool = yield* usePool<typeof echoWorker>({
-            connect: { path },
-            maxWorkers: 1,
-            retryDelay: 20,
-            timeout: 120_000,
-          });
-          yield* pool.run("inc", 1);
-          times.push(performance.now() - started);
-        }),
-      ),
-    );
-    const total = performance.now() - started;
-    times.sort((a, b) => a - b);
-    return {
-      idle,
-      connecting: {
-        clients: CLIENTS,
-        maxWorkers: "default (4 × CPU)",
-        allServedMs: Math.round(total),
-        p50Ms: Math.round(times[Math.floor(times.length / 2)]),
-      },
-    };
+    const idle = yield* scoped(() => idleConnections(dir));
+    const connecting = [];
+    for (const transport of ["thread", "process"] as const) {
+      connecting.push(yield* scoped(() => connectingClients(dir, transport)));
+    }
+    const dying = [];
+    if (DEAD > 0) dying.push(yield* scoped(() => dyingWorkers("thread", DEAD)));
+    if (DEAD_PROCESS > 0) dying.push(yield* scoped(() => dyingWorkers("process", DEAD_PROCESS)));
+    return { idle, connecting, dying };
   });
-  console.log(JSON.stringify(results, null, 2));
-  const out = new URL("results/", import.meta.url);
-  writeFileSync(new URL("pool-server.json", out), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(
-    new URL("pool-server.md", out),
-    [
-      "# pool server under idle and connecting clients",
-      "",
-      "`npx tsx bench/pool-server.ts` — a forked `useWorkerServer`, process workers, 2 shared cores.",
-      "",
-      "| scenario | figure |",
-      "| --- | --- |",
-      `| ${results.idle.connections} connections that never say hello | ${results.idle.forks} forks; server RSS ${results.idle.rssBeforeMb} → ${results.idle.rssAfterMb} MB |`,
-      `| ${results.connecting.clients} clients, each connect + one call + leave | all served in ${results.connecting.allServedMs} ms (median client ${results.connecting.p50Ms} ms) |`,
-      "",
-    ].join("\n"),
-  );
+  const loadAfter = load();
+  const data = { loadavg: { before: loadBefore, after: loadAfter }, ...results };
+  const c = results.connecting;
+  const md = [
+    `Load average (1, 5, 15 min) before: ${loadBefore.join(", ")}; after: ${loadAfter.join(", ")} (2 cores shared with other work: read times as upper bounds).`,
+    "",
+    "## Idle connections (a forked `useWorkerServer`, process workers)",
+    "",
+    table(
+      ["connections that never say hello", "workers forked", "server RSS before → after"],
+      [
+        [
+          results.idle.connections,
+          results.idle.forks,
+          `${results.idle.rssBeforeMb} → ${results.idle.rssAfterMb} MB`,
+        ],
+      ],
+    ),
+    "",
+    `## ${CLIENTS} clients, each connects, says hello, makes one call and leaves`,
+    "",
+    "Each client is its own `usePool({ connect })` with one worker; the server runs at most 4 × CPU count workers and refuses the rest as busy, and they retry (every 20 ms, backing off to 100 ms) until served. Time is from the start until the client's call returned (connect + hello + its worker ready + one call); memory is sampled every 100 ms.",
+    "",
+    table(
+      [
+        "workers",
+        "served / failed",
+        "all served",
+        "median client",
+        "p95 client",
+        "server RSS idle → peak → after",
+        "server + worker processes, peak RSS",
+        "server CPU (incl. reaped workers)",
+      ],
+      c.map((r) => [
+        r.transport,
+        `${r.served} / ${r.failed}`,
+        `${(r.allServedMs / 1000).toFixed(1)} s`,
+        `${(r.p50Ms / 1000).toFixed(1)} s`,
+        `${(r.p95Ms / 1000).toFixed(1)} s`,
+        `${r.serverRssIdleMb} → ${r.serverRssPeakMb} → ${r.serverRssAfterMb} MB`,
+        r.transport === "process"
+          ? `${r.serverAndWorkersRssPeakMb} MB`
+          : "(threads: in the server)",
+        `${r.serverCpuS} s`,
+      ]),
+    ),
+    "",
+    "Workers run bench/pool-server-worker.js on the built package (no tsx), as in production.",
+    "",
+    "Before the handshake (issue 15), 200 connecting clients with thread workers got 38 ready in 67 s, and the server held 842 MB after all had closed.",
+    "",
+    "## Workers that exit right after returning",
+    "",
+    "A local pool (2 workers, 4 callers in turn) where every call is `exitAfter(i)`: the worker returns `i` and exits at once, and a worker that said it is leaving is never handed to the next call. Every process worker died after its one call (workers spawned = calls); a thread worker often took its next call before its exit ran (the thread drains its message port before its `setImmediate`), so fewer thread workers died than calls. Either way no call failed and every result was right.",
+    "",
+    table(
+      ["workers", "calls", "failed", "wrong results", "workers spawned", "time", "calls/s"],
+      results.dying.map((r) => [
+        r.transport,
+        r.calls,
+        r.failed,
+        r.wrongResults,
+        r.workersSpawned,
+        `${(r.ms / 1000).toFixed(1)} s`,
+        r.callsPerS,
+      ]),
+    ),
+  ].join("\n");
+  writeResults("pool-server", data, md);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -175,7 +175,10 @@ export class CheckoutState {
       return;
     }
     this.sawError = true;
-    const error = new TaskError(remote);
+    const error = new TaskError(
+      remote,
+      `${this.pool.name ?? "ANONYMOUS CLIENT"} -> ${req.method ?? "call"}`,
+    );
     req.fail(error);
     this.dropQueued(error);
   }

@@ -33,20 +33,38 @@ export class TaskError extends BoughError {
   readonly remoteName: string;
   /** Everything the worker sent about the error: name, message, stack and own properties. */
   readonly remote: SerializedError;
+  /**
+   * The call that failed, as `"CLIENT NAME -> method"` (the pool's `name`, or
+   * `"ANONYMOUS CLIENT"`); also the last line of `stack`. Undefined for an
+   * error not made by a call.
+   */
+  readonly call: string | undefined;
   [property: string]: unknown;
 
-  constructor(remote: SerializedError) {
+  constructor(remote: SerializedError, call?: string) {
     super("BOUGH_TASK_ERROR", remote.message);
     this.remoteName = remote.name;
     this.remote = remote;
+    this.call = call;
     for (const [key, value] of Object.entries(remote)) {
       if (!RESERVED.has(key)) this[key] = value;
     }
     if (typeof remote.stack === "string") this.stack = remote.stack;
+    if (call !== undefined)
+      this.stack = `${this.stack ?? `${this.name}: ${this.message}`}\n    at ${call} (bough/pool)`;
   }
 }
 
-const RESERVED = new Set(["name", "message", "stack", "code", "remote", "remoteName", "cause"]);
+const RESERVED = new Set([
+  "name",
+  "message",
+  "stack",
+  "code",
+  "remote",
+  "remoteName",
+  "cause",
+  "call",
+]);
 
 /**
  * The worker died (exited, was killed from outside, or its connection broke)

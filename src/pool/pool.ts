@@ -7,7 +7,7 @@ import { type Checkout, CheckoutState } from "./checkout.js";
 import type { DeferredLog } from "./deferred-log.js";
 import type { CallFunction, InterfaceOf, WorkerMethods } from "./define-worker.js";
 import { type SerializedError, ServerRefusedError, SetupError, SpawnError } from "./errors.js";
-import { openProcessLink } from "./process-transport.js";
+import { openProcessLink, workerTitle } from "./process-transport.js";
 import type { ReadyMeta, WorkerFrame } from "./protocol.js";
 import { openSocketLink, type SocketAddress } from "./socket-transport.js";
 import { openThreadLink } from "./thread-transport.js";
@@ -16,6 +16,14 @@ import type { LinkFactory, WorkerLink } from "./worker-link.js";
 
 /** Options shared by local and remote pools. */
 export interface PoolCommonOptions<I> {
+  /**
+   * A name for this client (AnyEvent::Task's `name`): a failed call's
+   * `TaskError` says `"NAME -> method"` (in `call` and as the last line of its
+   * stack); process workers run with it as their process title
+   * (`bough-worker:NAME` in `ps`), and a worker server gets it in the hello
+   * frame (its logs and its workers' titles). Default: none (`"ANONYMOUS CLIENT"`).
+   */
+  name?: string;
   /** Workers started at once and kept (hot standby). Default 0. */
   minWorkers?: number;
   /** The most workers at a time; more checkouts wait in a FIFO queue. Default: CPU count. */
@@ -41,11 +49,11 @@ export interface LocalPoolOptions<I> extends PoolCommonOptions<I> {
   /** Extra Node flags for each worker. */
   execArgv?: string[];
   /**
-   * Memory limits of each worker. Threads get them all (Node's
-   * `resourceLimits`); processes get `maxOldGenerationSizeMb` as
-   * `--max-old-space-size`. A thread that goes past them fails its call with
-   * `WorkerResourceLimitError` and is replaced; a process is killed by V8
-   * (`WorkerCrashedError`). Default: none.
+   * Memory limits of each worker. Threads get them as Node's
+   * `resourceLimits`; processes as V8 flags (`--max-old-space-size`,
+   * `--max-semi-space-size`, `--stack-size`). A worker that goes past its heap
+   * limit is stopped by V8: its call fails with `WorkerResourceLimitError` and
+   * the worker is replaced. Default: none.
    */
   resourceLimits?: ResourceLimits;
 }
@@ -129,6 +137,7 @@ export class PoolCore {
   readonly dontReforkAfterError: boolean;
   readonly checkoutDone: ((checkout: Checkout<any>) => Operation<void>) | undefined;
   readonly logger: DeferredLog | undefined;
+  readonly name: string | undefined;
   private readonly waitingQueue: CheckoutState[] = [];
   private readonly idle: PoolWorker[] = [];
   private readonly workers = new Set<PoolWorker>();
@@ -154,6 +163,7 @@ export class PoolCore {
     this.dontReforkAfterError = options.dontReforkAfterError ?? false;
     this.checkoutDone = options.checkoutDone;
     this.logger = options.logger;
+    this.name = options.name;
     if (this.minWorkers > this.maxWorkers) {
       throw new RangeError(`minWorkers (${this.minWorkers}) > maxWorkers (${this.maxWorkers})`);
     }
@@ -452,18 +462,16 @@ export function usePool<W = WorkerMethods>(
     if ("connect" in options) {
       const address = options.connect;
       const token = options.token;
-      open = () => openSocketLink(address, { token });
+      const name = options.name;
+      open = () => openSocketLink(address, { token, name });
       retryDelay = options.retryDelay ?? 100;
     } else {
       const file = resolveWorkerFile(options.worker);
       const resourceLimits = options.resourceLimits;
-      const heapMb = resourceLimits?.maxOldGenerationSizeMb;
       if (options.transport === "process") {
-        const execArgv = [
-          ...(options.execArgv ?? []),
-          ...(heapMb === undefined ? [] : [`--max-old-space-size=${heapMb}`]),
-        ];
-        open = () => openProcessLink(file, { execArgv });
+        const execArgv = options.execArgv;
+        const title = workerTitle(options.name);
+        open = () => openProcessLink(file, { execArgv, resourceLimits, title });
       } else {
         const execArgv = options.execArgv;
         open = () => openThreadLink(file, { execArgv, resourceLimits });

@@ -31,8 +31,10 @@ export type ReadyFrame = ["rd", ReadyMeta];
 export interface HelloMeta {
   /** The server's shared secret, when it has one. */
   token?: string;
+  /** The client's name (`usePool({ name })`), for the server's logs and its worker's process title. */
+  name?: string;
 }
-/** `["hi", {token?}]` — the first frame a client sends to a worker server; no worker exists before it. */
+/** `["hi", {token?, name?}]` — the first frame a client sends to a worker server; no worker exists before it. */
 export type HelloFrame = ["hi", HelloMeta];
 /** Why a worker server refused a connection. */
 export interface RefusalMeta {
@@ -194,8 +196,11 @@ export function checkClientFrame(value: unknown): ClientFrame {
   throw new ProtocolError(`malformed client frame: ${preview(JSON.stringify(value) ?? "")}`);
 }
 
+/** The longest client name a hello frame may carry. */
+const MAX_NAME_LENGTH = 200;
+
 /**
- * Checks that a parsed value is a hello frame (`["hi", {token?}]`), the
+ * Checks that a parsed value is a hello frame (`["hi", {token?, name?}]`), the
  * first frame on a worker server connection. Throws {@link ProtocolError}
  * otherwise.
  *
@@ -210,7 +215,9 @@ export function checkHelloFrame(value: unknown): HelloFrame {
     value.length === 2 &&
     value[0] === "hi" &&
     isMeta(value[1]) &&
-    (value[1].token === undefined || typeof value[1].token === "string")
+    (value[1].token === undefined || typeof value[1].token === "string") &&
+    (value[1].name === undefined ||
+      (typeof value[1].name === "string" && value[1].name.length <= MAX_NAME_LENGTH))
   ) {
     return value as HelloFrame;
   }

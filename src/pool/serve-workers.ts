@@ -8,12 +8,13 @@ import { action, type Operation, resource, run, suspend, until, useScope } from 
 import { useClock } from "../core/clock.js";
 import { createTimerSet } from "../core/timer-set.js";
 import { ProtocolError, SerializationError, ServerRefusedError, serializeError } from "./errors.js";
-import { forkWorkerFile, openProcessLink } from "./process-transport.js";
+import { forkWorkerFile, openProcessLink, workerTitle } from "./process-transport.js";
 import {
   checkClientFrame,
   checkHelloFrame,
   createFrameDecoder,
   encodeFrame,
+  type HelloMeta,
   MAX_FRAME_BYTES,
   type RefusalMeta,
   type ReplyMeta,
@@ -188,7 +189,7 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
     // Process workers get the connection itself (AnyEvent::Task's fork per
     // connection): the server hands the socket over and is out of the path;
     // with a watch, the worker reports its calls in flight over IPC.
-    const handOff = (socket: Socket) => {
+    const handOff = (socket: Socket, name: string | undefined) => {
       const child = forkWorkerFile(
         file,
         {
@@ -196,7 +197,7 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
           [MAX_FRAME_ENV]: String(maxFrameBytes),
           ...(tracking ? { [ACTIVITY_ENV]: "1" } : {}),
         },
-        { execArgv: options.execArgv },
+        { execArgv: options.execArgv, title: workerTitle(name) },
       );
       spawned++;
       children.add(child);
@@ -233,10 +234,10 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
     };
 
     // Thread workers: the server relays NDJSON frames to and from the thread.
-    const relay = (socket: Socket) => {
+    const relay = (socket: Socket, name: string | undefined) => {
       const link =
         transport === "process"
-          ? openProcessLink(file, { execArgv: options.execArgv })
+          ? openProcessLink(file, { execArgv: options.execArgv, title: workerTitle(name) })
           : openThreadLink(file, { execArgv: options.execArgv });
       spawned++;
       sockets.add(socket);
@@ -332,21 +333,23 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
       const onClose = () => done();
       const onData = (chunk: Buffer) => {
         let frames: unknown[];
+        let hello: HelloMeta;
         try {
           frames = decoder.push(chunk);
           if (frames.length === 0) return;
           if (frames.length > 1) {
             throw new ProtocolError("frames sent before the worker was ready");
           }
-          const [, hello] = checkHelloFrame(frames[0]);
+          [, hello] = checkHelloFrame(frames[0]);
           done();
           socket.pause();
+          const who = hello.name === undefined ? "" : ` (client ${JSON.stringify(hello.name)})`;
           if (secret !== undefined && !sameSecret(secret, hello.token)) {
-            refuse(socket, "unauthorized", "wrong or missing token");
+            refuse(socket, "unauthorized", `wrong or missing token${who}`);
             return;
           }
           if (links.size + children.size >= maxWorkers) {
-            refuse(socket, "busy", `${maxWorkers} workers are running (maxWorkers)`);
+            refuse(socket, "busy", `${maxWorkers} workers are running (maxWorkers)${who}`);
             return;
           }
         } catch (error) {
@@ -354,8 +357,8 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
           return;
         }
         try {
-          if (transport === "process" && options.tls === undefined) handOff(socket);
-          else relay(socket);
+          if (transport === "process" && options.tls === undefined) handOff(socket, hello.name);
+          else relay(socket, hello.name);
         } catch (error) {
           console.error("bough/pool server: cannot start a worker for a connection", error);
           socket.destroy();

@@ -6,6 +6,7 @@ import {
   checkWorkerFrame,
   createFrameDecoder,
   encodeFrame,
+  type HelloMeta,
   isRefusalFrame,
   type ReadyMeta,
   type WorkerFrame,
@@ -34,6 +35,8 @@ export class ConnectRefusedError extends SpawnError {
 export interface SocketLinkOptions {
   /** The server's shared secret, sent in the hello frame. */
   token?: string;
+  /** The client's name, sent in the hello frame (`usePool({ name })`). */
+  name?: string;
 }
 
 /**
@@ -79,10 +82,10 @@ class SocketLink implements WorkerLink {
     this.socket.setNoDelay?.(true);
     const decoder = createFrameDecoder();
     this.ready = this.handshake.ready;
-    const hello = () =>
-      this.socket.write(
-        encodeFrame(["hi", options.token === undefined ? {} : { token: options.token }]),
-      );
+    const meta: HelloMeta = {};
+    if (options.token !== undefined) meta.token = options.token;
+    if (options.name !== undefined) meta.name = options.name;
+    const hello = () => this.socket.write(encodeFrame(["hi", meta]));
     this.socket.on("connect", () => {
       this.connected = true;
       if (!secure) hello();

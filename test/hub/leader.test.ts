@@ -211,7 +211,7 @@ describe("useLeader", () => {
         const args = [redis.url, "ticker", String(ttl), "20", String(3 * ttl)];
         const a = yield* useChild(LEADER, args);
         const b = yield* useChild(LEADER, args);
-        yield* waitFor(() => starts(a) + starts(b) > 0);
+        yield* waitFor(() => starts(a) + starts(b) > 0, 30_000); // two tsx processes starting
         const [leader, follower] = starts(a) > 0 ? [a, b] : [b, a];
         yield* waitFor(() => leader.lines.filter((l) => l.startsWith("tick")).length > 3);
         const faultAt = Date.now();
@@ -235,7 +235,7 @@ describe("useLeader", () => {
         expect(list.length).toBe(2);
         expectNoOverlap(list);
       });
-    }, 30_000);
+    }, 90_000);
   }
 
   it("keeps the leader's term through a short Redis crash when Redis persists the lease", async () => {
@@ -257,21 +257,26 @@ describe("useLeader", () => {
     });
   }, 30_000);
 
-  it("starts no second leader beside the first when Redis restarts without persistence", async () => {
+  it("starts no second leader beside the first when Redis restarts without persistence, and takes over within ttl + 1 s + one retry", async () => {
     await run(function* () {
       const redis = yield* useRedisServer({ args: ["--appendonly", "no"] });
-      const args = [redis.url, "ticker", "1000", "20"];
+      const ttl = 1_000;
+      const args = [redis.url, "ticker", String(ttl), "20"];
       const a = yield* useChild(LEADER, args);
       const b = yield* useChild(LEADER, args);
-      yield* waitFor(() => starts(a) + starts(b) > 0);
+      yield* waitFor(() => starts(a) + starts(b) > 0, 30_000); // two tsx processes starting
       yield* redis.kill("SIGKILL");
       yield* sleep(200);
       yield* redis.restart(); // the lease and the fencing counter are gone
+      const restartedAt = Date.now();
       yield* waitFor(() => starts(a) + starts(b) > 1, 15_000);
-      yield* waitFor(() => terms([a, b])[1].ticks.length > 3);
+      yield* waitFor(() => terms([a, b])[1].ticks.length > 3, 20_000);
       const list = terms([a, b]);
       expect(list[0].end).toBeLessThan(Number.POSITIVE_INFINITY);
       expectNoOverlap(list);
+      // Redis grants no lease for a ttl after its restart (uptime counts whole
+      // seconds): ttl + 1 s + one retry (ttl / 4), with slack for a loaded machine
+      expect(list[1].start - restartedAt).toBeLessThan(ttl + 1_000 + ttl / 4 + 3_000);
     });
-  }, 30_000);
+  }, 90_000);
 });

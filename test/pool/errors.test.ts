@@ -59,6 +59,19 @@ describe("pool errors", () => {
     expect(error.remote.code).toBe("SQLITE_ERROR");
   });
 
+  it("names the failed call of a TaskError as 'CLIENT -> method', in call and as its stack's last line", () => {
+    const remote = {
+      name: "Error",
+      message: "ERR: x",
+      stack: "Error: ERR: x\n    at worker.ts:1:1",
+    };
+    const error = new TaskError(remote, "MY CLIENT NAME -> error");
+    expect(error.call).toBe("MY CLIENT NAME -> error");
+    expect(error.stack?.split("\n").at(-1)).toBe("    at MY CLIENT NAME -> error (bough/pool)");
+    expect(error.stack).toMatch(/at worker\.ts/);
+    expect(new TaskError(remote).call).toBeUndefined();
+  });
+
   it("gives every pool error a stable name and code", () => {
     const errors = [
       [new WorkerCrashedError("x", 1), "WorkerCrashedError", "BOUGH_POOL_WORKER_CRASHED"],

@@ -148,6 +148,38 @@ describe("usePool", () => {
     });
   }
 
+  it("fails no unrelated call while workers keep exiting right after returning", async () => {
+    // one caller retires a worker with every call; two others make plain calls beside it
+    const failures: unknown[] = [];
+    let plain = 0;
+    await run(function* () {
+      const pool = yield* usePool<Echo>({ worker, maxWorkers: 2 });
+      const dying = yield* spawn(function* () {
+        for (let i = 0; i < 20; i++) {
+          const { value, error } = yield* settle(pool.run("exitAfter", i));
+          if (error) failures.push(error);
+          else expect(value).toBe(i);
+        }
+      });
+      const others = [];
+      for (let c = 0; c < 2; c++) {
+        others.push(
+          yield* spawn(function* () {
+            for (let i = 0; i < 20; i++) {
+              const { value, error } = yield* settle(pool.run("inc", i));
+              if (error) failures.push(error);
+              else if (value === i + 1) plain++;
+            }
+          }),
+        );
+      }
+      yield* dying;
+      for (const other of others) yield* other;
+    });
+    expect(failures).toEqual([]);
+    expect(plain).toBe(40);
+  });
+
   it("pre-spawns minWorkers hot workers before any checkout", async () => {
     await run(function* () {
       const pool = yield* usePool<Echo>({ worker, minWorkers: 2, maxWorkers: 4 });

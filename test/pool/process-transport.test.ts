@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { type Operation, run, spawn, until } from "effection";
 import { describe, expect, it, vi } from "vitest";
 import {
@@ -6,8 +7,9 @@ import {
   TimeoutError,
   usePool,
   WorkerCrashedError,
+  WorkerResourceLimitError,
 } from "../../src/pool/index.js";
-import { openProcessLink } from "../../src/pool/process-transport.js";
+import { limitFlags, openProcessLink, workerTitle } from "../../src/pool/process-transport.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import type echoWorker from "./fixtures/echo-worker.js";
 import { eventually, isAlive, echoWorkerFile as worker } from "./helpers.js";
@@ -38,6 +40,59 @@ describe("process transport", () => {
       return pid;
     });
     expect(isAlive(pid)).toBe(false);
+  });
+
+  it("fails a call that goes past a process's heap limit with WorkerResourceLimitError, prints nothing, and replaces the worker", async () => {
+    const printed = vi.spyOn(process.stderr, "write");
+    try {
+      await run(function* () {
+        const pool = yield* usePool<Echo>({
+          worker,
+          transport: "process",
+          maxWorkers: 1,
+          resourceLimits: { maxOldGenerationSizeMb: 96 },
+        });
+        const first = yield* pool.run("whoami");
+        expect(yield* pool.run("allocate", 4)).toBe(4);
+        const { error } = yield* settle(pool.run("allocate", 1024));
+        expect(error).toBeInstanceOf(WorkerResourceLimitError);
+        expect(error).toBeInstanceOf(WorkerCrashedError);
+        expect(error.code).toBe("BOUGH_POOL_RESOURCE_LIMIT");
+        expect(error.message).toMatch(/heap/i);
+        expect(isAlive(first.pid)).toBe(false);
+        const second = yield* pool.run("whoami");
+        expect(second.pid).not.toBe(first.pid);
+        expect(yield* pool.run("inc", 1)).toBe(2);
+      });
+      // V8's out-of-memory report became the error's message instead of being printed
+      const text = printed.mock.calls.map(([chunk]) => String(chunk)).join("");
+      expect(text).not.toMatch(/FATAL ERROR|Last few GCs/);
+    } finally {
+      printed.mockRestore();
+    }
+  });
+
+  it("runs a named pool's process workers with the title bough-worker:NAME, as ps shows it", async () => {
+    await run(function* () {
+      const pool = yield* usePool<Echo>({
+        worker,
+        transport: "process",
+        maxWorkers: 1,
+        name: "billing\u0007",
+      });
+      const { pid } = yield* pool.run("whoami");
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      expect(argv[0]).toBe("bough-worker:billing?");
+    });
+    expect(workerTitle(undefined)).toBeUndefined();
+    expect(workerTitle("x".repeat(100))).toBe(`bough-worker:${"x".repeat(64)}`);
+  });
+
+  it("turns resourceLimits into V8 flags for a process", () => {
+    expect(limitFlags(undefined)).toEqual([]);
+    expect(
+      limitFlags({ maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 12, stackSizeMb: 2 }),
+    ).toEqual(["--max-old-space-size=64", "--max-semi-space-size=4", "--stack-size=2048"]);
   });
 
   it("returns from halting a busy checkout only after the child process is reaped", async () => {

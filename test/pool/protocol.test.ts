@@ -77,6 +77,12 @@ describe("protocol", () => {
     );
   });
 
+  it("accepts a client name of up to 200 characters in the hello frame", () => {
+    expect(checkHelloFrame(["hi", { name: "billing" }])).toEqual(["hi", { name: "billing" }]);
+    expect(() => checkHelloFrame(["hi", { name: 7 }])).toThrow(/malformed hello frame/);
+    expect(() => checkHelloFrame(["hi", { name: "x".repeat(201) }])).toThrow(ProtocolError);
+  });
+
   it("packs frames compactly for local workers and unpacks them unchanged", () => {
     expect(packClientFrame(["do", {}, "inc", [1, 2]])).toEqual([1, 2, "inc"]);
     expect(unpackClientFrame([1, 2, "inc"])).toEqual(["do", {}, "inc", [1, 2]]);

@@ -127,6 +127,17 @@ describe("serveWorkers", () => {
     expect(pids.some(isAlive)).toBe(false);
   });
 
+  it("titles a client's worker process with the client's name from its hello frame", async () => {
+    const path = join(dir, "named.sock");
+    await run(function* () {
+      yield* serveWorkers({ listen: { path }, worker });
+      const pool = yield* usePool<Echo>({ connect: { path }, name: "report builder" });
+      const { pid } = yield* pool.run("whoami");
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      expect(argv[0]).toBe("bough-worker:report builder");
+    });
+  });
+
   it("relays frames to worker threads with transport: thread", async () => {
     const path = join(dir, "t.sock");
     const who = await run(function* () {
