@@ -88,7 +88,7 @@ describe("the job runner under load", () => {
 
       await Promise.all(
         sockets.map((ws) =>
-          ws.waitFor((ms) => ms.filter((m) => m.type === "job_completed").length === 197, 90_000),
+          ws.waitFor((ms) => ms.filter((m) => m.type === "job_completed").length === 197, 110_000),
         ),
       );
       await Promise.all(watchers.map((sse) => sse.closed));
