@@ -1,4 +1,5 @@
 import type { ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { action, type Operation } from "effection";
 import { SlowConsumerError, StreamClosedError } from "./errors.js";
 
@@ -53,15 +54,17 @@ export interface StreamWriter {
   readonly response: ServerResponse;
 }
 
-/** Uncorks a response corked for the writes of one turn. */
+/** Uncorks the socket corked for the writes of one turn. */
 function uncork(writer: ResponseWriter) {
-  writer.corked = false;
-  writer.response.uncork();
+  const socket = writer.corked;
+  writer.corked = undefined;
+  socket?.uncork();
 }
 
 class ResponseWriter implements StreamWriter {
   dropped = 0;
-  corked = false;
+  /** The socket corked for this turn's writes, uncorked on the next tick. */
+  corked: Socket | undefined = undefined;
   readonly cap: number;
   readonly policy: BackpressurePolicy;
 
@@ -98,10 +101,16 @@ class ResponseWriter implements StreamWriter {
       }
       if (res.writableLength > 0 && res.writableNeedDrain) return undefined;
     }
-    if (!this.corked) {
-      // coalesce the writes of one turn (a burst of hub messages) into one syscall
-      this.corked = true;
-      res.cork();
+    if (this.corked === undefined && res.socket !== null) {
+      // Coalesce the writes of one turn (a burst of hub messages) into one syscall. The
+      // socket is corked, not the response: a corked response on Node 22 buffers chunked
+      // writes itself, reports "need drain" for them, and after uncork() never emits
+      // 'drain' when the kernel takes the bytes at once (nodejs/node#60432, fixed in 24),
+      // so a writer waiting for it would wait forever. Writes to a corked socket keep
+      // 'drain' tied to the socket's own buffer, which always emits it once emptied.
+      const socket = res.socket;
+      this.corked = socket;
+      socket.cork();
       process.nextTick(uncork, this);
     }
     res.write(chunk);

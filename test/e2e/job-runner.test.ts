@@ -41,7 +41,9 @@ afterEach(async () => {
 const post = (body: unknown) => request(`${url}/api/jobs`, { method: "POST", body });
 const postRaw = (raw: string) => request(`${url}/api/jobs`, { method: "POST", raw });
 
-async function waitForStatus(id: number, status: string, ms = 10_000): Promise<any> {
+/** Waits for a job to reach `status`; the bound matters only when something is wrong (the first
+ * prime job starts a pool worker that compiles through tsx: seconds on a loaded machine). */
+async function waitForStatus(id: number, status: string, ms = 25_000): Promise<any> {
   let job: any;
   await eventually(
     () => {

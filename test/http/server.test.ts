@@ -1,4 +1,4 @@
-import { createServer } from "node:http";
+import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
   createChannel,
@@ -11,9 +11,11 @@ import {
   withResolvers,
 } from "effection";
 import { describe, expect, it } from "vitest";
+import { ClockContext } from "../../src/core/clock.js";
 import {
   createRouter,
   createStreamWriter,
+  DEFAULT_MAX_BUFFERED_BYTES,
   json,
   ndjson,
   type Server,
@@ -23,6 +25,7 @@ import {
   useRequestListener,
   useServer,
 } from "../../src/http/index.js";
+import { createVirtualClock } from "../../src/testing/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import { deferred, openStream, rawConnect, request, wait } from "./helpers.js";
 
@@ -83,11 +86,15 @@ describe("useServer", () => {
     });
   });
 
-  it("halts the handler when the client disconnects, within one event-loop turn", async () => {
+  it("halts the handler when the client disconnects, on the socket's close and no timer", async () => {
     const started = withResolvers<void>();
-    const halted = withResolvers<number>();
+    const halted = withResolvers<void>();
     let aborted = false;
+    // a virtual clock that never moves: the halt cannot come from a timeout, however slow the
+    // machine (a wall-clock bound on it failed under load)
+    const clock = createVirtualClock();
     await run(function* () {
+      yield* ClockContext.set(clock);
       const router = createRouter().get("/hold", function* (ctx) {
         const signal = ctx.signal;
         ctx.response.writeHead(200, { "content-type": "text/plain" });
@@ -97,7 +104,7 @@ describe("useServer", () => {
           yield* suspend();
         } finally {
           aborted = signal.aborted;
-          halted.resolve(performance.now());
+          halted.resolve();
         }
       });
       const server = yield* useServer({ handler: router });
@@ -105,11 +112,9 @@ describe("useServer", () => {
       yield* started.operation;
       yield* until(client.waitFor((t) => t.includes("holding")));
       expect(server.active).toBe(1);
-      const closedAt = performance.now();
       client.close();
-      const haltedAt = yield* halted.operation;
-      // the socket's close event takes a turn to arrive; the halt follows at once
-      expect(haltedAt - closedAt).toBeLessThan(100);
+      yield* halted.operation;
+      expect(clock.now()).toBe(0);
       expect(aborted).toBe(true);
       yield* until(wait(10));
       expect(server.active).toBe(0);
@@ -161,16 +166,21 @@ describe("useServer", () => {
     });
   });
 
-  it("shuts down: 503 to new requests, a final SSE event, then destroys a paused client by grace + 200 ms", async () => {
+  it("shuts down: 503 to new requests, a final SSE event, then destroys a paused client when the grace ends", async () => {
+    // the grace runs on a virtual clock: exact, and no loaded machine can stretch it
     const grace = 300;
+    const clock = createVirtualClock();
     const ready = deferred<Server>();
     const idle = createChannel<string, never>();
+    let firehoseResponse: ServerResponse | undefined;
     const task = run(function* () {
+      yield* ClockContext.set(clock);
       const router = createRouter()
         .get("/events", function* () {
           return sse(idle, { heartbeatMs: 0 });
         })
-        .get("/firehose", function* () {
+        .get("/firehose", function* (ctx) {
+          firehoseResponse = ctx.response;
           return ndjson(firehose, { heartbeatMs: 0 });
         })
         .get("/ok", function* () {
@@ -184,22 +194,32 @@ describe("useServer", () => {
       const listener = await openStream(`${server.url}/events`);
       const paused = await openStream(`${server.url}/firehose`);
       paused.pause();
-      await wait(200); // let the paused client's buffers fill up
+      // the kernel's buffers are full once the writer holds nearly its whole cap in user space:
+      // from then on the paused client's response cannot end by itself
+      const full = () =>
+        (firehoseResponse?.writableLength ?? 0) + 64 * 1024 > DEFAULT_MAX_BUFFERED_BYTES;
+      while (!full()) await wait(5);
       expect(server.active).toBe(2);
 
-      const t0 = performance.now();
+      let stopped = false;
       // a task's halt() starts when awaited: Promise.resolve() starts it now
-      const stopped = Promise.resolve(task.halt());
-      await wait(20);
+      const stopping = Promise.resolve(task.halt()).then(() => {
+        stopped = true;
+      });
+      // streams are told to finish after new requests are refused
+      await listener.waitFor((t) => t.includes("event: shutdown"));
       const late = await request(`${server.url}/ok`);
       expect(late.status).toBe(503);
       expect(JSON.parse(late.body)).toEqual({ error: "server is shutting down" });
-      await listener.waitFor((t) => t.includes("event: shutdown"));
       await listener.ended;
-      await stopped;
-      const elapsed = performance.now() - t0;
-      expect(elapsed).toBeGreaterThanOrEqual(grace - 5);
-      expect(elapsed).toBeLessThanOrEqual(grace + 200);
+      // the paused client holds the shutdown open until the grace ends, not a moment less
+      while (clock.pending === 0) await wait(1);
+      await clock.advance(grace - 1);
+      await wait(20);
+      expect(stopped).toBe(false);
+      expect(server.active).toBe(1);
+      await clock.advance(1);
+      await stopping;
       paused.close();
     } finally {
       await task.halt();
