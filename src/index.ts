@@ -1,6 +1,7 @@
 /**
  * The core: the structured selector, supervision, timeouts, retry, `any`, the clock in context,
- * errors and task labels.
+ * errors, task labels, and the primitives adapters are built from (routine groups, timer sets,
+ * wake cells).
  *
  * @module bough
  */
@@ -11,6 +12,9 @@ export * from "./core/errors.js";
 export * from "./core/labels.js";
 export * from "./core/lease.js";
 export * from "./core/retry.js";
+export * from "./core/routine-group.js";
 export * from "./core/selector.js";
 export * from "./core/supervise.js";
 export * from "./core/timeout.js";
+export * from "./core/timer-set.js";
+export * from "./core/wake-cell.js";

@@ -150,7 +150,7 @@ export class RoutineGroup<T, D, E> {
     return member;
   }
 
-  /** A member settled: unlink it, report it, and wake `whenEmpty()` waiters if it was the last. */
+  /** @internal a member settled: unlink it, report it, and wake `whenEmpty()` waiters if it was the last. */
   settled(member: Member<T, D, E>, outcome: Result<T>): void {
     this.size--;
     const { before, after } = member;
