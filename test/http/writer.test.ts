@@ -46,7 +46,10 @@ describe("createStreamWriter", () => {
       expect(yield* writer.write("hello\n")).toBe(true);
       yield* until(client.waitFor((t) => t.includes("hello")));
       client.close();
-      yield* until(wait(50));
+      // the server sees the close when its socket does: wait for that, not for a fixed time
+      for (let turn = 0; !writer.closed && turn < 10_000; turn++) {
+        yield* until(new Promise((resolve) => setImmediate(resolve)));
+      }
       expect(writer.closed).toBe(true);
       let failure: unknown;
       try {
