@@ -307,8 +307,8 @@ interface Cold {
  * Cold start of every pool, measured alike in a plain-node child process
  * (bench/fixtures/pool-cold-start.mjs): the built package (dist/, built here
  * when missing or older than src/), a built `.js` worker for each peer, from
- * before the pool is created to the first result; no teardown. Rounds
- * alternate the peers.
+ * before the pool is created to the first result; no teardown. Each
+ * round runs the peers in a rotated order, 200 ms apart (teardowns settle).
  */
 function coldStarts(): Record<string, Cold[]> {
   const root = new URL("../", import.meta.url).pathname;
@@ -463,7 +463,7 @@ const markdown = [
   "",
   "Notes: the table above runs bough from its TypeScript sources, so its workers register tsx before loading; the cold start below runs the built package. The bare-Worker floor pipelines messages in the throughput rows (no pool bookkeeping at all).",
   "",
-  `## Cold start: new pool (2 workers) to the first result, median of ${COLD_ROUNDS} alternated rounds`,
+  `## Cold start: new pool (2 workers) to the first result, median of ${COLD_ROUNDS} rounds (peers in rotated order)`,
   "",
   "Every peer alike, in one plain-node process (`bench/fixtures/pool-cold-start.mjs`): the built package, a built `.js` worker each (bough's imports `bough/pool/worker`), timed from before the pool is created to the first result; teardown is not timed. CPU is the whole process's (the starting worker threads included), which load from other processes disturbs less than wall time.",
   "",
