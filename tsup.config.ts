@@ -8,6 +8,7 @@ export default defineConfig({
     "hub/index": "src/hub/index.ts",
     "hub/redis": "src/hub/redis.ts",
     "pool/index": "src/pool/index.ts",
+    "pool/worker": "src/pool/worker.ts",
     "http/index": "src/http/index.ts",
     "inspect/index": "src/inspect/index.ts",
     "testing/index": "src/testing/index.ts",

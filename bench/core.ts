@@ -1,91 +1,211 @@
 /**
- * bench core: the cost of a selector item and of a task tree, side by side
- * with raw effection, plain Promises and Effect 4, measured in one run.
+ * bench core: what one unit of concurrent work costs, like with like, in one run.
+ *
+ * For N = 1,000 and 100,000 items of three kinds — an item that returns at once,
+ * one that suspends once on a resolved promise, one that sleeps 1 ms on a timer —
+ * each runtime starts N items and collects all their results:
+ *
+ * - bough: `useSelector()`, `add()` each item, `select()` until all are back;
+ * - Effect 4: `Effect.forkChild` of the same kind of effect, then `Fiber.join` each;
+ * - raw effection: `spawn` of the same operation, then join each task;
+ * - plain JS: a Promise / an async function / a `setTimeout` per item, collected
+ *   in completion order.
+ *
+ * Then a tree of 11,111 tasks (10 × 10 × 10 × 10), each waiting forever: time to
+ * build it, then to halt it. Every row reports wall time and CPU time
+ * (`process.cpuUsage`, user + system of the whole process, GC threads included),
+ * the median of ROUNDS rounds, peers interleaved round by round.
  *
  *   npm run bench -- core
+ *   CORE_ONLY=bough CORE_KINDS=promise CORE_SIZES=100000 node --cpu-prof --import tsx bench/core.ts
+ *     (bough's rows only, for --cpu-prof or callgrind; a partial run writes no results)
  */
-import { Effect, Fiber } from "effect";
-import { type Operation, run, scoped, spawn, suspend, until } from "effection";
+import { Duration, Effect, Fiber } from "effect";
+import { type Operation, run, scoped, sleep, spawn, suspend, until } from "effection";
 import { useSelector } from "../src/index.js";
-import { median, table, writeResults } from "./report.js";
+import { loadAverage, median, table, writeResults } from "./report.js";
 
-const N = 100_000;
-const ROUNDS = 5;
+const ROUNDS = Number(process.env.CORE_ROUNDS ?? 5);
+/** raw effection costs ~100–200 µs per item at 100,000: one round there keeps the run bounded. */
+const EFFECTION_BIG_ROUNDS = Number(process.env.CORE_EFFECTION_BIG_ROUNDS ?? 1);
+const SIZES = (process.env.CORE_SIZES ?? "1000,100000").split(",").map(Number);
+const ONLY = process.env.CORE_ONLY; // "bough" runs bough's rows only
+const ONLY_KINDS = process.env.CORE_KINDS?.split(","); // e.g. "promise,timer,tree"
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
-async function measure(name: string, fn: () => Promise<void>): Promise<number> {
-  await fn(); // warm-up
-  const samples: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    gc();
-    const t0 = performance.now();
-    await fn();
-    samples.push(performance.now() - t0);
-  }
-  const ms = median(samples);
-  console.log(`${name.padEnd(48)} ${((ms * 1000) / N).toFixed(3)} µs/item`);
-  return (ms * 1000) / N;
+type Kind = "now" | "promise" | "timer";
+const KINDS: { kind: Kind; label: string }[] = [
+  { kind: "now", label: "returns at once" },
+  { kind: "promise", label: "suspends once on a resolved promise" },
+  { kind: "timer", label: "sleeps 1 ms on a timer" },
+];
+
+interface Sample {
+  wall: number;
+  cpu: number;
 }
 
-// An item that returns without suspending: the benchmark's "trivial item".
-function* trivial(i: number): Operation<number> {
+/** Times `fn` (wall and CPU ms). */
+async function timed(fn: () => Promise<void>): Promise<Sample> {
+  gc();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await fn();
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { wall, cpu: (c.user + c.system) / 1000 };
+}
+
+// ---- the three kinds of item, in each runtime ------------------------------------------------
+
+function* opNow(i: number): Operation<number> {
   return i;
 }
-// An item that suspends once on a resolved promise.
-function* suspending(i: number): Operation<number> {
+function* opPromise(i: number): Operation<number> {
   yield* until(Promise.resolve());
   return i;
 }
+function* opTimer(i: number): Operation<number> {
+  yield* sleep(1);
+  return i;
+}
+const OPS: Record<Kind, (i: number) => Operation<number>> = {
+  now: opNow,
+  promise: opPromise,
+  timer: opTimer,
+};
 
-async function selectorItems(make: (i: number) => Operation<number>): Promise<void> {
-  await run(function* () {
+const oneMs = Duration.millis(1);
+const resolved = () => Promise.resolve();
+const EFFECTS: Record<Kind, (i: number) => Effect.Effect<number>> = {
+  now: (i) => Effect.succeed(i),
+  promise: (i) => Effect.as(Effect.promise(resolved), i),
+  timer: (i) => Effect.as(Effect.sleep(oneMs), i),
+};
+
+function boughItems(kind: Kind, n: number): Promise<void> {
+  const make = OPS[kind];
+  return run(function* () {
     yield* scoped(function* () {
       const selector = yield* useSelector<number, number>();
-      for (let i = 0; i < N; i++) selector.add(i, make(i));
+      for (let i = 0; i < n; i++) selector.add(i, make(i));
       let seen = 0;
-      while (seen < N) seen += (yield* selector.select()).length;
+      while (seen < n) seen += (yield* selector.select()).length;
     });
   });
 }
 
-async function effectionSpawnJoin(): Promise<void> {
-  await run(function* () {
+function effectItems(kind: Kind, n: number): Promise<void> {
+  const make = EFFECTS[kind];
+  return Effect.runPromise(
+    Effect.gen(function* () {
+      const fibers = [];
+      for (let i = 0; i < n; i++) fibers.push(yield* Effect.forkChild(make(i)));
+      let sum = 0;
+      for (const fiber of fibers) sum += yield* Fiber.join(fiber);
+      if (sum < 0) throw new Error("unreachable");
+    }),
+  );
+}
+
+function effectionItems(kind: Kind, n: number): Promise<void> {
+  const make = OPS[kind];
+  return run(function* () {
     const tasks = [];
-    for (let i = 0; i < N; i++) tasks.push(yield* spawn(() => trivial(i)));
+    for (let i = 0; i < n; i++) tasks.push(yield* spawn(() => make(i)));
     let sum = 0;
     for (const task of tasks) sum += yield* task;
     if (sum < 0) throw new Error("unreachable");
   });
 }
 
-async function promiseRace(): Promise<void> {
-  // the Promise equivalent of a selector loop: start N, collect in completion order
+const PLAIN: Record<Kind, (i: number) => Promise<number>> = {
+  now: (i) => Promise.resolve(i),
+  promise: async (i) => {
+    await Promise.resolve();
+    return i;
+  },
+  timer: (i) => new Promise((resolve) => setTimeout(resolve, 1, i)),
+};
+
+/** Plain JS: start N, collect in completion order (the selector loop without a runtime). */
+async function plainItems(kind: Kind, n: number): Promise<void> {
+  const make = PLAIN[kind];
   const done: number[] = [];
   let wake: (() => void) | undefined;
-  for (let i = 0; i < N; i++) {
-    Promise.resolve(i).then((v) => {
-      done.push(v);
-      wake?.();
-    });
-  }
+  const push = (v: number) => {
+    done.push(v);
+    if (wake) {
+      const w = wake;
+      wake = undefined;
+      w();
+    }
+  };
+  for (let i = 0; i < n; i++) make(i).then(push);
   let seen = 0;
-  while (seen < N) {
+  while (seen < n) {
     if (done.length === 0) await new Promise<void>((r) => (wake = r));
     seen += done.splice(0).length;
   }
 }
 
-async function effectForkJoin(): Promise<void> {
-  await Effect.runPromise(
-    Effect.gen(function* () {
-      const fibers = [];
-      for (let i = 0; i < N; i++) fibers.push(yield* Effect.forkChild(Effect.succeed(i)));
-      for (const fiber of fibers) yield* Fiber.join(fiber);
-    }),
-  );
+const PLAIN_LABEL: Record<Kind, string> = {
+  now: "Promise.resolve",
+  promise: "async fn",
+  timer: "setTimeout",
+};
+
+type Runner = (kind: Kind, n: number) => Promise<void>;
+const PEERS: { key: string; label: string; run: Runner }[] = [
+  { key: "bough", label: "bough", run: boughItems },
+  { key: "effect", label: "Effect 4", run: effectItems },
+  { key: "effection", label: "effection spawn+join", run: effectionItems },
+  { key: "plain", label: "plain JS", run: plainItems },
+].filter((p) => !ONLY || p.key === ONLY);
+
+interface Cell {
+  /** µs per item, median. */
+  wallUs: number;
+  cpuUs: number;
+  rounds: number;
 }
 
-// ---- tree of 11,111 tasks, each waiting forever -------------------------------------------
+async function itemRow(kind: Kind, n: number): Promise<Record<string, Cell>> {
+  const samples: Record<string, Sample[]> = {};
+  const roundsOf = (key: string) =>
+    key === "effection" && n >= 10_000 ? Math.min(EFFECTION_BIG_ROUNDS, ROUNDS) : ROUNDS;
+  for (const peer of PEERS) {
+    samples[peer.key] = [];
+    if (roundsOf(peer.key) > 1 || n < 10_000) await peer.run(kind, n); // warm-up
+  }
+  // Small N: repeat the run inside one sample so that each sample lasts tens of ms.
+  const reps = Math.max(1, Math.floor(20_000 / n));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const peer of PEERS) {
+      if (round >= roundsOf(peer.key)) continue;
+      const r = peer.key === "effection" ? 1 : reps;
+      const s = await timed(async () => {
+        for (let k = 0; k < r; k++) await peer.run(kind, n);
+      });
+      samples[peer.key].push({ wall: s.wall / r, cpu: s.cpu / r });
+    }
+  }
+  const row: Record<string, Cell> = {};
+  for (const peer of PEERS) {
+    const s = samples[peer.key];
+    row[peer.key] = {
+      wallUs: (median(s.map((x) => x.wall)) * 1000) / n,
+      cpuUs: (median(s.map((x) => x.cpu)) * 1000) / n,
+      rounds: s.length,
+    };
+    console.log(
+      `${kind.padEnd(8)} N=${String(n).padEnd(7)} ${peer.label.padEnd(22)} wall ${row[peer.key].wallUs.toFixed(3)} µs/item, cpu ${row[peer.key].cpuUs.toFixed(3)} µs/item`,
+    );
+  }
+  return row;
+}
+
+// ---- tree of 11,111 tasks, each waiting forever --------------------------------------------
 const FANOUT = 10;
 const DEPTH = 4;
 const TREE = 11_111;
@@ -106,17 +226,6 @@ function* effectionNode(depth: number, started: { n: number }): Operation<void> 
   yield* suspend();
 }
 
-async function effectionTree(node: typeof boughNode): Promise<{ build: number; halt: number }> {
-  const started = { n: 0 };
-  const t0 = performance.now();
-  const task = run(() => node(0, started));
-  while (started.n < TREE) await new Promise((r) => setImmediate(r));
-  const t1 = performance.now();
-  await task.halt();
-  const t2 = performance.now();
-  return { build: t1 - t0, halt: t2 - t1 };
-}
-
 function effectNode(depth: number, started: { n: number }): Effect.Effect<void> {
   return Effect.gen(function* () {
     started.n++;
@@ -126,99 +235,160 @@ function effectNode(depth: number, started: { n: number }): Effect.Effect<void> 
   });
 }
 
-async function effectTree(): Promise<{ build: number; halt: number }> {
+interface TreeSample {
+  build: Sample;
+  halt: Sample;
+}
+
+const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
+
+async function effectionTree(node: typeof boughNode): Promise<TreeSample> {
+  gc();
   const started = { n: 0 };
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const task = run(() => node(0, started));
+  while (started.n < TREE) await new Promise((r) => setImmediate(r));
+  const t1 = performance.now();
+  const c1 = process.cpuUsage();
+  await task.halt();
+  const t2 = performance.now();
+  const c2 = process.cpuUsage(c1);
+  return {
+    build: { wall: t1 - t0, cpu: cpuMs(process.cpuUsage(c0)) - cpuMs(c2) },
+    halt: { wall: t2 - t1, cpu: cpuMs(c2) },
+  };
+}
+
+async function effectTree(): Promise<TreeSample> {
+  gc();
+  const started = { n: 0 };
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const fiber = Effect.runFork(effectNode(0, started));
   while (started.n < TREE) await new Promise((r) => setImmediate(r));
   const t1 = performance.now();
+  const c1 = process.cpuUsage();
   await Effect.runPromise(Fiber.interrupt(fiber));
   const t2 = performance.now();
-  return { build: t1 - t0, halt: t2 - t1 };
+  const c2 = process.cpuUsage(c1);
+  return {
+    build: { wall: t1 - t0, cpu: cpuMs(process.cpuUsage(c0)) - cpuMs(c2) },
+    halt: { wall: t2 - t1, cpu: cpuMs(c2) },
+  };
 }
 
-async function tree(name: string, fn: () => Promise<{ build: number; halt: number }>) {
-  await fn();
-  const builds: number[] = [];
-  const halts: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    gc();
-    const { build, halt } = await fn();
-    builds.push(build);
-    halts.push(halt);
+const TREES: { key: string; label: string; run: () => Promise<TreeSample> }[] = [
+  { key: "bough", label: "bough (a selector per node)", run: () => effectionTree(boughNode) },
+  { key: "effect", label: "Effect 4 (forkChild)", run: effectTree },
+  { key: "effection", label: "effection (spawn)", run: () => effectionTree(effectionNode) },
+].filter((p) => !ONLY || p.key === ONLY);
+
+interface TreeCell {
+  build: { wallMs: number; cpuMs: number };
+  halt: { wallMs: number; cpuMs: number };
+}
+
+async function trees(): Promise<Record<string, TreeCell>> {
+  const samples: Record<string, TreeSample[]> = {};
+  for (const t of TREES) {
+    samples[t.key] = [];
+    await t.run(); // warm-up
   }
-  const result = { name, buildMs: median(builds), haltMs: median(halts) };
-  console.log(
-    `${name.padEnd(20)} build ${result.buildMs.toFixed(1)} ms, halt ${result.haltMs.toFixed(1)} ms`,
-  );
-  return result;
+  for (let round = 0; round < ROUNDS; round++)
+    for (const t of TREES) samples[t.key].push(await t.run());
+  const out: Record<string, TreeCell> = {};
+  for (const t of TREES) {
+    const s = samples[t.key];
+    const pick = (phase: "build" | "halt") => ({
+      wallMs: median(s.map((x) => x[phase].wall)),
+      cpuMs: median(s.map((x) => x[phase].cpu)),
+    });
+    out[t.key] = { build: pick("build"), halt: pick("halt") };
+    console.log(
+      `tree ${t.label.padEnd(28)} build ${out[t.key].build.wallMs.toFixed(1)} ms (cpu ${out[t.key].build.cpuMs.toFixed(1)}), halt ${out[t.key].halt.wallMs.toFixed(1)} ms (cpu ${out[t.key].halt.cpuMs.toFixed(1)})`,
+    );
+  }
+  return out;
 }
 
-const items = {
-  selectorTrivial: await measure("bough useSelector, trivial items", () => selectorItems(trivial)),
-  selectorSuspending: await measure("bough useSelector, items that suspend once", () =>
-    selectorItems(suspending),
-  ),
-  effectionSpawnJoin: await measure("effection spawn + join per item", effectionSpawnJoin),
-  promise: await measure("Promise + completion-order loop", promiseRace),
-  effectForkJoin: await measure("Effect 4 forkChild + Fiber.join", effectForkJoin),
-};
-const trees = [
-  await tree("bough (selectors)", () => effectionTree(boughNode)),
-  await tree("raw effection", () => effectionTree(effectionNode)),
-  await tree("Effect 4", effectTree),
-];
+// ---- run --------------------------------------------------------------------------------------
+const loadBefore = loadAverage();
+const items: Record<string, Record<string, Record<string, Cell>>> = {};
+for (const { kind } of KINDS) {
+  if (ONLY_KINDS && !ONLY_KINDS.includes(kind)) continue;
+  items[kind] = {};
+  for (const n of SIZES) items[kind][n] = await itemRow(kind, n);
+}
+const tree = !ONLY_KINDS || ONLY_KINDS.includes("tree") ? await trees() : {};
+const loadAfter = loadAverage();
 
-const goal = 2;
+if (ONLY || ONLY_KINDS) process.exit(0); // a partial run (profiling) writes no results
+
+const f = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+const goals: { row: string; met: boolean; detail: string }[] = [];
+
+const itemRows: string[][] = [];
+for (const { kind, label } of KINDS) {
+  for (const n of SIZES) {
+    const c = items[kind][n];
+    const b = c.bough;
+    const e = c.effect;
+    itemRows.push([
+      label,
+      n.toLocaleString("en"),
+      `${f(b.wallUs)} / ${f(b.cpuUs)}`,
+      `${f(e.wallUs)} / ${f(e.cpuUs)}`,
+      `${ratio(b.wallUs, e.wallUs)} / ${ratio(b.cpuUs, e.cpuUs)}`,
+      `${f(c.effection.wallUs)} / ${f(c.effection.cpuUs)}${c.effection.rounds < ROUNDS ? ` (${c.effection.rounds} round)` : ""}`,
+      `${PLAIN_LABEL[kind]} ${f(c.plain.wallUs)} / ${f(c.plain.cpuUs)}`,
+    ]);
+    goals.push({
+      row: `${label}, N = ${n.toLocaleString("en")}`,
+      met: b.cpuUs <= e.cpuUs && b.wallUs <= e.wallUs,
+      detail: `bough/Effect ${ratio(b.wallUs, e.wallUs)} wall, ${ratio(b.cpuUs, e.cpuUs)} CPU`,
+    });
+  }
+}
+const treeRows = TREES.map((t) => [
+  t.label,
+  `${f(tree[t.key].build.wallMs)} / ${f(tree[t.key].build.cpuMs)}`,
+  `${f(tree[t.key].halt.wallMs)} / ${f(tree[t.key].halt.cpuMs)}`,
+  `${ratio(tree[t.key].build.cpuMs, tree.bough.build.cpuMs)} / ${ratio(tree[t.key].halt.cpuMs, tree.bough.halt.cpuMs)}`,
+]);
+for (const phase of ["build", "halt"] as const) {
+  const b = tree.bough[phase];
+  const e = tree.effect[phase];
+  goals.push({
+    row: `tree of ${TREE.toLocaleString("en")}: ${phase}`,
+    met: b.cpuMs <= e.cpuMs && b.wallMs <= e.wallMs,
+    detail: `bough/Effect ${ratio(b.wallMs, e.wallMs)} wall, ${ratio(b.cpuMs, e.cpuMs)} CPU`,
+  });
+}
+
 const markdown = `
-## Selector item: add + select, ${N.toLocaleString("en")} items (median of ${ROUNDS})
+Load average (1/5/15 min): ${loadBefore.join(" / ")} at the start, ${loadAfter.join(" / ")} at the end, on 2 cores shared with other work: read the ratios and the CPU columns, not the absolute wall times.
+
+## One unit of work: start N items, collect every result (µs per item, wall / CPU, median of ${ROUNDS})
+
+bough: \`useSelector\` + \`add\` + \`select\` until all are back. Effect 4: \`Effect.forkChild\` of the same kind of effect (\`Effect.succeed\`, \`Effect.promise\`, \`Effect.sleep\`) + \`Fiber.join\`. effection: \`spawn\` + join of the same operation${EFFECTION_BIG_ROUNDS < ROUNDS ? ` (at N ≥ 10,000 ${EFFECTION_BIG_ROUNDS} round, no warm-up: it costs ~100–200 µs per item)` : ""}. plain JS: one Promise / async function / \`setTimeout\` per item, collected in completion order. CPU is the process's user + system time over the same region (GC threads included).
+
+${table(["item", "N", "bough", "Effect 4", "bough / Effect 4", "effection spawn+join", "plain JS"], itemRows)}
+
+## Tree of ${TREE.toLocaleString("en")} tasks (${FANOUT} × ${FANOUT} × ${FANOUT} × ${FANOUT}, each waiting forever): build, then halt (ms, wall / CPU, median of ${ROUNDS})
+
+${table(["runtime", "build", "halt", "CPU vs bough (build / halt)"], treeRows)}
+
+## Goal: bough ≤ Effect 4 on every row (wall and CPU)
 
 ${table(
-  ["approach", "µs per item", "vs bough trivial"],
-  [
-    [
-      "bough `useSelector`, trivial items (return without suspending)",
-      items.selectorTrivial.toFixed(3),
-      "1.00×",
-    ],
-    [
-      "bough `useSelector`, items that suspend once (`until`)",
-      items.selectorSuspending.toFixed(3),
-      ratio(items.selectorSuspending, items.selectorTrivial),
-    ],
-    [
-      "effection `spawn` + join per item",
-      items.effectionSpawnJoin.toFixed(3),
-      ratio(items.effectionSpawnJoin, items.selectorTrivial),
-    ],
-    [
-      "Promise + completion-order loop",
-      items.promise.toFixed(3),
-      ratio(items.promise, items.selectorTrivial),
-    ],
-    [
-      "Effect 4 `forkChild` + `Fiber.join`",
-      items.effectForkJoin.toFixed(3),
-      ratio(items.effectForkJoin, items.selectorTrivial),
-    ],
-  ],
-)}
-
-Goal: a trivial selector item costs at most ${goal} µs — ${items.selectorTrivial <= goal ? "**met**" : "**missed**"} (${items.selectorTrivial.toFixed(3)} µs).
-An item that suspends runs as a light routine stepped by bough (no effection task), about ${ratio(items.effectionSpawnJoin, items.selectorSuspending)} cheaper than \`spawn\` + join; it gets a scope of its own only if it touches one.
-
-## Tree of ${TREE.toLocaleString("en")} tasks (${FANOUT} × ${FANOUT} × ${FANOUT} × ${FANOUT}, each waiting forever): build, then halt
-
-${table(
-  ["runtime", "build ms", "halt ms", "build vs effection", "halt vs effection"],
-  trees.map((t) => [
-    t.name,
-    t.buildMs.toFixed(1),
-    t.haltMs.toFixed(1),
-    ratio(t.buildMs, trees[1].buildMs),
-    ratio(t.haltMs, trees[1].haltMs),
-  ]),
+  ["row", "met", "measured"],
+  goals.map((g) => [g.row, g.met ? "met" : "**not met**", g.detail]),
 )}
 `;
-writeResults("core", { items, trees, goalMicros: goal }, markdown);
+writeResults(
+  "core",
+  { loadAverage: { before: loadBefore, after: loadAfter }, rounds: ROUNDS, items, tree, goals },
+  markdown,
+);

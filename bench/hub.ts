@@ -219,6 +219,8 @@ const LATENCY_MESSAGES = 2_000;
 
 interface RedisResult {
   throughput: number;
+  /** CPU time of this process (user + system, both sides: publisher and reader) per message, µs. */
+  cpuUs: number;
   lost: number;
   p50?: number;
   p99?: number;
@@ -240,6 +242,7 @@ function* measure(
   received: () => { count: number; latencies: number[] },
 ): Operation<RedisResult> {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const loops = [];
   for (let c = 0; c < concurrency; c++) {
     loops.push(
@@ -259,10 +262,12 @@ function* measure(
   const deadline = performance.now() + 10_000;
   while (received().count < total && performance.now() < deadline) yield* sleep(1);
   const elapsed = performance.now() - t0;
+  const c = process.cpuUsage(c0);
   const { count, latencies } = received();
   const sorted = [...latencies].sort((a, b) => a - b);
   return {
     throughput: (count / elapsed) * 1000,
+    cpuUs: (c.user + c.system) / Math.max(1, count),
     lost: total - count,
     p50: sorted.length ? percentile(sorted, 50) : undefined,
     p99: sorted.length ? percentile(sorted, 99) : undefined,
@@ -418,6 +423,7 @@ if (process.env.HUB_BENCH === "redis") {
         name.padEnd(32),
         scenario.padEnd(32),
         Math.round(r.throughput),
+        `${r.cpuUs.toFixed(1)} µs CPU/msg`,
         r.p50?.toFixed(2),
         r.p99?.toFixed(2),
         r.lost,
@@ -441,6 +447,8 @@ for (const [name, byScenario] of Object.entries(redis.results)) {
       scenario,
       `${Math.round(r.throughput).toLocaleString("en")} msg/s`,
       `${vsStreams.toFixed(2)}×`,
+      `${r.cpuUs.toFixed(1)} µs`,
+      `${(r.cpuUs / streams[scenario].cpuUs).toFixed(2)}×`,
       r.p50 === undefined ? "–" : `${r.p50.toFixed(2)} ms`,
       r.p99 === undefined ? "–" : `${r.p99.toFixed(2)} ms`,
       r.lost,
@@ -469,7 +477,9 @@ Every per-message consumer pays one \`yield*\` per message: on Node 20, \`yield*
 
 Publisher and subscriber in one process, each side on its own connection (bough: one \`useRedisBroker\` = one command connection + one XREAD reader), ${REDIS_MESSAGES.toLocaleString("en")} messages per throughput run, ${LATENCY_MESSAGES.toLocaleString("en")} at a fixed 1,000 msg/s for latency; median of 3 alternated runs. Each publisher loop awaits its publish before the next.
 
-${table(["peer", "scenario", "throughput", "vs raw Streams", "p50", "p99", "lost"], redisRows)}
+${table(["peer", "scenario", "throughput", "vs raw Streams", "CPU per message", "CPU vs raw Streams", "p50", "p99", "lost"], redisRows)}
+
+CPU per message is this process's user + system time (publisher, reader and subscriber together; redis-server's own time is not in it) over the run, divided by the messages delivered.
 
 Goal: ≥ 0.8× raw Streams throughput with zero loss. 1 loop: ${ratio1.toFixed(2)}×, 16 loops: ${ratio16.toFixed(2)}× — ${ratio1 >= 0.8 && ratio16 >= 0.8 && Object.values(bough).every((r) => r.lost === 0) ? "met" : "not met"}.
 `;

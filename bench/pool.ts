@@ -3,7 +3,8 @@
  * piscina, tinypool, workerpool and the floor (bare worker threads), 2 workers
  * each, on `x => x + 1` and a 1 ms CPU task. Run: `npm run bench -- pool`.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
@@ -26,7 +27,7 @@ const LAT_N = Number(process.env.POOL_BENCH_LAT_N ?? 3000);
 const INC_N = Number(process.env.POOL_BENCH_INC_N ?? 40_000);
 const CPU_N = Number(process.env.POOL_BENCH_CPU_N ?? 1000);
 const CONCURRENCY = 16;
-const COLD_RUNS = 3;
+const COLD_ROUNDS = Number(process.env.POOL_COLD_ROUNDS ?? 5);
 
 type Call = (x: number) => Promise<number>;
 
@@ -110,7 +111,6 @@ const peers: Peer[] = [
 
 interface Row {
   name: string;
-  coldMs: number;
   latMedianUs: number;
   latP99Us: number;
   incOpsPerSec: number;
@@ -125,14 +125,6 @@ const p99 = (values: number[]) => {
 };
 
 async function measurePeer(peer: Peer): Promise<Row> {
-  const colds: number[] = [];
-  for (let i = 0; i < COLD_RUNS; i++) {
-    const t0 = performance.now();
-    const p = await peer.open();
-    await p.call(1);
-    colds.push(performance.now() - t0);
-    await p.close();
-  }
   const p = await peer.open();
   for (let i = 0; i < 500; i++) await p.call(i);
   const lat: number[] = [];
@@ -155,7 +147,6 @@ async function measurePeer(peer: Peer): Promise<Row> {
   await p.close();
   return {
     name: peer.name,
-    coldMs: median(colds),
     latMedianUs: median(lat),
     latP99Us: p99(lat),
     incOpsPerSec: inc,
@@ -169,15 +160,6 @@ function* measureBoughPool(
   name: string,
   open: () => Operation<Pool<import("../src/pool/index.js").InterfaceOf<Bench>>>,
 ): Operation<Row> {
-  const colds: number[] = [];
-  for (let i = 0; i < COLD_RUNS; i++) {
-    const t0 = performance.now();
-    yield* scoped(function* () {
-      const pool = yield* open();
-      yield* pool.run("inc", 1);
-    });
-    colds.push(performance.now() - t0);
-  }
   return yield* scoped(function* () {
     const pool = yield* open();
     for (let i = 0; i < 500; i++) yield* pool.run("inc", i);
@@ -214,7 +196,6 @@ function* measureBoughPool(
     const cpu = yield* throughput(CPU_N, "spin", () => 1);
     return {
       name,
-      coldMs: median(colds),
       latMedianUs: median(lat),
       latP99Us: p99(lat),
       incOpsPerSec: inc,
@@ -315,6 +296,60 @@ function* interleavedRoundTrips(rounds: number, perRound: number, socketPath: st
   }
 }
 
+// ---- cold start ---------------------------------------------------------------------------
+
+interface Cold {
+  wall: number;
+  cpu: number;
+}
+
+/**
+ * Cold start of every pool, measured alike in a plain-node child process
+ * (bench/fixtures/pool-cold-start.mjs): the built package (dist/, built here
+ * when missing or older than src/), a built `.js` worker for each peer, from
+ * before the pool is created to the first result; no teardown. Each
+ * round runs the peers in a rotated order, 200 ms apart (teardowns settle).
+ */
+function coldStarts(): Record<string, Cold[]> {
+  const root = new URL("../", import.meta.url).pathname;
+  const marker = join(root, "dist/pool/worker.js");
+  const stale =
+    !existsSync(marker) ||
+    execFileSync("find", [join(root, "src"), "-name", "*.ts", "-newer", marker], {
+      encoding: "utf8",
+    }).trim() !== "" ||
+    statSync(marker).mtimeMs < statSync(join(root, "tsup.config.ts")).mtimeMs;
+  if (stale) execFileSync("npx", ["tsup", "--silent"], { cwd: root, stdio: "inherit" });
+  const out = execFileSync(process.execPath, [join(root, "bench/fixtures/pool-cold-start.mjs")], {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, POOL_COLD_ROUNDS: String(COLD_ROUNDS) },
+  });
+  return JSON.parse(out.trim().split("\n").pop() as string);
+}
+
+const cold = coldStarts();
+const coldMedian = (name: string) => ({
+  wall: median(cold[name].map((c) => c.wall)),
+  cpu: median(cold[name].map((c) => c.cpu)),
+});
+const coldBare = coldMedian("bare");
+const coldRows = Object.keys(cold).map((name) => {
+  const m = coldMedian(name);
+  return [
+    name === "bare" ? "two bare Workers (floor)" : name,
+    m.wall.toFixed(1),
+    m.cpu.toFixed(1),
+    `${(m.wall / coldBare.wall).toFixed(2)}× / ${(m.cpu / coldBare.cpu).toFixed(2)}×`,
+  ];
+});
+const coldThread = coldMedian("bough thread");
+const coldGoal = {
+  wall: coldThread.wall / coldBare.wall,
+  cpu: coldThread.cpu / coldBare.cpu,
+};
+console.log(table(["pool", "wall ms", "CPU ms", "vs bare (wall / CPU)"], coldRows));
+
 const dir = mkdtempSync(join(tmpdir(), "bough-bench-pool-"));
 const zero = { medianUs: 0, p99Us: 0 };
 let interleaved = {
@@ -375,7 +410,7 @@ const goals = {
 
 const fmt = (n: number | undefined, digits = 0) => (n === undefined ? "—" : n.toFixed(digits));
 const markdown = [
-  `${WORKERS} workers each. Sequential round trip: ${LAT_N} calls of \`x => x + 1\`, one in flight. Throughput: ${CONCURRENCY} concurrent callers, ${INC_N} × \`x => x + 1\` (median of 2) and ${CPU_N} × 1 ms CPU task. Checkout: \`checkout()\` + one call + release. Cold start: new pool to first result (median of ${COLD_RUNS}).`,
+  `${WORKERS} workers each. Sequential round trip: ${LAT_N} calls of \`x => x + 1\`, one in flight. Throughput: ${CONCURRENCY} concurrent callers, ${INC_N} × \`x => x + 1\` (median of 2) and ${CPU_N} × 1 ms CPU task. Checkout: \`checkout()\` + one call + release.`,
   "",
   table(
     [
@@ -386,7 +421,6 @@ const markdown = [
       "1 ms task ops/s",
       "checkout+call+release median µs",
       "p99 µs",
-      "cold start ms",
     ],
     rows.map((r) => [
       r.name,
@@ -396,7 +430,6 @@ const markdown = [
       fmt(r.cpuOpsPerSec),
       fmt(r.checkoutMedianUs, 1),
       fmt(r.checkoutP99Us, 1),
-      fmt(r.coldMs, 1),
     ]),
   ),
   "",
@@ -428,7 +461,17 @@ const markdown = [
     ],
   ),
   "",
-  "Notes: bough runs from its TypeScript sources here, so each bough worker registers tsx before loading (part of bough's cold start; a built package loads plain `.js`). The bare-Worker floor pipelines messages in the throughput rows (no pool bookkeeping at all).",
+  "Notes: the table above runs bough from its TypeScript sources, so its workers register tsx before loading; the cold start below runs the built package. The bare-Worker floor pipelines messages in the throughput rows (no pool bookkeeping at all).",
+  "",
+  `## Cold start: new pool (2 workers) to the first result, median of ${COLD_ROUNDS} rounds (peers in rotated order)`,
+  "",
+  "Every peer alike, in one plain-node process (`bench/fixtures/pool-cold-start.mjs`): the built package, a built `.js` worker each (bough's imports `bough/pool/worker`), timed from before the pool is created to the first result; teardown is not timed. CPU is the whole process's (the starting worker threads included), which load from other processes disturbs less than wall time.",
+  "",
+  table(["pool", "wall ms", "CPU ms", "vs two bare Workers (wall / CPU)"], coldRows),
+  "",
+  `Goal: bough thread with the built package and a \`.js\` worker ≤ 1.2× two bare Workers: ${coldGoal.wall.toFixed(2)}× wall, ${coldGoal.cpu.toFixed(2)}× CPU — ${coldGoal.wall <= 1.2 && coldGoal.cpu <= 1.2 ? "met" : "not met"}.`,
+  "",
+  'A worker file that imports `bough/pool` instead of `bough/pool/worker` also loads effection and the pool\'s client side (the row "worker imports bough/pool"). A `.ts` worker is started through tsx, which the thread registers and which compiles the file (the ".ts worker" row): compile workers ahead of time (`tsc`/`tsup` to `.js`) to avoid it.',
 ].join("\n");
 
-writeResults("pool", { rows, interleaved, goals }, markdown);
+writeResults("pool", { rows, interleaved, goals, cold, coldGoal }, markdown);

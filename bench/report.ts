@@ -1,10 +1,18 @@
 /** Helpers shared by the benchmarks: write JSON + Markdown results, time things. */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { arch, cpus, platform } from "node:os";
+import { arch, cpus, loadavg, platform } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "results");
+
+/** The 1, 5 and 15 minute load averages, to two decimals. */
+export function loadAverage(): string[] {
+  return loadavg().map((x) => x.toFixed(2));
+}
+
+/** The load average when the benchmark process started (this module loads first). */
+const loadAtStart = loadAverage();
 
 /** Machine facts recorded with every result. */
 export function machine() {
@@ -14,6 +22,7 @@ export function machine() {
     cpus: cpus().length,
     cpu: cpus()[0]?.model ?? "unknown",
     date: new Date().toISOString(),
+    loadAverage: { start: loadAtStart, end: loadAverage() },
   };
 }
 
@@ -25,7 +34,8 @@ export function writeResults(name: string, data: unknown, markdown: string): voi
     join(resultsDir, `${name}.json`),
     `${JSON.stringify({ machine: m, ...(data as object) }, null, 2)}\n`,
   );
-  const header = `# bench: ${name}\n\n${m.date} · Node ${m.node} · ${m.platform} · ${m.cpus} × ${m.cpu}\n\nRun with \`npm run bench -- ${name}\`.\n\n`;
+  const load = `load average (1 / 5 / 15 min) ${m.loadAverage.start.join(" / ")} at the start, ${m.loadAverage.end.join(" / ")} at the end`;
+  const header = `# bench: ${name}\n\n${m.date} · Node ${m.node} · ${m.platform} · ${m.cpus} × ${m.cpu} · ${load}\n\nRun with \`npm run bench -- ${name}\`.\n\n`;
   writeFileSync(join(resultsDir, `${name}.md`), `${header}${markdown.trim()}\n`);
   console.log(markdown);
 }

@@ -8,7 +8,6 @@ import {
   unpackClientFrame,
   type WorkerFrame,
 } from "./protocol.js";
-import { runWorkerServerProcess } from "./serve-workers.js";
 import { ACTIVITY_ENV, MAX_FRAME_ENV, MODE_ENV, SERVE_ENV, THREAD_MARK } from "./worker-link.js";
 import { startSocketWorker, startWorkerRuntime } from "./worker-runtime.js";
 
@@ -175,6 +174,13 @@ function activate(definition: WorkerDefinition): void {
     const config = process.env[SERVE_ENV];
     delete process.env[MODE_ENV];
     delete process.env[SERVE_ENV];
-    setImmediate(() => runWorkerServerProcess(JSON.parse(config ?? "{}")));
+    // Loaded here only: a worker that serves calls never loads the server (nor effection).
+    import("./serve-workers.js").then(
+      ({ runWorkerServerProcess }) => runWorkerServerProcess(JSON.parse(config ?? "{}")),
+      (error) => {
+        console.error("bough/pool: the worker server failed to load", error);
+        process.exit(1);
+      },
+    );
   }
 }

@@ -1,0 +1,28 @@
+/**
+ * `bough/pool/worker`: what a worker file needs, and nothing else — {@link defineWorker}
+ * and the deferred {@link log}. It loads neither effection nor the pool's client side,
+ * so a worker that imports it answers its first call sooner than one that imports
+ * `bough/pool` (which exports the same two names, beside the whole pool).
+ *
+ * @example
+ * ```ts
+ * // hash-worker.js
+ * import { defineWorker, log } from "bough/pool/worker";
+ * export default defineWorker({ interface: { hash: (s) => s.length } });
+ * ```
+ *
+ * @module bough/pool/worker
+ */
+export {
+  type CallFunction,
+  type CallParams,
+  type CallResult,
+  defineWorker,
+  type InterfaceOf,
+  type WorkerApi,
+  type WorkerDefinition,
+  type WorkerFunction,
+  type WorkerInterface,
+  type WorkerMethods,
+} from "./define-worker.js";
+export { log } from "./worker-runtime.js";
