@@ -72,6 +72,27 @@ export class SelectorEmptyError extends BoughError {
 }
 
 /**
+ * Thrown by a selector's `add()` / `addGenerator()` once the scope that made
+ * it has ended (its items were halted; nothing can be added any more).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   selector.add("late", work());
+ * } catch (error) {
+ *   if (error instanceof SelectorClosedError) console.log("too late: the owner has ended");
+ * }
+ * ```
+ */
+export class SelectorClosedError extends BoughError {
+  override readonly name = "SelectorClosedError";
+
+  constructor(message = "cannot add to a selector whose scope has ended") {
+    super("BOUGH_SELECTOR_CLOSED", message);
+  }
+}
+
+/**
  * Thrown by {@link supervise} when its child failed more often than the
  * restart intensity allows. `cause` (and `lastError`) is the child's last error.
  *

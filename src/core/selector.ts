@@ -1,5 +1,5 @@
 import { action, type Operation, race, resource, type Scope, useScope } from "effection";
-import { isHalted, SelectorEmptyError } from "./errors.js";
+import { isHalted, SelectorClosedError, SelectorEmptyError } from "./errors.js";
 import { RoutineGroup, type RoutineReports } from "./routine-group.js";
 import { createWakeCell } from "./wake-cell.js";
 
@@ -160,7 +160,7 @@ class SelectorImpl<T, D> implements Selector<T, D>, RoutineReports<T, D, Slot<T,
   }
 
   private assertOpen() {
-    if (this.closed) throw new Error("cannot add to a selector whose scope has ended");
+    if (this.closed) throw new SelectorClosedError();
   }
 
   /** Calls the slot's generator; returns false if the slot ended (and was removed). */

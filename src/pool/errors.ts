@@ -174,7 +174,7 @@ export class CheckoutFatalError extends BoughError {
  * ```
  */
 export class SpawnError extends BoughError {
-  override readonly name = "SpawnError";
+  override readonly name: string = "SpawnError";
 
   constructor(message: string, options?: { cause?: unknown }) {
     super("BOUGH_POOL_SPAWN_FAILED", message, options);

@@ -28,6 +28,7 @@ export type SocketAddress =
  * The pool retries such links until the waiting checkout's timeout.
  */
 export class ConnectRefusedError extends SpawnError {
+  override readonly name = "ConnectRefusedError";
   readonly retryable = true;
 }
 

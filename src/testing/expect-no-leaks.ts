@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { BoughError } from "../core/errors.js";
 
 /** Options of {@link expectNoLeaks}. */
 export interface NoLeaksOptions {
@@ -16,9 +17,8 @@ export interface NoLeaksOptions {
 }
 
 /** Thrown by the check returned from {@link expectNoLeaks}. */
-export class LeakError extends Error {
+export class LeakError extends BoughError {
   override readonly name = "LeakError";
-  readonly code = "BOUGH_LEAK";
   /** Resource type → how many more are open than at the baseline. */
   readonly extra: Record<string, number>;
 
@@ -26,7 +26,7 @@ export class LeakError extends Error {
     const list = Object.entries(extra)
       .map(([type, n]) => `${n} × ${type}`)
       .join(", ");
-    super(`resources left open after the test: ${list}`);
+    super("BOUGH_LEAK", `resources left open after the test: ${list}`);
     this.extra = extra;
   }
 }

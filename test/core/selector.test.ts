@@ -17,7 +17,12 @@ function* constant<T>(value: T): Operation<T> {
   return value;
 }
 
-import { ClockContext, SelectorEmptyError, useSelector } from "../../src/index.js";
+import {
+  ClockContext,
+  SelectorClosedError,
+  SelectorEmptyError,
+  useSelector,
+} from "../../src/index.js";
 import { createVirtualClock } from "../../src/testing/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 
@@ -417,6 +422,7 @@ describe("useSelector", () => {
     await run(function* () {
       escaped = yield* useSelector();
     });
+    expect(() => escaped?.add("late", valueAfter(1, 1))).toThrow(SelectorClosedError);
     expect(() => escaped?.add("late", valueAfter(1, 1))).toThrow(/scope has ended/);
   });
 });

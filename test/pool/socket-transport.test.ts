@@ -64,6 +64,7 @@ describe("socket transport", () => {
     const link = openSocketLink({ path: join(dir, "nobody.sock") });
     const error = await link.ready.catch((e) => e);
     expect(error).toBeInstanceOf(ConnectRefusedError);
+    expect((error as ConnectRefusedError).name).toBe("ConnectRefusedError");
     expect(error.retryable).toBe(true);
     await link.kill();
   });

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
+import { BoughError } from "../../src/core/errors.js";
 import { expectNoLeaks, LeakError } from "../../src/testing/index.js";
 
 describe("expectNoLeaks", () => {
@@ -19,6 +20,8 @@ describe("expectNoLeaks", () => {
     try {
       const error = await check().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(LeakError);
+      expect(error).toBeInstanceOf(BoughError);
+      expect((error as LeakError).code).toBe("BOUGH_LEAK");
       expect((error as LeakError).extra).toMatchObject({ TCPServerWrap: 1, Timeout: 1 });
     } finally {
       clearTimeout(timer);
