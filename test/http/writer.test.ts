@@ -10,7 +10,7 @@ import {
   useServer,
 } from "../../src/http/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
-import { deferred, openStream, wait } from "./helpers.js";
+import { deferred, openStream } from "./helpers.js";
 
 checkLeaksAfterEach();
 
