@@ -447,8 +447,6 @@ for (const [name, byScenario] of Object.entries(redis.results)) {
       scenario,
       `${Math.round(r.throughput).toLocaleString("en")} msg/s`,
       `${vsStreams.toFixed(2)}×`,
-      `${r.cpuUs.toFixed(1)} µs`,
-      `${(r.cpuUs / streams[scenario].cpuUs).toFixed(2)}×`,
       r.p50 === undefined ? "–" : `${r.p50.toFixed(2)} ms`,
       r.p99 === undefined ? "–" : `${r.p99.toFixed(2)} ms`,
       r.lost,
@@ -477,9 +475,7 @@ Every per-message consumer pays one \`yield*\` per message: on Node 20, \`yield*
 
 Publisher and subscriber in one process, each side on its own connection (bough: one \`useRedisBroker\` = one command connection + one XREAD reader), ${REDIS_MESSAGES.toLocaleString("en")} messages per throughput run, ${LATENCY_MESSAGES.toLocaleString("en")} at a fixed 1,000 msg/s for latency; median of 3 alternated runs. Each publisher loop awaits its publish before the next.
 
-${table(["peer", "scenario", "throughput", "vs raw Streams", "CPU per message", "CPU vs raw Streams", "p50", "p99", "lost"], redisRows)}
-
-CPU per message is this process's user + system time (publisher, reader and subscriber together; redis-server's own time is not in it) over the run, divided by the messages delivered.
+${table(["peer", "scenario", "throughput", "vs raw Streams", "p50", "p99", "lost"], redisRows)}
 
 Goal: ≥ 0.8× raw Streams throughput with zero loss. 1 loop: ${ratio1.toFixed(2)}×, 16 loops: ${ratio16.toFixed(2)}× — ${ratio1 >= 0.8 && ratio16 >= 0.8 && Object.values(bough).every((r) => r.lost === 0) ? "met" : "not met"}.
 `;
