@@ -219,8 +219,6 @@ const LATENCY_MESSAGES = 2_000;
 
 interface RedisResult {
   throughput: number;
-  /** CPU time of this process (user + system, both sides: publisher and reader) per message, µs. */
-  cpuUs: number;
   lost: number;
   p50?: number;
   p99?: number;
@@ -242,7 +240,6 @@ function* measure(
   received: () => { count: number; latencies: number[] },
 ): Operation<RedisResult> {
   const t0 = performance.now();
-  const c0 = process.cpuUsage();
   const loops = [];
   for (let c = 0; c < concurrency; c++) {
     loops.push(
@@ -262,12 +259,10 @@ function* measure(
   const deadline = performance.now() + 10_000;
   while (received().count < total && performance.now() < deadline) yield* sleep(1);
   const elapsed = performance.now() - t0;
-  const c = process.cpuUsage(c0);
   const { count, latencies } = received();
   const sorted = [...latencies].sort((a, b) => a - b);
   return {
     throughput: (count / elapsed) * 1000,
-    cpuUs: (c.user + c.system) / Math.max(1, count),
     lost: total - count,
     p50: sorted.length ? percentile(sorted, 50) : undefined,
     p99: sorted.length ? percentile(sorted, 99) : undefined,
@@ -423,7 +418,6 @@ if (process.env.HUB_BENCH === "redis") {
         name.padEnd(32),
         scenario.padEnd(32),
         Math.round(r.throughput),
-        `${r.cpuUs.toFixed(1)} µs CPU/msg`,
         r.p50?.toFixed(2),
         r.p99?.toFixed(2),
         r.lost,

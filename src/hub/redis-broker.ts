@@ -66,41 +66,25 @@ const JSON_CODEC: RedisCodec = {
   decode: (text: string) => JSON.parse(text),
 };
 
-// One script per batch of publishes to a topic: INCRBY reserves the batch's
-// sequence numbers and the XADDs follow in the same order, so that `seq` and the
-// entry order agree across processes (dense unless a re-sent batch ran twice).
-// ARGV: maxLen, then (msgId, payload) per message. Returns the first seq, then
-// the entry ids.
+// INCR gives an increasing sequence per topic across processes (dense unless a
+// re-sent publish ran twice); XADD and INCR in one script, so that the
+// sequence and the entry order agree.
 const PUBLISH_SCRIPT = `
-local count = (#ARGV - 1) / 2
-local first = redis.call('INCRBY', KEYS[2], count) - count + 1
-local out = {first}
-for i = 1, count do
-  out[i + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 's', first + i - 1, 'm', ARGV[2 * i], 'v', ARGV[2 * i + 1])
-end
-return out
+local seq = redis.call('INCR', KEYS[2])
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 's', seq, 'm', ARGV[2], 'v', ARGV[3])
+return {id, seq}
 `;
-
-/** Most publishes one script carries (a longer script holds Redis up for others). */
-const MAX_BATCH = 512;
 
 type Entry = [id: string, fields: string[]];
 type CommandClient = Redis & {
-  boughPublishBatch(
+  boughPublish(
     stream: string,
     seqKey: string,
     maxLen: number,
-    ...msgIdsAndPayloads: string[]
-  ): Promise<(number | string)[]>;
+    msgId: string,
+    payload: string,
+  ): Promise<[string, number]>;
 };
-
-/** A publish waiting for its batch to be sent. */
-interface PublishRequest {
-  msgId: string;
-  payload: string;
-  resolve(value: [string, number]): void;
-  reject(error: unknown): void;
-}
 
 /**
  * A {@link Broker} on Redis Streams, for hubs in many processes or on many
@@ -198,10 +182,8 @@ function useConnections(options: RedisBrokerOptions): Operation<Connections> {
     const cmd = (options.client ??
       new Redis(options.url ?? "redis://127.0.0.1:6379", {
         ...redisOptions,
-        // Publishes are batched below (one script per topic per tick); ioredis's
-        // auto-pipelining builds a pipeline per command, which costs more CPU
-        // than it saves (measured: half the throughput of one publisher loop).
-        enableAutoPipelining: false,
+        // Concurrent publishes share one socket write.
+        enableAutoPipelining: true,
       })) as CommandClient;
     const reader = (options.client ?? cmd).duplicate({
       ...redisOptions,
@@ -213,48 +195,8 @@ function useConnections(options: RedisBrokerOptions): Operation<Connections> {
     };
     cmd.on("error", countError);
     reader.on("error", countError);
-    if (typeof cmd.boughPublishBatch !== "function") {
-      cmd.defineCommand("boughPublishBatch", { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
-    }
-
-    // Publishes made in the same tick go out as one script per topic: the
-    // queue is flushed once the current burst of microtasks has run, so
-    // concurrent publishers share a command and a lone publisher waits for no
-    // timer.
-    const outbox = new Map<string, PublishRequest[]>();
-    let flushing = false;
-    function send(key: string, batch: PublishRequest[]): void {
-      const args: string[] = [];
-      for (const request of batch) args.push(request.msgId, request.payload);
-      cmd.boughPublishBatch(key, `${key}:seq`, maxLen, ...args).then(
-        (reply) => {
-          const first = Number(reply[0]);
-          for (let i = 0; i < batch.length; i++)
-            batch[i].resolve([String(reply[i + 1]), first + i]);
-        },
-        (error) => {
-          for (const request of batch) request.reject(error);
-        },
-      );
-    }
-    function flush(): void {
-      flushing = false;
-      for (const [key, queue] of outbox) {
-        for (let i = 0; i < queue.length; i += MAX_BATCH) send(key, queue.slice(i, i + MAX_BATCH));
-      }
-      outbox.clear();
-    }
-    function enqueue(key: string, msgId: string, payload: string): Promise<[string, number]> {
-      return new Promise((resolve, reject) => {
-        const queue = outbox.get(key);
-        const request = { msgId, payload, resolve, reject };
-        if (queue) queue.push(request);
-        else outbox.set(key, [request]);
-        if (!flushing) {
-          flushing = true;
-          process.nextTick(flush);
-        }
-      });
+    if (typeof cmd.boughPublish !== "function") {
+      cmd.defineCommand("boughPublish", { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
     }
 
     const producer = randomBytes(6).toString("hex");
@@ -398,7 +340,13 @@ function useConnections(options: RedisBrokerOptions): Operation<Connections> {
                       throw new UnserializableValueError(name, error);
                     }
                     return confirm(
-                      enqueue(key, `${producer}:${++produced}`, payload),
+                      cmd.boughPublish(
+                        key,
+                        `${key}:seq`,
+                        maxLen,
+                        `${producer}:${++produced}`,
+                        payload,
+                      ),
                       () => new PublishTimeoutError(name, commandTimeoutMs),
                     );
                   },
