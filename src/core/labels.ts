@@ -30,6 +30,11 @@ export interface LabelNode {
   readonly children: Set<LabelNode>;
   /** Per-watcher data (an OpenTelemetry span, …), keyed by the watcher's own symbol. */
   readonly extra: Record<symbol, unknown>;
+  /**
+   * The W3C `traceparent` of a caller in another thread or process that this
+   * node works for (a pool call, a hub delivery), when the adapter got one.
+   */
+  readonly traceparent?: string;
 }
 
 /** A plain-JSON copy of a {@link LabelNode} and everything under it. */
@@ -49,6 +54,8 @@ export interface LabelOptions {
   kind?: string;
   /** Facts to show beside it; merged into the node's attributes. */
   attributes?: Record<string, LabelAttribute>;
+  /** A remote caller's W3C `traceparent` (see {@link LabelNode.traceparent}); only when the node is new. */
+  traceparent?: string;
 }
 
 /**
@@ -89,6 +96,8 @@ interface Registry {
   failures: LabelFailure[];
   failureCapacity: number;
   failureSeq: number;
+  /** Set by a tracer (`bough/otel`): the trace context to hand to another thread or process. */
+  traceparentOf: ((node: LabelNode) => string | undefined) | undefined;
 }
 
 /**
@@ -113,6 +122,7 @@ const registry = ((globalThis as Record<symbol, unknown>)[Symbol.for("bough.labe
   failures: [],
   failureCapacity: 100,
   failureSeq: 0,
+  traceparentOf: undefined,
 }) as Registry;
 const root = registry.root;
 const FAILED = Symbol("bough.label.error");
@@ -265,6 +275,7 @@ export function openLabel(parent: LabelNode, name: string, options?: LabelOption
     parent,
     children: new Set(),
     extra: {},
+    traceparent: options?.traceparent,
   };
   parent.children.add(node);
   registry.emit?.({ type: "start", node });
@@ -381,6 +392,40 @@ function refreshEmit(): void {
     registry.emit = (change) => {
       for (const listener of listeners) listener(change);
     };
+}
+
+/**
+ * The W3C `traceparent` that work done elsewhere on behalf of `node` (a pool
+ * call in a worker, a hub message read by another process) should carry, so
+ * that its spans join `node`'s trace: `undefined` unless a tracer is
+ * installed (`useTracing()` from `bough/otel`), so an adapter that puts it in
+ * its frames pays one call when tracing is off.
+ *
+ * @example
+ * ```ts
+ * const meta = { trace: labelTraceparent(labelOf(yield* useScope())) };
+ * ```
+ */
+export function labelTraceparent(node: LabelNode): string | undefined {
+  return registry.traceparentOf?.(node);
+}
+
+/**
+ * Installs the function behind {@link labelTraceparent} (what `bough/otel`
+ * does while tracing); returns the function that removes it.
+ *
+ * @example
+ * ```ts
+ * const remove = provideTraceparent((node) => spanOf(node)?.traceparent);
+ * ```
+ */
+export function provideTraceparent(
+  traceparentOf: (node: LabelNode) => string | undefined,
+): () => void {
+  registry.traceparentOf = traceparentOf;
+  return () => {
+    if (registry.traceparentOf === traceparentOf) registry.traceparentOf = undefined;
+  };
 }
 
 /**
