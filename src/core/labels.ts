@@ -197,6 +197,48 @@ export function labelled<T>(
 }
 
 /**
+ * For adapters: `op` as a labelled node of kind `options.kind` while anybody
+ * watches the tree (the inspector's page, `bough/otel`), and `op` itself,
+ * untouched, otherwise — so an unwatched unit of work pays one property read.
+ * `op` must run as a task or light routine of its own (a selector item, an
+ * HTTP request): the node is that routine's label, the parent of whatever it
+ * labels in turn; a failure is kept (see {@link labelled}).
+ *
+ * @example
+ * ```ts
+ * // in an adapter, where it starts a unit of work as a routine of its own
+ * if (labelsWatched()) op = watchedAs(`${ctx.method} ${ctx.path}`, op, { kind: "http request" });
+ * ```
+ */
+export function watchedAs<T>(name: string, op: Operation<T>, options: LabelOptions): Operation<T> {
+  return registry.emit === undefined ? op : runLabelled(name, op, options);
+}
+
+/**
+ * A selector item's name in the tree: its `data` when that is a string or a
+ * number, else `"item"`.
+ *
+ * @example
+ * ```ts
+ * itemName("tick"); // "tick"
+ * itemName({ id: 7 }); // "item"
+ * ```
+ */
+export function itemName(data: unknown): string {
+  return typeof data === "string" ? data : typeof data === "number" ? String(data) : "item";
+}
+
+function* runLabelled<T>(name: string, op: Operation<T>, options: LabelOptions): Operation<T> {
+  const node = yield* label(name, options);
+  try {
+    return yield* haltingShows(node, op);
+  } catch (error) {
+    if (!isHalted(error)) failLabel(node, error);
+    throw error;
+  }
+}
+
+/**
  * `op`, except that a halt marks `node` as halting before any of `op`'s
  * `finally` blocks run: halting calls `return()` down the `yield*` chain,
  * outermost first, and the cleanup runs innermost first.

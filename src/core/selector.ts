@@ -10,6 +10,7 @@ import {
 } from "effection";
 import { thrownValue } from "./effection-internals.js";
 import { isHalted, SelectorEmptyError } from "./errors.js";
+import { itemName, labelsWatched, watchedAs } from "./labels.js";
 import { LightRoutine } from "./light-routine.js";
 
 /** One finished item, as returned by {@link Selector.select}. */
@@ -223,6 +224,7 @@ class SelectorImpl<T, D> implements Selector<T, D> {
 
   private start(data: D, op: Operation<T>, slot: Slot<T, D> | undefined): SelectorItem {
     this.assertOpen();
+    if (labelsWatched()) op = watchedAs(itemName(data), op, { kind: "selector item" });
     const iterator = op[Symbol.iterator]();
     let first: IteratorResult<Effect<unknown>, T>;
     try {

@@ -5,6 +5,7 @@ import { action, type Operation, race, resource, type Scope, useScope } from "ef
 import { type Clock, useClock } from "../core/clock.js";
 import { thrownValue } from "../core/effection-internals.js";
 import { isHalted } from "../core/errors.js";
+import { labelsWatched, watchedAs } from "../core/labels.js";
 import { LightRoutine } from "../core/light-routine.js";
 import { RequestContext, type RequestHost } from "./context.js";
 import { HttpError, isClientGone } from "./errors.js";
@@ -292,6 +293,7 @@ class Host implements ServerHost {
 
   /** Runs a request's remaining work (see {@link start}); the client's disconnect halts it. */
   private startRequest(ctx: RequestContext, op: Operation<unknown>): void {
+    if (labelsWatched()) op = watchedAs(`${ctx.method} ${ctx.path}`, op, { kind: "http request" });
     this.start(ctx, op, true);
     if (ctx.finished) return;
     // a client that left before the handler suspended gets no "close" event any more

@@ -5,7 +5,7 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
-import { run, sleep, spawn, suspend, useScope, withResolvers } from "effection";
+import { run, sleep, spawn, suspend, until, useScope, withResolvers } from "effection";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type LabelTree,
@@ -16,6 +16,8 @@ import {
   labelTraceparent,
   labelTree,
 } from "../../src/core/labels.js";
+import { useSelector } from "../../src/core/selector.js";
+import { createRouter, json, useServer } from "../../src/http/index.js";
 import { parseTraceparent } from "../../src/otel/traceparent.js";
 import { useTracing } from "../../src/otel/tracing.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
@@ -148,5 +150,53 @@ describe("useTracing", () => {
       expect(labelTraceparent(labelOf(yield* useScope()))).toBeUndefined();
     });
     expect(exporter.getFinishedSpans()).toEqual([]);
+  });
+
+  it("makes spans of selector items and HTTP requests under the task that owns them", async () => {
+    await run(function* () {
+      yield* useTracing({ tracer });
+      yield* labelled("app", function* () {
+        const selector = yield* useSelector<string, string>();
+        selector.add(
+          "tick",
+          (function* () {
+            yield* sleep(1);
+            return "tick";
+          })(),
+        );
+        selector.add(
+          "heartbeat",
+          (function* () {
+            yield* labelled("beat", () => sleep(1));
+            return "beat";
+          })(),
+        );
+        let got = 0;
+        while (got < 2) got += (yield* selector.select()).length;
+
+        const router = createRouter().get("/jobs/:id", function* (ctx) {
+          yield* labelled("load job", () => sleep(1));
+          return json({ id: ctx.params.id });
+        });
+        const server = yield* useServer({ port: 0, handler: router });
+        const response = yield* until(fetch(`${server.url}/jobs/7`));
+        expect(yield* until(response.json())).toEqual({ id: "7" });
+      });
+    });
+    const spans = exporter.getFinishedSpans();
+    expect(spanTree(spans)).toEqual([
+      {
+        name: "app",
+        children: [
+          { name: "GET /jobs/7", children: [{ name: "load job", children: [] }] },
+          { name: "heartbeat", children: [{ name: "beat", children: [] }] },
+          { name: "tick", children: [] },
+        ],
+      },
+    ]);
+    expect(spans.find((s) => s.name === "tick")?.attributes["bough.kind"]).toBe("selector item");
+    expect(spans.find((s) => s.name === "GET /jobs/7")?.attributes["bough.kind"]).toBe(
+      "http request",
+    );
   });
 });
