@@ -10,6 +10,7 @@ export * from "./core/clock.js";
 export * from "./core/errors.js";
 export * from "./core/labels.js";
 export * from "./core/lease.js";
+export * from "./core/panels.js";
 export * from "./core/retry.js";
 export * from "./core/selector.js";
 export * from "./core/supervise.js";

@@ -7,6 +7,7 @@ import { thrownValue } from "../core/effection-internals.js";
 import { isHalted } from "../core/errors.js";
 import { labelsWatched, watchedAs } from "../core/labels.js";
 import { LightRoutine } from "../core/light-routine.js";
+import { usePanel } from "../core/panels.js";
 import { RequestContext, type RequestHost } from "./context.js";
 import { HttpError, isClientGone } from "./errors.js";
 import { type BodyReply, error, StreamReply, writeValue } from "./reply.js";
@@ -511,6 +512,7 @@ export function useServer(options: ServerOptions): Operation<Server> {
       const bound = server.address();
       const port = typeof bound === "object" && bound !== null ? bound.port : (options.port ?? 0);
       const shown = address.includes(":") ? `[${address}]` : address;
+      yield* usePanel("http", `http://${shown}:${port}`, () => ({ open: host.active }));
       yield* provide({
         port,
         url: `http://${shown}:${port}`,

@@ -7,6 +7,7 @@ import {
   recentFailures,
   watchLabels,
 } from "../core/labels.js";
+import { type PanelSnapshot, readPanels } from "../core/panels.js";
 import type { CounterSeries } from "./counter-series.js";
 import type { Counters, CounterValue } from "./counters.js";
 import type { LineBuffer } from "./line-buffer.js";
@@ -42,6 +43,8 @@ export interface LivePatch {
   counters?: Record<string, CounterValue>;
   /** Every numeric counter's series, when a sample was taken. */
   series?: Record<string, number[]>;
+  /** Every panel's values (pools, hubs, servers), with the counters. */
+  panels?: PanelSnapshot[];
   /** Lines written to stdout since the previous patch. */
   stdout?: string[];
   /** Lines written to stderr since the previous patch. */
@@ -159,8 +162,9 @@ export function createLiveFeed(options: LiveFeedOptions): LiveFeed {
     const time = new Date().toISOString();
     const counters = options.counters.get();
     const series = options.series?.get();
+    const panels = readPanels();
     send((cursor) => {
-      const patch: LivePatch = { time, counters };
+      const patch: LivePatch = { time, counters, panels };
       if (series) patch.series = series;
       const out = newLines(options.stdout, cursor.stdout);
       if (out.length) patch.stdout = out;

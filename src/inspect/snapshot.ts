@@ -1,4 +1,5 @@
 import { type LabelFailure, type LabelTree, labelTree, recentFailures } from "../core/labels.js";
+import { type PanelSnapshot, readPanels } from "../core/panels.js";
 import type { CounterSeries } from "./counter-series.js";
 import type { Counters, CounterValue } from "./counters.js";
 import type { LineBuffer } from "./line-buffer.js";
@@ -25,6 +26,8 @@ export interface InspectorSnapshot {
   failures: LabelFailure[];
   /** Each numeric counter's recent samples, oldest first (one a second in `useInspector`). */
   series: Record<string, number[]>;
+  /** What the pools, hubs, HTTP servers and sources of this process show of themselves (`usePanel()`). */
+  panels: PanelSnapshot[];
 }
 
 /** Options of {@link takeSnapshot}. */
@@ -66,5 +69,6 @@ export function takeSnapshot(
     stderr: stderr?.lines() ?? [],
     failures: recentFailures(options.failures ?? 20),
     series: options.series?.get() ?? {},
+    panels: readPanels(),
   };
 }

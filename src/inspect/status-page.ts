@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { LabelFailure, LabelTree } from "../core/labels.js";
+import type { PanelSnapshot, PanelValue } from "../core/panels.js";
 import type { InspectorSnapshot } from "./snapshot.js";
 
 /** Options of {@link renderStatusPage}. */
@@ -88,6 +89,7 @@ const SCRIPT = String.raw`(function () {
       walk(s.tree, 0);
       facts(s);
       counters(s.counters, s.series);
+      panels(s.panels);
       box("failures-box");
       failures(s.failures);
       lines("stdout", s.stdout, true);
@@ -102,6 +104,7 @@ const SCRIPT = String.raw`(function () {
       (p.upsert || []).forEach(upsert);
       if (p.failures) failures(p.failures);
       if (p.counters) counters(p.counters, p.series);
+      if (p.panels) panels(p.panels);
       if (p.stdout) lines("stdout", p.stdout, false);
       if (p.stderr) lines("stderr", p.stderr, false);
       if (p.upsert && query) filter();
@@ -204,6 +207,24 @@ const SCRIPT = String.raw`(function () {
         if (series && series[name] && series[name].length > 1) td.appendChild(spark(series[name]));
       });
     }
+    function panels(list) {
+      var b = box("panels-box");
+      if (!list || !list.length) { b.appendChild(el("p", "empty", "no pool, hub or server registered a panel")); return; }
+      var wrap = b.appendChild(el("div", "panels"));
+      wrap.id = "panels";
+      list.forEach(function (p) {
+        var t = wrap.appendChild(el("table", "panel"));
+        t.appendChild(el("caption", "", p.kind + " " + p.name));
+        Object.keys(p.values).forEach(function (k) {
+          var v = p.values[k];
+          var text = v === null ? "–" : typeof v === "object"
+            ? Object.keys(v).map(function (n) { return n + " " + v[n]; }).join(" · ") : String(v);
+          var tr = t.appendChild(el("tr"));
+          tr.appendChild(el("th", "", k));
+          tr.appendChild(el("td", "v", text));
+        });
+      });
+    }
     function spark(values) {
       var ns = "http://www.w3.org/2000/svg", w = 120, h = 20;
       var min = Math.min.apply(null, values), max = Math.max.apply(null, values), span = max - min || 1;
@@ -282,6 +303,8 @@ pre { background: #fff; border: 1px solid #ddd; padding: .5em; max-height: 24em;
   white-space: pre-wrap; word-break: break-all; margin: 0; }
 pre#stderr { border-color: #e3b4b4; } pre.stack { font-size: .8em; max-height: 14em; }
 .empty { color: #999; font-style: italic; } td.spark svg { display: block; }
+.panels { display: flex; flex-wrap: wrap; gap: .6em 1.6em; align-items: flex-start; }
+table.panel caption { text-align: left; font-weight: 600; padding-bottom: .2em; }
 @media (max-width: 600px) { body { margin: .6em; font-size: 15px; } ul.tree ul { padding-left: .7em; }
   td.spark svg { width: 70px; } #search { max-width: 9em; } }
 `;
@@ -348,6 +371,8 @@ ${refresh ? `<noscript><meta http-equiv="refresh" content="${Math.max(1, Math.ro
           )
           .join("")}</table>`
   }</div>
+<h2>Panels</h2>
+<div id="panels-box">${renderPanels(snapshot.panels ?? [])}</div>
 <h2>Tasks${events ? ` <input id="search" type="search" placeholder="search by name" aria-label="search tasks by name">` : ""}</h2>
 <div id="tasks">${snapshot.tree.children.length === 0 ? `<p class="empty">no labelled task is running</p>` : `<ul class="tree" id="tree">${snapshot.tree.children.map(renderNode).join("")}</ul>`}</div>
 <h2>Failures</h2>
@@ -371,6 +396,33 @@ function renderLines(name: string, lines: string[]): string {
     ? `<pre class="lines" id="${name}">${lines.map(escapeHtml).join("\n")}</pre>`
     : `<p class="empty">nothing written to ${name} yet</p>`;
   return `<h2>${name}</h2>\n<div id="${name}-box">${body}</div>`;
+}
+
+function renderPanels(panels: PanelSnapshot[]): string {
+  if (panels.length === 0) return `<p class="empty">no pool, hub or server registered a panel</p>`;
+  return `<div class="panels" id="panels">${panels
+    .map(
+      (p) =>
+        `<table class="panel"><caption>${escapeHtml(`${p.kind} ${p.name}`)}</caption>${Object.entries(
+          p.values,
+        )
+          .map(
+            ([k, v]) =>
+              `<tr><th>${escapeHtml(k)}</th><td class="v">${escapeHtml(panelText(v))}</td></tr>`,
+          )
+          .join("")}</table>`,
+    )
+    .join("")}</div>`;
+}
+
+function panelText(value: PanelValue): string {
+  if (value === null) return "–";
+  if (typeof value === "object") {
+    return Object.entries(value)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(" · ");
+  }
+  return String(value);
 }
 
 function renderFailures(failures: LabelFailure[]): string {

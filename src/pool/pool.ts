@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import type { ResourceLimits } from "node:worker_threads";
 import { type Operation, resource, type Scope, until, useScope } from "effection";
 import { type Clock, useClock } from "../core/clock.js";
+import { usePanel } from "../core/panels.js";
 import { type Checkout, CheckoutState } from "./checkout.js";
 import { createDeadlines, type Deadlines } from "./deadlines.js";
 import type { DeferredLog } from "./deferred-log.js";
@@ -478,6 +479,7 @@ export function usePool<W = WorkerMethods>(
       stats: () => core.stats(),
     };
     core.grow();
+    yield* usePanel("pool", "pool", pool.stats);
     try {
       yield* provide(pool);
     } finally {

@@ -19,6 +19,7 @@ import {
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { label, labelled } from "../../src/core/labels.js";
+import { useHub } from "../../src/hub/index.js";
 import { type Inspector, useInspector } from "../../src/inspect/inspector.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 
@@ -244,6 +245,11 @@ describe("the live inspector page", () => {
         }),
       );
       app.start(() => labelled("a label with <img src=x onerror=window.pwned=1>", suspend));
+      app.start(function* () {
+        const hub = yield* useHub<string>({ topic: "jobs", buffer: 16 });
+        yield* hub.publish("job 1");
+        yield* suspend();
+      });
       app.start(() =>
         labelled("send mail", function* () {
           yield* sleep(1);
@@ -259,6 +265,10 @@ describe("the live inspector page", () => {
 
       const page = await openPage(app, 1100, 800, "?token=s3cret");
       await page.waitForSelector("#counters td.spark svg polyline");
+      await page.waitForFunction(() =>
+        (globalThis as any).document.querySelector("#panels")?.textContent?.includes("hub jobs"),
+      );
+      expect(await page.textContent("#panels")).toMatch(/published\s*1/);
       await page.waitForSelector(`li[data-name="row 17 (email)"]`);
       expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
       expect(await page.textContent("#tree")).toContain("<img src=x onerror=window.pwned=1>");

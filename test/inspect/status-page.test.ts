@@ -45,6 +45,7 @@ const snapshot = (over: Partial<InspectorSnapshot> = {}): InspectorSnapshot => (
   stderr: ["row 3 failed"],
   failures: [],
   series: {},
+  panels: [],
   ...over,
 });
 
