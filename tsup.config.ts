@@ -11,6 +11,7 @@ export default defineConfig({
     "pool/worker": "src/pool/worker.ts",
     "http/index": "src/http/index.ts",
     "inspect/index": "src/inspect/index.ts",
+    "otel/index": "src/otel/index.ts",
     "testing/index": "src/testing/index.ts",
   },
   format: ["esm", "cjs"],

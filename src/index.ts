@@ -11,6 +11,7 @@ export * from "./core/clock.js";
 export * from "./core/errors.js";
 export * from "./core/labels.js";
 export * from "./core/lease.js";
+export * from "./core/panels.js";
 export * from "./core/retry.js";
 export * from "./core/routine-group.js";
 export * from "./core/selector.js";

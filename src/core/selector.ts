@@ -1,5 +1,6 @@
 import { action, type Operation, race, resource, type Scope, useScope } from "effection";
 import { isHalted, SelectorClosedError, SelectorEmptyError } from "./errors.js";
+import { itemName, labelsWatched, watchedAs } from "./labels.js";
 import { RoutineGroup, type RoutineReports } from "./routine-group.js";
 import { createWakeCell } from "./wake-cell.js";
 
@@ -177,6 +178,7 @@ class SelectorImpl<T, D> implements Selector<T, D>, RoutineReports<T, D, Slot<T,
 
   private start(data: D, op: Operation<T>, slot: Slot<T, D> | undefined): SelectorItem {
     this.assertOpen();
+    if (labelsWatched()) op = watchedAs(itemName(data), op, { kind: "selector item" });
     return this.group.start(data, slot, op) ?? FINISHED_ITEM;
   }
 

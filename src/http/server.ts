@@ -4,6 +4,8 @@ import { action, type Operation, race, resource, type Scope, useScope } from "ef
 import { type Clock, useClock } from "../core/clock.js";
 import { Continuation } from "../core/continuation.js";
 import { isHalted } from "../core/errors.js";
+import { labelsWatched, watchedAs } from "../core/labels.js";
+import { usePanel } from "../core/panels.js";
 import { RoutineGroup, type RoutineReports } from "../core/routine-group.js";
 import { createTimerSet, type TimerSet } from "../core/timer-set.js";
 import { RequestContext, type RequestHost } from "./context.js";
@@ -279,6 +281,7 @@ class Host implements ServerHost, RoutineReports<unknown, RequestContext, boolea
 
   /** Runs a request's remaining work (see {@link start}); the client's disconnect halts it. */
   private startRequest(ctx: RequestContext, op: Operation<unknown>): void {
+    if (labelsWatched()) op = watchedAs(`${ctx.method} ${ctx.path}`, op, { kind: "http request" });
     this.start(ctx, op, true);
     if (ctx.finished) return;
     // a client that left before the handler suspended gets no "close" event any more
@@ -461,6 +464,7 @@ export function useServer(options: ServerOptions): Operation<Server> {
       const bound = server.address();
       const port = typeof bound === "object" && bound !== null ? bound.port : (options.port ?? 0);
       const shown = address.includes(":") ? `[${address}]` : address;
+      yield* usePanel("http", `http://${shown}:${port}`, () => ({ open: host.active }));
       yield* provide({
         port,
         url: `http://${shown}:${port}`,

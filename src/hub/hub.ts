@@ -8,6 +8,7 @@ import {
   type Subscription,
 } from "effection";
 import { createLeasable, type Leasable } from "../core/lease.js";
+import { usePanel } from "../core/panels.js";
 import type { Broker, BrokerTopic, Message, TopicListener } from "./broker.js";
 import { CursorExpiredError, HubClosedError, SubscriptionOverflowError } from "./errors.js";
 import { createMemoryBroker } from "./memory-broker.js";
@@ -174,6 +175,7 @@ export function useHub<T>(options: HubOptions): Operation<Hub<T>> {
     const topic = yield* broker.open<T>(name, { history });
     const core = new HubCore<T>(topic, broker.kind, buffer, overflow);
     const unlisten = topic.listen(core);
+    yield* usePanel("hub", name, core.api().stats);
     try {
       yield* provide(core.api());
     } finally {

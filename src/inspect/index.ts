@@ -5,9 +5,11 @@
  * @module bough/inspect
  */
 export * from "./capture.js";
+export * from "./counter-series.js";
 export * from "./counters.js";
 export * from "./inspector.js";
 export * from "./line-buffer.js";
+export * from "./live-feed.js";
 export * from "./snapshot.js";
 export * from "./status-page.js";
 export * from "./status-routes.js";

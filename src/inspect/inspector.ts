@@ -1,7 +1,9 @@
-import { type Operation, resource } from "effection";
+import { ensure, type Operation, resource } from "effection";
 import { useCapture } from "./capture.js";
+import { createCounterSeries } from "./counter-series.js";
 import { type Counters, createCounters } from "./counters.js";
 import type { LineBuffer } from "./line-buffer.js";
+import { createLiveFeed, type LiveFeed } from "./live-feed.js";
 import { type InspectorSnapshot, takeSnapshot } from "./snapshot.js";
 import {
   createStatusRoutes,
@@ -25,7 +27,16 @@ export interface InspectorOptions {
    * optionally requiring `token`. Default: no server; mount
    * `statusRoutes()` yourself.
    */
-  listen?: StatusServerOptions & StatusRoutesOptions;
+  listen?: StatusServerOptions & Omit<StatusRoutesOptions, "live">;
+  /** How many of the last failures of labelled tasks the page and JSON show (default 20). */
+  failures?: number;
+  /**
+   * The live page's pace: tree changes are gathered for `frameMs` (default
+   * 16, one display frame) and sent as one patch; counters, series and new lines go out every
+   * `statsMs` (default 500); counters are sampled for their sparklines every
+   * `sampleMs` (default 1000, 60 samples kept).
+   */
+  live?: { frameMs?: number; statsMs?: number; sampleMs?: number; samples?: number };
 }
 
 /** The inspector of a running app: see {@link useInspector}. */
@@ -39,14 +50,22 @@ export interface Inspector {
   readonly counters: Counters;
   /** The captured complete lines of `stream`, oldest first (empty if not captured). */
   lines(stream: "stdout" | "stderr"): string[];
-  /** Process facts, counters, the live labelled task tree and the captured lines, now. */
+  /** Process facts, counters and their series, the live labelled task tree, recent failures and the captured lines, now. */
   snapshot(): InspectorSnapshot;
+  /**
+   * The live feed behind the page's SSE endpoint: a snapshot, then patches.
+   * It watches the task tree only while a watcher is attached.
+   */
+  readonly live: LiveFeed;
   /**
    * `node:http` handlers serving {@link Inspector.snapshot} as an HTML page at
    * `prefix` (default `/status`) and as JSON at `prefix + ".json"`, optionally
    * requiring a `token`.
    */
-  statusRoutes(prefix?: string, options?: Omit<StatusRoutesOptions, "prefix">): StatusRoutes;
+  statusRoutes(
+    prefix?: string,
+    options?: Omit<StatusRoutesOptions, "prefix" | "live">,
+  ): StatusRoutes;
 }
 
 /**
@@ -108,21 +127,39 @@ export function useInspector(options: InspectorOptions = {}): Operation<Inspecto
       stdout = yield* useCapture(process.stdout, lines);
       stderr = yield* useCapture(process.stderr, lines);
     }
-    const snapshot = () => takeSnapshot(counters, stdout, stderr);
+    const pace = options.live ?? {};
+    const series = createCounterSeries(counters, { samples: pace.samples ?? 60 });
+    const sampler = setInterval(() => series.sample(), pace.sampleMs ?? 1000);
+    sampler.unref();
+    yield* ensure(() => clearInterval(sampler));
+    const snapshot = () =>
+      takeSnapshot(counters, stdout, stderr, { series, failures: options.failures });
+    const live = createLiveFeed({
+      snapshot,
+      counters,
+      series,
+      stdout,
+      stderr,
+      frameMs: pace.frameMs,
+      statsMs: pace.statsMs,
+    });
+    yield* ensure(() => live.close());
+    const lines = capture === false ? undefined : (capture.lines ?? 1000);
     const listen = options.listen;
     let url: string | undefined;
     if (listen !== undefined) {
       const { port, host, ...page } = listen;
-      const routes = createStatusRoutes(snapshot, page);
+      const routes = createStatusRoutes(snapshot, { lines, ...page, live });
       url = (yield* useStatusServer(routes, { port, host })).url;
     }
     yield* provide({
       url,
       counters,
+      live,
       lines: (stream) => (stream === "stdout" ? stdout : stderr)?.lines() ?? [],
       snapshot,
       statusRoutes: (prefix = "/status", page = {}) =>
-        createStatusRoutes(snapshot, { ...page, prefix }),
+        createStatusRoutes(snapshot, { lines, ...page, prefix, live }),
     });
   });
 }

@@ -1,4 +1,6 @@
-import { type LabelTree, labelTree } from "../core/labels.js";
+import { type LabelFailure, type LabelTree, labelTree, recentFailures } from "../core/labels.js";
+import { type PanelSnapshot, readPanels } from "../core/panels.js";
+import type { CounterSeries } from "./counter-series.js";
 import type { Counters, CounterValue } from "./counters.js";
 import type { LineBuffer } from "./line-buffer.js";
 
@@ -20,11 +22,26 @@ export interface InspectorSnapshot {
   stdout: string[];
   /** The last complete lines written to stderr, oldest first. */
   stderr: string[];
+  /** The last failures of labelled tasks, oldest first, with stack and path (`recentFailures()`). */
+  failures: LabelFailure[];
+  /** Each numeric counter's recent samples, oldest first (one a second in `useInspector`). */
+  series: Record<string, number[]>;
+  /** What the pools, hubs, HTTP servers and sources of this process show of themselves (`usePanel()`). */
+  panels: PanelSnapshot[];
+}
+
+/** Options of {@link takeSnapshot}. */
+export interface SnapshotOptions {
+  /** The counters' history to include as `series` (default: none). */
+  series?: CounterSeries;
+  /** How many of the last failures to include (default 20). */
+  failures?: number;
 }
 
 /**
  * Takes an {@link InspectorSnapshot} from counters and the captured lines
- * (`undefined` lines: nothing captured, empty lists). Cheap and synchronous,
+ * (`undefined` lines: nothing captured, empty lists), with the last failures
+ * of labelled tasks and, when given, the counters' series. Cheap and synchronous,
  * so any request handler can call it.
  *
  * @example
@@ -39,6 +56,7 @@ export function takeSnapshot(
   counters: Counters,
   stdout?: LineBuffer,
   stderr?: LineBuffer,
+  options: SnapshotOptions = {},
 ): InspectorSnapshot {
   return {
     pid: process.pid,
@@ -49,5 +67,8 @@ export function takeSnapshot(
     tree: labelTree(),
     stdout: stdout?.lines() ?? [],
     stderr: stderr?.lines() ?? [],
+    failures: recentFailures(options.failures ?? 20),
+    series: options.series?.get() ?? {},
+    panels: readPanels(),
   };
 }

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { LiveFeed, LiveWatcher } from "./live-feed.js";
 import type { InspectorSnapshot } from "./snapshot.js";
 import { renderStatusPage, STATUS_PAGE_CSP, type StatusPageOptions } from "./status-page.js";
 
@@ -7,7 +8,7 @@ import { renderStatusPage, STATUS_PAGE_CSP, type StatusPageOptions } from "./sta
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** Options of {@link createStatusRoutes}. */
-export interface StatusRoutesOptions extends StatusPageOptions {
+export interface StatusRoutesOptions extends Omit<StatusPageOptions, "eventsPath"> {
   /** Where the routes live. Default `"/status"`; `"/"` mounts them at the root. */
   prefix?: string;
   /**
@@ -17,6 +18,13 @@ export interface StatusRoutesOptions extends StatusPageOptions {
    * everything: bind to 127.0.0.1).
    */
   token?: string;
+  /**
+   * The live feed to serve at `prefix + "/events"` as Server-Sent Events (one
+   * `snapshot` event, then `patch` events). With it the HTML page is live;
+   * without it, `/events` is not a route and the page refreshes itself.
+   * `inspector.statusRoutes()` always gives it.
+   */
+  live?: LiveFeed;
 }
 
 /**
@@ -24,7 +32,10 @@ export interface StatusRoutesOptions extends StatusPageOptions {
  * For the default prefix `/status`:
  * - `GET /status` (and `/status/`) — the HTML page;
  * - `GET /status.json` (and `/status/json`) — the {@link InspectorSnapshot} as
- *   JSON (`?pretty` indents it).
+ *   JSON (`?pretty` indents it);
+ * - `GET /status/events` (with a `live` feed) — Server-Sent Events: one
+ *   `snapshot` event (an {@link InspectorSnapshot}), then `patch` events
+ *   (a `LivePatch`), coalesced per frame.
  *
  * `HEAD` works too; other methods get `405`. Every answer has
  * `cache-control: no-store`. With a `token`, a request without it gets `401`.
@@ -36,10 +47,14 @@ export interface StatusRoutes {
   readonly htmlPath: string;
   /** The URL path of the JSON snapshot, e.g. `/status.json`. */
   readonly jsonPath: string;
+  /** The URL path of the SSE stream, e.g. `/status/events` (`undefined` without a live feed). */
+  readonly eventsPath: string | undefined;
   /** Answers with the HTML page, whatever the request's URL. */
   html: NodeHandler;
   /** Answers with the JSON snapshot, whatever the request's URL. */
   json: NodeHandler;
+  /** Answers with the SSE stream (404 without a live feed), whatever the request's URL. */
+  events: NodeHandler;
   /**
    * Answers the request and returns `true` if its path is one of the routes;
    * returns `false` and leaves `res` alone otherwise, so a server can try its
@@ -71,7 +86,14 @@ export function createStatusRoutes(
   options: StatusRoutesOptions = {},
 ): StatusRoutes {
   const prefix = normalisePrefix(options.prefix ?? "/status");
-  const page: StatusPageOptions = { title: options.title, refreshMs: options.refreshMs };
+  const live = options.live;
+  const eventsPath = live ? `${prefix}/events` : undefined;
+  const page: StatusPageOptions = {
+    title: options.title,
+    refreshMs: options.refreshMs,
+    eventsPath,
+    lines: options.lines,
+  };
   const htmlPaths = new Set([prefix || "/", `${prefix}/`]);
   const jsonPaths = new Set([`${prefix}/json`]);
   if (prefix) jsonPaths.add(`${prefix}.json`);
@@ -91,20 +113,79 @@ export function createStatusRoutes(
       JSON.stringify(snapshot(), null, pretty ? 2 : undefined),
     );
   };
+  const events: NodeHandler = (req, res) => {
+    if (allowed !== undefined && !allowed(req)) return refuse(res);
+    if (live === undefined) {
+      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
+      res.end("no live feed\n");
+      return;
+    }
+    serveEvents(req, res, live);
+  };
   return {
     prefix,
     htmlPath: prefix || "/",
     jsonPath: prefix ? `${prefix}.json` : "/json",
+    eventsPath,
     html,
     json,
+    events,
     handle(req, res) {
       const path = pathOf(req.url);
       if (htmlPaths.has(path)) html(req, res);
       else if (jsonPaths.has(path)) json(req, res);
+      else if (path === eventsPath) events(req, res);
       else return false;
       return true;
     },
   };
+}
+
+/**
+ * Streams `live` to one client: a snapshot, then patches, as SSE. A client
+ * that stops reading is not buffered for: patches are skipped while its
+ * socket is full, and it gets a fresh snapshot once the socket drains.
+ */
+function serveEvents(req: IncomingMessage, res: ServerResponse, live: LiveFeed): void {
+  if (req.method !== "GET") {
+    res.writeHead(405, { allow: "GET", "content-type": "text/plain; charset=utf-8" });
+    res.end("method not allowed\n");
+    return;
+  }
+  res.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    "x-accel-buffering": "no",
+  });
+  res.write("retry: 1000\n\n");
+  let behind = false;
+  let open = true;
+  const write = (event: string, data: unknown) => {
+    if (behind || !open) return;
+    if (!res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)) {
+      behind = true;
+      res.once("drain", () => {
+        behind = false;
+        if (!open) return;
+        stop();
+        stop = live.watch(watcher);
+      });
+    }
+  };
+  const watcher: LiveWatcher = {
+    snapshot: (snapshot) => write("snapshot", snapshot),
+    patch: (patch) => write("patch", patch),
+    close: () => {
+      open = false;
+      res.end();
+    },
+  };
+  let stop = live.watch(watcher);
+  res.once("close", () => {
+    open = false;
+    stop();
+  });
 }
 
 function digest(text: string): Buffer {

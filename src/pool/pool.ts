@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import type { ResourceLimits } from "node:worker_threads";
 import { type Operation, resource, type Scope, until, useScope } from "effection";
 import { type Clock, useClock } from "../core/clock.js";
+import { usePanel } from "../core/panels.js";
 import { createTimerSet, type TimerSet } from "../core/timer-set.js";
 import { type Checkout, CheckoutState } from "./checkout.js";
 import type { DeferredLog } from "./deferred-log.js";
@@ -486,6 +487,7 @@ export function usePool<W = WorkerMethods>(
       stats: () => core.stats(),
     };
     core.grow();
+    yield* usePanel("pool", "pool", pool.stats);
     try {
       yield* provide(pool);
     } finally {

@@ -1,6 +1,15 @@
-import { run, sleep, spawn, suspend } from "effection";
+import { run, sleep, spawn, suspend, until } from "effection";
 import { describe, expect, it } from "vitest";
-import { label, labelTree } from "../../src/index.js";
+import {
+  type LabelChange,
+  label,
+  labelled,
+  labelPath,
+  labelsWatched,
+  labelTree,
+  recentFailures,
+  watchLabels,
+} from "../../src/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 
 checkLeaksAfterEach();
@@ -42,5 +51,99 @@ describe("label", () => {
       ).toEqual(["grandchild", "renamed"]);
     });
     expect(server()).toBeUndefined();
+  });
+
+  it("gives a node its kind and attributes, and merges new ones on relabel", async () => {
+    await run(function* () {
+      yield* label("server", { kind: "resource", attributes: { port: 8080 } });
+      yield* label("server", { attributes: { clients: 2 } });
+      expect(server()).toMatchObject({
+        kind: "resource",
+        state: "running",
+        attributes: { port: 8080, clients: 2 },
+      });
+    });
+  });
+});
+
+describe("labelled", () => {
+  it("returns the body's value and is in the tree while it runs", async () => {
+    const value = await run(() =>
+      labelled("server", function* () {
+        expect(server()?.state).toBe("running");
+        return 42;
+      }),
+    );
+    expect(value).toBe(42);
+    expect(server()).toBeUndefined();
+  });
+
+  it("keeps a failure once, with its stack and path, after the task is gone", async () => {
+    const before = recentFailures().length;
+    const error = new RangeError("row 7 out of range");
+    await expect(
+      run(() =>
+        labelled("server", () =>
+          labelled("import", function* () {
+            yield* sleep(1);
+            throw error;
+          }),
+        ),
+      ),
+    ).rejects.toBe(error);
+    const kept = recentFailures().slice(before);
+    expect(kept).toHaveLength(1);
+    expect(kept[0]).toMatchObject({
+      path: ["server", "import"],
+      kind: "task",
+      error: "RangeError",
+      message: "row 7 out of range",
+    });
+    expect(kept[0].stack).toContain("labels.test.ts");
+    expect(recentFailures(1)).toEqual([kept[0]]);
+  });
+
+  it("shows halting before the body's cleanup runs, and keeps no failure for a halt", async () => {
+    const before = recentFailures().length;
+    const seen: string[] = [];
+    const stop = watchLabels((change: LabelChange) => {
+      if (change.node.name === "slow") seen.push(`${change.type} ${change.node.state}`);
+    });
+    try {
+      await run(function* () {
+        const task = yield* spawn(() =>
+          labelled("slow", function* () {
+            try {
+              yield* suspend();
+            } finally {
+              seen.push("cleanup");
+              yield* until(Promise.resolve());
+            }
+          }),
+        );
+        yield* sleep(0);
+        yield* task.halt();
+      });
+    } finally {
+      stop();
+    }
+    expect(seen).toEqual(["start running", "update halting", "cleanup", "end done"]);
+    expect(recentFailures().length).toBe(before);
+  });
+});
+
+describe("watchLabels", () => {
+  it("costs nothing until a listener is registered, and stops with it", async () => {
+    expect(labelsWatched()).toBe(false);
+    const changes: string[] = [];
+    const stop = watchLabels((c) => changes.push(`${c.type} ${labelPath(c.node).join("/")}`));
+    expect(labelsWatched()).toBe(true);
+    await run(function* () {
+      yield* label("server");
+      yield* label("server v2");
+    });
+    stop();
+    expect(labelsWatched()).toBe(false);
+    expect(changes).toEqual(["start server", "update server v2", "end server v2"]);
   });
 });

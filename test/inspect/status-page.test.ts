@@ -15,18 +15,37 @@ const snapshot = (over: Partial<InspectorSnapshot> = {}): InspectorSnapshot => (
   tree: {
     id: 0,
     name: "process",
+    kind: "task",
+    state: "running",
+    attributes: {},
     startedAt: "2026-11-25T09:00:00.000Z",
     children: [
       {
         id: 1,
         name: "consumer",
+        kind: "task",
+        state: "running",
+        attributes: {},
         startedAt: "2026-11-25T09:00:01.000Z",
-        children: [{ id: 2, name: "poll", startedAt: "2026-11-25T09:00:02.000Z", children: [] }],
+        children: [
+          {
+            id: 2,
+            name: "poll",
+            kind: "task",
+            state: "running",
+            attributes: {},
+            startedAt: "2026-11-25T09:00:02.000Z",
+            children: [],
+          },
+        ],
       },
     ],
   },
   stdout: ["processed row 1", "processed row 2"],
   stderr: ["row 3 failed"],
+  failures: [],
+  series: {},
+  panels: [],
   ...over,
 });
 
@@ -39,7 +58,7 @@ describe("renderStatusPage", () => {
     expect(html).toContain('<tr><th>iterations</th><td class="v">7</td></tr>');
     expect(html).toMatch(/<li>consumer .*<ul><li>poll /);
     expect(html).toContain("processed row 1\nprocessed row 2</pre>");
-    expect(html).toContain('<pre id="stderr">row 3 failed</pre>');
+    expect(html).toContain('<pre class="lines" id="stderr">row 3 failed</pre>');
   });
 
   it("escapes every piece of captured text, so a <script> line shows as text", () => {
@@ -49,7 +68,15 @@ describe("renderStatusPage", () => {
         stdout: [evil],
         stderr: [evil],
         counters: { [evil]: evil },
-        tree: { id: 0, name: "process", startedAt: evil, children: [] },
+        tree: {
+          id: 0,
+          name: "process",
+          kind: "process",
+          state: "running",
+          attributes: {},
+          startedAt: evil,
+          children: [],
+        },
       }),
       { title: evil },
     );
@@ -67,7 +94,10 @@ describe("renderStatusPage", () => {
     const still = renderStatusPage(snapshot(), { refreshMs: 0 });
     expect(still).toContain('data-refresh-ms="0"');
     expect(still).not.toContain("http-equiv");
-    expect(live).not.toMatch(/<(link|img)\b|src=|https?:\/\//);
+    // the SVG namespace of the sparklines is a name, not something fetched
+    expect(live.replaceAll("http://www.w3.org/2000/svg", "")).not.toMatch(
+      /<(link|img)\b|src=|https?:\/\//,
+    );
   });
 
   it("says so when there is nothing to show yet", () => {

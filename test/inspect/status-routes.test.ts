@@ -1,7 +1,9 @@
-import { run } from "effection";
+import { request } from "node:http";
+import { run, until } from "effection";
 import { describe, expect, it } from "vitest";
 import { createCounters } from "../../src/inspect/counters.js";
 import { createLineBuffer } from "../../src/inspect/line-buffer.js";
+import { createLiveFeed } from "../../src/inspect/live-feed.js";
 import { type InspectorSnapshot, takeSnapshot } from "../../src/inspect/snapshot.js";
 import { createStatusRoutes, type StatusRoutes } from "../../src/inspect/status-routes.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
@@ -119,4 +121,64 @@ describe("createStatusRoutes", () => {
     });
     expect(() => createStatusRoutes(fixture(), { token: "" })).toThrow(/non-empty/);
   });
+
+  it("streams a snapshot and then patches as SSE at prefix/events, with the token", async () => {
+    const counters = createCounters();
+    const snapshot = () => takeSnapshot(counters);
+    const live = createLiveFeed({ snapshot, counters, statsMs: 20 });
+    const routes = createStatusRoutes(snapshot, { live, token: "t0ken" });
+    expect(routes.eventsPath).toBe("/status/events");
+    await serve(routes, function* (url) {
+      const refused = yield* httpRequest(`${url}/status/events`);
+      expect(refused.status).toBe(401);
+      const page = yield* httpRequest(`${url}/status?token=t0ken`);
+      expect(page.body).toContain('data-events="/status/events"');
+      counters.inc("iterations", 5);
+      const events = yield* until(readEvents(`${url}/status/events?token=t0ken`, 2));
+      expect(events[0].event).toBe("snapshot");
+      expect(JSON.parse(events[0].data).counters).toEqual({ iterations: 5 });
+      expect(events[1].event).toBe("patch");
+      expect(JSON.parse(events[1].data).counters).toEqual({ iterations: 5 });
+    });
+    // the client went away: the feed lets go of it once its socket has closed
+    while (live.watchers > 0) await new Promise((r) => setImmediate(r));
+    expect(live.watchers).toBe(0);
+  });
+
+  it("has no events route without a live feed", async () => {
+    const routes = createStatusRoutes(fixture());
+    expect(routes.eventsPath).toBeUndefined();
+    await serve(routes, function* (url) {
+      expect((yield* httpRequest(`${url}/status/events`)).body).toBe("not mine");
+      expect((yield* httpRequest(`${url}/status`)).body).not.toContain('data-events="');
+    });
+  });
 });
+
+/** Reads the first `count` SSE events of `url`, then drops the connection. */
+function readEvents(url: string, count: number): Promise<{ event: string; data: string }[]> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false }, (res) => {
+      expect(res.headers["content-type"]).toBe("text/event-stream; charset=utf-8");
+      let text = "";
+      const events: { event: string; data: string }[] = [];
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        text += chunk;
+        for (let end = text.indexOf("\n\n"); end !== -1; end = text.indexOf("\n\n")) {
+          const block = text.slice(0, end);
+          text = text.slice(end + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (event && data !== undefined) events.push({ event, data });
+        }
+        if (events.length >= count) {
+          req.destroy();
+          resolve(events);
+        }
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}

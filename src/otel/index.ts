@@ -1,0 +1,8 @@
+/**
+ * OpenTelemetry spans that follow bough's task tree. `@opentelemetry/api` is
+ * an optional peer dependency, loaded only through this entry.
+ *
+ * @module bough/otel
+ */
+export { formatTraceparent, parseTraceparent } from "./traceparent.js";
+export { type Tracing, type TracingOptions, useTracing } from "./tracing.js";
