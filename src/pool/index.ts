@@ -12,18 +12,8 @@ export {
   LogLevel,
   type LogTimer,
 } from "./deferred-log.js";
-export {
-  type CallFunction,
-  type CallParams,
-  type CallResult,
-  defineWorker,
-  type InterfaceOf,
-  type WorkerApi,
-  type WorkerDefinition,
-  type WorkerFunction,
-  type WorkerInterface,
-  type WorkerMethods,
-} from "./define-worker.js";
+// what a worker file needs (defineWorker, log and their types), as bough/pool/worker exports it
+export * from "./worker.js";
 export * from "./errors.js";
 export {
   type CheckoutOptions,
@@ -54,7 +44,6 @@ export {
   type WorkerServer,
 } from "./serve-workers.js";
 export type { SocketAddress } from "./socket-transport.js";
-export { log } from "./worker-runtime.js";
 export {
   type ForkedWorkerServer,
   useWorkerServer,
