@@ -12,8 +12,6 @@ export {
   LogLevel,
   type LogTimer,
 } from "./deferred-log.js";
-// what a worker file needs (defineWorker, log and their types), as bough/pool/worker exports it
-export * from "./worker.js";
 export * from "./errors.js";
 export {
   type CheckoutOptions,
@@ -44,6 +42,8 @@ export {
   type WorkerServer,
 } from "./serve-workers.js";
 export type { SocketAddress } from "./socket-transport.js";
+// what a worker file needs (defineWorker, log and their types), as bough/pool/worker exports it
+export * from "./worker.js";
 export {
   type ForkedWorkerServer,
   useWorkerServer,
