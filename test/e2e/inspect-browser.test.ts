@@ -16,12 +16,13 @@ import {
   until,
   useScope,
 } from "effection";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { label, labelled } from "../../src/core/labels.js";
 import { useHub } from "../../src/hub/index.js";
 import { type Inspector, useInspector } from "../../src/inspect/inspector.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { launchChromium } from "./helpers/chromium.js";
 
 checkLeaksAfterEach({ timeoutMs: 5000 });
 
@@ -29,18 +30,7 @@ const shots = process.env.BOUGH_SCREENSHOTS_DIR;
 let browser: Browser;
 
 beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

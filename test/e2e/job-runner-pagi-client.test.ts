@@ -6,12 +6,13 @@
  * format message by message).
  */
 import { run, suspend, type Task } from "effection";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type RedisServer, useRedisServer } from "../../src/testing/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import { type Started, startApp } from "./fixtures/job-runner/helpers.js";
 import { copyPagiClient, pagiClientMissing } from "./fixtures/job-runner/pagi-client.js";
+import { launchChromium } from "./helpers/chromium.js";
 
 const missing = pagiClientMissing();
 if (missing) console.warn(`skipping PAGI's client tests: ${missing}`);
@@ -27,18 +28,7 @@ const pageErrors: string[] = [];
 beforeAll(async () => {
   if (missing) return;
   client = copyPagiClient();
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

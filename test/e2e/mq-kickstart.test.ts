@@ -6,10 +6,11 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
-import { chromium } from "playwright-core";
+
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { InspectorSnapshot } from "../../src/inspect/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { launchChromium } from "./helpers/chromium.js";
 
 checkLeaksAfterEach({ timeoutMs: 5000 });
 
@@ -384,10 +385,7 @@ describe("examples/mq-kickstart", () => {
       String(app.udpPort),
     ]);
     await waitForStatus(app, (s) => counter(s, "rowsProcessed") === 1);
-    const browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      args: ["--no-sandbox", "--headless=new"],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
       const errors: string[] = [];

@@ -5,29 +5,19 @@
  * browser does not fall into a reconnect loop.
  */
 import { type Operation, run, suspend, type Task } from "effection";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRouter, html, type Server, sse, useServer } from "../../src/http/index.js";
 import { type Hub, useHub } from "../../src/hub/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { launchChromium } from "./helpers/chromium.js";
 
 checkLeaksAfterEach({ timeoutMs: 5000 });
 
 let browser: Browser;
 
 beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
