@@ -9,6 +9,7 @@ import {
   type Scope,
   scoped,
   type Task,
+  useScope,
 } from "effection";
 import { Continuation } from "./continuation.js";
 import {
@@ -174,23 +175,27 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
   /** What the reducer schedules: this routine, seen at its task's priority. */
   private entry: Entry;
   /** In fallback mode (light routines off), the task that runs the operation. */
-  private task: Task<Result<T>> | undefined;
+  private task: Task<T> | undefined;
+  /** In fallback mode, whether that task took its first turn. */
+  private taskStarted = false;
 
   /**
-   * @param iterator an operation's iterator, already stepped once
-   * @param first the effect that first step yielded
+   * @param iterator an operation's iterator, already stepped once (or, in
+   *   fallback mode only, not stepped yet)
+   * @param first the effect that first step yielded (`undefined` if not stepped)
    * @param parent the scope a lazily created scope hangs from
    */
   constructor(
     iterator: Iterator<Effect<unknown>, T, unknown>,
-    first: Effect<unknown>,
+    first: Effect<unknown> | undefined,
     private parent: Scope,
   ) {
     this.iterator = iterator;
     this.pending = first;
     // a selector or a server makes all its routines under one scope: look its
-    // reducer and priority up once
-    if (parent !== cachedParent) {
+    // reducer and priority up once (not in fallback mode, where the internals
+    // they come from may be missing)
+    if (lightRoutines && parent !== cachedParent) {
       cachedParent = parent;
       cachedReducer = reducerOf(parent);
       cachedPriority = childPriority(parent);
@@ -288,9 +293,9 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
   interrupt(): void {
     if (this.phase === SETTLED || this.interrupted) return;
     this.interrupted = true;
-    const task = this.task;
-    if (task) task.halt().then(undefined, () => {});
-    else this.unwind();
+    if (lightRoutines) this.unwind();
+    // fallback mode: halt T once it took its first turn (which checks `interrupted`)
+    else if (this.taskStarted) this.task?.halt().then(undefined, () => {});
   }
 
   /**
@@ -303,7 +308,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     // fallback mode: the task's halt throws what its cleanup threw
     const task = this.task;
     let failure: { error: unknown } | undefined;
-    if (task) {
+    if (task && this.taskStarted) {
       try {
         yield* task.halt();
       } catch (error) {
@@ -390,48 +395,70 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
   // --- driving ---
 
   /**
-   * Fallback mode: the whole operation runs as an effection task in the
-   * parent scope. `scoped()` is its error boundary, so a failure settles this
-   * routine (as a light routine's would) instead of failing the parent.
+   * Fallback mode: the operation runs as a plain effection task T, so that
+   * it behaves as a task by construction (halting T reports what its cleanup
+   * threw exactly as halting any task does). T runs under a host task whose
+   * `scoped()` is T's error boundary: T's failure settles this routine (as a
+   * light routine's would) instead of failing the parent. Only documented
+   * effection API is used here: this is the mode for an effection whose
+   * internals failed the self-check.
    */
   private startTask(): void {
-    const rest = new Continuation(this.iterator, this.pending);
+    const rest = new Continuation<T>(
+      this.iterator as Iterator<Effect<unknown>, T, unknown>,
+      this.pending,
+    );
     this.pending = undefined;
     const self = this;
-    const task = this.parent.run(function* (): Operation<Result<T>> {
+    const host = this.parent.run(function* (): Operation<void> {
       try {
-        return Ok(yield* scoped(() => rest)) as Result<T>;
-      } catch (error) {
-        // while halting, a failing cleanup must fail the halt, as it does a task's
-        if (self.interrupted) throw error;
-        return Err(error as Error) as Result<T>;
+        yield* scoped(function* () {
+          const task: Task<T> = (yield* useScope()).run(function* () {
+            self.taskStarted = true;
+            // Interrupted before this first turn: halt once the first effect
+            // is entered (after this pass of the reducer), as a light routine
+            // unwinds the effect it entered inline; halting T before its
+            // first turn would leave that effect (a promise, say) unobserved.
+            if (self.interrupted) queueMicrotask(() => task.halt().then(undefined, () => {}));
+            return yield* rest;
+          });
+          self.task = task;
+          task.then(
+            (value) => self.complete(Ok(value)),
+            (error) =>
+              rest.started ? self.complete(Err(error)) : self.closeUnstarted(rest, error),
+          );
+          yield* task;
+        });
+      } catch {
+        // T's own outcome (above) settles the routine
       }
     });
-    this.task = task;
-    task.then(
-      (outcome) => this.complete(outcome),
-      (error) => {
-        if (rest.started) {
-          this.complete(Err(error));
-          return;
+    host.then(undefined, (error) => {
+      // halted before T existed: the parent scope ended
+      if (!self.task) self.closeUnstarted(rest, error);
+    });
+  }
+
+  /**
+   * Fallback mode: T never took its first turn (the parent scope ended
+   * first), but the operation's first step already ran inline; return from
+   * it so its `finally` blocks run, then settle.
+   */
+  private closeUnstarted(rest: Continuation<T>, error: unknown): void {
+    this.parent
+      .run(function* (): Operation<Result<T>> {
+        try {
+          yield* rest.close();
+          return Err(error as Error) as Result<T>;
+        } catch (failure) {
+          return Err(failure as Error) as Result<T>;
         }
-        // Halted before its first turn: the task never entered the operation,
-        // whose first step already ran inline; close it so its finally runs.
-        this.parent
-          .run(function* () {
-            try {
-              yield* rest.close();
-              return Err(error) as Result<T>;
-            } catch (failure) {
-              return Err(failure as Error) as Result<T>;
-            }
-          })
-          .then(
-            (outcome) => this.complete(outcome),
-            (failure) => this.complete(Err(failure)),
-          );
-      },
-    );
+      })
+      .then(
+        (outcome) => this.complete(outcome),
+        (failure) => this.complete(Err(failure)),
+      );
   }
 
   /**

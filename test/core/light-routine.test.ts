@@ -72,9 +72,11 @@ const boom = () => new Error("boom");
 describe("LightRoutine", () => {
   it("runs an operation and reports its outcome to done()", async () => {
     const outcomes: Result<number>[] = [];
+    const settled = withResolvers<void>();
     class Recorded extends LightRoutine<number> {
       protected done(outcome: Result<number>) {
         outcomes.push(outcome);
+        settled.resolve();
       }
     }
     await run(function* () {
@@ -86,7 +88,7 @@ describe("LightRoutine", () => {
       if (first.done) throw new Error("expected a suspension");
       const routine = new Recorded(iterator, first.value, yield* useScope());
       routine.start();
-      yield* sleep(10);
+      yield* settled.operation;
       expect(routine.settled).toBe(true);
       yield* routine.halt(); // a no-op once settled
     });

@@ -1,6 +1,5 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { lightRoutines } from "../../../src/core/effection-internals.js";
 import { type Program, programs, show } from "./program.js";
 import {
   allowedDifference,
@@ -34,10 +33,6 @@ const seed = process.env.BOUGH_CONFORMANCE_SEED
     ? 20261202
     : undefined;
 
-function sorted(observed: Observed): Observed {
-  return { outcome: observed.outcome, trace: [...observed.trace].sort() };
-}
-
 describe("generated programs", () => {
   let bench: HandlerBench;
   beforeAll(async () => {
@@ -47,31 +42,27 @@ describe("generated programs", () => {
     await bench.close();
   });
 
-  it.runIf(lightRoutines)(
-    "behave the same as a task, a selector item and an HTTP handler",
-    async () => {
-      const allowedSeen = new Map<string, number>();
-      const check = (program: Program, way: string, task: Observed, observed: Observed) => {
-        const same = JSON.stringify(observed) === JSON.stringify(task);
-        const allowed = same ? undefined : allowedDifference(task, observed);
-        if (allowed) allowedSeen.set(allowed, (allowedSeen.get(allowed) ?? 0) + 1);
-        else expect(observed, `as ${way}: ${show(program)}`).toEqual(task);
-      };
-      await fc.assert(
-        fc.asyncProperty(programs(), async (program) => {
-          const task = await asTask(program);
-          fc.pre(task.outcome !== STUCK); // effection's own hang, see run-three-ways.ts
-          check(program, "a selector item", task, await asItem(program));
-          check(program, "an HTTP handler", task, await bench.run(program));
-        }),
-        { numRuns: runs, seed },
-      );
-      // the documented differences stay rare: at most 1% of the runs
-      const total = [...allowedSeen.values()].reduce((a, b) => a + b, 0);
-      expect(total).toBeLessThanOrEqual(Math.ceil(runs * 2 * 0.01));
-    },
-    1_800_000,
-  );
+  it("behave the same as a task, a selector item and an HTTP handler", async () => {
+    const allowedSeen = new Map<string, number>();
+    const check = (program: Program, way: string, task: Observed, observed: Observed) => {
+      const same = JSON.stringify(observed) === JSON.stringify(task);
+      const allowed = same ? undefined : allowedDifference(task, observed);
+      if (allowed) allowedSeen.set(allowed, (allowedSeen.get(allowed) ?? 0) + 1);
+      else expect(observed, `as ${way}: ${show(program)}`).toEqual(task);
+    };
+    await fc.assert(
+      fc.asyncProperty(programs(), async (program) => {
+        const task = await asTask(program);
+        fc.pre(task.outcome !== STUCK); // effection's own hang, see run-three-ways.ts
+        check(program, "a selector item", task, await asItem(program));
+        check(program, "an HTTP handler", task, await bench.run(program));
+      }),
+      { numRuns: runs, seed },
+    );
+    // the documented differences stay rare: at most 1% of the runs
+    const total = [...allowedSeen.values()].reduce((a, b) => a + b, 0);
+    expect(total).toBeLessThanOrEqual(Math.ceil(runs * 2 * 0.01));
+  }, 1_800_000);
 
   // Programs that once diverged, kept as regressions (each found by the fuzzer).
   const regressions: Program[] = [
@@ -116,33 +107,11 @@ describe("generated programs", () => {
     },
   ];
 
-  it.runIf(lightRoutines)("behave the same on programs that once diverged", async () => {
+  it("behave the same on programs that once diverged", async () => {
     for (const program of regressions) {
       const task = await asTask(program);
       expect(await asItem(program), `as a selector item: ${show(program)}`).toEqual(task);
       expect(await bench.run(program), `as an HTTP handler: ${show(program)}`).toEqual(task);
     }
   });
-
-  // Halting is left out here: with light routines off, a failure raised while a
-  // halted item is torn down can be lost (see the note on issue 13).
-  const unhalted = programs().map((program): Program => ({ body: program.body }));
-
-  it.runIf(!lightRoutines)(
-    "give the same results as tasks with light routines off",
-    async () => {
-      await fc.assert(
-        fc.asyncProperty(unhalted, async (program) => {
-          const task = await asTask(program);
-          fc.pre(task.outcome !== STUCK);
-          const item = await asItem(program);
-          fc.pre(item.outcome !== STUCK); // the item is a task too: effection's hang again
-          const allowed = allowedDifference(sorted(task), sorted(item));
-          if (!allowed) expect(sorted(item), show(program)).toEqual(sorted(task));
-        }),
-        { numRuns: runs, seed },
-      );
-    },
-    1_800_000,
-  );
 });
