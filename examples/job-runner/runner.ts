@@ -22,7 +22,7 @@ import {
   useHub,
 } from "../../src/hub/index.js";
 import { useRedisBroker } from "../../src/hub/redis.js";
-import { delay, describe, label } from "../../src/index.js";
+import { delay, describeError, label } from "../../src/index.js";
 import { usePool } from "../../src/pool/index.js";
 import { type ClusterQueue, useClusterQueue, type Written } from "./cluster.js";
 import { JobNotCancellableError, JobNotFoundError } from "./errors.js";
@@ -407,7 +407,7 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
           result = yield* type.run(job.params, ctx);
         } catch (error) {
           if (error instanceof LostJob) return;
-          const message = error instanceof Error ? error.message : describe(error);
+          const message = error instanceof Error ? error.message : describeError(error);
           yield* finish(id, "failed", { error: message });
           return;
         }

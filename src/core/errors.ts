@@ -115,7 +115,7 @@ export class SupervisorGaveUpError extends BoughError {
   constructor(lastError: unknown, restarts: number, withinMs: number) {
     super(
       "BOUGH_SUPERVISOR_GAVE_UP",
-      `supervisor gave up after ${restarts} restarts within ${withinMs} ms: ${describe(lastError)}`,
+      `supervisor gave up after ${restarts} restarts within ${withinMs} ms: ${describeError(lastError)}`,
       { cause: lastError },
     );
     this.lastError = lastError;
@@ -139,8 +139,18 @@ export function isHalted(error: unknown): boolean {
   return error instanceof Error && error.message === "halted" && !(error instanceof BoughError);
 }
 
-/** A one-line description of any thrown value, for messages. */
-export function describe(error: unknown): string {
+/**
+ * A one-line description of any thrown value, for messages: `name: message`
+ * for an Error, `String(value)` for anything else. (It was `describe`, which
+ * collided with every test runner's `describe`.)
+ *
+ * @example
+ * ```ts
+ * describeError(new TypeError("bad")); // "TypeError: bad"
+ * describeError("nope"); // "nope"
+ * ```
+ */
+export function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
 }

@@ -104,10 +104,13 @@ describe("a consumer of the packed tarball", () => {
       npm(["pack", "--json", "--ignore-scripts", "--pack-destination", scratch], root),
     ) as { filename: string; files: { path: string }[] }[];
     const files = packed[0]?.files.map((file) => file.path) ?? [];
-    expect(files).toEqual(expect.arrayContaining(["LICENSE", "README.md", "docs/guides/core.md"]));
+    expect(files).toEqual(
+      expect.arrayContaining(["LICENSE", "README.md", "CHANGELOG.md", "docs/guides/core.md"]),
+    );
     expect(
       files.filter(
-        (file) => !/^(dist|docs\/guides)\/|^(LICENSE|README\.md|package\.json)$/.test(file),
+        (file) =>
+          !/^(dist|docs\/guides)\/|^(LICENSE|README\.md|CHANGELOG\.md|package\.json)$/.test(file),
       ),
     ).toEqual([]);
 
