@@ -229,7 +229,7 @@ await runTool(tool, function* () {
     *handler(ctx) {
       if (routes.handle(ctx.request, ctx.response)) return undefined;
       if (ctx.path === "/") return text("see /status\n", 302, { location: routes.htmlPath });
-      return error(404, "not found");
+      return error("not found", 404);
     },
   });
 

@@ -24,7 +24,7 @@ class LongPollReply<T> extends StreamReply {
       ctx.halt();
     });
     const stopShutdown = ctx.host.onShutdown(() => {
-      error(503, "server shutting down", { "retry-after": "1" }).writeTo(res);
+      error("server shutting down", 503, { "retry-after": "1" }).writeTo(res);
       ctx.halt();
     });
     try {

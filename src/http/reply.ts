@@ -97,17 +97,19 @@ export function html(body: string, status = 200, headers?: OutgoingHttpHeaders):
 }
 
 /**
- * An error reply: `status` with the JSON body `{ "error": message }`.
+ * An error reply: `status` (500 unless given) with the JSON body
+ * `{ "error": message }`. Its arguments are in the order of {@link json}'s:
+ * the body first, then the status.
  *
  * @example
  * ```ts
  * router.get("/jobs/:id", function* (ctx) {
  *   const job = jobs.get(ctx.params.id!);
- *   return job ? json(job) : error(404, `no job ${ctx.params.id}`);
+ *   return job ? json(job) : error(`no job ${ctx.params.id}`, 404);
  * });
  * ```
  */
-export function error(status: number, message: string, headers?: OutgoingHttpHeaders): BodyReply {
+export function error(message: string, status = 500, headers?: OutgoingHttpHeaders): BodyReply {
   return json({ error: message }, status, headers);
 }
 

@@ -39,8 +39,8 @@ class Constant<T> implements Operation<T> {
   }
 }
 
-const NOT_FOUND = new Constant(error(404, "not found"));
-const BAD_URL = new Constant(error(400, "malformed URL"));
+const NOT_FOUND = new Constant(error("not found", 404));
+const BAD_URL = new Constant(error("malformed URL", 400));
 
 interface WsRoute {
   handler: WebSocketHandler;
@@ -83,7 +83,7 @@ export function createRouter(): Router {
     if (allow.includes("GET") && !allow.includes("HEAD")) allow.push("HEAD");
     if (allow.length === 0) return NOT_FOUND;
     return new Constant(
-      error(405, `method ${ctx.method} not allowed; use ${allow.join(", ")}`, {
+      error(`method ${ctx.method} not allowed; use ${allow.join(", ")}`, 405, {
         allow: allow.join(", "),
       }),
     );

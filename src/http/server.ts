@@ -266,10 +266,10 @@ class Host implements ServerHost, RoutineReports<unknown, RequestContext, boolea
       const headers = ctx.closeConnection
         ? { ...failure.headers, connection: "close" }
         : failure.headers;
-      reply = error(failure.status, failure.message, headers);
+      reply = error(failure.message, failure.status, headers);
     } else {
       this.log(`handler failed: ${ctx.method} ${ctx.path}`, failure);
-      reply = error(500, "internal server error");
+      reply = error("internal server error", 500);
     }
     if (res.headersSent) {
       // a stream already began: the status can no longer change, so cut it off

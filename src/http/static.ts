@@ -104,24 +104,24 @@ export function serveStatic(dir: string, options: StaticOptions = {}): Handler {
     try {
       relative = decodeURIComponent(ctx.params["*"] ?? "");
     } catch {
-      return error(400, "malformed path");
+      return error("malformed path", 400);
     }
     let path = resolve(join(root, relative));
-    if (path !== root && !path.startsWith(root + sep)) return error(404, "not found");
+    if (path !== root && !path.startsWith(root + sep)) return error("not found", 404);
     let info = yield* until(stat(path).catch(() => undefined));
     if (info?.isDirectory()) {
       path = join(path, index);
       info = yield* until(stat(path).catch(() => undefined));
     }
-    if (info === undefined || !info.isFile()) return error(404, "not found");
+    if (info === undefined || !info.isFile()) return error("not found", 404);
     // the path string is inside the root; now the file it leads to must be too
     realRoot ??= yield* real(root);
     const target = yield* real(path);
-    if (realRoot === undefined || target === undefined) return error(404, "not found");
+    if (realRoot === undefined || target === undefined) return error("not found", 404);
     const inside = links === "inside" ? realRoot + sep : undefined;
     const literal = realRoot + path.slice(root.length);
     if (inside === undefined ? target !== literal : !target.startsWith(inside)) {
-      return error(404, "not found");
+      return error("not found", 404);
     }
     return new FileReply(target, info.size, cacheControl);
   };

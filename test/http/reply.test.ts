@@ -18,7 +18,7 @@ describe("replies", () => {
       "content-type": "text/html; charset=utf-8",
       "x-extra": "1",
     });
-    expect(error(418, "teapot")).toMatchObject({ status: 418, body: '{"error":"teapot"}' });
+    expect(error("teapot", 418)).toMatchObject({ status: 418, body: '{"error":"teapot"}' });
   });
 
   it("are written to the client, and plain values are sent as JSON", async () => {
