@@ -67,7 +67,7 @@ function* driftTicker(): Operation<DriftResult> {
   const t0 = performance.now();
   // "burst", so that a stalled event loop makes ticks late rather than dropped,
   // as it does for the two others
-  const ticks = yield* ticker({ interval: PERIOD, missed: "burst", maxBurst: TICKS });
+  const ticks = yield* ticker({ intervalMs: PERIOD, missed: "burst", maxBurst: TICKS });
   while (arrivals.length < TICKS) {
     yield* ticks.next();
     arrivals.push(performance.now());

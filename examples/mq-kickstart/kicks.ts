@@ -19,7 +19,7 @@ export function isKick(datagram: Datagram): boolean {
  * @example
  * ```ts
  * const udp = yield* useUdpSocket({ port: 8001 });
- * const reasons = poll({ interval: 60_000, kick: kicksFrom(udp.messages, counters) });
+ * const reasons = poll({ intervalMs: 60_000, kick: kicksFrom(udp.messages, counters) });
  * ```
  */
 export function kicksFrom(

@@ -237,7 +237,7 @@ await runTool(tool, function* () {
     yield* label("consumer");
     let running = false;
     const reasons = poll({
-      interval: options.pollMs,
+      intervalMs: options.pollMs,
       kick: kicksFrom(udp.messages, counters),
       immediate: true,
     });

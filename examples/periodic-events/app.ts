@@ -54,7 +54,7 @@ function* counting<T>(
   // continue from what the hub already holds: after a leader change, counting goes on
   const latest = yield* hub.latest();
   let n = latest ? read(latest.value) : 0;
-  for (const _ of yield* each(ticker({ interval: intervalMs }))) {
+  for (const _ of yield* each(ticker({ intervalMs: intervalMs }))) {
     n++;
     if (failAt !== undefined && n >= failAt)
       throw new Error(`source failed at tick ${n} (--fail-at-tick)`);

@@ -54,7 +54,7 @@ await runTool(tool, function* () {
 
   // the consumer: poll every 1.5 s, or at once on a datagram
   yield* spawn(function* () {
-    for (const reason of yield* each(poll({ interval: 1_500, kick: udp.messages }))) {
+    for (const reason of yield* each(poll({ intervalMs: 1_500, kick: udp.messages }))) {
       yield* drain(reason);
       yield* each.next();
     }
@@ -62,7 +62,7 @@ await runTool(tool, function* () {
 
   // a heartbeat on a drift-free grid
   yield* spawn(function* () {
-    for (const tick of yield* each(ticker({ interval: 1_000 }))) {
+    for (const tick of yield* each(ticker({ intervalMs: 1_000 }))) {
       log(`heartbeat ${tick.n} (${(tick.firedAt - tick.scheduledAt).toFixed(1)} ms late)`);
       yield* each.next();
     }

@@ -144,7 +144,7 @@ const LabelContext = createContext<LabelNode>("bough.label", root);
  * ```ts
  * yield* spawn(function* () {
  *   yield* label("ticker", { attributes: { intervalMs: 1000 } });
- *   for (const tick of yield* each(ticker({ interval: 1000 }))) { … }
+ *   for (const tick of yield* each(ticker({ intervalMs: 1000 }))) { … }
  * });
  * ```
  */

@@ -117,7 +117,7 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
  * import { useLeader } from "bough/hub/redis";
  *
  * const leadership = yield* useLeader({ redis: url, key: "ticker", ttlMs: 3_000 }, function* (term) {
- *   for (const tick of yield* each(ticker({ interval: 2_000 }))) {
+ *   for (const tick of yield* each(ticker({ intervalMs: 2_000 }))) {
  *     yield* hub.publish({ tick, fence: term.fencingToken }); // one process publishes
  *     yield* each.next();
  *   }

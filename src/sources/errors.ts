@@ -58,7 +58,7 @@ export class UdpSocketError extends BoughError {
 export function checkInterval(fn: string, interval: unknown): asserts interval is number {
   if (typeof interval !== "number" || !Number.isFinite(interval) || interval <= 0) {
     throw new TypeError(
-      `${fn}: interval must be a finite number of milliseconds > 0, got ${show(interval)}`,
+      `${fn}: intervalMs must be a finite number of milliseconds > 0, got ${show(interval)}`,
     );
   }
 }

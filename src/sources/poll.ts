@@ -13,7 +13,7 @@ export interface PollOptions {
    * number above 0. The timer restarts each time the consumer asks for the next
    * item, that is when its job has finished.
    */
-  interval: number;
+  intervalMs: number;
   /**
    * Any stream whose items mean "there is work now": a UDP socket's
    * `messages`, an effection `Signal` fed from a callback (`createSignal()`),
@@ -22,7 +22,7 @@ export interface PollOptions {
    * the kicks (the timer goes on); its failure fails the poll.
    */
   kick?: Stream<unknown, unknown>;
-  /** Deliver a first `"timer"` at once instead of after `interval`. Default `false`. */
+  /** Deliver a first `"timer"` at once instead of after `intervalMs`. Default `false`. */
   immediate?: boolean;
 }
 
@@ -42,7 +42,7 @@ export interface PollOptions {
  *   request.
  *
  * The kick stream is subscribed when the poll is, in the same scope, so
- * nothing outlives the consumer. An invalid `interval` or `kick` throws a
+ * nothing outlives the consumer. An invalid `intervalMs` or `kick` throws a
  * `TypeError` when `poll()` is called.
  *
  * @example
@@ -53,7 +53,7 @@ export interface PollOptions {
  * await main(function* () {
  *   const udp = yield* useUdpSocket({ port: 8001 });
  *   // drain the queue every minute, or at once when a datagram says there is work
- *   for (const reason of yield* each(poll({ interval: 60_000, kick: udp.messages }))) {
+ *   for (const reason of yield* each(poll({ intervalMs: 60_000, kick: udp.messages }))) {
  *     yield* drainMessageQueue(reason);
  *     yield* each.next();
  *   }
@@ -65,7 +65,7 @@ export interface PollOptions {
  * // kicked from a plain callback through an effection signal
  * const kicks = createSignal<void, never>();
  * emitter.on("inserted", () => kicks.send());
- * const items = yield* poll({ interval: 5_000, kick: kicks });
+ * const items = yield* poll({ intervalMs: 5_000, kick: kicks });
  * for (;;) {
  *   const { value: reason } = yield* items.next();
  *   yield* work(reason);
@@ -73,7 +73,7 @@ export interface PollOptions {
  * ```
  */
 export function poll(options: PollOptions): Stream<PollReason, never> {
-  const { interval, kick, immediate = false } = options ?? {};
+  const { intervalMs: interval, kick, immediate = false } = options ?? {};
   checkInterval("poll", interval);
   if (kick !== undefined && !isOperation(kick)) {
     throw new TypeError(`poll: kick must be an effection Stream, got ${show(kick)}`);

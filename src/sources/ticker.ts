@@ -29,22 +29,22 @@ export interface Tick {
  *   `skipped`. The grid stays where it was.
  * - `"delay"`: deliver the overdue tick at once and shift the grid so that the
  *   next tick falls one full interval later; nothing is dropped, two ticks are
- *   never closer than `interval`.
+ *   never closer than `intervalMs`.
  */
 export type MissedTickPolicy = "skip" | "burst" | "delay";
 
 /** Options of {@link ticker}. */
 export interface TickerOptions {
   /** Milliseconds between ticks; a finite number above 0. */
-  interval: number;
+  intervalMs: number;
   /** The {@link MissedTickPolicy}. Default `"skip"`. */
   missed?: MissedTickPolicy;
   /**
-   * Put the ticks on multiples of `interval` on the clock's timeline instead of
+   * Put the ticks on multiples of `intervalMs` on the clock's timeline instead of
    * counting from the moment of subscription. `true` aligns to 0; a number
    * `phase` puts the ticks at `phase + k · interval`. The real clock's timeline
    * is `performance.now()`, so `align: -performance.timeOrigin` puts the ticks
-   * on wall-clock multiples (every full second for `interval: 1000`).
+   * on wall-clock multiples (every full second for `intervalMs: 1000`).
    * Default `false`.
    */
   align?: boolean | number;
@@ -58,7 +58,7 @@ export interface TickerOptions {
 const POLICIES: readonly MissedTickPolicy[] = ["skip", "burst", "delay"];
 
 /**
- * A stream of ticks every `interval` milliseconds on the clock in context,
+ * A stream of ticks every `intervalMs` milliseconds on the clock in context,
  * scheduled on a fixed grid (`start + n · interval`) and never re-armed from
  * the previous tick, so lateness never accumulates into drift.
  *
@@ -79,7 +79,7 @@ const POLICIES: readonly MissedTickPolicy[] = ["skip", "burst", "delay"];
  * import { ticker } from "bough/sources";
  *
  * await main(function* () {
- *   for (const tick of yield* each(ticker({ interval: 2_000, missed: "skip" }))) {
+ *   for (const tick of yield* each(ticker({ intervalMs: 2_000, missed: "skip" }))) {
  *     console.log(`tick ${tick.n}, ${tick.firedAt - tick.scheduledAt} ms late`);
  *     if (tick.skipped > 0) console.warn(`${tick.skipped} ticks missed`);
  *     yield* each.next();
@@ -90,12 +90,12 @@ const POLICIES: readonly MissedTickPolicy[] = ["skip", "burst", "delay"];
  * @example
  * ```ts
  * // by hand, without each(): the subscription lives as long as this scope
- * const ticks = yield* ticker({ interval: 5_000, align: true });
+ * const ticks = yield* ticker({ intervalMs: 5_000, align: true });
  * const { value: tick } = yield* ticks.next();
  * ```
  */
 export function ticker(options: TickerOptions): Stream<Tick, never> {
-  const { interval, missed = "skip", align = false, maxBurst = 10 } = options ?? {};
+  const { intervalMs: interval, missed = "skip", align = false, maxBurst = 10 } = options ?? {};
   checkInterval("ticker", interval);
   if (!POLICIES.includes(missed)) {
     throw new TypeError(

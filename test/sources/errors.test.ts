@@ -29,7 +29,7 @@ describe("sources errors", () => {
       expect(() => checkInterval("f", bad)).toThrow(TypeError);
     }
     expect(() => checkInterval("f", "5")).toThrow(
-      'f: interval must be a finite number of milliseconds > 0, got "5"',
+      'f: intervalMs must be a finite number of milliseconds > 0, got "5"',
     );
   });
 });

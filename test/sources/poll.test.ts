@@ -34,7 +34,7 @@ describe("poll", () => {
   it("runs on the timer when no kick arrives, restarting the timer after each run", async () => {
     const clock = createVirtualClock();
     const runs: Run[] = [];
-    const task = consume(clock, { interval: 100, kick: createSignal<void, never>() }, 30, runs);
+    const task = consume(clock, { intervalMs: 100, kick: createSignal<void, never>() }, 30, runs);
     await clock.advance(400);
     await task.halt();
     expect(list(runs)).toEqual(["100 timer", "230 timer", "360 timer"]);
@@ -44,7 +44,7 @@ describe("poll", () => {
   it("runs on the timer without a kick stream", async () => {
     const clock = createVirtualClock();
     const runs: Run[] = [];
-    const task = consume(clock, { interval: 100 }, 0, runs);
+    const task = consume(clock, { intervalMs: 100 }, 0, runs);
     await clock.advance(300);
     await task.halt();
     expect(list(runs)).toEqual(["100 timer", "200 timer", "300 timer"]);
@@ -55,7 +55,7 @@ describe("poll", () => {
     const clock = createVirtualClock();
     const kicks = createSignal<void, never>();
     const runs: Run[] = [];
-    const task = consume(clock, { interval: 100, kick: kicks }, 10, runs);
+    const task = consume(clock, { intervalMs: 100, kick: kicks }, 10, runs);
     await clock.advance(40);
     kicks.send();
     await clock.advance(260);
@@ -67,7 +67,7 @@ describe("poll", () => {
     const clock = createVirtualClock();
     const kicks = createSignal<void, never>();
     const runs: Run[] = [];
-    const task = consume(clock, { interval: 100, kick: kicks }, 50, runs);
+    const task = consume(clock, { intervalMs: 100, kick: kicks }, 50, runs);
     await clock.advance(120); // the timer run started at 100 and lasts until 150
     kicks.send();
     await clock.advance(230);
@@ -79,7 +79,7 @@ describe("poll", () => {
     const clock = createVirtualClock();
     const kicks = createSignal<void, never>();
     const runs: Run[] = [];
-    const task = consume(clock, { interval: 100, kick: kicks }, 50, runs);
+    const task = consume(clock, { intervalMs: 100, kick: kicks }, 50, runs);
     await clock.advance(110);
     for (let i = 0; i < 100; i++) {
       kicks.send();
@@ -99,7 +99,7 @@ describe("poll", () => {
     let runs = 0;
     const task = run(function* () {
       yield* ClockContext.set(clock);
-      for (const _ of yield* each(poll({ interval: 7, kick: kicks }))) {
+      for (const _ of yield* each(poll({ intervalMs: 7, kick: kicks }))) {
         running++;
         runs++;
         most = Math.max(most, running);
@@ -121,7 +121,7 @@ describe("poll", () => {
   it("delivers a first timer at once with immediate", async () => {
     const clock = createVirtualClock();
     const runs: Run[] = [];
-    const task = consume(clock, { interval: 100, immediate: true }, 0, runs);
+    const task = consume(clock, { intervalMs: 100, immediate: true }, 0, runs);
     await clock.advance(100);
     await task.halt();
     expect(list(runs)).toEqual(["0 timer", "100 timer"]);
@@ -131,7 +131,7 @@ describe("poll", () => {
     const clock = createVirtualClock();
     const kicks = createSignal<void, never>();
     const runs: Run[] = [];
-    const task = consume(clock, { interval: 100, kick: kicks }, 0, runs);
+    const task = consume(clock, { intervalMs: 100, kick: kicks }, 0, runs);
     await clock.advance(50);
     expect(clock.pending).toBe(1);
     await task.halt();
@@ -145,7 +145,7 @@ describe("poll", () => {
     const clock = createVirtualClock();
     const kicks = createSignal<void, void>();
     const runs: Run[] = [];
-    const task = consume(clock, { interval: 100, kick: kicks }, 0, runs);
+    const task = consume(clock, { intervalMs: 100, kick: kicks }, 0, runs);
     await clock.advance(10);
     kicks.close();
     await clock.advance(190);
@@ -165,7 +165,7 @@ describe("poll", () => {
         };
       },
     };
-    const task = consume(clock, { interval: 100, kick: failing }, 0, []);
+    const task = consume(clock, { intervalMs: 100, kick: failing }, 0, []);
     await clock.advance(30);
     await expect(task).rejects.toThrow("kick source broke");
     expect(clock.pending).toBe(0);
@@ -181,7 +181,7 @@ describe("poll", () => {
       port = udp.address.port;
       const sender = yield* useUdpSocket({ host: "127.0.0.1" });
       yield* spawn(function* () {
-        for (const reason of yield* each(poll({ interval: 60_000, kick: udp.messages }))) {
+        for (const reason of yield* each(poll({ intervalMs: 60_000, kick: udp.messages }))) {
           runs.push({ at: clock.now(), reason });
           yield* each.next();
         }

@@ -37,7 +37,7 @@ describe("ticker", () => {
   it("fires exactly on start + n·interval over 10,000 intervals, with zero drift", async () => {
     const clock = createVirtualClock({ start: 1_000 });
     const interval = 7.3; // not a binary fraction: summing would drift
-    const task = take(clock, { interval }, 10_000);
+    const task = take(clock, { intervalMs: interval }, 10_000);
     await clock.advance(interval * 10_000);
     const ticks = await task;
     expect(ticks).toHaveLength(10_000);
@@ -54,7 +54,7 @@ describe("ticker", () => {
 
   it("schedules from the start, not from the previous tick, when the consumer takes time", async () => {
     const clock = createVirtualClock();
-    const task = take(clock, { interval: 100 }, 4, () => 60);
+    const task = take(clock, { intervalMs: 100 }, 4, () => 60);
     await clock.advance(1_000);
     expect(brief(await task)).toEqual([
       [1, 100, 100, 0],
@@ -66,7 +66,7 @@ describe("ticker", () => {
 
   it("delivers a tick late but on its grid time when the consumer is less than an interval late", async () => {
     const clock = createVirtualClock();
-    const task = take(clock, { interval: 100 }, 3, (i) => (i === 0 ? 150 : 0));
+    const task = take(clock, { intervalMs: 100 }, 3, (i) => (i === 0 ? 150 : 0));
     await clock.advance(1_000);
     expect(brief(await task)).toEqual([
       [1, 100, 100, 0],
@@ -80,7 +80,7 @@ describe("ticker", () => {
 
     it('"skip" delivers the latest due tick at once, counts the missed ones and keeps the grid', async () => {
       const clock = createVirtualClock();
-      const task = take(clock, { interval: 100, missed: "skip" }, 4, blockOnce);
+      const task = take(clock, { intervalMs: 100, missed: "skip" }, 4, blockOnce);
       await clock.advance(1_000);
       expect(brief(await task)).toEqual([
         [1, 100, 100, 0],
@@ -92,7 +92,7 @@ describe("ticker", () => {
 
     it('"burst" delivers every missed tick at once, then keeps the grid', async () => {
       const clock = createVirtualClock();
-      const task = take(clock, { interval: 100, missed: "burst" }, 6, blockOnce);
+      const task = take(clock, { intervalMs: 100, missed: "burst" }, 6, blockOnce);
       await clock.advance(1_000);
       expect(brief(await task)).toEqual([
         [1, 100, 100, 0],
@@ -106,7 +106,7 @@ describe("ticker", () => {
 
     it('"burst" delivers at most maxBurst ticks and counts the older ones as skipped', async () => {
       const clock = createVirtualClock();
-      const task = take(clock, { interval: 100, missed: "burst", maxBurst: 2 }, 4, blockOnce);
+      const task = take(clock, { intervalMs: 100, missed: "burst", maxBurst: 2 }, 4, blockOnce);
       await clock.advance(1_000);
       expect(brief(await task)).toEqual([
         [1, 100, 100, 0],
@@ -118,7 +118,7 @@ describe("ticker", () => {
 
     it('"delay" delivers the overdue tick at once and shifts the grid by the delay', async () => {
       const clock = createVirtualClock();
-      const task = take(clock, { interval: 100, missed: "delay" }, 4, blockOnce);
+      const task = take(clock, { intervalMs: 100, missed: "delay" }, 4, blockOnce);
       await clock.advance(1_000);
       expect(brief(await task)).toEqual([
         [1, 100, 100, 0],
@@ -132,7 +132,7 @@ describe("ticker", () => {
   it("never builds a backlog, whatever the policy, after a consumer stalls for 10,000 intervals", async () => {
     for (const missed of ["skip", "burst", "delay"] as const) {
       const clock = createVirtualClock();
-      const task = take(clock, { interval: 10, missed, maxBurst: 5 }, 8, (i) =>
+      const task = take(clock, { intervalMs: 10, missed, maxBurst: 5 }, 8, (i) =>
         i === 0 ? 100_000 : 0,
       );
       await clock.advance(200_000);
@@ -152,7 +152,7 @@ describe("ticker", () => {
     const seen: Tick[] = [];
     const task = run(function* () {
       yield* ClockContext.set(clock);
-      for (const tick of yield* each(ticker({ interval: 100 }))) {
+      for (const tick of yield* each(ticker({ intervalMs: 100 }))) {
         seen.push(tick);
         yield* each.next();
       }
@@ -169,7 +169,7 @@ describe("ticker", () => {
     let pendingWhileWorking = -1;
     const task = run(function* () {
       yield* ClockContext.set(clock);
-      const ticks = yield* ticker({ interval: 100 });
+      const ticks = yield* ticker({ intervalMs: 100 });
       yield* ticks.next();
       pendingWhileWorking = clock.pending;
     });
@@ -180,7 +180,7 @@ describe("ticker", () => {
 
   it("gives each subscription its own grid, from when it subscribes", async () => {
     const clock = createVirtualClock();
-    const stream = ticker({ interval: 100 });
+    const stream = ticker({ intervalMs: 100 });
     const firsts: number[] = [];
     const task = run(function* () {
       yield* ClockContext.set(clock);
@@ -197,8 +197,8 @@ describe("ticker", () => {
 
   it("aligns ticks to multiples of the interval, or to a phase", async () => {
     const clock = createVirtualClock({ start: 1_234 });
-    const aligned = take(clock, { interval: 1_000, align: true }, 2);
-    const phased = take(clock, { interval: 1_000, align: 250 }, 2);
+    const aligned = take(clock, { intervalMs: 1_000, align: true }, 2);
+    const phased = take(clock, { intervalMs: 1_000, align: 250 }, 2);
     await clock.advance(3_000);
     expect(brief(await aligned)).toEqual([
       [1, 2_000, 2_000, 0],
@@ -228,15 +228,15 @@ describe("ticker", () => {
     for (const options of bad) {
       expect(() => ticker(options as TickerOptions), JSON.stringify(options)).toThrow(TypeError);
     }
-    expect(() => ticker({ interval: 0 })).toThrow(/ticker: interval must be .* got 0/);
-    expect(() => ticker({ interval: 10, missed: "drop" as never })).toThrow(/"drop"/);
+    expect(() => ticker({ intervalMs: 0 })).toThrow(/ticker: intervalMs must be .* got 0/);
+    expect(() => ticker({ intervalMs: 10, missed: "drop" as never })).toThrow(/"drop"/);
   });
 
   it("keeps the real clock's schedule: lateness does not accumulate", async () => {
     const lateness: number[] = [];
     await run(function* () {
       yield* ClockContext.set(realClock);
-      const ticks = yield* ticker({ interval: 5 });
+      const ticks = yield* ticker({ intervalMs: 5 });
       for (let i = 0; i < 40; i++) {
         const { value } = yield* ticks.next();
         lateness.push(value.firedAt - value.scheduledAt);
@@ -254,7 +254,7 @@ describe("ticker", () => {
     const task = run(function* () {
       yield* ClockContext.set(clock);
       yield* spawn(function* () {
-        for (const tick of yield* each(ticker({ interval: 10 }))) {
+        for (const tick of yield* each(ticker({ intervalMs: 10 }))) {
           ns.push(tick.n);
           yield* each.next();
         }

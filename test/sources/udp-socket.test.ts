@@ -234,7 +234,7 @@ describe("useUdpSocket", () => {
       const sockets: UdpSocket[] = [];
       for (let i = 0; i < senders; i++) sockets.push(yield* useUdpSocket({ host }));
       const payload = Buffer.alloc(64);
-      const ticks = yield* ticker({ interval: 10, missed: "burst", maxBurst: 1_000 });
+      const ticks = yield* ticker({ intervalMs: 10, missed: "burst", maxBurst: 1_000 });
       for (let round = 0; round < rounds; round++) {
         yield* ticks.next();
         for (let i = 0; i < senders; i++) {

@@ -30,7 +30,7 @@ await main(function* () {
     report.timeout = error instanceof TimeoutError;
   }
 
-  const ticks = yield* ticker({ interval: 5 });
+  const ticks = yield* ticker({ intervalMs: 5 });
   const tick: IteratorResult<Tick, never> = yield* ticks.next();
   report.tick = tick.value.n > 0;
 
