@@ -18,6 +18,7 @@ import {
   PublishTimeoutError,
   UnserializableValueError,
 } from "./errors.js";
+import { ListenerSet } from "./listener-set.js";
 
 /** How values become stream fields and back. Default: JSON. */
 export interface RedisCodec {
@@ -470,7 +471,7 @@ class RedisTopic<T> implements BrokerTopic<T> {
   /** Id of the last entry the reader handled (the XREAD cursor). */
   cursor: string;
   private delivered: string | undefined;
-  private readonly listeners = new Set<TopicListener<T>>();
+  private readonly listeners = new ListenerSet<T>();
   private readonly dedup = new Dedup();
   private malformed = 0;
   private duplicates = 0;
@@ -540,20 +541,11 @@ class RedisTopic<T> implements BrokerTopic<T> {
       value: decoded.value,
       time: decoded.time,
     };
-    for (;;) {
-      let waiting: TopicListener<T> | undefined;
-      for (const listener of this.listeners) {
-        if (!listener.ready) {
-          waiting = listener;
-          break;
-        }
-      }
-      if (!waiting) break;
-      yield* waiting.waitReady();
-    }
+    // `block` subscriptions hold the reader until they have room.
+    yield* this.listeners.untilReady();
     this.cursor = id;
     this.delivered = id;
-    for (const listener of this.listeners) listener.deliver(message);
+    this.listeners.deliver(message);
   }
 
   *read(after: string, limit: number): Operation<HistoryPage<T>> {
@@ -649,10 +641,7 @@ class RedisTopic<T> implements BrokerTopic<T> {
   }
 
   listen(listener: TopicListener<T>): () => void {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
+    return this.listeners.add(listener);
   }
 
   compare(a: string, b: string): number {
