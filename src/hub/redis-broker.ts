@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { action, type Operation, resource, spawn, until, useScope } from "effection";
+import { type Operation, resource, spawn, until, useScope } from "effection";
 import { Redis, type RedisOptions } from "ioredis";
 import { type Backoff, backoffDelay } from "../core/backoff.js";
 import { useClock } from "../core/clock.js";
@@ -22,6 +22,7 @@ import {
   UnserializableValueError,
 } from "./errors.js";
 import { ListenerSet } from "./listener-set.js";
+import { untilWithin } from "./until-within.js";
 
 /** How values become stream fields and back. Default: JSON. */
 export interface RedisCodec {
@@ -251,28 +252,9 @@ class SharedConnections implements Connections {
     if (this.owned) this.cmd.disconnect();
   }
 
-  /**
-   * Waits for `promise`, failing with `timeout()` after `commandTimeoutMs`:
-   * a deadline in the shared timer set, so that a command costs no timer and
-   * no task of its own.
-   */
+  /** Waits for `promise`, failing with `timeout()` after `commandTimeoutMs`. */
   confirm<R>(promise: Promise<R>, timeout: () => Error): Operation<R> {
-    const timers = this.timers;
-    const ms = this.commandTimeoutMs;
-    return action<R>((resolve, reject) => {
-      const deadline = timers.add(timers.clock.now() + ms, () => reject(timeout()));
-      promise.then(
-        (value) => {
-          timers.cancel(deadline);
-          resolve(value);
-        },
-        (error) => {
-          timers.cancel(deadline);
-          reject(error);
-        },
-      );
-      return () => timers.cancel(deadline);
-    });
+    return untilWithin(this.timers, this.commandTimeoutMs, promise, timeout);
   }
 
   /** The topic set changed: wake the idle reader, or interrupt its `XREAD` so the new set applies now. */
