@@ -15,7 +15,14 @@ import { createWakeCell, type WakeCell, type WakeTiming } from "./wake-cell.js";
  */
 export type OverflowPolicy = "drop-oldest" | "drop-newest" | "close" | "block";
 
-/** The four {@link OverflowPolicy | overflow policies}, for validating options. */
+/**
+ * The four {@link OverflowPolicy | overflow policies}, for validating options.
+ *
+ * @example
+ * ```ts
+ * if (!OVERFLOW_POLICIES.includes(options.overflow)) throw new RangeError("unknown policy");
+ * ```
+ */
 export const OVERFLOW_POLICIES: readonly OverflowPolicy[] = [
   "drop-oldest",
   "drop-newest",
