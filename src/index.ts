@@ -1,12 +1,13 @@
 /**
  * The core: the structured selector, supervision, timeouts, retry, `any`, the clock in context,
  * errors, task labels, and the primitives adapters are built from (routine groups, timer sets,
- * wake cells).
+ * wake cells, bounded queues).
  *
  * @module bough
  */
 export * from "./core/any.js";
 export * from "./core/backoff.js";
+export * from "./core/bounded-queue.js";
 export * from "./core/clock.js";
 export * from "./core/errors.js";
 export * from "./core/labels.js";

@@ -1,7 +1,12 @@
 import { action, type Operation } from "effection";
 
-/** When a {@link WakeCell} wakes its waiters after {@link WakeCell.signal}. */
-export type WakeTiming = "now" | "microtask";
+/**
+ * When a {@link WakeCell} wakes its waiters after {@link WakeCell.signal}: at
+ * once, in a microtask (once per synchronous burst), or on the next turn of
+ * the event loop (once per batch of I/O callbacks, e.g. every datagram a
+ * socket read in one turn).
+ */
+export type WakeTiming = "now" | "microtask" | "turn";
 
 /** An operation that is already done: `wait()`'s fast path, shared. */
 const DONE: Operation<void> = {
@@ -23,7 +28,10 @@ const DONE: Operation<void> = {
  * Every waiter wakes on a signal. With `timing: "microtask"`, the signals of
  * one synchronous burst (many promises settling in one tick, a broadcast of
  * many messages) wake the waiters once, in a microtask, instead of once per
- * signal.
+ * signal. With `timing: "turn"`, they wake once per turn of the event loop
+ * (`setImmediate`), after every I/O callback of the turn ran: a socket that
+ * emits one event per datagram wakes its reader once per turn, not once per
+ * datagram.
  *
  * This is the one "wait until woken" mechanism of bough: the selector's
  * `select()`, `poll()`'s kicks, a WebSocket's reader and its backpressure,
@@ -64,7 +72,8 @@ export class WakeCell {
     if (this.timing === "now") this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
-      queueMicrotask(this.flush);
+      if (this.timing === "microtask") queueMicrotask(this.flush);
+      else setImmediate(this.flush);
     }
   }
 

@@ -1,21 +1,19 @@
+import { type Effect, type Operation, resource, type Subscription } from "effection";
 import {
-  action,
-  type Effect,
-  Ok,
-  type Operation,
-  type Result,
-  resource,
-  type Subscription,
-} from "effection";
+  type BoundedQueue,
+  createBoundedQueue,
+  OVERFLOW_POLICIES,
+  type OverflowPolicy,
+} from "../core/bounded-queue.js";
 import { createLeasable, type Leasable } from "../core/lease.js";
 import { usePanel } from "../core/panels.js";
 import type { Broker, BrokerTopic, Message, TopicListener } from "./broker.js";
 import { CursorExpiredError, HubClosedError, SubscriptionOverflowError } from "./errors.js";
 import { createMemoryBroker } from "./memory-broker.js";
-import { createRingBuffer, type RingBuffer } from "./ring-buffer.js";
 
 /**
- * What a subscription does when a message arrives and its buffer is full:
+ * What a subscription does when a message arrives and its buffer is full (the
+ * core's {@link OverflowPolicy}, re-exported here where hub users look):
  * - `"drop-oldest"`: discard the oldest buffered message (a live view);
  * - `"drop-newest"`: discard the arriving message;
  * - `"close"`: end the subscription with `SubscriptionOverflowError` once the
@@ -24,7 +22,7 @@ import { createRingBuffer, type RingBuffer } from "./ring-buffer.js";
  *   (Redis broker) until there is room. Only this policy lets a slow
  *   subscriber slow anyone else down.
  */
-export type OverflowPolicy = "drop-oldest" | "drop-newest" | "close" | "block";
+export type { OverflowPolicy };
 
 /** Options of {@link useHub}. */
 export interface HubOptions {
@@ -139,8 +137,9 @@ export interface Hub<T> {
  * (default) or in Redis (`redisBroker()` from `bough/hub/redis`) with the same
  * code. Everything the hub started ends with the scope.
  *
- * Delivery is cheap: a publish writes into each subscription's ring buffer
- * (O(1)) and wakes a waiting subscriber once per batch, not once per message.
+ * Delivery is cheap: a publish writes into each subscription's bounded queue
+ * (the core's `BoundedQueue`, O(1)) and wakes a waiting subscriber once per
+ * batch, not once per message.
  *
  * @example
  * ```ts
@@ -192,12 +191,11 @@ function checkBuffer(buffer: number): void {
 }
 
 function checkPolicy(policy: string): void {
-  if (!["drop-oldest", "drop-newest", "close", "block"].includes(policy)) {
+  if (!OVERFLOW_POLICIES.includes(policy as OverflowPolicy)) {
     throw new RangeError(`unknown overflow policy "${policy}"`);
   }
 }
 
-const OK: Result<void> = Ok();
 const BACKFILL = 0;
 const LIVE = 1;
 
@@ -221,9 +219,11 @@ class HubCore<T> implements TopicListener<T> {
     close: 0,
     block: 0,
   };
-  /** `block` subscriptions whose buffer is full. */
-  full = 0;
-  private readyWaiters = new Set<() => void>();
+  /**
+   * Queues of `block` subscriptions that were full after a delivery; each is
+   * dropped from the set (lazily) once it has room again.
+   */
+  private readonly full = new Set<BoundedQueue<Message<T>>>();
 
   constructor(topic: BrokerTopic<T>, kind: string, buffer: number, overflow: OverflowPolicy) {
     this.topic = topic;
@@ -240,28 +240,25 @@ class HubCore<T> implements TopicListener<T> {
     for (let i = subs.length - 1; i >= 0; i--) subs[i].push(message);
   }
 
+  /** A `block` subscription's queue filled up: the broker must wait before the next delivery. */
+  filled(queue: BoundedQueue<Message<T>>): void {
+    this.full.add(queue);
+  }
+
   get ready(): boolean {
-    return this.full === 0;
+    if (this.full.size === 0) return true;
+    for (const queue of this.full) {
+      if (queue.full && !queue.closed) return false;
+      this.full.delete(queue);
+    }
+    return true;
   }
 
-  waitReady(): Operation<void> {
+  *waitReady(): Operation<void> {
     this.blocked++;
-    return action<void>((resolve) => {
-      if (this.full === 0) {
-        resolve();
-        return () => {};
-      }
-      this.readyWaiters.add(resolve);
-      return () => this.readyWaiters.delete(resolve);
-    });
-  }
-
-  /** A `block` subscription made room. */
-  unfull(): void {
-    if (--this.full === 0 && this.readyWaiters.size > 0) {
-      const waiters = [...this.readyWaiters];
-      this.readyWaiters.clear();
-      for (const wake of waiters) wake();
+    for (const queue of this.full) {
+      yield* queue.untilRoom();
+      this.full.delete(queue);
     }
   }
 
@@ -391,12 +388,12 @@ class Ready<R> implements Iterator<Effect<unknown>, R, unknown> {
 }
 
 /**
- * One subscription: a ring buffer filled by the hub, drained by `next()`.
+ * One subscription: a bounded queue filled by the hub, drained by `next()`.
  * `next()` returns a reusable operation whose fast path (a buffered message)
  * completes without suspending, so draining a batch costs no effection step.
  */
 class Sub<T> implements MessageSubscription<T> {
-  readonly ring: RingBuffer<Message<T>>;
+  readonly queue: BoundedQueue<Message<T>>;
   /** Position in the hub's array of subscriptions. */
   index = -1;
   private phase = LIVE;
@@ -409,10 +406,7 @@ class Sub<T> implements MessageSubscription<T> {
   private pageEnd = false;
   private cursor = "";
   private lost = false;
-  private isFull = false;
-  private waiter: ((result: Result<void>) => void) | undefined = undefined;
   private error: Error | undefined = undefined;
-  private overflowed = false;
   private detached = false;
   private lastId: string | undefined = undefined;
   private readonly op: Operation<IteratorResult<Message<T>, never>>;
@@ -428,7 +422,7 @@ class Sub<T> implements MessageSubscription<T> {
     private readonly pageSize: number,
     private readonly quiet: boolean,
   ) {
-    this.ring = createRingBuffer(capacity);
+    this.queue = createBoundedQueue({ capacity, overflow: policy });
     this.op = { [Symbol.iterator]: () => this.iterate() };
   }
 
@@ -446,64 +440,25 @@ class Sub<T> implements MessageSubscription<T> {
 
   /** Called by the hub for every live message, in order. */
   push(message: Message<T>): void {
-    const ring = this.ring;
+    const queue = this.queue;
     if (this.phase === BACKFILL) {
       // The broker's history has whatever we lose here; backfill re-reads it.
-      if (ring.push(message) !== undefined) this.lost = true;
+      if (queue.push(message, "drop-oldest") > 0) this.lost = true;
       return;
     }
-    if (ring.size === this.capacity) {
-      switch (this.policy) {
-        case "drop-oldest":
-          this.hub.dropped["drop-oldest"]++;
-          break;
-        case "drop-newest":
-          if (!this.quiet) this.hub.dropped["drop-newest"]++;
-          return;
-        case "close":
-          this.hub.dropped.close++;
-          this.overflowed = true;
-          this.hub.closedSubs++;
-          this.detach();
-          this.wake();
-          return;
-        case "block":
-          // The broker waits while we are full; reaching here means a publisher
-          // that could not wait. Count it rather than grow without bound.
-          this.hub.dropped.block++;
-          return;
+    const dropped = queue.push(message);
+    if (dropped > 0) {
+      // a block subscription dropping means a publisher that could not wait:
+      // counted rather than grown without bound
+      if (!this.quiet || this.policy !== "drop-newest") this.hub.dropped[this.policy] += dropped;
+      if (queue.overflowed) {
+        this.hub.closedSubs++;
+        this.detach();
       }
+    } else if (this.policy === "block" && queue.full) {
+      this.hub.filled(queue);
     }
-    ring.push(message);
-    if (this.policy === "block" && ring.size === this.capacity && !this.isFull) {
-      this.isFull = true;
-      this.hub.full++;
-    }
-    if (this.waiter !== undefined) this.wake();
   }
-
-  private wake(): void {
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    waiter?.(OK);
-  }
-
-  /**
-   * Suspends the consumer until `push` (or `fail`) wakes it: one reusable
-   * effect per subscription, so a wake-up allocates nothing of ours.
-   */
-  private readonly waitEffect: Effect<void> = {
-    description: "hub subscription: wait for a message",
-    enter: (resolve) => {
-      this.waiter = resolve;
-      return this.leaveWait;
-    },
-  };
-
-  private readonly leaveWait = (done: (result: Result<void>) => void): void => {
-    this.waiter = undefined;
-    done(OK);
-  };
 
   next(): Operation<IteratorResult<Message<T>, never>> {
     return this.op;
@@ -512,21 +467,12 @@ class Sub<T> implements MessageSubscription<T> {
   private iterate(): Iterator<Effect<unknown>, IteratorResult<Message<T>, never>, unknown> {
     // Fast path: a buffered live message, no suspension.
     const ready = this.ready;
-    if (!ready.pending && this.phase === LIVE && this.joined && this.ring.size > 0) {
-      ready.result.value = this.emit(this.take() as Message<T>);
+    if (!ready.pending && this.phase === LIVE && this.joined && this.queue.size > 0) {
+      ready.result.value = this.emit(this.queue.shift() as Message<T>);
       ready.pending = true;
       return ready;
     }
     return this.slow();
-  }
-
-  private take(): Message<T> | undefined {
-    const message = this.ring.shift();
-    if (this.isFull) {
-      this.isFull = false;
-      this.hub.unfull();
-    }
-    return message;
   }
 
   private emit(message: Message<T>): IteratorResult<Message<T>, never> {
@@ -537,12 +483,12 @@ class Sub<T> implements MessageSubscription<T> {
 
   *nextBatch(max = 1024): Operation<Message<T>[]> {
     const batch = [(yield* this.next()).value];
-    const ring = this.ring;
+    const queue = this.queue;
     while (batch.length < max) {
       let message: Message<T> | undefined;
       if (this.phase === LIVE) {
-        if (!this.joined || ring.size === 0) break;
-        message = this.take() as Message<T>;
+        if (!this.joined || queue.size === 0) break;
+        message = queue.shift() as Message<T>;
       } else {
         if (this.pageIndex >= this.page.length) break;
         message = this.page[this.pageIndex++];
@@ -555,10 +501,11 @@ class Sub<T> implements MessageSubscription<T> {
   }
 
   private *slow(): Generator<Effect<unknown>, IteratorResult<Message<T>, never>, unknown> {
+    const queue = this.queue;
     for (;;) {
       if (this.phase === BACKFILL) {
         if (this.pageIndex < this.page.length) return this.emit(this.page[this.pageIndex++]);
-        const oldest = this.ring.peek();
+        const oldest = queue.peek();
         const overlaps =
           !this.lost ||
           (oldest !== undefined && this.hub.topic.compare(oldest.id, this.cursor) <= 0);
@@ -570,7 +517,7 @@ class Sub<T> implements MessageSubscription<T> {
         yield* this.readPage();
         continue;
       }
-      const message = this.take();
+      const message = queue.shift();
       if (message !== undefined) {
         if (!this.joined) {
           if (this.floor !== undefined && this.hub.topic.compare(message.id, this.floor) <= 0) {
@@ -580,11 +527,11 @@ class Sub<T> implements MessageSubscription<T> {
         }
         return this.emit(message);
       }
-      if (this.overflowed) throw new SubscriptionOverflowError(this.capacity, this.lastId);
+      if (queue.overflowed) throw new SubscriptionOverflowError(this.capacity, this.lastId);
       if (this.error) throw this.error;
       // A subscription used after its scope (or its hub) ended fails instead of waiting forever.
       if (this.detached) throw (this.error = new HubClosedError(this.hub.topic.name));
-      yield this.waitEffect;
+      yield* queue.untilItem();
     }
   }
 
@@ -600,17 +547,14 @@ class Sub<T> implements MessageSubscription<T> {
   fail(error: Error): void {
     this.error = error;
     this.detach();
-    this.wake();
   }
 
   detach(): void {
     if (this.detached) return;
     this.detached = true;
     this.hub.remove(this);
+    // wakes the reader (to drain, then fail) and a publisher waiting for room;
     // no error built here: most detached subscriptions are never read again (next() builds it)
-    if (this.isFull) {
-      this.isFull = false;
-      this.hub.unfull();
-    }
+    this.queue.close();
   }
 }

@@ -9,4 +9,3 @@ export * from "./broker.js";
 export * from "./errors.js";
 export * from "./hub.js";
 export * from "./memory-broker.js";
-export * from "./ring-buffer.js";

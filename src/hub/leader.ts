@@ -1,11 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { type Operation, race, resource, scoped, spawn, suspend, until } from "effection";
+import { type Operation, race, resource, scoped, spawn, suspend, useScope } from "effection";
 import { Redis } from "ioredis";
 import { type Backoff, backoffDelay } from "../core/backoff.js";
 import { type Clock, ClockContext, useClock } from "../core/clock.js";
 import { TimeoutError } from "../core/errors.js";
-import { withTimeout } from "../core/timeout.js";
+import { retry } from "../core/retry.js";
+import { createTimerSet, type TimerSet } from "../core/timer-set.js";
 import { LeaseLostError } from "./errors.js";
+import { untilWithin } from "./until-within.js";
 
 /** Options of {@link useLeader}. */
 export interface LeaderOptions {
@@ -129,19 +131,17 @@ export function useLeader(
   options: LeaderOptions,
   lead: (term: LeaderTerm) => Operation<void>,
 ): Operation<Leadership> {
-  const { key, ttlMs } = options;
+  const { ttlMs } = options;
   const renewEveryMs = options.renewEveryMs ?? Math.max(1, Math.floor(ttlMs / 3));
   const retryEveryMs = options.retryEveryMs ?? Math.max(1, Math.floor(ttlMs / 4));
   const marginMs = options.marginMs ?? Math.min(ttlMs / 10, 250);
   const backoff = options.backoff ?? { initialMs: 50, maxMs: 2_000 };
-  const fenceKey = `${key}:fence`;
   return resource(function* (provide) {
     if (!(ttlMs > 0) || !(renewEveryMs < ttlMs) || !(marginMs >= 0 && marginMs < ttlMs)) {
       throw new RangeError(
         `useLeader: need ttlMs > 0, renewEveryMs < ttlMs and 0 <= marginMs < ttlMs (ttlMs ${ttlMs}, renewEveryMs ${renewEveryMs}, marginMs ${marginMs})`,
       );
     }
-    const clock = yield* useClock();
     const owned = typeof options.redis === "string";
     const redis =
       typeof options.redis === "string"
@@ -153,137 +153,208 @@ export function useLeader(
         : options.redis;
     const ignore = () => {};
     redis.on("error", ignore);
-    const state = {
-      isLeader: false,
-      terms: 0,
-      lost: 0,
-      token: `${process.pid}:${randomBytes(8).toString("hex")}`,
-      fencingToken: 0,
-      lastLoss: undefined as LeaseLostError | undefined,
-    };
-    const safeMs = ttlMs - marginMs;
-
-    /** Sends a command, giving up after `ms` (the command may still run later). */
-    function* command<T>(ms: number, promise: Promise<T>): Operation<T | undefined> {
-      try {
-        return yield* withTimeout(Math.max(1, ms), until(promise));
-      } catch (error) {
-        if (error instanceof TimeoutError) return undefined;
-        throw error;
-      }
-    }
-
-    /** Keeps the term alive until its deadline; throws when it ends. */
-    function* keep(term: { deadline: number }, acquiredAt: number): Operation<never> {
-      let lastSent = acquiredAt;
-      for (;;) {
-        yield* clock.sleepUntil(Math.min(lastSent + renewEveryMs, term.deadline));
-        const sentAt = clock.now();
-        if (sentAt >= term.deadline) {
-          throw new LeaseLostError(key, `its deadline passed (not renewed within ${safeMs} ms)`);
-        }
-        lastSent = sentAt;
-        let renewed: unknown;
-        try {
-          renewed = yield* command(
-            term.deadline - sentAt,
-            redis.eval(RENEW, 1, key, state.token, ttlMs),
-          );
-        } catch {
-          renewed = undefined; // connection trouble: try again until the deadline
-        }
-        if (renewed === 1) term.deadline = Math.max(term.deadline, sentAt + safeMs);
-        else if (renewed === 0) throw new LeaseLostError(key, "another process holds the lease");
-      }
-    }
-
-    function* serve(fencingToken: number, acquiredAt: number): Operation<void> {
-      const term = { deadline: acquiredAt + safeMs, lost: false };
-      const view: LeaderTerm = {
-        fencingToken,
-        term: state.terms,
-        get valid() {
-          return !term.lost && clock.now() < term.deadline;
-        },
-        remainingMs: () => term.deadline - clock.now(),
-      };
-      // A timer of `lead` that fires after the deadline (a paused process, a
-      // blocked event loop) does not resume it: `keep` is about to halt it.
-      function* hold(): Operation<void> {
-        if (!view.valid) yield* suspend();
-      }
-      const fenced: Clock = {
-        now: () => clock.now(),
-        *sleep(ms) {
-          yield* clock.sleep(ms);
-          yield* hold();
-        },
-        *sleepUntil(time) {
-          yield* clock.sleepUntil(time);
-          yield* hold();
-        },
-      };
-      try {
-        yield* race([
-          scoped(function* () {
-            yield* ClockContext.set(fenced);
-            yield* lead(view);
-          }),
-          keep(term, acquiredAt),
-        ]);
-      } finally {
-        term.lost = true;
-      }
-    }
-
-    const contender = yield* spawn(function* () {
-      let attempt = 0;
-      for (;;) {
-        const sentAt = clock.now();
-        let acquired: unknown;
-        try {
-          acquired = yield* command(
-            retryEveryMs,
-            redis.eval(ACQUIRE, 2, key, fenceKey, state.token, ttlMs),
-          );
-          attempt = 0;
-        } catch {
-          yield* clock.sleep(backoffDelay(attempt++, backoff));
-          continue;
-        }
-        if (typeof acquired !== "number" || acquired <= 0) {
-          yield* clock.sleep(retryEveryMs);
-          continue;
-        }
-        state.isLeader = true;
-        state.terms++;
-        state.fencingToken = acquired;
-        try {
-          yield* serve(acquired, sentAt);
-          return; // lead() finished: give the role up
-        } catch (error) {
-          if (!(error instanceof LeaseLostError)) throw error;
-          state.lost++;
-          state.lastLoss = error;
-        } finally {
-          state.isLeader = false;
-        }
-      }
+    const timers = createTimerSet(yield* useScope(), yield* useClock());
+    const contender = new Contender(redis, timers, options.key, lead, {
+      ttlMs,
+      renewEveryMs,
+      retryEveryMs,
+      safeMs: ttlMs - marginMs,
+      backoff,
     });
-
+    const task = yield* spawn(() => contender.contend());
     try {
-      yield* provide(state);
+      yield* provide(contender.state);
     } finally {
       // Halt the led operation first (and wait for its cleanup), then release
       // the lease at once, so that a follower need not wait for it to expire.
-      yield* contender.halt();
-      try {
-        yield* command(Math.min(ttlMs, 1_000), redis.eval(RELEASE, 1, key, state.token));
-      } catch {
-        // the lease expires by itself
-      }
+      yield* task.halt();
+      yield* contender.release();
+      timers.close();
       redis.off("error", ignore);
       if (owned) redis.disconnect();
     }
   });
+}
+
+interface Timing {
+  ttlMs: number;
+  renewEveryMs: number;
+  retryEveryMs: number;
+  /** How long a term lasts after its acquiring or renewing command was sent: `ttlMs − marginMs`. */
+  safeMs: number;
+  backoff: Backoff;
+}
+
+/** One term's deadline, moved on by each renewal; `lost` once the term ended. */
+interface TermState {
+  deadline: number;
+  lost: boolean;
+}
+
+/** One process contending for the lease: the steps of {@link useLeader}. */
+class Contender {
+  readonly state: Leadership & {
+    isLeader: boolean;
+    terms: number;
+    lost: number;
+    fencingToken: number;
+    lastLoss: LeaseLostError | undefined;
+  } = {
+    isLeader: false,
+    terms: 0,
+    lost: 0,
+    token: `${process.pid}:${randomBytes(8).toString("hex")}`,
+    fencingToken: 0,
+    lastLoss: undefined,
+  };
+  private readonly clock: Clock;
+  private readonly fenceKey: string;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly timers: TimerSet,
+    private readonly key: string,
+    private readonly lead: (term: LeaderTerm) => Operation<void>,
+    private readonly timing: Timing,
+  ) {
+    this.clock = timers.clock;
+    this.fenceKey = `${key}:fence`;
+  }
+
+  /** Takes the lease whenever it is free, and serves each term, until `lead` returns. */
+  *contend(): Operation<void> {
+    const { state } = this;
+    for (;;) {
+      const { acquired, sentAt } = yield* this.acquire();
+      if (typeof acquired !== "number" || acquired <= 0) {
+        yield* this.clock.sleep(this.timing.retryEveryMs);
+        continue;
+      }
+      state.isLeader = true;
+      state.terms++;
+      state.fencingToken = acquired;
+      try {
+        yield* this.serve(acquired, sentAt);
+        return; // lead() finished: give the role up
+      } catch (error) {
+        if (!(error instanceof LeaseLostError)) throw error;
+        state.lost++;
+        state.lastLoss = error;
+      } finally {
+        state.isLeader = false;
+      }
+    }
+  }
+
+  /**
+   * One attempt to take the lease, retried with backoff while the connection
+   * fails: the fencing token (a number > 0), 0 or -1 (not granted) or
+   * `undefined` (no answer within `retryEveryMs`), and when it was sent.
+   */
+  private acquire(): Operation<{ acquired: unknown; sentAt: number }> {
+    return retry(() => this.tryAcquire(), {
+      attempts: Number.MAX_SAFE_INTEGER,
+      backoff: this.timing.backoff,
+    });
+  }
+
+  private *tryAcquire(): Operation<{ acquired: unknown; sentAt: number }> {
+    const { ttlMs, retryEveryMs } = this.timing;
+    const sentAt = this.clock.now();
+    const acquired = yield* this.command(
+      retryEveryMs,
+      this.redis.eval(ACQUIRE, 2, this.key, this.fenceKey, this.state.token, ttlMs),
+    );
+    return { acquired, sentAt };
+  }
+
+  /** Runs `lead` for one term, on a clock that never resumes it past the term's deadline. */
+  private *serve(fencingToken: number, acquiredAt: number): Operation<void> {
+    const { clock, lead } = this;
+    const term: TermState = { deadline: acquiredAt + this.timing.safeMs, lost: false };
+    const view: LeaderTerm = {
+      fencingToken,
+      term: this.state.terms,
+      get valid() {
+        return !term.lost && clock.now() < term.deadline;
+      },
+      remainingMs: () => term.deadline - clock.now(),
+    };
+    // A timer of `lead` that fires after the deadline (a paused process, a
+    // blocked event loop) does not resume it: `keep` is about to halt it.
+    function* hold(): Operation<void> {
+      if (!view.valid) yield* suspend();
+    }
+    const fenced: Clock = {
+      now: () => clock.now(),
+      *sleep(ms) {
+        yield* clock.sleep(ms);
+        yield* hold();
+      },
+      *sleepUntil(time) {
+        yield* clock.sleepUntil(time);
+        yield* hold();
+      },
+    };
+    try {
+      yield* race([
+        scoped(function* () {
+          yield* ClockContext.set(fenced);
+          yield* lead(view);
+        }),
+        this.keep(term, acquiredAt),
+      ]);
+    } finally {
+      term.lost = true;
+    }
+  }
+
+  /** Keeps the term alive until its deadline; throws when it ends. */
+  private *keep(term: TermState, acquiredAt: number): Operation<never> {
+    const { clock, key, redis } = this;
+    const { renewEveryMs, safeMs, ttlMs } = this.timing;
+    let lastSent = acquiredAt;
+    for (;;) {
+      yield* clock.sleepUntil(Math.min(lastSent + renewEveryMs, term.deadline));
+      const sentAt = clock.now();
+      if (sentAt >= term.deadline) {
+        throw new LeaseLostError(key, `its deadline passed (not renewed within ${safeMs} ms)`);
+      }
+      lastSent = sentAt;
+      let renewed: unknown;
+      try {
+        renewed = yield* this.command(
+          term.deadline - sentAt,
+          redis.eval(RENEW, 1, key, this.state.token, ttlMs),
+        );
+      } catch {
+        renewed = undefined; // connection trouble: try again until the deadline
+      }
+      if (renewed === 1) term.deadline = Math.max(term.deadline, sentAt + safeMs);
+      else if (renewed === 0) throw new LeaseLostError(key, "another process holds the lease");
+    }
+  }
+
+  /** Gives the lease up at once, if it is still ours (otherwise it expires by itself). */
+  *release(): Operation<void> {
+    try {
+      yield* this.command(
+        Math.min(this.timing.ttlMs, 1_000),
+        this.redis.eval(RELEASE, 1, this.key, this.state.token),
+      );
+    } catch {
+      // the lease expires by itself
+    }
+  }
+
+  /** Sends a command, giving up (`undefined`) after `ms`; the command may still run later. */
+  private *command<T>(ms: number, promise: Promise<T>): Operation<T | undefined> {
+    const bound = Math.max(1, ms);
+    try {
+      return yield* untilWithin(this.timers, bound, promise, () => new TimeoutError(bound));
+    } catch (error) {
+      if (error instanceof TimeoutError) return undefined;
+      throw error;
+    }
+  }
 }

@@ -1,4 +1,5 @@
 import type { Operation } from "effection";
+import { type BoundedQueue, createBoundedQueue } from "../core/bounded-queue.js";
 import type {
   Broker,
   BrokerCounters,
@@ -8,7 +9,7 @@ import type {
   TopicListener,
 } from "./broker.js";
 import { CursorExpiredError, InvalidCursorError } from "./errors.js";
-import { createRingBuffer, type RingBuffer } from "./ring-buffer.js";
+import { ListenerSet } from "./listener-set.js";
 
 /**
  * Creates a broker that keeps topics in this process's memory: the default of
@@ -46,8 +47,9 @@ const NO_COUNTERS: BrokerCounters = Object.freeze({ malformed: 0, duplicates: 0,
 class MemoryTopic<T> implements BrokerTopic<T> {
   readonly name: string;
   private seq = 0;
-  private history: RingBuffer<Message<T>> | undefined;
-  private readonly listeners = new Set<TopicListener<T>>();
+  /** The newest messages, for `read()` and `latest()`: a queue that drops its oldest. */
+  private history: BoundedQueue<Message<T>> | undefined;
+  private readonly listeners = new ListenerSet<T>();
 
   constructor(name: string, history: number) {
     this.name = name;
@@ -58,24 +60,14 @@ class MemoryTopic<T> implements BrokerTopic<T> {
   retain(size: number): void {
     const old = this.history;
     if (size < 1 || (old && old.capacity >= size)) return;
-    const ring = createRingBuffer<Message<T>>(size);
-    if (old) for (let i = 0; i < old.size; i++) ring.push(old.at(i) as Message<T>);
-    this.history = ring;
+    const history = createBoundedQueue<Message<T>>({ capacity: size, overflow: "drop-oldest" });
+    if (old) for (const message of old) history.push(message);
+    this.history = history;
   }
 
   *publish(value: T): Operation<Message<T>> {
     // `block` subscriptions hold publishers until they have room.
-    for (;;) {
-      let waiting: TopicListener<T> | undefined;
-      for (const listener of this.listeners) {
-        if (!listener.ready) {
-          waiting = listener;
-          break;
-        }
-      }
-      if (!waiting) break;
-      yield* waiting.waitReady();
-    }
+    yield* this.listeners.untilReady();
     return this.append(value);
   }
 
@@ -83,7 +75,7 @@ class MemoryTopic<T> implements BrokerTopic<T> {
     const seq = ++this.seq;
     const message: Message<T> = { id: String(seq), seq, value, time: Date.now() };
     this.history?.push(message);
-    for (const listener of this.listeners) listener.deliver(message);
+    this.listeners.deliver(message);
     return message;
   }
 
@@ -118,10 +110,7 @@ class MemoryTopic<T> implements BrokerTopic<T> {
   }
 
   listen(listener: TopicListener<T>): () => void {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
+    return this.listeners.add(listener);
   }
 
   compare(a: string, b: string): number {

@@ -1,9 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { action, type Operation, resource, spawn, until } from "effection";
+import { type Operation, resource, spawn, until, useScope } from "effection";
 import { Redis, type RedisOptions } from "ioredis";
 import { type Backoff, backoffDelay } from "../core/backoff.js";
 import { useClock } from "../core/clock.js";
 import { TimeoutError } from "../core/errors.js";
+import { retry } from "../core/retry.js";
+import { createTimerSet, type TimerSet } from "../core/timer-set.js";
+import { createWakeCell } from "../core/wake-cell.js";
 import type {
   Broker,
   BrokerCounters,
@@ -18,6 +21,8 @@ import {
   PublishTimeoutError,
   UnserializableValueError,
 } from "./errors.js";
+import { ListenerSet } from "./listener-set.js";
+import { untilWithin } from "./until-within.js";
 
 /** How values become stream fields and back. Default: JSON. */
 export interface RedisCodec {
@@ -152,235 +157,235 @@ interface Connections {
   open<T>(topic: string, options: { history: number }): Operation<BrokerTopic<T>>;
 }
 
-interface Pending {
-  deadline: number;
-  expire(): void;
-}
-
+/**
+ * Connects to Redis for the calling scope: a command connection and a
+ * blocking reader, the reader's loop, and one timer set that bounds every
+ * command. Everything closes when the scope ends.
+ */
 function useConnections(options: RedisBrokerOptions): Operation<Connections> {
-  const {
-    maxLen = 10_000,
-    block = 1_000,
-    count = 1_000,
-    prefix = "bough:hub:",
-    commandTimeoutMs = 10_000,
-    backoff = { initialMs: 50, maxMs: 2_000 },
-    codec = JSON_CODEC,
-  } = options;
   return resource(function* (provide) {
     const clock = yield* useClock();
+    const timers = createTimerSet(yield* useScope(), clock);
+    const shared = new SharedConnections(options, timers);
+    try {
+      yield* spawn(() => shared.readForever());
+      yield* provide(shared);
+    } finally {
+      timers.close();
+      shared.disconnect();
+    }
+  });
+}
+
+/** The state one command connection and one reader share among the topics of a process. */
+class SharedConnections implements Connections {
+  private readonly maxLen: number;
+  private readonly block: number;
+  private readonly count: number;
+  private readonly prefix: string;
+  private readonly commandTimeoutMs: number;
+  private readonly backoff: Backoff;
+  private readonly codec: RedisCodec;
+  /** Whether the broker made `cmd` (and closes it); a client it was given stays open. */
+  private readonly owned: boolean;
+  private readonly cmd: CommandClient;
+  private readonly reader: Redis;
+  private errors = 0;
+  private readonly countError = () => {
+    this.errors++;
+  };
+  private readonly producer = randomBytes(6).toString("hex");
+  private produced = 0;
+  private readonly topics = new Map<string, RedisTopic<unknown>>();
+  /** The reader's connection id, for `CLIENT UNBLOCK` (re-read after a reconnect). */
+  private readerId: string | undefined;
+  /** An `XREAD` is in flight. */
+  private readerBusy = false;
+  /** The reader waits here while no topic is open. */
+  private readonly topicsChanged = createWakeCell();
+
+  constructor(
+    options: RedisBrokerOptions,
+    private readonly timers: TimerSet,
+  ) {
+    this.maxLen = options.maxLen ?? 10_000;
+    this.block = options.block ?? 1_000;
+    this.count = options.count ?? 1_000;
+    this.prefix = options.prefix ?? "bough:hub:";
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 10_000;
+    this.backoff = options.backoff ?? { initialMs: 50, maxMs: 2_000 };
+    this.codec = options.codec ?? JSON_CODEC;
     const redisOptions: RedisOptions = {
       maxRetriesPerRequest: null,
       enableOfflineQueue: true,
       autoResendUnfulfilledCommands: true,
-      retryStrategy: (times: number) => backoffDelay(times - 1, backoff),
+      retryStrategy: (times: number) => backoffDelay(times - 1, this.backoff),
       // ioredis arms this timer even for a socket that is already closed
       // (disconnect while reconnecting): keep it short so nothing lingers.
       disconnectTimeout: 100,
     };
-    const owned = !options.client;
-    const cmd = (options.client ??
+    this.owned = !options.client;
+    this.cmd = (options.client ??
       new Redis(options.url ?? "redis://127.0.0.1:6379", {
         ...redisOptions,
         // Concurrent publishes share one socket write.
         enableAutoPipelining: true,
       })) as CommandClient;
-    const reader = (options.client ?? cmd).duplicate({
+    this.reader = (options.client ?? this.cmd).duplicate({
       ...redisOptions,
       enableAutoPipelining: false,
     });
-    let errors = 0;
-    const countError = () => {
-      errors++;
-    };
-    cmd.on("error", countError);
-    reader.on("error", countError);
-    if (typeof cmd.boughPublish !== "function") {
-      cmd.defineCommand("boughPublish", { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
-    }
-
-    const producer = randomBytes(6).toString("hex");
-    let produced = 0;
-    const topics = new Map<string, RedisTopic<unknown>>();
-
-    // One watchdog bounds every command issued from an operation, so that a
-    // command costs no timer and no task of its own.
-    const pending = new Set<Pending>();
-    let wakeWatchdog: (() => void) | undefined;
-    function confirm<R>(promise: Promise<R>, timeout: () => Error): Operation<R> {
-      return action<R>((resolve, reject) => {
-        const entry: Pending = {
-          deadline: clock.now() + commandTimeoutMs,
-          expire: () => reject(timeout()),
-        };
-        pending.add(entry);
-        if (wakeWatchdog) {
-          const wake = wakeWatchdog;
-          wakeWatchdog = undefined;
-          wake();
-        }
-        promise.then(
-          (value) => {
-            pending.delete(entry);
-            resolve(value);
-          },
-          (error) => {
-            pending.delete(entry);
-            reject(error);
-          },
-        );
-        return () => pending.delete(entry);
-      });
-    }
-
-    // The reader: one XREAD BLOCK for every open topic.
-    let readerId: string | undefined;
-    let readerBusy = false;
-    let topicsChanged: (() => void) | undefined;
-    reader.on("ready", () => {
-      readerId = undefined;
+    this.cmd.on("error", this.countError);
+    this.reader.on("error", this.countError);
+    this.reader.on("ready", () => {
+      this.readerId = undefined;
     });
-    function changed(): void {
-      if (topicsChanged) {
-        const wake = topicsChanged;
-        topicsChanged = undefined;
-        wake();
-      } else if (readerBusy && readerId !== undefined) {
-        // Interrupt the current XREAD so that the new topic set applies now.
-        cmd.call("CLIENT", "UNBLOCK", readerId).catch(() => {});
-      }
+    if (typeof this.cmd.boughPublish !== "function") {
+      this.cmd.defineCommand("boughPublish", { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
     }
+  }
 
-    try {
-      yield* spawn(function* () {
-        for (;;) {
-          const now = clock.now();
-          let earliest = Number.POSITIVE_INFINITY;
-          for (const entry of pending) {
-            if (entry.deadline <= now) {
-              pending.delete(entry);
-              entry.expire();
-            } else if (entry.deadline < earliest) earliest = entry.deadline;
-          }
-          if (earliest === Number.POSITIVE_INFINITY) {
-            yield* action<void>((resolve) => {
-              wakeWatchdog = resolve;
-              return () => {
-                wakeWatchdog = undefined;
-              };
-            });
-          } else {
-            yield* clock.sleepUntil(earliest);
-          }
-        }
-      });
+  disconnect(): void {
+    this.cmd.off("error", this.countError);
+    this.reader.off("error", this.countError);
+    this.reader.disconnect();
+    if (this.owned) this.cmd.disconnect();
+  }
 
-      yield* spawn(function* () {
-        let attempt = 0;
-        for (;;) {
-          if (topics.size === 0) {
-            yield* action<void>((resolve) => {
-              topicsChanged = resolve;
-              return () => {
-                topicsChanged = undefined;
-              };
-            });
-            continue;
-          }
-          const keys = [...topics.keys()];
-          const ids = keys.map((key) => (topics.get(key) as RedisTopic<unknown>).cursor);
-          let reply: [string, Entry[]][] | null;
-          try {
-            if (readerId === undefined)
-              readerId = String(yield* until(reader.call("CLIENT", "ID")));
-            readerBusy = true;
-            reply = streamsReply(
-              yield* until(
-                reader.call("XREAD", "COUNT", count, "BLOCK", block, "STREAMS", ...keys, ...ids),
-              ),
-            );
-            attempt = 0;
-          } catch {
-            // Redis is down or restarting: ioredis reconnects; back off and read again.
-            errors++;
-            yield* clock.sleep(backoffDelay(attempt++, backoff));
-            continue;
-          } finally {
-            readerBusy = false;
-          }
-          if (!reply) continue;
-          for (const [key, entries] of reply) {
-            const topic = topics.get(key);
-            if (!topic) continue;
-            for (const [id, fields] of entries) yield* topic.dispatch(id, fields);
-          }
-        }
-      });
+  /** Waits for `promise`, failing with `timeout()` after `commandTimeoutMs`. */
+  confirm<R>(promise: Promise<R>, timeout: () => Error): Operation<R> {
+    return untilWithin(this.timers, this.commandTimeoutMs, promise, timeout);
+  }
 
-      yield* provide({
-        open<T>(name: string, _options: { history: number }): Operation<BrokerTopic<T>> {
-          return resource(function* (provideTopic) {
-            const key = `${prefix}{${name}}`;
-            let topic = topics.get(key) as RedisTopic<T> | undefined;
-            if (!topic) {
-              const last = (yield* confirm(
-                cmd.call("XREVRANGE", key, "+", "-", "COUNT", 1) as Promise<Entry[]>,
-                () => new TimeoutError(commandTimeoutMs, `opening "${name}" timed out`),
-              )) as Entry[];
-              topic = topics.get(key) as RedisTopic<T> | undefined;
-              if (!topic) {
-                topic = new RedisTopic<T>(name, key, last[0]?.[0] ?? "0-0", {
-                  publish: (value) => {
-                    let payload: string;
-                    try {
-                      payload = codec.encode(value);
-                      if (typeof payload !== "string")
-                        throw new TypeError("codec returned no string");
-                    } catch (error) {
-                      throw new UnserializableValueError(name, error);
-                    }
-                    return confirm(
-                      cmd.boughPublish(
-                        key,
-                        `${key}:seq`,
-                        maxLen,
-                        `${producer}:${++produced}`,
-                        payload,
-                      ),
-                      () => new PublishTimeoutError(name, commandTimeoutMs),
-                    );
-                  },
-                  command: (args) =>
-                    confirm(
-                      cmd.call(args[0], ...args.slice(1)),
-                      () => new TimeoutError(commandTimeoutMs, `${args[0]} on "${name}" timed out`),
-                    ),
-                  decode: codec.decode,
-                  errors: () => errors,
-                });
-                topics.set(key, topic as RedisTopic<unknown>);
-                changed();
-              }
-            }
-            topic.refs++;
-            try {
-              yield* provideTopic(topic);
-            } finally {
-              if (--topic.refs === 0) {
-                topics.delete(key);
-                changed();
-              }
-            }
-          });
+  /** The topic set changed: wake the idle reader, or interrupt its `XREAD` so the new set applies now. */
+  private changed(): void {
+    if (this.readerBusy && this.readerId !== undefined) {
+      this.cmd.call("CLIENT", "UNBLOCK", this.readerId).catch(() => {});
+    } else {
+      this.topicsChanged.signal();
+    }
+  }
+
+  /** The reader: one `XREAD BLOCK` for every open topic, for as long as the scope lasts. */
+  *readForever(): Operation<never> {
+    for (;;) {
+      while (this.topics.size === 0) yield* this.topicsChanged.wait();
+      // Redis is down or restarting: ioredis reconnects; back off and read again.
+      const reply = yield* retry(() => this.readOnce(), {
+        attempts: Number.MAX_SAFE_INTEGER,
+        backoff: this.backoff,
+        retryIf: () => {
+          this.errors++;
+          return true;
         },
       });
-    } finally {
-      cmd.off("error", countError);
-      reader.off("error", countError);
-      reader.disconnect();
-      if (owned) cmd.disconnect();
+      if (reply) yield* this.dispatch(reply);
     }
-  });
+  }
+
+  /** One `XREAD` from every open topic's cursor (none if no topic is open). */
+  private *readOnce(): Operation<[string, Entry[]][] | null> {
+    const keys = [...this.topics.keys()];
+    if (keys.length === 0) return null;
+    const ids = keys.map((key) => (this.topics.get(key) as RedisTopic<unknown>).cursor);
+    const reader = this.reader;
+    try {
+      if (this.readerId === undefined)
+        this.readerId = String(yield* until(reader.call("CLIENT", "ID")));
+      this.readerBusy = true;
+      return streamsReply(
+        yield* until(
+          reader.call(
+            "XREAD",
+            "COUNT",
+            this.count,
+            "BLOCK",
+            this.block,
+            "STREAMS",
+            ...keys,
+            ...ids,
+          ),
+        ),
+      );
+    } finally {
+      this.readerBusy = false;
+    }
+  }
+
+  private *dispatch(reply: [string, Entry[]][]): Operation<void> {
+    for (const [key, entries] of reply) {
+      const topic = this.topics.get(key);
+      if (!topic) continue;
+      for (const [id, fields] of entries) yield* topic.dispatch(id, fields);
+    }
+  }
+
+  open<T>(name: string, _options: { history: number }): Operation<BrokerTopic<T>> {
+    const shared = this;
+    return resource(function* (provide) {
+      const key = `${shared.prefix}{${name}}`;
+      const topic = yield* shared.topic<T>(name, key);
+      topic.refs++;
+      try {
+        yield* provide(topic);
+      } finally {
+        if (--topic.refs === 0) {
+          shared.topics.delete(key);
+          shared.changed();
+        }
+      }
+    });
+  }
+
+  /** The open topic at `key`, or a new one that starts reading after the stream's last entry. */
+  private *topic<T>(name: string, key: string): Operation<RedisTopic<T>> {
+    const open = this.topics.get(key) as RedisTopic<T> | undefined;
+    if (open) return open;
+    const last = (yield* this.confirm(
+      this.cmd.call("XREVRANGE", key, "+", "-", "COUNT", 1) as Promise<Entry[]>,
+      () => new TimeoutError(this.commandTimeoutMs, `opening "${name}" timed out`),
+    )) as Entry[];
+    // another open() of the same topic may have finished while we waited
+    const raced = this.topics.get(key) as RedisTopic<T> | undefined;
+    if (raced) return raced;
+    const topic = new RedisTopic<T>(name, key, last[0]?.[0] ?? "0-0", this.topicIo(name, key));
+    this.topics.set(key, topic as RedisTopic<unknown>);
+    this.changed();
+    return topic;
+  }
+
+  /** What a topic sends through the shared command connection. */
+  private topicIo(name: string, key: string): TopicIo {
+    const { codec, commandTimeoutMs } = this;
+    return {
+      publish: (value) => {
+        let payload: string;
+        try {
+          payload = codec.encode(value);
+          if (typeof payload !== "string") throw new TypeError("codec returned no string");
+        } catch (error) {
+          throw new UnserializableValueError(name, error);
+        }
+        return this.confirm(
+          this.cmd.boughPublish(
+            key,
+            `${key}:seq`,
+            this.maxLen,
+            `${this.producer}:${++this.produced}`,
+            payload,
+          ),
+          () => new PublishTimeoutError(name, commandTimeoutMs),
+        );
+      },
+      command: (args) =>
+        this.confirm(
+          this.cmd.call(args[0], ...args.slice(1)),
+          () => new TimeoutError(commandTimeoutMs, `${args[0]} on "${name}" timed out`),
+        ),
+      decode: codec.decode,
+      errors: () => this.errors,
+    };
+  }
 }
 
 interface TopicIo {
@@ -470,7 +475,7 @@ class RedisTopic<T> implements BrokerTopic<T> {
   /** Id of the last entry the reader handled (the XREAD cursor). */
   cursor: string;
   private delivered: string | undefined;
-  private readonly listeners = new Set<TopicListener<T>>();
+  private readonly listeners = new ListenerSet<T>();
   private readonly dedup = new Dedup();
   private malformed = 0;
   private duplicates = 0;
@@ -540,20 +545,11 @@ class RedisTopic<T> implements BrokerTopic<T> {
       value: decoded.value,
       time: decoded.time,
     };
-    for (;;) {
-      let waiting: TopicListener<T> | undefined;
-      for (const listener of this.listeners) {
-        if (!listener.ready) {
-          waiting = listener;
-          break;
-        }
-      }
-      if (!waiting) break;
-      yield* waiting.waitReady();
-    }
+    // `block` subscriptions hold the reader until they have room.
+    yield* this.listeners.untilReady();
     this.cursor = id;
     this.delivered = id;
-    for (const listener of this.listeners) listener.deliver(message);
+    this.listeners.deliver(message);
   }
 
   *read(after: string, limit: number): Operation<HistoryPage<T>> {
@@ -649,10 +645,7 @@ class RedisTopic<T> implements BrokerTopic<T> {
   }
 
   listen(listener: TopicListener<T>): () => void {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
+    return this.listeners.add(listener);
   }
 
   compare(a: string, b: string): number {

@@ -1,13 +1,6 @@
 import { createSocket, type Socket } from "node:dgram";
-import {
-  action,
-  type Effect,
-  type Operation,
-  resource,
-  type Stream,
-  type Subscription,
-  spawn,
-} from "effection";
+import { action, type Operation, resource, type Stream, type Subscription, spawn } from "effection";
+import { type BoundedQueue, createBoundedQueue } from "../core/bounded-queue.js";
 import { PortInUseError, show, UdpSocketError } from "./errors.js";
 
 /** One datagram received by a {@link useUdpSocket} socket. */
@@ -238,38 +231,10 @@ function close(socket: Socket): Operation<void> {
   });
 }
 
-/** One subscriber's FIFO: bounded in count and bytes, cheap to push and shift. */
-class DatagramQueue {
-  private items: Datagram[] = [];
-  private head = 0;
-  bytes = 0;
-  /** A consumer waiting in `next()` for the queue to fill. */
-  waiter: { resolve(d: Datagram): void; reject(e: Error): void } | undefined;
+/** One subscriber's FIFO: the core's bounded queue, in datagrams and payload bytes. */
+type DatagramQueue = BoundedQueue<Datagram>;
 
-  get size(): number {
-    return this.items.length - this.head;
-  }
-
-  push(datagram: Datagram): void {
-    this.items.push(datagram);
-    this.bytes += datagram.data.length;
-  }
-
-  shift(): Datagram | undefined {
-    if (this.head === this.items.length) return undefined;
-    const datagram = this.items[this.head];
-    this.items[this.head++] = undefined as unknown as Datagram;
-    this.bytes -= datagram.data.length;
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return datagram;
-  }
-}
+const weigh = (datagram: Datagram) => datagram.data.length;
 
 /**
  * Hands every datagram to every subscriber's queue. While nobody is
@@ -278,19 +243,19 @@ class DatagramQueue {
  */
 class DatagramFanout {
   /** The subscribers' queues, or the backlog alone while `owners` is 0. */
-  private queues: DatagramQueue[] = [new DatagramQueue()];
+  private queues: DatagramQueue[];
   private owners = 0;
   private failure: Error | undefined;
   private received = 0;
   private bytes = 0;
   private dropped = 0;
-  private wakeScheduled = false;
   readonly stream: Stream<Datagram, never>;
 
   constructor(
     private readonly limit: number,
     private readonly limitBytes: number,
   ) {
+    this.queues = [this.createQueue()];
     const fanout = this;
     this.stream = resource(function* (provide) {
       const queue = fanout.subscribe();
@@ -302,10 +267,27 @@ class DatagramFanout {
     });
   }
 
+  /**
+   * A queue that drops the newest datagrams when full, and wakes its reader
+   * once per turn of the event loop rather than once per datagram: the
+   * kernel's datagrams of one turn are read first, then the consumer drains
+   * its queue without suspending.
+   */
+  private createQueue(): DatagramQueue {
+    return createBoundedQueue<Datagram>({
+      // a fractional limit admits a datagram while fewer than `limit` wait
+      capacity: Math.ceil(this.limit),
+      maxWeight: this.limitBytes,
+      weigh,
+      overflow: "drop-newest",
+      timing: "turn",
+    });
+  }
+
   private subscribe(): DatagramQueue {
     if (this.failure) throw this.failure;
     if (this.owners++ === 0) return this.queues[0];
-    const queue = new DatagramQueue();
+    const queue = this.createQueue();
     this.queues = [...this.queues, queue];
     return queue;
   }
@@ -319,47 +301,15 @@ class DatagramFanout {
     this.received++;
     this.bytes += datagram.data.length;
     const queues = this.queues;
-    for (let i = 0; i < queues.length; i++) this.offer(queues[i], datagram);
+    for (let i = 0; i < queues.length; i++) this.dropped += queues[i].push(datagram);
   }
-
-  private offer(queue: DatagramQueue, datagram: Datagram): void {
-    if (queue.size < this.limit && queue.bytes + datagram.data.length <= this.limitBytes) {
-      queue.push(datagram);
-      if (queue.waiter && !this.wakeScheduled) {
-        this.wakeScheduled = true;
-        setImmediate(this.wake);
-      }
-    } else {
-      this.dropped++;
-    }
-  }
-
-  /**
-   * Hands waiting subscribers their next datagram, once per turn of the event
-   * loop rather than once per datagram: the kernel's datagrams of one turn are
-   * read first, then each consumer drains its queue without suspending.
-   */
-  private readonly wake = () => {
-    this.wakeScheduled = false;
-    for (const queue of this.queues) {
-      const waiter = queue.waiter;
-      if (!waiter || queue.size === 0) continue;
-      queue.waiter = undefined;
-      waiter.resolve(queue.shift()!);
-    }
-  };
 
   fail(error: Error): void {
     if (this.failure) return;
     this.failure = error;
+    // what was received before the failure is still delivered, then the error
+    for (const queue of this.queues) queue.close();
     if (this.owners === 0) this.queues = [];
-    for (const queue of this.queues) {
-      const waiter = queue.waiter;
-      queue.waiter = undefined;
-      // what was received before the failure is still delivered, then the error
-      if (waiter && queue.size > 0) waiter.resolve(queue.shift()!);
-      else waiter?.reject(error);
-    }
   }
 
   /** The error a subscriber gets once its queue is empty, if the socket is gone. */
@@ -375,68 +325,15 @@ class DatagramFanout {
 }
 
 class DatagramSubscription implements Subscription<Datagram, never> {
-  /** Waits for the wake-up that hands over the next datagram. */
-  readonly wait: Operation<Datagram>;
-
   constructor(
-    readonly queue: DatagramQueue,
-    readonly fanout: DatagramFanout,
-  ) {
-    this.wait = action<Datagram>((resolve, reject) => {
-      queue.waiter = { resolve, reject };
-      return () => {
-        if (queue.waiter?.resolve === resolve) queue.waiter = undefined;
-      };
-    });
-  }
+    private readonly queue: DatagramQueue,
+    private readonly fanout: DatagramFanout,
+  ) {}
 
-  next(): Operation<IteratorResult<Datagram, never>> {
-    return new NextDatagram(this);
-  }
-}
-
-type Step = IteratorResult<Effect<unknown>, IteratorResult<Datagram, never>>;
-
-/**
- * `next()` as a hand-written operation rather than a generator: a queued
- * datagram is returned without suspending and without creating a generator
- * (the hot path at high rates); an empty queue delegates to the wait.
- */
-class NextDatagram implements Operation<IteratorResult<Datagram, never>> {
-  private inner: Iterator<Effect<unknown>, Datagram, unknown> | undefined;
-  private used = false;
-
-  constructor(private readonly subscription: DatagramSubscription) {}
-
-  [Symbol.iterator](): Iterator<Effect<unknown>, IteratorResult<Datagram, never>, unknown> {
-    if (this.used) return new NextDatagram(this.subscription)[Symbol.iterator]();
-    this.used = true;
-    return this;
-  }
-
-  next(value?: unknown): Step {
-    if (this.inner === undefined) {
-      const queued = this.subscription.queue.shift();
-      if (queued !== undefined) return { done: true, value: { done: false, value: queued } };
-      const error = this.subscription.fanout.error;
-      if (error) throw error;
-      this.inner = this.subscription.wait[Symbol.iterator]();
-    }
-    return this.map(this.inner.next(value));
-  }
-
-  throw(error: unknown): Step {
-    if (this.inner?.throw === undefined) throw error;
-    return this.map(this.inner.throw(error));
-  }
-
-  return(value?: unknown): Step {
-    const step = this.inner?.return?.(value as Datagram);
-    if (step && !step.done) return step;
-    return { done: true, value: value as IteratorResult<Datagram, never> };
-  }
-
-  private map(step: IteratorResult<Effect<unknown>, Datagram>): Step {
-    return step.done ? { done: true, value: { done: false, value: step.value } } : step;
+  *next(): Operation<IteratorResult<Datagram, never>> {
+    // a queued datagram is taken without suspending (the hot path at high rates)
+    const datagram = yield* this.queue.take();
+    if (datagram === undefined) throw this.fanout.error;
+    return { done: false, value: datagram };
   }
 }

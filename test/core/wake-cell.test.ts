@@ -90,6 +90,32 @@ describe("createWakeCell", () => {
     });
   });
 
+  it("with turn timing, wakes waiters once for signals sent from separate callbacks of one turn", async () => {
+    await run(function* () {
+      const cell = createWakeCell("turn");
+      const items: number[] = [];
+      const taken: number[][] = [];
+      const consumer = yield* spawn(function* () {
+        while (taken.flat().length < 10) {
+          while (items.length === 0) yield* cell.wait();
+          taken.push(items.splice(0));
+        }
+      });
+      yield* sleep(0);
+      // ten callbacks of one turn, as a socket's datagrams are (microtasks run between them,
+      // so microtask timing would wake the consumer ten times)
+      for (let i = 0; i < 10; i++) {
+        setImmediate(() => {
+          items.push(i);
+          cell.signal();
+        });
+      }
+      yield* consumer;
+      expect(taken).toHaveLength(1);
+      expect(cell.waits).toBe(1);
+    });
+  });
+
   it("forgets a waiter that was halted", async () => {
     await run(function* () {
       const cell = createWakeCell();

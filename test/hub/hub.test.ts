@@ -1,5 +1,6 @@
-import { type Operation, run, sleep, spawn, suspend } from "effection";
+import { type Operation, run, spawn, suspend } from "effection";
 import { describe, expect, it } from "vitest";
+import { delay } from "../../src/core/clock.js";
 import { withLease } from "../../src/core/lease.js";
 import {
   CursorExpiredError,
@@ -12,6 +13,7 @@ import {
   useHub,
 } from "../../src/hub/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { startWithVirtualClock } from "../helpers/virtual-time.js";
 
 checkLeaksAfterEach();
 
@@ -26,6 +28,31 @@ function* take<T>(
 
 function* publishAll<T>(hub: Hub<T>, values: T[]): Operation<void> {
   for (const value of values) yield* hub.publish(value);
+}
+
+/**
+ * Runs `op` with a virtual clock in context, advancing it until `op` ends: a
+ * `delay()` in a test then means "after everything else that can run has
+ * run", whatever the machine's load, instead of a real sleep.
+ */
+async function runOnVirtualClock(op: () => Operation<void>): Promise<void> {
+  const { clock, task, dispose } = startWithVirtualClock(op);
+  let done = false;
+  const settled = task.then(
+    () => {
+      done = true;
+    },
+    () => {
+      done = true;
+    },
+  );
+  try {
+    while (!done) await clock.advance(1);
+    await settled;
+    await task;
+  } finally {
+    await dispose();
+  }
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
@@ -45,7 +72,7 @@ describe("useHub", () => {
   });
 
   it("delivers every message in order to every subscriber", async () => {
-    await run(function* () {
+    await runOnVirtualClock(function* () {
       const hub = yield* useHub<number>({ topic: "t", buffer: 8 });
       const subs = [yield* hub.subscribe(), yield* hub.subscribe(), yield* hub.subscribe()];
       const results = subs.map(() => [] as number[]);
@@ -59,7 +86,7 @@ describe("useHub", () => {
       }
       for (const n of range(0, 100)) {
         yield* hub.publish(n);
-        if (n % 7 === 0) yield* sleep(0);
+        if (n % 7 === 0) yield* delay(0);
       }
       for (const task of tasks) yield* task;
       for (const result of results) expect(result).toEqual(range(0, 100));
@@ -147,7 +174,7 @@ describe("useHub", () => {
     });
 
     it("block holds the publisher until the subscriber makes room, losing nothing", async () => {
-      await run(function* () {
+      await runOnVirtualClock(function* () {
         const hub = yield* useHub<number>({ topic: "t", buffer: 2, overflow: "block" });
         const stalled = yield* hub.subscribe();
         let published = 0;
@@ -157,10 +184,10 @@ describe("useHub", () => {
             published++;
           }
         });
-        yield* sleep(5);
+        yield* delay(5);
         expect(published).toBe(2);
         expect(yield* take(stalled, 1)).toEqual([0]);
-        yield* sleep(5);
+        yield* delay(5);
         expect(published).toBe(3);
         expect(yield* take(stalled, 5)).toEqual([1, 2, 3, 4, 5]);
         expect(published).toBe(6);
@@ -171,13 +198,13 @@ describe("useHub", () => {
     });
 
     it("block releases the publisher when the full subscriber goes away", async () => {
-      await run(function* () {
+      await runOnVirtualClock(function* () {
         const hub = yield* useHub<number>({ topic: "t", buffer: 1, overflow: "block" });
         const task = yield* spawn(function* () {
           yield* hub.subscribe();
           yield* suspend();
         });
-        yield* sleep(0);
+        yield* delay(0);
         let published = 0;
         yield* spawn(function* () {
           for (const n of range(0, 3)) {
@@ -185,10 +212,10 @@ describe("useHub", () => {
             published++;
           }
         });
-        yield* sleep(5);
+        yield* delay(5);
         expect(published).toBe(1);
         yield* task.halt();
-        yield* sleep(5);
+        yield* delay(5);
         expect(published).toBe(3);
       });
     });
@@ -196,7 +223,7 @@ describe("useHub", () => {
 
   describe("subscribe({ after })", () => {
     it("replays history after the cursor, then continues live, without gap or duplicate", async () => {
-      await run(function* () {
+      await runOnVirtualClock(function* () {
         const hub = yield* useHub<number>({ topic: "t", history: 100, buffer: 4 });
         yield* publishAll(hub, range(0, 50));
         const sub = yield* hub.subscribe({ after: "10" });
@@ -204,12 +231,12 @@ describe("useHub", () => {
         const reader = yield* spawn(function* () {
           for (let i = 0; i < 90; i++) {
             seen.push((yield* sub.next()).value.value);
-            if (i % 5 === 0) yield* sleep(0);
+            if (i % 5 === 0) yield* delay(0);
           }
         });
         for (const n of range(50, 100)) {
           yield* hub.publish(n);
-          if (n % 3 === 0) yield* sleep(0);
+          if (n % 3 === 0) yield* delay(0);
         }
         yield* reader;
         expect(seen).toEqual(range(10, 100));
@@ -279,11 +306,11 @@ describe("useHub", () => {
 
   describe("next()", () => {
     it("waits for the next message when given no cursor", async () => {
-      await run(function* () {
+      await runOnVirtualClock(function* () {
         const hub = yield* useHub<string>({ topic: "t" });
         yield* hub.publish("old");
         const task = yield* spawn(() => hub.next());
-        yield* sleep(1);
+        yield* delay(1);
         yield* hub.publish("new");
         expect((yield* task).value).toBe("new");
       });
@@ -301,11 +328,11 @@ describe("useHub", () => {
     });
 
     it("waits when the cursor is the latest message", async () => {
-      await run(function* () {
+      await runOnVirtualClock(function* () {
         const hub = yield* useHub<string>({ topic: "t" });
         const a = yield* hub.publish("a");
         const task = yield* spawn(() => hub.next(a.id));
-        yield* sleep(1);
+        yield* delay(1);
         yield* publishAll(hub, ["b", "c"]);
         expect((yield* task).value).toBe("b");
         expect(hub.stats().dropped["drop-newest"]).toBe(0);
@@ -322,14 +349,14 @@ describe("useHub", () => {
     });
 
     it("leaves nothing behind when halted while waiting", async () => {
-      await run(function* () {
+      await runOnVirtualClock(function* () {
         const hub = yield* useHub<number>({ topic: "t" });
         const waiting = yield* spawn(() => hub.next());
         const subscriber = yield* spawn(function* () {
           const sub = yield* hub.subscribe();
           yield* sub.next();
         });
-        yield* sleep(1);
+        yield* delay(1);
         expect(hub.stats().subscribers).toBe(2);
         yield* waiting.halt();
         yield* subscriber.halt();
@@ -353,13 +380,13 @@ describe("useHub", () => {
     });
 
     it("waits for the first message, and replays history in batches after a cursor", async () => {
-      await run(function* () {
+      await runOnVirtualClock(function* () {
         const hub = yield* useHub<number>({ topic: "t", history: 100 });
         yield* publishAll(hub, range(0, 5));
         const sub = yield* hub.subscribe({ after: "2" });
         expect((yield* sub.nextBatch()).map((m) => m.value)).toEqual([2, 3, 4]);
         const waiting = yield* spawn(() => sub.nextBatch());
-        yield* sleep(1);
+        yield* delay(1);
         yield* publishAll(hub, [5, 6]);
         expect((yield* waiting).map((m) => m.value)).toEqual([5, 6]);
       });

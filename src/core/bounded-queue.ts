@@ -1,0 +1,323 @@
+import type { Effect, Operation } from "effection";
+import { createWakeCell, type WakeCell, type WakeTiming } from "./wake-cell.js";
+
+/**
+ * What a {@link BoundedQueue} does with an item that arrives when it is full:
+ * - `"drop-oldest"`: discard the oldest items until the new one fits (a live view);
+ * - `"drop-newest"`: discard the arriving item;
+ * - `"close"`: discard the arriving item and close the queue ({@link BoundedQueue.overflowed}):
+ *   the reader gets what was queued, then the end;
+ * - `"block"`: the producer is meant to wait with {@link BoundedQueue.untilRoom} before it
+ *   pushes; an item pushed into a full queue anyway is discarded. Only this policy lets a slow
+ *   reader slow its producer down.
+ *
+ * Every discarded item is counted in {@link BoundedQueue.dropped}.
+ */
+export type OverflowPolicy = "drop-oldest" | "drop-newest" | "close" | "block";
+
+/**
+ * The four {@link OverflowPolicy | overflow policies}, for validating options.
+ *
+ * @example
+ * ```ts
+ * if (!OVERFLOW_POLICIES.includes(options.overflow)) throw new RangeError("unknown policy");
+ * ```
+ */
+export const OVERFLOW_POLICIES: readonly OverflowPolicy[] = [
+  "drop-oldest",
+  "drop-newest",
+  "close",
+  "block",
+];
+
+/** Options of {@link createBoundedQueue}. */
+export interface BoundedQueueOptions<T> {
+  /** How many items it holds at most: an integer >= 1, or `Infinity`. */
+  capacity: number;
+  /** What a push into a full queue does. Default `"drop-oldest"`. */
+  overflow?: OverflowPolicy;
+  /**
+   * A second bound, on the summed {@link weigh | weight} of the items (bytes,
+   * say). An item fits while `size < capacity` and `weight + weigh(item) <=
+   * maxWeight`. Default `Infinity`.
+   */
+  maxWeight?: number;
+  /** An item's weight, for {@link maxWeight}. Default: every item weighs 0. */
+  weigh?: (item: T) => number;
+  /** When a push wakes a waiting reader (see {@link WakeTiming}). Default `"now"`. */
+  timing?: WakeTiming;
+}
+
+/**
+ * A bounded FIFO queue between one producer side and one reader, with an
+ * {@link OverflowPolicy} for when it is full and a count of what it dropped.
+ * It is the buffer of every hub subscription, of every UDP subscriber, and
+ * the memory broker's history: a fan-out pushes into one queue per reader,
+ * and a slow reader costs the others nothing (unless its policy is `block`).
+ *
+ * Storage is a circular array that starts at 16 slots and doubles up to
+ * `capacity`, so `push` and `shift` are O(1) and a full queue costs the
+ * producer no more than an empty one, while an idle one (most of them behind
+ * 10,000 SSE connections) costs 16 slots.
+ *
+ * Waiting is two {@link WakeCell}s: `push` wakes a reader waiting in
+ * {@link take} or {@link untilItem} (a reader that finds an item does not
+ * suspend at all: the fast path), and `shift` of a full queue wakes a
+ * producer waiting in {@link untilRoom}. {@link close} wakes both.
+ *
+ * @example
+ * ```ts
+ * const queue = createBoundedQueue<string>({ capacity: 100, overflow: "drop-newest" });
+ * socket.on("message", (text) => queue.push(text)); // never blocks the socket
+ * for (;;) {
+ *   const text = yield* queue.take(); // undefined once closed and drained
+ *   if (text === undefined) break;
+ *   console.log(text, queue.dropped);
+ * }
+ * ```
+ */
+export class BoundedQueue<T> implements Iterable<T> {
+  readonly capacity: number;
+  readonly overflow: OverflowPolicy;
+  readonly maxWeight: number;
+  /** How many items it holds. */
+  size = 0;
+  /** The summed weight of the items it holds. */
+  weight = 0;
+  /** Items discarded because the queue was full, over its lifetime. */
+  dropped = 0;
+  /** Closed: pushes are ignored; readers get what is left, then the end. */
+  closed = false;
+  /** It was closed by the `"close"` policy (an item arrived while it was full). */
+  overflowed = false;
+  /** Signalled when an item arrives or the queue closes. */
+  readonly arrived: WakeCell;
+  /** Signalled when a full queue makes room or closes. */
+  readonly room: WakeCell;
+  private readonly weigh: ((item: T) => number) | undefined;
+  private head = 0;
+  private items: (T | undefined)[];
+  private readonly taken: Operation<T | undefined>;
+
+  constructor(options: BoundedQueueOptions<T>) {
+    const { capacity, overflow = "drop-oldest", maxWeight = Infinity, weigh, timing } = options;
+    if (!(capacity === Infinity || (Number.isInteger(capacity) && capacity >= 1))) {
+      throw new RangeError(`queue capacity must be an integer >= 1, got ${capacity}`);
+    }
+    if (!OVERFLOW_POLICIES.includes(overflow)) {
+      throw new RangeError(`unknown overflow policy "${overflow}"`);
+    }
+    if (!(maxWeight > 0)) throw new RangeError(`queue maxWeight must be > 0, got ${maxWeight}`);
+    this.capacity = capacity;
+    this.overflow = overflow;
+    this.maxWeight = maxWeight;
+    this.weigh = weigh;
+    this.items = new Array<T | undefined>(Math.min(capacity, INITIAL_SLOTS)).fill(undefined);
+    this.arrived = createWakeCell(timing);
+    this.room = createWakeCell();
+    this.taken = { [Symbol.iterator]: () => new Take(this) };
+  }
+
+  /** True when it holds `capacity` items or `maxWeight` of weight: a push would overflow. */
+  get full(): boolean {
+    return this.size >= this.capacity || this.weight >= this.maxWeight;
+  }
+
+  /**
+   * Appends `item`, or applies `overflow` (the queue's policy unless given)
+   * if it does not fit. Returns how many items this push dropped (the
+   * arriving one or older ones); 0 when nothing was lost. A closed queue
+   * ignores the push and returns 0.
+   */
+  push(item: T, overflow: OverflowPolicy = this.overflow): number {
+    if (this.closed) return 0;
+    const weight = this.weigh ? this.weigh(item) : 0;
+    let dropped = 0;
+    if (!this.fits(weight)) {
+      // an item heavier than maxWeight never fits: it alone is dropped
+      if (overflow === "drop-oldest" && weight <= this.maxWeight) {
+        while (this.size > 0 && !this.fits(weight)) {
+          this.shift();
+          dropped++;
+        }
+      }
+      if (!this.fits(weight)) {
+        this.dropped += dropped + 1;
+        if (overflow === "close") this.close(true);
+        return dropped + 1;
+      }
+      this.dropped += dropped;
+    }
+    let items = this.items;
+    if (this.size === items.length) items = this.grow();
+    let tail = this.head + this.size;
+    if (tail >= items.length) tail -= items.length;
+    items[tail] = item;
+    this.size++;
+    this.weight += weight;
+    this.arrived.signal();
+    return dropped;
+  }
+
+  /** Removes and returns the oldest item (`undefined` when empty). */
+  shift(): T | undefined {
+    if (this.size === 0) return undefined;
+    const wasFull = this.full;
+    const items = this.items;
+    const item = items[this.head] as T;
+    items[this.head] = undefined;
+    if (++this.head === items.length) this.head = 0;
+    this.size--;
+    if (this.weigh) this.weight -= this.weigh(item);
+    if (wasFull) this.room.signal();
+    return item;
+  }
+
+  /** The oldest item, left in place. */
+  peek(): T | undefined {
+    return this.size === 0 ? undefined : this.items[this.head];
+  }
+
+  /** The newest item, left in place. */
+  last(): T | undefined {
+    return this.at(this.size - 1);
+  }
+
+  /** The item at position `index` (0 is the oldest), left in place. */
+  at(index: number): T | undefined {
+    if (index < 0 || index >= this.size) return undefined;
+    let i = this.head + index;
+    if (i >= this.items.length) i -= this.items.length;
+    return this.items[i];
+  }
+
+  /** The items, oldest first, left in place. */
+  *[Symbol.iterator](): Iterator<T> {
+    for (let i = 0; i < this.size; i++) yield this.at(i) as T;
+  }
+
+  /**
+   * Closes the queue: later pushes are ignored, and every waiter wakes (a
+   * reader to drain what is left, a producer to stop waiting for room).
+   * `overflowed` marks a close by the `"close"` policy.
+   */
+  close(overflowed = false): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.overflowed = overflowed;
+    this.arrived.signal();
+    this.room.signal();
+  }
+
+  /**
+   * The oldest item, waiting for one if the queue is empty; `undefined` once
+   * the queue is closed and drained. A queued item is returned without
+   * suspending (and without creating a generator): the fast path.
+   */
+  take(): Operation<T | undefined> {
+    return this.taken;
+  }
+
+  /** Returns once the queue holds an item or is closed (at once if it does or is). */
+  untilItem(): Operation<void> {
+    return this.size > 0 || this.closed ? DONE : this.waitForItem();
+  }
+
+  /**
+   * Returns once the queue is not {@link full} or is closed (at once if it
+   * is not full): a `"block"` producer's wait before it pushes.
+   */
+  untilRoom(): Operation<void> {
+    return this.full && !this.closed ? this.waitForRoom() : DONE;
+  }
+
+  private fits(weight: number): boolean {
+    return this.size < this.capacity && this.weight + weight <= this.maxWeight;
+  }
+
+  private grow(): (T | undefined)[] {
+    const old = this.items;
+    const items = new Array<T | undefined>(Math.min(this.capacity, old.length * 2)).fill(undefined);
+    for (let i = 0; i < this.size; i++) {
+      let j = this.head + i;
+      if (j >= old.length) j -= old.length;
+      items[i] = old[j];
+    }
+    this.items = items;
+    this.head = 0;
+    return items;
+  }
+
+  /** @internal the slow path of {@link take}: wait, then shift. */
+  *takeLater(): Generator<Effect<unknown>, T | undefined, unknown> {
+    yield* this.waitForItem();
+    return this.shift();
+  }
+
+  private *waitForItem(): Operation<void> {
+    while (this.size === 0 && !this.closed) yield* this.arrived.wait();
+  }
+
+  private *waitForRoom(): Operation<void> {
+    while (this.full && !this.closed) yield* this.room.wait();
+  }
+}
+
+/**
+ * One `take()`: an item queued when it is first stepped is returned at once
+ * (no suspension, no generator); otherwise it continues as the wait. The
+ * check happens when it is stepped, not when it is made, so two takes made
+ * before either runs each get their own item.
+ */
+class Take<T> implements Iterator<Effect<unknown>, T | undefined, unknown> {
+  private inner: Iterator<Effect<unknown>, T | undefined, unknown> | undefined;
+
+  constructor(private readonly queue: BoundedQueue<T>) {}
+
+  next(value?: unknown): IteratorResult<Effect<unknown>, T | undefined> {
+    if (this.inner === undefined) {
+      const queue = this.queue;
+      if (queue.size > 0 || queue.closed) return { done: true, value: queue.shift() };
+      this.inner = queue.takeLater();
+    }
+    return this.inner.next(value);
+  }
+
+  throw(error: unknown): IteratorResult<Effect<unknown>, T | undefined> {
+    if (this.inner?.throw === undefined) throw error;
+    return this.inner.throw(error);
+  }
+
+  return(value?: T): IteratorResult<Effect<unknown>, T | undefined> {
+    const step = this.inner?.return?.(value);
+    if (step && !step.done) return step;
+    return { done: true, value };
+  }
+}
+
+/** Slots allocated up front; the array doubles (up to `capacity`) as it fills. */
+const INITIAL_SLOTS = 16;
+
+/** An operation that is already done: the fast path of the waits, shared. */
+const DONE: Operation<void> = {
+  *[Symbol.iterator]() {},
+};
+
+/**
+ * Creates a {@link BoundedQueue}.
+ *
+ * @example
+ * ```ts
+ * const queue = createBoundedQueue<number>({ capacity: 2, overflow: "block" });
+ * yield* spawn(function* () {
+ *   for (let i = 0; ; i++) {
+ *     yield* queue.untilRoom(); // holds the producer while the reader is behind
+ *     queue.push(i);
+ *   }
+ * });
+ * console.log(yield* queue.take()); // 0
+ * ```
+ */
+export function createBoundedQueue<T>(options: BoundedQueueOptions<T>): BoundedQueue<T> {
+  return new BoundedQueue<T>(options);
+}
