@@ -29,7 +29,8 @@ const ROUNDS = Number(process.env.CORE_ROUNDS ?? 5);
 /** raw effection costs ~100–200 µs per item at 100,000: one round there keeps the run bounded. */
 const EFFECTION_BIG_ROUNDS = Number(process.env.CORE_EFFECTION_BIG_ROUNDS ?? 1);
 const SIZES = (process.env.CORE_SIZES ?? "1000,100000").split(",").map(Number);
-const ONLY = process.env.CORE_ONLY; // "bough" runs bough's rows only
+/** e.g. "bough" or "bough,effect": those peers' rows only */
+const ONLY = process.env.CORE_ONLY?.split(",");
 const ONLY_KINDS = process.env.CORE_KINDS?.split(","); // e.g. "promise,timer,tree"
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
@@ -161,7 +162,7 @@ const PEERS: { key: string; label: string; run: Runner }[] = [
   { key: "effect", label: "Effect 4", run: effectItems },
   { key: "effection", label: "effection spawn+join", run: effectionItems },
   { key: "plain", label: "plain JS", run: plainItems },
-].filter((p) => !ONLY || p.key === ONLY);
+].filter((p) => !ONLY || ONLY.includes(p.key));
 
 interface Cell {
   /** µs per item, median. */
@@ -282,7 +283,7 @@ const TREES: { key: string; label: string; run: () => Promise<TreeSample> }[] = 
   { key: "bough", label: "bough (a selector per node)", run: () => effectionTree(boughNode) },
   { key: "effect", label: "Effect 4 (forkChild)", run: effectTree },
   { key: "effection", label: "effection (spawn)", run: () => effectionTree(effectionNode) },
-].filter((p) => !ONLY || p.key === ONLY);
+].filter((p) => !ONLY || ONLY.includes(p.key));
 
 interface TreeCell {
   build: { wallMs: number; cpuMs: number };
