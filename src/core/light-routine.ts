@@ -320,13 +320,22 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
         };
       });
     }
-    // Only a failure of the unwinding this halt asked for fails the halt; a
-    // routine that had already failed on its own reports that elsewhere.
     if (failure) throw failure.error;
+    const halting = this.haltFailure;
+    if (halting) throw halting.error;
+  }
+
+  /**
+   * Once settled, what {@link halt} throws: the failure of the unwinding an
+   * interrupt asked for (a `finally` block threw). A routine that had already
+   * failed on its own reports that elsewhere, not here.
+   */
+  get haltFailure(): { error: unknown } | undefined {
     const outcome = this.outcome;
     if (this.interrupted && outcome && !outcome.ok && !isHaltError(outcome.error)) {
-      throw thrownValue(outcome.error);
+      return { error: thrownValue(outcome.error) };
     }
+    return undefined;
   }
 
   // --- effection's Coroutine protocol, as in esm/lib/coroutine.js ---
