@@ -1,4 +1,4 @@
-import { action, createContext, type Operation } from "effection";
+import { createContext, type Effect, Ok, type Operation, type Result, suspend } from "effection";
 import { readContext } from "./light-routine.js";
 
 /**
@@ -42,20 +42,38 @@ export const realClock: Clock = {
   },
 };
 
-function sleepReal(ms: number): Operation<void> {
-  return action<void>((resolve) => {
-    if (ms === Number.POSITIVE_INFINITY) return () => {};
-    let batch = openBatches.get(ms);
+function* sleepReal(ms: number): Operation<void> {
+  if (ms === Number.POSITIVE_INFINITY) yield* suspend();
+  else yield new SleepEffect(ms);
+}
+
+/**
+ * One real sleep, as an effect of its own rather than an `action()`: an
+ * item that sleeps holds this and its exit, not an action's closures and a
+ * `Do` wrapper (what 100,000 sleeping items keep alive, and the GC copies).
+ */
+class SleepEffect implements Effect<void> {
+  constructor(private readonly ms: number) {}
+  get description(): string {
+    return `sleep(${this.ms})`;
+  }
+  enter(resolve: (result: Result<void>) => void): (exited: (result: Result<void>) => void) => void {
+    let batch = openBatches.get(this.ms);
     if (batch === undefined) {
-      batch = new SleepBatch(Math.max(0, ms));
+      batch = new SleepBatch(Math.max(0, this.ms));
       if (openBatches.size === 0) queueMicrotask(closeBatches);
-      openBatches.set(ms, batch);
+      openBatches.set(this.ms, batch);
     }
     const joined = batch;
     joined.join(resolve);
-    return () => joined.leave(resolve);
-  });
+    return (exited) => {
+      joined.leave(resolve);
+      exited(OK);
+    };
+  }
 }
+
+const OK: Result<void> = Ok();
 
 /**
  * Sleeps of one duration that begin in one synchronous burst (a loop adding
@@ -67,19 +85,19 @@ function sleepReal(ms: number): Operation<void> {
  * microtask checkpoint.
  */
 class SleepBatch {
-  readonly waiters = new Set<() => void>();
+  readonly waiters = new Set<(result: Result<void>) => void>();
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly ms: number) {}
 
-  join(resolve: () => void): void {
+  join(resolve: (result: Result<void>) => void): void {
     this.waiters.add(resolve);
     // armed by the first sleeper, or again if all that joined before have left
     this.timer ??= setTimeout(this.fire, this.ms);
   }
 
   /** A sleeper was interrupted: the host timer goes when nobody is left. */
-  leave(resolve: () => void): void {
+  leave(resolve: (result: Result<void>) => void): void {
     const waiters = this.waiters;
     if (!waiters.delete(resolve) || waiters.size > 0) return;
     clearTimeout(this.timer);
@@ -92,7 +110,7 @@ class SleepBatch {
     for (const wake of this.waiters) {
       this.waiters.delete(wake);
       try {
-        wake();
+        wake(OK);
       } catch (error) {
         // as from a timer of its own: uncaught, and the others still wake
         queueMicrotask(() => {
