@@ -5,7 +5,8 @@
  * one that suspends once on a resolved promise, one that sleeps 1 ms on a timer —
  * each runtime starts N items and collects all their results:
  *
- * - bough: `useSelector()`, `add()` each item, `select()` until all are back;
+ * - bough: `useSelector()`, `add()` each item, `select()` until all are back (a
+ *   sleeping item sleeps with bough's `delay`, on the clock in context);
  * - Effect 4: `Effect.forkChild` of the same kind of effect, then `Fiber.join` each;
  * - raw effection: `spawn` of the same operation, then join each task;
  * - plain JS: a Promise / an async function / a `setTimeout` per item, collected
@@ -22,14 +23,15 @@
  */
 import { Duration, Effect, Fiber } from "effect";
 import { type Operation, run, scoped, sleep, spawn, suspend, until } from "effection";
-import { useSelector } from "../src/index.js";
+import { delay, useSelector } from "../src/index.js";
 import { loadAverage, median, table, writeResults } from "./report.js";
 
 const ROUNDS = Number(process.env.CORE_ROUNDS ?? 5);
 /** raw effection costs ~100–200 µs per item at 100,000: one round there keeps the run bounded. */
 const EFFECTION_BIG_ROUNDS = Number(process.env.CORE_EFFECTION_BIG_ROUNDS ?? 1);
 const SIZES = (process.env.CORE_SIZES ?? "1000,100000").split(",").map(Number);
-const ONLY = process.env.CORE_ONLY; // "bough" runs bough's rows only
+/** e.g. "bough" or "bough,effect": those peers' rows only */
+const ONLY = process.env.CORE_ONLY?.split(",");
 const ONLY_KINDS = process.env.CORE_KINDS?.split(","); // e.g. "promise,timer,tree"
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
@@ -74,6 +76,12 @@ const OPS: Record<Kind, (i: number) => Operation<number>> = {
   promise: opPromise,
   timer: opTimer,
 };
+/** bough sleeps on its own clock (`delay`), as Effect on its own (`Effect.sleep`). */
+function* opDelay(i: number): Operation<number> {
+  yield* delay(1);
+  return i;
+}
+const BOUGH_OPS: Record<Kind, (i: number) => Operation<number>> = { ...OPS, timer: opDelay };
 
 const oneMs = Duration.millis(1);
 const resolved = () => Promise.resolve();
@@ -84,7 +92,7 @@ const EFFECTS: Record<Kind, (i: number) => Effect.Effect<number>> = {
 };
 
 function boughItems(kind: Kind, n: number): Promise<void> {
-  const make = OPS[kind];
+  const make = BOUGH_OPS[kind];
   return run(function* () {
     yield* scoped(function* () {
       const selector = yield* useSelector<number, number>();
@@ -161,7 +169,7 @@ const PEERS: { key: string; label: string; run: Runner }[] = [
   { key: "effect", label: "Effect 4", run: effectItems },
   { key: "effection", label: "effection spawn+join", run: effectionItems },
   { key: "plain", label: "plain JS", run: plainItems },
-].filter((p) => !ONLY || p.key === ONLY);
+].filter((p) => !ONLY || ONLY.includes(p.key));
 
 interface Cell {
   /** µs per item, median. */
@@ -282,7 +290,7 @@ const TREES: { key: string; label: string; run: () => Promise<TreeSample> }[] = 
   { key: "bough", label: "bough (a selector per node)", run: () => effectionTree(boughNode) },
   { key: "effect", label: "Effect 4 (forkChild)", run: effectTree },
   { key: "effection", label: "effection (spawn)", run: () => effectionTree(effectionNode) },
-].filter((p) => !ONLY || p.key === ONLY);
+].filter((p) => !ONLY || ONLY.includes(p.key));
 
 interface TreeCell {
   build: { wallMs: number; cpuMs: number };
@@ -372,7 +380,7 @@ Load average (1/5/15 min): ${loadBefore.join(" / ")} at the start, ${loadAfter.j
 
 ## One unit of work: start N items, collect every result (µs per item, wall / CPU, median of ${ROUNDS})
 
-bough: \`useSelector\` + \`add\` + \`select\` until all are back. Effect 4: \`Effect.forkChild\` of the same kind of effect (\`Effect.succeed\`, \`Effect.promise\`, \`Effect.sleep\`) + \`Fiber.join\`. effection: \`spawn\` + join of the same operation${EFFECTION_BIG_ROUNDS < ROUNDS ? ` (at N ≥ 10,000 ${EFFECTION_BIG_ROUNDS} round, no warm-up: it costs ~100–200 µs per item)` : ""}. plain JS: one Promise / async function / \`setTimeout\` per item, collected in completion order. CPU is the process's user + system time over the same region (GC threads included).
+bough: \`useSelector\` + \`add\` + \`select\` until all are back (sleeping items use bough's \`delay(1)\`, the clock in context, whose sleeps of one duration begun together share one host timer). Effect 4: \`Effect.forkChild\` of the same kind of effect (\`Effect.succeed\`, \`Effect.promise\`, \`Effect.sleep\`) + \`Fiber.join\`. effection: \`spawn\` + join of the same operation${EFFECTION_BIG_ROUNDS < ROUNDS ? ` (at N ≥ 10,000 ${EFFECTION_BIG_ROUNDS} round, no warm-up: it costs ~100–200 µs per item)` : ""}. plain JS: one Promise / async function / \`setTimeout\` per item, collected in completion order. CPU is the process's user + system time over the same region (GC threads included).
 
 ${table(["item", "N", "bough", "Effect 4", "bough / Effect 4", "effection spawn+join", "plain JS"], itemRows)}
 

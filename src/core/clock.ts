@@ -1,4 +1,5 @@
-import { action, createContext, type Operation } from "effection";
+import { createContext, type Effect, Ok, type Operation, type Result, suspend } from "effection";
+import { readContext } from "./light-routine.js";
 
 /**
  * The source of time for everything in bough: sleeps, tickers, timeouts,
@@ -15,7 +16,8 @@ export interface Clock {
 }
 
 /**
- * The real clock: `performance.now()` for time and `setTimeout` for sleeps.
+ * The real clock: `performance.now()` for time and `setTimeout` for sleeps (sleeps of
+ * one duration begun in one synchronous burst share one timer).
  * `sleepUntil` re-checks the time on wake-up, so a timer that fires a little
  * early never ends the sleep early.
  *
@@ -40,12 +42,90 @@ export const realClock: Clock = {
   },
 };
 
-function sleepReal(ms: number): Operation<void> {
-  return action<void>((resolve) => {
-    if (ms === Number.POSITIVE_INFINITY) return () => {};
-    const timer = setTimeout(resolve, Math.max(0, ms));
-    return () => clearTimeout(timer);
-  });
+function* sleepReal(ms: number): Operation<void> {
+  if (ms === Number.POSITIVE_INFINITY) yield* suspend();
+  else yield new SleepEffect(ms);
+}
+
+/**
+ * One real sleep, as an effect of its own rather than an `action()`: an
+ * item that sleeps holds this and its exit, not an action's closures and a
+ * `Do` wrapper (what 100,000 sleeping items keep alive, and the GC copies).
+ */
+class SleepEffect implements Effect<void> {
+  constructor(private readonly ms: number) {}
+  get description(): string {
+    return `sleep(${this.ms})`;
+  }
+  enter(resolve: (result: Result<void>) => void): (exited: (result: Result<void>) => void) => void {
+    let batch = openBatches.get(this.ms);
+    if (batch === undefined) {
+      batch = new SleepBatch(Math.max(0, this.ms));
+      if (openBatches.size === 0) queueMicrotask(closeBatches);
+      openBatches.set(this.ms, batch);
+    }
+    const joined = batch;
+    joined.join(resolve);
+    return (exited) => {
+      joined.leave(resolve);
+      exited(OK);
+    };
+  }
+}
+
+const OK: Result<void> = Ok();
+
+/**
+ * Sleeps of one duration that begin in one synchronous burst (a loop adding
+ * 100,000 sleeping items) share one host timer. Node gives such timers the
+ * same expiry and fires them in one pass anyway, but runs the microtasks
+ * after each callback, so a selector over them woke once per timer; a batch
+ * wakes each sleeper in turn from one callback (in the order they began) and
+ * the selector once. The batch takes no new sleeper after the burst's
+ * microtask checkpoint.
+ */
+class SleepBatch {
+  readonly waiters = new Set<(result: Result<void>) => void>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly ms: number) {}
+
+  join(resolve: (result: Result<void>) => void): void {
+    this.waiters.add(resolve);
+    // armed by the first sleeper, or again if all that joined before have left
+    this.timer ??= setTimeout(this.fire, this.ms);
+  }
+
+  /** A sleeper was interrupted: the host timer goes when nobody is left. */
+  leave(resolve: (result: Result<void>) => void): void {
+    const waiters = this.waiters;
+    if (!waiters.delete(resolve) || waiters.size > 0) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private fire = (): void => {
+    this.timer = undefined;
+    // a sleeper that wakes may interrupt a later one (leave() then deletes it)
+    for (const wake of this.waiters) {
+      this.waiters.delete(wake);
+      try {
+        wake(OK);
+      } catch (error) {
+        // as from a timer of its own: uncaught, and the others still wake
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  };
+}
+
+/** The batches still taking sleepers, by duration (see {@link SleepBatch}). */
+const openBatches = new Map<number, SleepBatch>();
+
+function closeBatches(): void {
+  openBatches.clear();
 }
 
 /**
@@ -71,8 +151,9 @@ export const ClockContext = createContext<Clock>("bough.clock", realClock);
  * yield* clock.sleep(250);
  * ```
  */
-export function* useClock(): Operation<Clock> {
-  return yield* ClockContext.expect();
+export function useClock(): Operation<Clock> {
+  // not ClockContext.expect(): read in a light routine, that would give the routine a scope
+  return readContext(ClockContext);
 }
 
 /**

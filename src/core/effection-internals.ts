@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import {
+  action,
   createContext,
   createScope,
   Err,
@@ -10,13 +11,14 @@ import {
   suspend,
   type Task,
   unbox,
+  useScope,
 } from "effection";
 import { api } from "effection/experimental";
 
 /*
  * The one door to effection's undocumented parts. Light routines (see
  * light-routine.ts) drive operations the way effection's own coroutines do,
- * and for that they need five things effection does not document:
+ * and for that they need six things effection does not document:
  *
  * 1. The reducer: effection steps every coroutine through one priority queue,
  *    found in the context named "@effection/reducer" (esm/lib/reducer.js).
@@ -32,8 +34,13 @@ import { api } from "effection/experimental";
  * 4. The halt error: effection halts a task with `new Error("halted")`.
  * 5. `unbox()` and `Err()`: a non-Error throw travels as a ThrownValueError
  *    and `unbox` gives back the thrown value.
+ * 6. The task group and scope destructors: `spawn` registers a task in the
+ *    group found in "@effection/task-group" (esm/lib/task-group.js), which
+ *    halts each member through its `halt()` alone, and as a destructor of its
+ *    owner scope (`scope.ensure`, not in the public type). `adoptChild` makes
+ *    a selector a child that way, without a task.
  *
- * `selfCheck()` verifies all five at load, against the effection that bough
+ * `selfCheck()` verifies all six at load, against the effection that bough
  * actually imports. When it fails (another effection version), light routines
  * are switched off: selector items and HTTP handlers that suspend run as real
  * effection tasks instead, slower but correct, and one warning line names the
@@ -145,6 +152,72 @@ export function createTaskGroup(): TaskGroup {
   };
 }
 
+/** What a scope's destructor list accepts (esm/lib/scope-internal.js `ensure`). */
+interface Destructible {
+  ensure(destructor: () => Operation<void>): () => void;
+}
+
+/**
+ * Makes `halt` a child of the coroutine running in `scope`, the way `spawn`
+ * makes a task one (esm/lib/task.js `createTask`), without a task: it joins
+ * the coroutine's task group, so that it is halted newest first together with
+ * the spawned tasks when the coroutine's body ends, and it becomes a destructor
+ * of `scope` (for a scope that `scoped()` made, which is destroyed without a
+ * group halt). `halt` runs once, whichever asks first; both wait for it, and a
+ * failure it throws fails the halt, as a failing cleanup fails a task's halt.
+ * Costs two set entries where a resource task costs a scope, a coroutine, a
+ * future and a trap.
+ */
+export function adoptChild(scope: Scope, halt: () => Operation<void>): void {
+  const group = scope.expect(TaskGroupContext);
+  const child = new AdoptedChild(halt, group);
+  group.tasks.add(child as unknown as Task<unknown>);
+  child.unbind = (scope as unknown as Destructible).ensure(child.halt);
+}
+
+/** See {@link adoptChild}. */
+class AdoptedChild {
+  unbind: () => void = () => {};
+  private outcome: { ok: true } | { ok: false; error: unknown } | undefined;
+  private running = false;
+  private waiters: (() => void)[] = [];
+
+  constructor(
+    private readonly close: () => Operation<void>,
+    private readonly group: TaskGroup,
+  ) {}
+
+  /** A property, not a method: the task group and the destructor list call it unbound. */
+  readonly halt = (): Operation<void> => this.halting();
+
+  private *halting(): Operation<void> {
+    if (!this.running) {
+      this.running = true;
+      try {
+        yield* this.close();
+        this.outcome = { ok: true };
+      } catch (error) {
+        this.outcome = { ok: false, error };
+      }
+      this.unbind();
+      this.group.tasks.delete(this as unknown as Task<unknown>);
+      const waiters = this.waiters;
+      this.waiters = [];
+      for (const wake of waiters) wake();
+    } else if (!this.outcome) {
+      yield* action<void>((resolve) => {
+        this.waiters.push(resolve);
+        return () => {
+          const i = this.waiters.indexOf(resolve);
+          if (i >= 0) this.waiters.splice(i, 1);
+        };
+      });
+    }
+    const outcome = this.outcome as { ok: true } | { ok: false; error: unknown };
+    if (!outcome.ok) throw outcome.error;
+  }
+}
+
 /** The reducer that steps the coroutines of `scope`. */
 export function reducerOf(scope: Scope): Reducer {
   return scope.expect(ReducerContext as never) as Reducer;
@@ -212,6 +285,17 @@ export function selfCheck(): string | undefined {
       const registered = group.tasks.has(member as Task<unknown>);
       member.halt().then(undefined, () => {});
       if (!registered) return "spawn does not register in @effection/task-group";
+      if (typeof (child as unknown as Destructible).ensure !== "function")
+        return "a scope has no ensure()";
+      let adoptedHalted = false;
+      const adopter = child.run(function* () {
+        adoptChild(yield* useScope(), function* () {
+          adoptedHalted = true;
+        });
+        yield* suspend();
+      });
+      adopter.halt().then(undefined, () => {});
+      if (!adoptedHalted) return "a task's group does not halt an adopted child";
       if (thrownValue((Err("x" as unknown as Error) as { error: Error }).error) !== "x") {
         return "unbox(Err(value)) does not give back a non-Error value";
       }

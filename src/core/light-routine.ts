@@ -1,5 +1,6 @@
 import {
   action,
+  type Context,
   type Coroutine,
   type Effect,
   Err,
@@ -275,6 +276,15 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     this.current = scope;
   }
 
+  /**
+   * The scope whose contexts the routine sees, without creating one: its own
+   * if it has one, else its parent's (it has set nothing yet; a set would
+   * have created its scope).
+   */
+  get contextScope(): Scope {
+    return this.current ?? this.parent;
+  }
+
   /** The scope, if one was created (for the reducer's priority). */
   get currentScope(): Scope | undefined {
     return this.current;
@@ -325,13 +335,22 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
         };
       });
     }
-    // Only a failure of the unwinding this halt asked for fails the halt; a
-    // routine that had already failed on its own reports that elsewhere.
     if (failure) throw failure.error;
+    const halting = this.haltFailure;
+    if (halting) throw halting.error;
+  }
+
+  /**
+   * Once settled, what {@link halt} throws: the failure of the unwinding an
+   * interrupt asked for (a `finally` block threw). A routine that had already
+   * failed on its own reports that elsewhere, not here.
+   */
+  get haltFailure(): { error: unknown } | undefined {
     const outcome = this.outcome;
     if (this.interrupted && outcome && !outcome.ok && !isHaltError(outcome.error)) {
-      throw thrownValue(outcome.error);
+      return { error: thrownValue(outcome.error) };
     }
+    return undefined;
   }
 
   // --- effection's Coroutine protocol, as in esm/lib/coroutine.js ---
@@ -547,6 +566,41 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     } finally {
       if (waiters) for (const wake of waiters) wake();
     }
+  }
+}
+
+/**
+ * Reads `context` in the calling coroutine's scope, as `context.expect()`
+ * does, except that a light routine answers from {@link LightRoutine.contextScope}
+ * instead of creating a scope of its own for the read (what made every item
+ * that called `delay()` cost a scope).
+ *
+ * @example
+ * ```ts
+ * const clock = yield* readContext(ClockContext);
+ * ```
+ */
+export function* readContext<T>(context: Context<T>): Operation<T> {
+  return (yield new ReadContext(context)) as T;
+}
+
+/** The effect of {@link readContext}. */
+class ReadContext<T> implements Effect<T> {
+  constructor(private readonly context: Context<T>) {}
+  get description(): string {
+    return `expect(${this.context.name})`;
+  }
+  enter(
+    resolve: (result: Result<T>) => void,
+    routine: Coroutine,
+  ): (resolve: (result: Result<void>) => void) => void {
+    const scope = routine instanceof LightRoutine ? routine.contextScope : routine.scope;
+    try {
+      resolve(Ok(scope.expect(this.context)));
+    } catch (error) {
+      resolve(Err(error as Error));
+    }
+    return noopExit as (resolve: (result: Result<void>) => void) => void;
   }
 }
 

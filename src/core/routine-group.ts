@@ -1,5 +1,5 @@
 import { action, type Effect, type Operation, type Result, type Scope } from "effection";
-import { isHaltError, thrownValue } from "./effection-internals.js";
+import { isHaltError, lightRoutines, thrownValue } from "./effection-internals.js";
 import { LightRoutine } from "./light-routine.js";
 
 /**
@@ -70,6 +70,9 @@ export class RoutineGroup<T, D, E> {
   /** The newest live member (they form a list: cheaper than a Set). */
   private live: Member<T, D, E> | undefined;
   private emptied: (() => void)[] | undefined;
+  /** While {@link close} waits: the members it waits for, and what wakes it. */
+  private closing: Set<Member<T, D, E>> | undefined;
+  private closed: (() => void) | undefined;
 
   constructor(
     private scope: Scope,
@@ -105,22 +108,35 @@ export class RoutineGroup<T, D, E> {
 
   /**
    * Halts every live member (all at once) and waits for their cleanup. The
-   * first error a cleanup threw is thrown after all have settled, as a
-   * failing cleanup fails a task's halt.
+   * first error a cleanup threw (newest member first) is thrown after all have
+   * settled, as a failing cleanup fails a task's halt.
    */
   *close(): Operation<void> {
     const live: Member<T, D, E>[] = [];
     for (let member = this.live; member; member = member.after) live.push(member);
-    for (const member of live) member.interrupt();
-    let failure: { error: unknown } | undefined;
-    for (const member of live) {
-      try {
-        yield* member.halt();
-      } catch (error) {
-        failure ??= { error };
-      }
+    if (!lightRoutines) {
+      // fallback mode: each member is a task; its halt() reports its cleanup's failure
+      yield* haltEach(live);
+      return;
     }
-    if (failure) throw failure.error;
+    // One wait for all of them (not a halt() and its wait per member): the
+    // last member to settle wakes this.
+    const pending = new Set<Member<T, D, E>>(live);
+    this.closing = pending;
+    for (const member of live) member.interrupt();
+    if (pending.size > 0) {
+      yield* action<void>((resolve) => {
+        this.closed = resolve;
+        return () => {
+          this.closed = undefined;
+        };
+      });
+    }
+    if (this.closing === pending) this.closing = undefined;
+    for (const member of live) {
+      const failure = member.haltFailure;
+      if (failure) throw failure.error;
+    }
   }
 
   /** Waits until no member is live (at once if none is). */
@@ -168,6 +184,8 @@ export class RoutineGroup<T, D, E> {
         this.reports.failed(data, extra, thrownValue(outcome.error), member.interrupted);
       }
     } finally {
+      const closing = this.closing;
+      if (closing?.delete(member) && closing.size === 0) this.closed?.();
       if (this.size === 0 && this.emptied) {
         const emptied = this.emptied;
         this.emptied = undefined;
@@ -180,6 +198,19 @@ export class RoutineGroup<T, D, E> {
   get parent(): Scope {
     return this.scope;
   }
+}
+
+/** Halts each member in turn; throws the first failure once all have settled. */
+function* haltEach(members: RoutineMember<unknown>[]): Operation<void> {
+  let failure: { error: unknown } | undefined;
+  for (const member of members) {
+    try {
+      yield* member.halt();
+    } catch (error) {
+      failure ??= { error };
+    }
+  }
+  if (failure) throw failure.error;
 }
 
 /** A member that suspended: a light routine that reports to its group. */

@@ -1,6 +1,6 @@
-import { run } from "effection";
+import { run, sleep, spawn } from "effection";
 import { describe, expect, it } from "vitest";
-import { ClockContext, delay, realClock, useClock } from "../../src/index.js";
+import { ClockContext, delay, realClock, useClock, useSelector } from "../../src/index.js";
 import { createVirtualClock } from "../../src/testing/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 
@@ -25,6 +25,63 @@ describe("the clock", () => {
       yield* realClock.sleepUntil(target);
       expect(realClock.now()).toBeGreaterThanOrEqual(target);
     });
+  });
+
+  it("wakes sleeps of one duration begun together in the order they began, the interrupted ones never", async () => {
+    const woke: string[] = [];
+    await run(function* () {
+      const sleepers = ["a", "b", "c", "d"].map((name) =>
+        spawn(function* () {
+          yield* realClock.sleep(5);
+          woke.push(name);
+        }),
+      );
+      const tasks = [];
+      for (const sleeper of sleepers) tasks.push(yield* sleeper);
+      yield* sleep(0); // every sleeper has begun its sleep
+      yield* tasks[1].halt();
+      for (const task of [tasks[0], tasks[2], tasks[3]]) yield* task;
+    });
+    expect(woke).toEqual(["a", "c", "d"]);
+  });
+
+  it("leaves no timer behind when every sleep of a batch is interrupted", async () => {
+    // checkLeaksAfterEach fails the test if a host timer is left
+    await run(function* () {
+      const tasks = [];
+      for (let i = 0; i < 3; i++) tasks.push(yield* spawn(() => realClock.sleep(60_000)));
+      yield* sleep(0);
+      for (const task of tasks) yield* task.halt();
+    });
+  });
+
+  it("lets a selector item read the clock in context without a scope of its own", async () => {
+    const clock = createVirtualClock();
+    const task = run(function* () {
+      yield* ClockContext.set(clock);
+      const selector = yield* useSelector<string, string>();
+      selector.add(
+        "sets its own",
+        (function* () {
+          yield* delay(1);
+          yield* ClockContext.set(realClock);
+          return (yield* useClock()) === realClock ? "own clock" : "inherited";
+        })(),
+      );
+      selector.add(
+        "reads",
+        (function* () {
+          yield* delay(2);
+          return (yield* useClock()) === clock ? "inherited" : "other";
+        })(),
+      );
+      const values: string[] = [];
+      while (values.length < 2)
+        for (const { value } of yield* selector.select()) values.push(value);
+      return values;
+    });
+    await clock.advance(2);
+    expect(await task).toEqual(["own clock", "inherited"]);
   });
 
   it("makes delay follow the clock in context", async () => {

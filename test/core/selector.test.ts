@@ -2,6 +2,7 @@ import {
   call,
   createScope,
   type Operation,
+  resource,
   run,
   scoped,
   sleep,
@@ -415,6 +416,56 @@ describe("useSelector", () => {
       );
       expect(yield* selector.select()).toEqual([{ data: "spawner", value: 21 }]);
     });
+  });
+
+  it("closes as its caller's spawned children and resources do: newest first, when the caller's body ends", async () => {
+    const order = (events: string[]) =>
+      function* (): Operation<void> {
+        yield* resource<void>(function* (provide) {
+          try {
+            yield* provide();
+          } finally {
+            events.push("older resource released");
+          }
+        });
+        const selector = yield* useSelector();
+        selector.add(
+          "item",
+          (function* () {
+            try {
+              yield* suspend();
+            } finally {
+              yield* sleep(1);
+              events.push("item cleaned");
+            }
+          })(),
+        );
+        const started = withResolvers<void>();
+        yield* spawn(function* () {
+          try {
+            started.resolve();
+            yield* suspend();
+          } finally {
+            events.push("newer task halted");
+          }
+        });
+        yield* started.operation;
+        events.push("body ends");
+      };
+    const expected = ["body ends", "newer task halted", "item cleaned", "older resource released"];
+    const inTask: string[] = [];
+    await run(order(inTask));
+    expect(inTask).toEqual(expected);
+    const inScoped: string[] = [];
+    await run(() => scoped(order(inScoped)));
+    expect(inScoped).toEqual(expected);
+    const inItem: string[] = [];
+    await run(function* () {
+      const outer = yield* useSelector();
+      outer.add("nested", order(inItem)());
+      yield* outer.select();
+    });
+    expect(inItem).toEqual(expected);
   });
 
   it("refuses items once its scope has ended", async () => {
