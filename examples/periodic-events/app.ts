@@ -102,11 +102,13 @@ export function usePeriodicEvents(options: PeriodicEventsOptions = {}): Operatio
           hint: "GET /next to wait for the next tick",
         });
       })
-      .get("/next", function* () {
+      .get("/next", function* (ctx) {
+        // `?after=<id>` resumes after a tick already seen (from history if it passed meanwhile)
+        const after = typeof ctx.query.after === "string" ? ctx.query.after : undefined;
         return longPoll(
           (function* () {
-            const message = yield* ticks.next();
-            return { tick: message.value.tick };
+            const message = yield* ticks.next(after);
+            return { tick: message.value.tick, id: message.id };
           })(),
           { timeoutMs: nextTimeoutMs },
         );
