@@ -1,4 +1,5 @@
-import { action, type Operation, until } from "effection";
+import { action, type Operation, type Scope, until, useScope } from "effection";
+import { labelOf, labelsWatched, labelTraceparent } from "../core/labels.js";
 import type { Deadline } from "../core/timer-set.js";
 import type { DeferredLog, LogTimer } from "./deferred-log.js";
 import type { CallFunction, WorkerApi, WorkerMethods } from "./define-worker.js";
@@ -10,7 +11,7 @@ import {
   WorkerCrashedError,
 } from "./errors.js";
 import type { PoolCore, PoolWorker } from "./pool.js";
-import type { WorkerFrame } from "./protocol.js";
+import type { CallMeta, WorkerFrame } from "./protocol.js";
 
 /**
  * One worker, held exclusively by the scope that checked it out. Calls queue
@@ -32,8 +33,6 @@ export interface Checkout<I = WorkerMethods> {
   readonly worker: { pid: number; threadId: number } | undefined;
 }
 
-const EMPTY_META: Record<string, unknown> = {};
-
 /** A call queued on (or running for) a checkout. */
 export class CallRequest {
   deadline: Deadline | undefined = undefined;
@@ -48,6 +47,7 @@ export class CallRequest {
   constructor(
     readonly method: string | null,
     readonly args: unknown[],
+    readonly meta: CallMeta,
   ) {}
 
   succeed(value: unknown): void {
@@ -104,10 +104,10 @@ export class CheckoutState {
   ) {}
 
   /** Queues a call; throws at once if the checkout failed fatally. */
-  enqueue(method: string | null, args: unknown[]): CallRequest {
+  enqueue(method: string | null, args: unknown[], meta: CallMeta): CallRequest {
     if (this.fatalError) throw new CheckoutFatalError(this.fatalError);
     if (this.released) throw new CheckoutFatalError(new Error("this checkout was released"));
-    const req = new CallRequest(method, args);
+    const req = new CallRequest(method, args, meta);
     // Each call is timed in the deferred log, named for its method (t/logger.t).
     req.timer = (this.logger ?? this.pool.logger)?.timer(method ?? "call");
     if (this.timeout !== Number.POSITIVE_INFINITY) {
@@ -125,7 +125,7 @@ export class CheckoutState {
 
   private send(req: CallRequest): void {
     try {
-      this.worker!.link.send(["do", EMPTY_META, req.method, req.args]);
+      this.worker!.link.send(["do", req.meta, req.method, req.args]);
     } catch (error) {
       this.pool.deadlines.cancel(req.deadline);
       req.fail(error as Error);
@@ -302,6 +302,11 @@ export class CheckoutState {
   }
 }
 
+function withTraceparent(base: CallMeta, scope: Scope): CallMeta {
+  const traceparent = labelTraceparent(labelOf(scope));
+  return traceparent === undefined ? base : { ...base, traceparent };
+}
+
 /**
  * One call as an operation (a class, so a call costs no generator function
  * creation and no effection task): queue it, wait for the reply; if the caller
@@ -315,7 +320,10 @@ export class CallOperation implements Operation<any> {
   ) {}
 
   *[Symbol.iterator](): Iterator<any, any, any> {
-    const req = this.state.enqueue(this.method, this.args);
+    const base = this.state.pool.callMeta;
+    // The caller's trace context, only while a tracer watches the task tree.
+    const meta = labelsWatched() ? withTraceparent(base, yield* useScope()) : base;
+    const req = this.state.enqueue(this.method, this.args, meta);
     try {
       return yield* req.wait();
     } finally {

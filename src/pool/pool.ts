@@ -9,7 +9,7 @@ import type { DeferredLog } from "./deferred-log.js";
 import type { CallFunction, InterfaceOf, WorkerMethods } from "./define-worker.js";
 import { type SerializedError, ServerRefusedError, SetupError, SpawnError } from "./errors.js";
 import { openProcessLink, workerTitle } from "./process-transport.js";
-import type { ReadyMeta, WorkerFrame } from "./protocol.js";
+import { type CallMeta, EMPTY_META, type ReadyMeta, type WorkerFrame } from "./protocol.js";
 import { openSocketLink, type SocketAddress } from "./socket-transport.js";
 import { openThreadLink } from "./thread-transport.js";
 import { resolveWorkerFile } from "./worker-file.js";
@@ -139,6 +139,8 @@ export class PoolCore {
   readonly checkoutDone: ((checkout: Checkout<any>) => Operation<void>) | undefined;
   readonly logger: DeferredLog | undefined;
   readonly name: string | undefined;
+  /** The metadata every call of this pool carries (its client name). */
+  readonly callMeta: CallMeta;
   private readonly waitingQueue: CheckoutState[] = [];
   private readonly idle: PoolWorker[] = [];
   private readonly workers = new Set<PoolWorker>();
@@ -165,6 +167,7 @@ export class PoolCore {
     this.checkoutDone = options.checkoutDone;
     this.logger = options.logger;
     this.name = options.name;
+    this.callMeta = options.name === undefined ? EMPTY_META : { name: options.name };
     if (this.minWorkers > this.maxWorkers) {
       throw new RangeError(`minWorkers (${this.minWorkers}) > maxWorkers (${this.maxWorkers})`);
     }

@@ -4,10 +4,12 @@ import { createDeferredLog, type DeferredLog, type LogTimer } from "./deferred-l
 import type { WorkerDefinition } from "./define-worker.js";
 import { SerializationError, type SerializedError, serializeError } from "./errors.js";
 import {
+  type CallMeta,
   type ClientFrame,
   checkClientFrame,
   createFrameDecoder,
   type DoFrame,
+  EMPTY_META,
   encodeFrame,
   type ReplyMeta,
   type WorkerFrame,
@@ -21,6 +23,7 @@ export interface FrameChannel {
 
 let current: DeferredLog | undefined;
 let inCall = false;
+let currentMeta: CallMeta = EMPTY_META;
 
 function active(): DeferredLog | undefined {
   if (!inCall) return undefined;
@@ -65,10 +68,34 @@ export const log = {
   },
 };
 
+/**
+ * What the caller sent with the call this worker is running: its trace
+ * context (`traceparent`, while the caller runs `useTracing()` from
+ * `bough/otel`) and the client's `name` (`usePool({ name })`). The same on
+ * every transport. Outside a call: an empty object.
+ *
+ * @example
+ * ```ts
+ * import { callMeta, defineWorker } from "bough/pool/worker";
+ * export default defineWorker({
+ *   interface: {
+ *     work() {
+ *       const { traceparent, name } = callMeta(); // start a span under traceparent
+ *       return `working for ${name ?? "someone"}`;
+ *     },
+ *   },
+ * });
+ * ```
+ */
+export function callMeta(): Readonly<CallMeta> {
+  return currentMeta;
+}
+
 const EMPTY: ReplyMeta = {};
 
 function takeMeta(): ReplyMeta {
   inCall = false;
+  currentMeta = EMPTY_META;
   if (current === undefined) return EMPTY;
   const meta = { log: current.end() };
   current = undefined;
@@ -152,6 +179,7 @@ export function startWorkerRuntime(
     }
     const method = frame[2];
     const args = frame[3];
+    currentMeta = frame[1];
     inCall = true;
     running = true;
     let result: unknown;

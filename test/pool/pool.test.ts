@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import {
   all,
   type Operation,
@@ -14,7 +15,9 @@ import {
 } from "effection";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { ClockContext } from "../../src/core/clock.js";
+import { labelled, labelOf } from "../../src/core/labels.js";
 import { useSelector } from "../../src/core/selector.js";
+import { useTracing } from "../../src/otel/tracing.js";
 import {
   CheckoutFatalError,
   SetupError,
@@ -203,6 +206,24 @@ describe("usePool", () => {
     });
     expect(failures).toEqual([]);
     expect(plain).toBe(40);
+  });
+
+  it("sends the client name with every call, and the caller's trace context while tracing", async () => {
+    const provider = new BasicTracerProvider();
+    const { plain, traced, span } = await run(function* () {
+      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1, name: "billing" });
+      const plain = yield* pool.run("meta");
+      const tracing = yield* useTracing({ tracer: provider.getTracer("test") });
+      return yield* labelled("traced caller", function* () {
+        const span = tracing.spanOf(labelOf(yield* useScope()))!.spanContext();
+        return { plain, traced: yield* pool.run("meta"), span };
+      });
+    });
+    expect(plain).toEqual({ name: "billing" });
+    expect(traced).toEqual({
+      name: "billing",
+      traceparent: `00-${span.traceId}-${span.spanId}-01`,
+    });
   });
 
   it("pre-spawns minWorkers hot workers before any checkout", async () => {

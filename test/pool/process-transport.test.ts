@@ -12,7 +12,13 @@ import {
 import { limitFlags, openProcessLink, workerTitle } from "../../src/pool/process-transport.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import type echoWorker from "./fixtures/echo-worker.js";
-import { eventually, isAlive, echoWorkerFile as worker } from "./helpers.js";
+import {
+  eventually,
+  FULL_CALL_META,
+  isAlive,
+  metaRoundTrip,
+  echoWorkerFile as worker,
+} from "./helpers.js";
 
 checkLeaksAfterEach();
 // Real workers on a shared 2-core machine: generous bounds.
@@ -152,6 +158,12 @@ describe("process transport", () => {
       expect(outcome.error).toBeInstanceOf(SerializationError);
       expect(yield* pool.run("echo", new Map([[1, "one"]]))).toEqual(new Map([[1, "one"]]));
     });
+  });
+
+  it("carries a call's metadata (trace context, client name) to the worker process", async () => {
+    const link = openProcessLink(worker);
+    expect(await metaRoundTrip(link)).toEqual(["ok", {}, FULL_CALL_META]);
+    await link.kill();
   });
 
   it("opens a link whose kill() resolves once the process has exited", async () => {

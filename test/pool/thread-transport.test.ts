@@ -2,7 +2,13 @@ import { describe, expect, it, vi } from "vitest";
 import { SerializationError, SpawnError } from "../../src/pool/index.js";
 import { openThreadLink } from "../../src/pool/thread-transport.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
-import { checkThreadsAfterEach, echoWorkerFile, osThreads } from "./helpers.js";
+import {
+  checkThreadsAfterEach,
+  echoWorkerFile,
+  FULL_CALL_META,
+  metaRoundTrip,
+  osThreads,
+} from "./helpers.js";
 
 checkLeaksAfterEach();
 // Real workers on a shared 2-core machine: generous bounds.
@@ -24,6 +30,12 @@ describe("thread transport", () => {
     expect(replies).toEqual([["ok", {}, 2]]);
     await link.kill();
     expect(osThreads()).toBe(before);
+  });
+
+  it("carries a call's metadata (trace context, client name) to the worker thread", async () => {
+    const link = openThreadLink(echoWorkerFile);
+    expect(await metaRoundTrip(link)).toEqual(["ok", {}, FULL_CALL_META]);
+    await link.kill();
   });
 
   it("fails with SpawnError when the file does not call defineWorker", async () => {
