@@ -9,6 +9,7 @@ import {
   TaskError,
   TimeoutError,
   WorkerCrashedError,
+  WorkerResourceLimitError,
 } from "./errors.js";
 import type { PoolCore, PoolWorker } from "./pool.js";
 import type { CallMeta, WorkerFrame } from "./protocol.js";
@@ -172,6 +173,20 @@ export class CheckoutState {
       // unsendable arguments, an error of this call only; the worker is fine.
       req.fail(new SerializationError(remote.message, { cause: new TaskError(remote) }));
       if (this.queue.length > 0) this.pump();
+      return;
+    }
+    if (remote.name === "WorkerResourceLimitError" && remote.code === "BOUGH_POOL_RESOURCE_LIMIT") {
+      // A worker server's worker went past its resourceLimits: as for a local
+      // worker, fatal for the checkout; the connection closes next.
+      const error = new WorkerResourceLimitError(
+        remote.message,
+        typeof remote.exitCode === "number" ? remote.exitCode : null,
+        { cause: new TaskError(remote) },
+      );
+      // fatal() fails the call with the rest: failing it first would resume
+      // its caller, and release the worker, before the checkout is marked.
+      this.inflight = req;
+      this.fatal(error);
       return;
     }
     this.sawError = true;

@@ -4,10 +4,17 @@ import { existsSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { availableParallelism } from "node:os";
 import { createServer as createTlsServer, type TlsOptions } from "node:tls";
+import type { ResourceLimits } from "node:worker_threads";
 import { action, type Operation, resource, run, suspend, until, useScope } from "effection";
 import { useClock } from "../core/clock.js";
 import { createTimerSet } from "../core/timer-set.js";
-import { ProtocolError, SerializationError, ServerRefusedError, serializeError } from "./errors.js";
+import {
+  ProtocolError,
+  SerializationError,
+  ServerRefusedError,
+  serializeError,
+  WorkerResourceLimitError,
+} from "./errors.js";
 import { forkWorkerFile, openProcessLink, workerTitle } from "./process-transport.js";
 import {
   checkClientFrame,
@@ -39,6 +46,16 @@ export interface ServeWorkersOptions {
   transport?: "thread" | "process";
   /** Extra Node flags for each worker. */
   execArgv?: string[];
+  /**
+   * Memory limits of each worker, as for `usePool`: threads get Node's
+   * `resourceLimits`, processes V8 flags (`--max-old-space-size`,
+   * `--max-semi-space-size`, `--stack-size`). A worker that goes past its heap
+   * limit is stopped by V8; the client's call fails with
+   * `WorkerResourceLimitError`. With limits, process workers are relayed by the
+   * server (as with `tls`) instead of being handed the socket, so that the
+   * server sees why a worker died and tells the client. Default: none.
+   */
+  resourceLimits?: ResourceLimits;
   /** Largest accepted frame in bytes. Default 16 MiB. */
   maxFrameBytes?: number;
   /** Called when a connection sends garbage, a bad hello or no hello in time (it is then closed). Default: `console.warn`. */
@@ -235,10 +252,11 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
 
     // Thread workers: the server relays NDJSON frames to and from the thread.
     const relay = (socket: Socket, name: string | undefined) => {
+      const { execArgv, resourceLimits } = options;
       const link =
         transport === "process"
-          ? openProcessLink(file, { execArgv: options.execArgv, title: workerTitle(name) })
-          : openThreadLink(file, { execArgv: options.execArgv });
+          ? openProcessLink(file, { execArgv, resourceLimits, title: workerTitle(name) })
+          : openThreadLink(file, { execArgv, resourceLimits });
       spawned++;
       sockets.add(socket);
       socket.setNoDelay?.(true);
@@ -248,7 +266,10 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
       const decoder = createFrameDecoder(maxFrameBytes);
       const write = (frame: WorkerFrame) => {
         if (socket.destroyed) return;
-        if ((frame[0] === "ok" || frame[0] === "er") && inflight > 0) watching?.set(--inflight);
+        if ((frame[0] === "ok" || frame[0] === "er") && inflight > 0) {
+          inflight--;
+          watching?.set(inflight);
+        }
         let line: string;
         try {
           line = encodeFrame(frame);
@@ -276,7 +297,18 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
           }
           write(["rd", meta]);
           link.onFrame = write;
-          link.onExit = () => socket.destroy();
+          link.onExit = (error) => {
+            // Past its limits, the worker's call fails with the typed error
+            // (the client makes it a WorkerResourceLimitError); then the
+            // connection closes, as for any worker that died.
+            if (error instanceof WorkerResourceLimitError && inflight > 0 && !socket.destroyed) {
+              watching?.stop();
+              socket.end(encodeFrame(["er", {}, serializeError(error)]));
+              socket.once("finish", () => socket.destroy());
+            } else {
+              socket.destroy();
+            }
+          };
         },
         () => socket.destroy(),
       );
@@ -284,7 +316,10 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
         try {
           for (const value of decoder.push(chunk)) {
             const frame = checkClientFrame(value);
-            if (frame[0] === "do") watching?.set(++inflight);
+            if (frame[0] === "do") {
+              inflight++;
+              watching?.set(inflight);
+            }
             link.send(frame);
           }
         } catch (error) {
@@ -357,7 +392,8 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
           return;
         }
         try {
-          if (transport === "process" && options.tls === undefined) handOff(socket, hello.name);
+          const direct = options.tls === undefined && options.resourceLimits === undefined;
+          if (transport === "process" && direct) handOff(socket, hello.name);
           else relay(socket, hello.name);
         } catch (error) {
           console.error("bough/pool server: cannot start a worker for a connection", error);
@@ -455,6 +491,7 @@ export type ServerLimits = Pick<
   | "idleTimeoutMs"
   | "hungWorkerTimeoutMs"
   | "maxFrameBytes"
+  | "resourceLimits"
 >;
 
 /** Options passed (as JSON in the environment) to a forked worker server. */

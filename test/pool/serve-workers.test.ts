@@ -15,6 +15,7 @@ import {
   TaskError,
   usePool,
   WorkerCrashedError,
+  WorkerResourceLimitError,
 } from "../../src/pool/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import type echoWorker from "./fixtures/echo-worker.js";
@@ -147,6 +148,37 @@ describe("serveWorkers", () => {
     });
     expect(who.pid).toBe(process.pid);
   });
+
+  for (const transport of ["process", "thread"] as const) {
+    it(`fails a call that goes past its ${transport} worker's resourceLimits with WorkerResourceLimitError, prints nothing, and serves the next`, async () => {
+      const path = join(dir, `limits-${transport}.sock`);
+      const printed = vi.spyOn(process.stderr, "write");
+      try {
+        await run(function* () {
+          const server = yield* serveWorkers({
+            listen: { path },
+            worker,
+            transport,
+            resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 },
+          });
+          const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1 });
+          expect(yield* pool.run("allocate", 4)).toBe(4);
+          const { error } = yield* settle(pool.run("allocate", 1024));
+          expect(error).toBeInstanceOf(WorkerResourceLimitError);
+          expect(error).toBeInstanceOf(WorkerCrashedError);
+          expect(error.code).toBe("BOUGH_POOL_RESOURCE_LIMIT");
+          expect(error.message).toMatch(/heap|resourceLimits/i);
+          expect(yield* pool.run("inc", 1)).toBe(2);
+          expect(server.spawned).toBe(2);
+        });
+        // V8's out-of-memory report became the error's message instead of being printed
+        const text = printed.mock.calls.map(([chunk]) => String(chunk)).join("");
+        expect(text).not.toMatch(/FATAL ERROR|Last few GCs/);
+      } finally {
+        printed.mockRestore();
+      }
+    });
+  }
 
   it("serves over TCP on an ephemeral port", async () => {
     const n = await run(function* () {
