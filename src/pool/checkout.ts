@@ -1,8 +1,8 @@
 import { action, type Operation, type Scope, until, useScope } from "effection";
+import type { Clock } from "../core/clock.js";
 import { labelOf, labelsWatched, labelTraceparent } from "../core/labels.js";
-import type { Deadline } from "../core/timer-set.js";
+import type { Deadline, TimerSet } from "../core/timer-set.js";
 import type { DeferredLog, LogTimer } from "./deferred-log.js";
-import type { CallFunction, WorkerApi, WorkerMethods } from "./define-worker.js";
 import {
   CheckoutFatalError,
   SerializationError,
@@ -11,8 +11,9 @@ import {
   WorkerCrashedError,
   WorkerResourceLimitError,
 } from "./errors.js";
-import type { PoolCore, PoolWorker } from "./pool.js";
 import type { CallMeta, WorkerFrame } from "./protocol.js";
+import type { CallFunction, WorkerApi, WorkerMethods } from "./worker-definition.js";
+import type { WorkerLink } from "./worker-link.js";
 
 /**
  * One worker, held exclusively by the scope that checked it out. Calls queue
@@ -32,6 +33,34 @@ export interface Checkout<I = WorkerMethods> {
   fail(error?: Error): Operation<void>;
   /** The process id and thread id of the worker, once one is assigned. */
   readonly worker: { pid: number; threadId: number } | undefined;
+}
+
+/** What a checkout knows of the worker it holds. */
+export interface CheckoutWorker {
+  readonly link: WorkerLink;
+  readonly dead: boolean;
+  readonly info: { pid: number; threadId: number };
+}
+
+/**
+ * What a checkout needs of its pool: the pool (`usePool`) implements it, so
+ * that a checkout depends on this, not on the pool.
+ */
+export interface CheckoutPool<W extends CheckoutWorker = CheckoutWorker> {
+  readonly deadlines: TimerSet;
+  readonly clock: Clock;
+  readonly logger: DeferredLog | undefined;
+  /** The client name, for a failed call's "NAME -> method". */
+  readonly name: string | undefined;
+  /** The metadata every call carries. */
+  readonly callMeta: CallMeta;
+  readonly checkoutDone: ((checkout: Checkout<any>) => Operation<void>) | undefined;
+  /** Kills a worker (and replaces it if needed); resolves once it is gone. */
+  kill(worker: W): Promise<void>;
+  /** Ends the checkout's hold on its worker; a promise when the worker is being killed. */
+  release(checkout: CheckoutState<W>): Promise<void> | undefined;
+  /** Takes a waiting checkout out of the queue. */
+  unqueue(checkout: CheckoutState<W>): void;
 }
 
 /** A call queued on (or running for) a checkout. */
@@ -86,8 +115,8 @@ export class CallRequest {
 }
 
 /** The checkout's state machine; the pool drives it, {@link CallOperation} uses it. */
-export class CheckoutState {
-  worker: PoolWorker | undefined = undefined;
+export class CheckoutState<W extends CheckoutWorker = CheckoutWorker> {
+  worker: W | undefined = undefined;
   waiting = false;
   queue: CallRequest[] = [];
   inflight: CallRequest | undefined = undefined;
@@ -99,7 +128,7 @@ export class CheckoutState {
   private apiObject: Checkout<any> | undefined;
 
   constructor(
-    readonly pool: PoolCore,
+    readonly pool: CheckoutPool<W>,
     readonly timeout: number,
     readonly logger: DeferredLog | undefined,
   ) {}

@@ -1,7 +1,6 @@
 import type { Socket } from "node:net";
 import { threadId } from "node:worker_threads";
 import { createDeferredLog, type DeferredLog, type LogTimer } from "./deferred-log.js";
-import type { WorkerDefinition } from "./define-worker.js";
 import { SerializationError, type SerializedError, serializeError } from "./errors.js";
 import {
   type CallMeta,
@@ -14,6 +13,7 @@ import {
   type ReplyMeta,
   type WorkerFrame,
 } from "./protocol.js";
+import type { WorkerDefinition } from "./worker-definition.js";
 
 /** How a worker runtime talks to its client: frames in, frames out. */
 export interface FrameChannel {

@@ -13,17 +13,17 @@
  *
  * @module bough/pool/worker
  */
-export {
-  type CallFunction,
-  type CallParams,
-  type CallResult,
-  defineWorker,
-  type InterfaceOf,
-  type WorkerApi,
-  type WorkerDefinition,
-  type WorkerFunction,
-  type WorkerInterface,
-  type WorkerMethods,
-} from "./define-worker.js";
+export { defineWorker } from "./define-worker.js";
 export type { CallMeta } from "./protocol.js";
+export type {
+  CallFunction,
+  CallParams,
+  CallResult,
+  InterfaceOf,
+  WorkerApi,
+  WorkerDefinition,
+  WorkerFunction,
+  WorkerInterface,
+  WorkerMethods,
+} from "./worker-definition.js";
 export { callMeta, log } from "./worker-runtime.js";
