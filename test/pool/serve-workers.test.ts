@@ -4,7 +4,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Operation, run, scoped, spawn, until } from "effection";
+import { run, scoped, spawn, until } from "effection";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { TimeoutError } from "../../src/core/errors.js";
 import {
@@ -17,24 +17,14 @@ import {
   WorkerCrashedError,
   WorkerResourceLimitError,
 } from "../../src/pool/index.js";
-import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { isAlive, realWorkerTests } from "../helpers/real-workers.js";
+import { settle } from "../helpers/settle.js";
 import type echoWorker from "./fixtures/echo-worker.js";
-import { checkThreadsAfterEach, eventually, isAlive, echoWorkerFile as worker } from "./helpers.js";
+import { eventually, echoWorkerFile as worker } from "./helpers.js";
 
-checkLeaksAfterEach();
-// Real workers on a shared 2-core machine: generous bounds.
-vi.setConfig({ testTimeout: 60_000 });
-checkThreadsAfterEach();
+realWorkerTests();
 
 type Echo = typeof echoWorker;
-
-function* settle<T>(op: Operation<T>): Operation<{ value?: T; error?: any }> {
-  try {
-    return { value: yield* op };
-  } catch (error) {
-    return { error };
-  }
-}
 
 const dir = mkdtempSync(join(tmpdir(), "bough-serve-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Operation, run, sleep, spawn, until } from "effection";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { run, sleep, spawn, until } from "effection";
+import { afterAll, describe, expect, it } from "vitest";
 import {
   ProtocolError,
   serveWorkers,
@@ -12,29 +12,14 @@ import {
   WorkerCrashedError,
 } from "../../src/pool/index.js";
 import { ConnectRefusedError, openSocketLink } from "../../src/pool/socket-transport.js";
-import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { realWorkerTests } from "../helpers/real-workers.js";
+import { settle } from "../helpers/settle.js";
 import type echoWorker from "./fixtures/echo-worker.js";
-import {
-  checkThreadsAfterEach,
-  FULL_CALL_META,
-  metaRoundTrip,
-  echoWorkerFile as worker,
-} from "./helpers.js";
+import { FULL_CALL_META, metaRoundTrip, echoWorkerFile as worker } from "./helpers.js";
 
-checkLeaksAfterEach();
-// Real workers on a shared 2-core machine: generous bounds.
-vi.setConfig({ testTimeout: 60_000 });
-checkThreadsAfterEach();
+realWorkerTests();
 
 type Echo = typeof echoWorker;
-
-function* settle<T>(op: Operation<T>): Operation<{ value?: T; error?: any }> {
-  try {
-    return { value: yield* op };
-  } catch (error) {
-    return { error };
-  }
-}
 
 const dir = mkdtempSync(join(tmpdir(), "bough-socket-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

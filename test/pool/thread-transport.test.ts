@@ -1,19 +1,10 @@
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SerializationError, SpawnError } from "../../src/pool/index.js";
 import { openThreadLink } from "../../src/pool/thread-transport.js";
-import { checkLeaksAfterEach } from "../helpers/leaks.js";
-import {
-  checkThreadsAfterEach,
-  echoWorkerFile,
-  FULL_CALL_META,
-  metaRoundTrip,
-  osThreads,
-} from "./helpers.js";
+import { osThreads, realWorkerTests } from "../helpers/real-workers.js";
+import { echoWorkerFile, FULL_CALL_META, metaRoundTrip } from "./helpers.js";
 
-checkLeaksAfterEach();
-// Real workers on a shared 2-core machine: generous bounds.
-vi.setConfig({ testTimeout: 60_000 });
-checkThreadsAfterEach();
+realWorkerTests();
 
 describe("thread transport", () => {
   it("starts a worker thread that says ready, and kill() resolves once it has terminated", async () => {
