@@ -7,7 +7,7 @@ export default defineWorker({
     inc: (x) => x + 1,
     /** Returns `value`, then exits right after the reply is on its way. */
     exitAfter(value) {
-      setImmediate(() => process.exit(0));
+      queueMicrotask(() => process.exit(0));
       return value;
     },
   },

@@ -1,23 +1,20 @@
 /**
  * bench pool-server: what idle and connecting clients cost a worker server
- * (forked with `useWorkerServer`), and a pool whose workers die right after
- * returning.
+ * (forked with `useWorkerServer`). Workers that exit right after returning:
+ * bench/pool-exits.ts.
  *
  * - 1,000 connections that never say hello: forks and server RSS growth.
  * - 200 clients that each connect, make one call and leave, with thread and
  *   with process workers: time until each is served (connect + hello + its
  *   worker ready + one call), the server's peak memory (alone, and with its
  *   worker processes), its memory once all left, and its CPU time.
- * - 1,000 calls on a local pool where every worker exits right after
- *   returning (4 callers, 2 workers): calls that failed (should be 0) and the
- *   rate.
  *
  * Runs on the built package (`npm run build` first) with a plain JavaScript
  * worker (bench/pool-server-worker.js), as in production: from source, every
  * worker would first load tsx.
  *
  * Run: `npm run bench -- pool-server` (writes bench/results/pool-server.{json,md}).
- * `IDLE_N`, `CLIENTS_N`, `DEAD_N` and `DEAD_PROCESS_N` change the counts.
+ * `IDLE_N` and `CLIENTS_N` change the counts.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -40,8 +37,6 @@ const { usePool, useWorkerServer } = (await import(
 const worker = new URL("./pool-server-worker.js", import.meta.url);
 const IDLE = Number(process.env.IDLE_N ?? 1000);
 const CLIENTS = Number(process.env.CLIENTS_N ?? 200);
-const DEAD = Number(process.env.DEAD_N ?? 1000);
-const DEAD_PROCESS = Number(process.env.DEAD_PROCESS_N ?? 200);
 
 type Echo = { inc(x: number): number; exitAfter<T>(value: T): T };
 
@@ -180,45 +175,6 @@ function* connectingClients(dir: string, transport: "thread" | "process") {
   };
 }
 
-function* dyingWorkers(transport: "thread" | "process", calls: number) {
-  const callers = 4;
-  const started = performance.now();
-  let failed = 0;
-  let wrong = 0;
-  const errors = new Map<string, number>();
-  const pool = yield* usePool<Echo>({ worker, transport, maxWorkers: 2, timeout: 120_000 });
-  let next = 0;
-  yield* all(
-    Array.from({ length: callers }, () =>
-      scoped(function* () {
-        while (next < calls) {
-          const i = next++;
-          try {
-            if ((yield* pool.run("exitAfter", i)) !== i) wrong++;
-          } catch (error) {
-            failed++;
-            const name = (error as Error).name;
-            errors.set(name, (errors.get(name) ?? 0) + 1);
-          }
-        }
-      }),
-    ),
-  );
-  const ms = performance.now() - started;
-  return {
-    transport,
-    calls,
-    callers,
-    maxWorkers: 2,
-    failed,
-    wrongResults: wrong,
-    errors: Object.fromEntries(errors),
-    workersSpawned: pool.stats().spawned,
-    ms: Math.round(ms),
-    callsPerS: Number(((calls / ms) * 1000).toFixed(1)),
-  };
-}
-
 const dir = mkdtempSync(join(tmpdir(), "bough-bench-server-"));
 try {
   const loadBefore = load();
@@ -228,10 +184,7 @@ try {
     for (const transport of ["thread", "process"] as const) {
       connecting.push(yield* scoped(() => connectingClients(dir, transport)));
     }
-    const dying = [];
-    if (DEAD > 0) dying.push(yield* scoped(() => dyingWorkers("thread", DEAD)));
-    if (DEAD_PROCESS > 0) dying.push(yield* scoped(() => dyingWorkers("process", DEAD_PROCESS)));
-    return { idle, connecting, dying };
+    return { idle, connecting };
   });
   const loadAfter = load();
   const data = { loadavg: { before: loadBefore, after: loadAfter }, ...results };
@@ -284,23 +237,6 @@ try {
     "Workers run bench/pool-server-worker.js on the built package (no tsx), as in production.",
     "",
     "Before the handshake (issue 15), 200 connecting clients with thread workers got 38 ready in 67 s, and the server held 842 MB after all had closed.",
-    "",
-    "## Workers that exit right after returning",
-    "",
-    "A local pool (2 workers, 4 callers in turn) where every call is `exitAfter(i)`: the worker returns `i` and exits at once, and a worker that said it is leaving is never handed to the next call. Every process worker died after its one call (workers spawned = calls); a thread worker often took its next call before its exit ran (the thread drains its message port before its `setImmediate`), so fewer thread workers died than calls. Either way no call failed and every result was right.",
-    "",
-    table(
-      ["workers", "calls", "failed", "wrong results", "workers spawned", "time", "calls/s"],
-      results.dying.map((r) => [
-        r.transport,
-        r.calls,
-        r.failed,
-        r.wrongResults,
-        r.workersSpawned,
-        `${(r.ms / 1000).toFixed(1)} s`,
-        r.callsPerS,
-      ]),
-    ),
   ].join("\n");
   writeResults("pool-server", data, md);
 } finally {

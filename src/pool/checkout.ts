@@ -1,16 +1,19 @@
-import { action, type Operation, until } from "effection";
-import type { Deadline } from "../core/timer-set.js";
+import { action, type Operation, type Scope, until, useScope } from "effection";
+import type { Clock } from "../core/clock.js";
+import { labelOf, labelsWatched, labelTraceparent } from "../core/labels.js";
+import type { Deadline, TimerSet } from "../core/timer-set.js";
 import type { DeferredLog, LogTimer } from "./deferred-log.js";
-import type { CallFunction, WorkerApi, WorkerMethods } from "./define-worker.js";
 import {
   CheckoutFatalError,
   SerializationError,
   TaskError,
   TimeoutError,
   WorkerCrashedError,
+  WorkerResourceLimitError,
 } from "./errors.js";
-import type { PoolCore, PoolWorker } from "./pool.js";
-import type { WorkerFrame } from "./protocol.js";
+import type { CallMeta, WorkerFrame } from "./protocol.js";
+import type { CallFunction, WorkerApi, WorkerMethods } from "./worker-definition.js";
+import type { WorkerLink } from "./worker-link.js";
 
 /**
  * One worker, held exclusively by the scope that checked it out. Calls queue
@@ -32,7 +35,33 @@ export interface Checkout<I = WorkerMethods> {
   readonly worker: { pid: number; threadId: number } | undefined;
 }
 
-const EMPTY_META: Record<string, unknown> = {};
+/** What a checkout knows of the worker it holds. */
+export interface CheckoutWorker {
+  readonly link: WorkerLink;
+  readonly dead: boolean;
+  readonly info: { pid: number; threadId: number };
+}
+
+/**
+ * What a checkout needs of its pool: the pool (`usePool`) implements it, so
+ * that a checkout depends on this, not on the pool.
+ */
+export interface CheckoutPool<W extends CheckoutWorker = CheckoutWorker> {
+  readonly deadlines: TimerSet;
+  readonly clock: Clock;
+  readonly logger: DeferredLog | undefined;
+  /** The client name, for a failed call's "NAME -> method". */
+  readonly name: string | undefined;
+  /** The metadata every call carries. */
+  readonly callMeta: CallMeta;
+  readonly checkoutDone: ((checkout: Checkout<any>) => Operation<void>) | undefined;
+  /** Kills a worker (and replaces it if needed); resolves once it is gone. */
+  kill(worker: W): Promise<void>;
+  /** Ends the checkout's hold on its worker; a promise when the worker is being killed. */
+  release(checkout: CheckoutState<W>): Promise<void> | undefined;
+  /** Takes a waiting checkout out of the queue. */
+  unqueue(checkout: CheckoutState<W>): void;
+}
 
 /** A call queued on (or running for) a checkout. */
 export class CallRequest {
@@ -48,6 +77,7 @@ export class CallRequest {
   constructor(
     readonly method: string | null,
     readonly args: unknown[],
+    readonly meta: CallMeta,
   ) {}
 
   succeed(value: unknown): void {
@@ -85,8 +115,8 @@ export class CallRequest {
 }
 
 /** The checkout's state machine; the pool drives it, {@link CallOperation} uses it. */
-export class CheckoutState {
-  worker: PoolWorker | undefined = undefined;
+export class CheckoutState<W extends CheckoutWorker = CheckoutWorker> {
+  worker: W | undefined = undefined;
   waiting = false;
   queue: CallRequest[] = [];
   inflight: CallRequest | undefined = undefined;
@@ -98,16 +128,16 @@ export class CheckoutState {
   private apiObject: Checkout<any> | undefined;
 
   constructor(
-    readonly pool: PoolCore,
+    readonly pool: CheckoutPool<W>,
     readonly timeout: number,
     readonly logger: DeferredLog | undefined,
   ) {}
 
   /** Queues a call; throws at once if the checkout failed fatally. */
-  enqueue(method: string | null, args: unknown[]): CallRequest {
+  enqueue(method: string | null, args: unknown[], meta: CallMeta): CallRequest {
     if (this.fatalError) throw new CheckoutFatalError(this.fatalError);
     if (this.released) throw new CheckoutFatalError(new Error("this checkout was released"));
-    const req = new CallRequest(method, args);
+    const req = new CallRequest(method, args, meta);
     // Each call is timed in the deferred log, named for its method (t/logger.t).
     req.timer = (this.logger ?? this.pool.logger)?.timer(method ?? "call");
     if (this.timeout !== Number.POSITIVE_INFINITY) {
@@ -125,7 +155,7 @@ export class CheckoutState {
 
   private send(req: CallRequest): void {
     try {
-      this.worker!.link.send(["do", EMPTY_META, req.method, req.args]);
+      this.worker!.link.send(["do", req.meta, req.method, req.args]);
     } catch (error) {
       this.pool.deadlines.cancel(req.deadline);
       req.fail(error as Error);
@@ -172,6 +202,20 @@ export class CheckoutState {
       // unsendable arguments, an error of this call only; the worker is fine.
       req.fail(new SerializationError(remote.message, { cause: new TaskError(remote) }));
       if (this.queue.length > 0) this.pump();
+      return;
+    }
+    if (remote.name === "WorkerResourceLimitError" && remote.code === "BOUGH_POOL_RESOURCE_LIMIT") {
+      // A worker server's worker went past its resourceLimits: as for a local
+      // worker, fatal for the checkout; the connection closes next.
+      const error = new WorkerResourceLimitError(
+        remote.message,
+        typeof remote.exitCode === "number" ? remote.exitCode : null,
+        { cause: new TaskError(remote) },
+      );
+      // fatal() fails the call with the rest: failing it first would resume
+      // its caller, and release the worker, before the checkout is marked.
+      this.inflight = req;
+      this.fatal(error);
       return;
     }
     this.sawError = true;
@@ -302,6 +346,11 @@ export class CheckoutState {
   }
 }
 
+function withTraceparent(base: CallMeta, scope: Scope): CallMeta {
+  const traceparent = labelTraceparent(labelOf(scope));
+  return traceparent === undefined ? base : { ...base, traceparent };
+}
+
 /**
  * One call as an operation (a class, so a call costs no generator function
  * creation and no effection task): queue it, wait for the reply; if the caller
@@ -315,7 +364,10 @@ export class CallOperation implements Operation<any> {
   ) {}
 
   *[Symbol.iterator](): Iterator<any, any, any> {
-    const req = this.state.enqueue(this.method, this.args);
+    const base = this.state.pool.callMeta;
+    // The caller's trace context, only while a tracer watches the task tree.
+    const meta = labelsWatched() ? withTraceparent(base, yield* useScope()) : base;
+    const req = this.state.enqueue(this.method, this.args, meta);
     try {
       return yield* req.wait();
     } finally {

@@ -1,5 +1,4 @@
 import { BoughError, TimeoutError } from "../core/errors.js";
-import type { ClientFrame } from "./protocol.js";
 
 export { TimeoutError };
 
@@ -203,7 +202,11 @@ export class SerializationError extends BoughError {
   }
 
   /** The error for a `frame` that `error` kept from being sent to `destination` ("a worker thread"…). */
-  static forFrame(frame: ClientFrame, destination: string, error: unknown): SerializationError {
+  static forFrame(
+    frame: readonly [string, unknown, ...unknown[]],
+    destination: string,
+    error: unknown,
+  ): SerializationError {
     const what = frame[0] === "do" ? `the arguments of "${frame[2] ?? "(call)"}"` : "a frame";
     return new SerializationError(
       `cannot send ${what} to ${destination}: ${(error as Error).message}`,

@@ -42,7 +42,7 @@ export {
   type WorkerServer,
 } from "./serve-workers.js";
 export type { SocketAddress } from "./socket-transport.js";
-// what a worker file needs (defineWorker, log and their types), as bough/pool/worker exports it
+// what a worker file needs (defineWorker, log, callMeta and their types), as bough/pool/worker exports it
 export * from "./worker.js";
 export {
   type ForkedWorkerServer,

@@ -3,15 +3,16 @@ import type { ResourceLimits } from "node:worker_threads";
 import { type Operation, resource, type Scope, until, useScope } from "effection";
 import { type Clock, useClock } from "../core/clock.js";
 import { usePanel } from "../core/panels.js";
+import { retry } from "../core/retry.js";
 import { createTimerSet, type TimerSet } from "../core/timer-set.js";
-import { type Checkout, CheckoutState } from "./checkout.js";
+import { type Checkout, type CheckoutPool, CheckoutState } from "./checkout.js";
 import type { DeferredLog } from "./deferred-log.js";
-import type { CallFunction, InterfaceOf, WorkerMethods } from "./define-worker.js";
 import { type SerializedError, ServerRefusedError, SetupError, SpawnError } from "./errors.js";
 import { openProcessLink, workerTitle } from "./process-transport.js";
-import type { ReadyMeta, WorkerFrame } from "./protocol.js";
+import { type CallMeta, EMPTY_META, type ReadyMeta, type WorkerFrame } from "./protocol.js";
 import { openSocketLink, type SocketAddress } from "./socket-transport.js";
 import { openThreadLink } from "./thread-transport.js";
+import type { CallFunction, InterfaceOf, WorkerMethods } from "./worker-definition.js";
 import { resolveWorkerFile } from "./worker-file.js";
 import type { LinkFactory, WorkerLink } from "./worker-link.js";
 
@@ -107,7 +108,7 @@ export interface Pool<I = WorkerMethods> {
 
 /** A worker as the pool sees it. */
 export class PoolWorker {
-  checkout: CheckoutState | undefined = undefined;
+  checkout: CheckoutState<PoolWorker> | undefined = undefined;
   checkouts = 0;
   dead = false;
   /** Set when the worker said it is exiting (`["by", …]`). */
@@ -129,7 +130,7 @@ export class PoolWorker {
 }
 
 /** The pool's machinery, shared by its checkouts. */
-export class PoolCore {
+class PoolCore implements CheckoutPool<PoolWorker> {
   readonly deadlines: TimerSet;
   readonly minWorkers: number;
   readonly maxWorkers: number;
@@ -139,7 +140,9 @@ export class PoolCore {
   readonly checkoutDone: ((checkout: Checkout<any>) => Operation<void>) | undefined;
   readonly logger: DeferredLog | undefined;
   readonly name: string | undefined;
-  private readonly waitingQueue: CheckoutState[] = [];
+  /** The metadata every call of this pool carries (its client name). */
+  readonly callMeta: CallMeta;
+  private readonly waitingQueue: CheckoutState<PoolWorker>[] = [];
   private readonly idle: PoolWorker[] = [];
   private readonly workers = new Set<PoolWorker>();
   private readonly links = new Set<WorkerLink>();
@@ -165,6 +168,7 @@ export class PoolCore {
     this.checkoutDone = options.checkoutDone;
     this.logger = options.logger;
     this.name = options.name;
+    this.callMeta = options.name === undefined ? EMPTY_META : { name: options.name };
     if (this.minWorkers > this.maxWorkers) {
       throw new RangeError(`minWorkers (${this.minWorkers}) > maxWorkers (${this.maxWorkers})`);
     }
@@ -185,7 +189,7 @@ export class PoolCore {
   }
 
   /** Puts a new checkout in line for a worker. */
-  acquire(checkout: CheckoutState): void {
+  acquire(checkout: CheckoutState<PoolWorker>): void {
     if (this.closing) throw new SpawnError("the pool is shutting down");
     const worker = this.idle.pop();
     if (worker !== undefined) {
@@ -198,13 +202,13 @@ export class PoolCore {
   }
 
   /** Takes a checkout out of the queue (it failed or was released while waiting). */
-  unqueue(checkout: CheckoutState): void {
+  unqueue(checkout: CheckoutState<PoolWorker>): void {
     checkout.waiting = false;
     const i = this.waitingQueue.indexOf(checkout);
     if (i >= 0) this.waitingQueue.splice(i, 1);
   }
 
-  private assign(worker: PoolWorker, checkout: CheckoutState): void {
+  private assign(worker: PoolWorker, checkout: CheckoutState<PoolWorker>): void {
     checkout.served = 0;
     worker.checkout = checkout;
     worker.checkouts++;
@@ -232,7 +236,7 @@ export class PoolCore {
    * Ends a checkout's hold on its worker. Returns a promise to wait for when
    * the worker is being killed, undefined when it went back to the pool.
    */
-  release(checkout: CheckoutState): Promise<void> | undefined {
+  release(checkout: CheckoutState<PoolWorker>): Promise<void> | undefined {
     if (checkout.waiting) this.unqueue(checkout);
     const worker = checkout.worker;
     if (worker === undefined) return undefined;
@@ -331,60 +335,68 @@ export class PoolCore {
     this.peak = Math.max(this.peak, this.workers.size + this.starting);
     const core = this;
     this.scope.run(function* () {
-      let attempt = 0;
-      for (;;) {
-        let link: WorkerLink;
-        try {
-          link = core.open();
-        } catch (error) {
-          core.starting--;
-          core.onSpawnFailed(
-            new SpawnError(`cannot start a worker: ${(error as Error).message}`, { cause: error }),
-          );
-          return;
-        }
-        core.links.add(link);
-        let meta: ReadyMeta;
-        try {
-          meta = yield* until(link.ready);
-        } catch (error) {
-          core.links.delete(link);
-          yield* until(link.kill());
-          const retryable = (error as { retryable?: boolean }).retryable === true;
-          const stillWanted =
-            !core.closing &&
-            (core.waitingQueue.length > 0 || core.workers.size + core.starting <= core.minWorkers);
-          if (retryable && core.retryDelay !== undefined) {
-            if (!stillWanted) {
-              // Nobody waits any more (their timeouts fired): stop trying quietly.
-              core.starting--;
-              return;
-            }
-            attempt++;
-            yield* core.clock.sleep(Math.min(core.retryDelay * attempt, core.retryDelay * 5));
-            continue;
-          }
-          core.starting--;
-          core.onSpawnFailed(error as Error);
-          return;
-        }
+      let started: { link: WorkerLink; meta: ReadyMeta };
+      try {
+        // A worker server that is not up yet (or busy) is tried again, with
+        // core's backoff, for as long as a checkout waits for this worker.
+        started = yield* retry(() => core.start(), {
+          attempts: Number.MAX_SAFE_INTEGER,
+          backoff: { initialMs: core.retryDelay, maxMs: (core.retryDelay ?? 0) * 5 },
+          retryIf: (error) => core.retryable(error) && core.stillWanted(),
+        });
+      } catch (error) {
         core.starting--;
-        if (core.closing) {
-          core.links.delete(link);
-          yield* until(link.kill());
-          return;
-        }
-        const worker = new PoolWorker(link, meta);
-        core.workers.add(worker);
-        link.onFrame = (frame: WorkerFrame) => {
-          if (frame[0] === "by") core.onBye(worker, frame[1]);
-          else worker.checkout?.onReply(frame);
-        };
-        link.onExit = (error: Error) => core.onExit(worker, error);
-        core.handOut(worker);
+        // Nobody waits any more (their timeouts fired): stop trying quietly.
+        if (!core.retryable(error) || core.stillWanted()) core.onSpawnFailed(error as Error);
         return;
       }
+      core.starting--;
+      const { link, meta } = started;
+      if (core.closing) {
+        core.links.delete(link);
+        yield* until(link.kill());
+        return;
+      }
+      const worker = new PoolWorker(link, meta);
+      core.workers.add(worker);
+      link.onFrame = (frame: WorkerFrame) => {
+        if (frame[0] === "by") core.onBye(worker, frame[1]);
+        else worker.checkout?.onReply(frame);
+      };
+      link.onExit = (error: Error) => core.onExit(worker, error);
+      core.handOut(worker);
     });
+  }
+
+  /** Opens one link and waits until its worker is ready; a link that fails is gone before this throws. */
+  private *start(): Operation<{ link: WorkerLink; meta: ReadyMeta }> {
+    let link: WorkerLink;
+    try {
+      link = this.open();
+    } catch (error) {
+      throw new SpawnError(`cannot start a worker: ${(error as Error).message}`, { cause: error });
+    }
+    this.links.add(link);
+    try {
+      return { link, meta: yield* until(link.ready) };
+    } catch (error) {
+      this.links.delete(link);
+      yield* until(link.kill());
+      throw error;
+    }
+  }
+
+  /** A failure to start that is worth another try: a remote pool's refused or busy connection. */
+  private retryable(error: unknown): boolean {
+    return this.retryDelay !== undefined && (error as { retryable?: boolean }).retryable === true;
+  }
+
+  /** Whether a worker being started is still needed: a checkout waits, or fewer than minWorkers live. */
+  private stillWanted(): boolean {
+    return (
+      !this.closing &&
+      (this.waitingQueue.length > 0 || this.workers.size + this.starting <= this.minWorkers)
+    );
   }
 
   private onSpawnFailed(error: Error): void {
@@ -500,7 +512,11 @@ function* useCheckout(core: PoolCore, options: CheckoutOptions): Operation<Check
   // Join the first-come-first-served queue now, in the caller's own step, as
   // pool.run() does: the resource body below starts a scheduler turn later,
   // and a run() requested meanwhile must not get the worker first.
-  const state = new CheckoutState(core, options.timeout ?? core.timeout, options.logger);
+  const state = new CheckoutState<PoolWorker>(
+    core,
+    options.timeout ?? core.timeout,
+    options.logger,
+  );
   core.acquire(state);
   let started = false;
   try {
@@ -526,7 +542,7 @@ class RunOperation implements Operation<unknown> {
   ) {}
 
   *[Symbol.iterator](): Iterator<any, unknown, any> {
-    const state = new CheckoutState(this.core, this.core.timeout, undefined);
+    const state = new CheckoutState<PoolWorker>(this.core, this.core.timeout, undefined);
     this.core.acquire(state);
     try {
       return yield* state.call(this.first, this.rest);

@@ -1,22 +1,15 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { ResourceLimits } from "node:worker_threads";
-import {
-  SerializationError,
-  SpawnError,
-  WorkerCrashedError,
-  WorkerResourceLimitError,
-} from "./errors.js";
+import { SpawnError, WorkerCrashedError, WorkerResourceLimitError } from "./errors.js";
 import {
   type ClientFrame,
   type PackedWorkerFrame,
   packClientFrame,
-  type ReadyMeta,
   unpackWorkerFrame,
-  type WorkerFrame,
 } from "./protocol.js";
 import { needsTsx, tsxLoaderUrl } from "./worker-file.js";
-import { MODE_ENV, noop, ReadyHandshake, type WorkerLink } from "./worker-link.js";
+import { MODE_ENV, type WorkerLink, WorkerLinkBase } from "./worker-link.js";
 
 /** Options of {@link openProcessLink}. */
 export interface ProcessLinkOptions {
@@ -165,89 +158,68 @@ class StderrWatch {
   }
 }
 
-class ProcessLink implements WorkerLink {
-  readonly ready: Promise<ReadyMeta>;
-  onFrame: (frame: WorkerFrame) => void = noop;
-  onExit: (error: Error) => void = noop;
+class ProcessLink extends WorkerLinkBase {
   private readonly child: ChildProcess;
-  private readonly gone: Promise<void>;
-  private readonly handshake = new ReadyHandshake();
-  private killed = false;
-  private lastError: unknown;
 
   constructor(file: URL, options: ProcessLinkOptions) {
+    super("the worker process was stopped before it was ready");
     this.child = forkWorkerFile(file, { [MODE_ENV]: "process" }, options);
     const stderr = this.child.stderr ? new StderrWatch(this.child.stderr) : undefined;
-    this.ready = this.handshake.ready;
-    this.child.on("message", (packed: PackedWorkerFrame) => {
-      const frame = unpackWorkerFrame(packed);
-      if (this.handshake.accept(frame)) this.onFrame(frame);
-    });
+    this.child.on("message", (packed: PackedWorkerFrame) =>
+      this.receive(unpackWorkerFrame(packed)),
+    );
     this.child.on("error", (error) => {
       this.lastError = error;
     });
-    this.gone = new Promise<void>((resolve) => {
-      const exited = (code: number | null, signal: NodeJS.Signals | null) => {
-        resolve();
-        const outOfMemory = stderr?.outOfMemory();
-        if (outOfMemory === undefined) stderr?.flush();
-        if (this.killed) {
-          this.handshake.fail(new SpawnError("the worker process was stopped before it was ready"));
-          return;
-        }
-        const how = signal ? `signal ${signal}` : `code ${code}`;
-        if (!this.handshake.isReady) {
-          this.handshake.fail(
-            new SpawnError(
-              `worker process ${file.href} exited with ${how} before it was ready (does it export defineWorker(...)?)`,
-              { cause: this.lastError },
-            ),
-          );
-        } else if (outOfMemory !== undefined) {
-          this.onExit(
-            new WorkerResourceLimitError(
-              `worker process went past its resourceLimits (${how}): ${outOfMemory}`,
-              code,
-            ),
-          );
-        } else {
-          this.onExit(new WorkerCrashedError(`worker process exited with ${how}`, code));
-        }
-      };
-      // "exit" can come before the last IPC messages are read (a worker says
-      // "by" just before it exits): wait for the channel to close first, and
-      // for a piped stderr to be read to its end.
-      const channel = new Promise<void>((done) => {
-        if (this.child.connected) this.child.once("disconnect", () => done());
-        else done();
-      });
-      const errors = new Promise<void>((done) => {
-        const stream = this.child.stderr;
-        if (stream === null || stream.readableEnded || stream.destroyed) done();
-        else stream.once("close", () => done());
-      });
-      this.child.once("exit", (code, signal) => {
-        Promise.all([channel, errors]).then(() => exited(code, signal));
-      });
+    const exited = (code: number | null, signal: NodeJS.Signals | null) => {
+      const outOfMemory = stderr?.outOfMemory();
+      if (outOfMemory === undefined) stderr?.flush();
+      const how = signal ? `signal ${signal}` : `code ${code}`;
+      this.ended(
+        () =>
+          new SpawnError(
+            `worker process ${file.href} exited with ${how} before it was ready (does it export defineWorker(...)?)`,
+            { cause: this.lastError },
+          ),
+        () =>
+          outOfMemory !== undefined
+            ? new WorkerResourceLimitError(
+                `worker process went past its resourceLimits (${how}): ${outOfMemory}`,
+                code,
+              )
+            : new WorkerCrashedError(`worker process exited with ${how}`, code),
+      );
+    };
+    // "exit" can come before the last IPC messages are read (a worker says
+    // "by" just before it exits): wait for the channel to close first, and
+    // for a piped stderr to be read to its end.
+    const channel = new Promise<void>((done) => {
+      if (this.child.connected) this.child.once("disconnect", () => done());
+      else done();
+    });
+    const errors = new Promise<void>((done) => {
+      const stream = this.child.stderr;
+      if (stream === null || stream.readableEnded || stream.destroyed) done();
+      else stream.once("close", () => done());
+    });
+    this.child.once("exit", (code, signal) => {
+      Promise.all([channel, errors]).then(() => exited(code, signal));
     });
   }
 
   send(frame: ClientFrame): void {
     if (!this.child.connected) return;
-    try {
-      this.child.send(packClientFrame(frame));
-    } catch (error) {
-      throw SerializationError.forFrame(frame, "a worker process", error);
-    }
+    this.post(
+      frame,
+      packClientFrame(frame),
+      (packed) => this.child.send(packed),
+      "a worker process",
+    );
   }
 
-  kill(): Promise<void> {
-    if (!this.killed) {
-      this.killed = true;
-      if (this.child.exitCode === null && this.child.signalCode === null) {
-        this.child.kill("SIGKILL");
-      }
+  protected stop(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill("SIGKILL");
     }
-    return this.gone;
   }
 }

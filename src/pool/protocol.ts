@@ -16,8 +16,20 @@ export interface ReadyMeta {
   done?: boolean;
 }
 
-/** `["do", {}, method, args]` — run `method` (null for a function interface) with `args`. */
-export type DoFrame = ["do", Record<string, unknown>, string | null, unknown[]];
+/**
+ * What a call carries beside its method and arguments: the same fields on
+ * every transport (threads, processes, sockets). A worker reads them with
+ * `callMeta()`.
+ */
+export interface CallMeta {
+  /** The caller's W3C `traceparent` (set while `useTracing()` from `bough/otel` runs), so that the worker's spans join its trace. */
+  traceparent?: string;
+  /** The client's name (`usePool({ name })`). */
+  name?: string;
+}
+
+/** `["do", {traceparent?, name?}, method, args]` — run `method` (null for a function interface) with `args`. */
+export type DoFrame = ["do", CallMeta, string | null, unknown[]];
 /** `["dn", {}]` — the checkout is released normally (the worker runs its `checkoutDone`). */
 export type DoneFrame = ["dn", Record<string, unknown>];
 /** `["ok", {log}, result]` */
@@ -97,12 +109,17 @@ function isPrimitive(value: unknown): boolean {
   return value === null || type === "number" || type === "string" || type === "boolean";
 }
 
+function plainMeta(meta: CallMeta): boolean {
+  for (const key in meta) if (typeof meta[key as keyof CallMeta] !== "string") return false;
+  return true;
+}
+
 function plainPayload(frame: ClientFrame | WorkerFrame | HelloFrame | RefusalFrame): boolean {
   switch (frame[0]) {
     case "do": {
       const args = frame[3];
       for (let i = 0; i < args.length; i++) if (!isPrimitive(args[i])) return false;
-      return frame[1] === EMPTY_META || Object.keys(frame[1]).length === 0;
+      return frame[1] === EMPTY_META || plainMeta(frame[1]);
     }
     case "ok":
       return isPrimitive(frame[2]) && frame[1].log === undefined;
@@ -187,7 +204,9 @@ export function checkClientFrame(value: unknown): ClientFrame {
       value[0] === "do" &&
       value.length === 4 &&
       (typeof value[2] === "string" || value[2] === null) &&
-      Array.isArray(value[3])
+      Array.isArray(value[3]) &&
+      (value[1].traceparent === undefined || typeof value[1].traceparent === "string") &&
+      (value[1].name === undefined || typeof value[1].name === "string")
     ) {
       return value as DoFrame;
     }
@@ -267,11 +286,13 @@ export function checkWorkerFrame(value: unknown): WorkerFrame {
 /**
  * The compact form of frames between a pool and its local workers (thread
  * MessagePort, process IPC), where both ends are bough and every nested object
- * costs structured-clone time: `do` is `[...args, method]`, `dn` is `0`; `ok`
- * is `[result]` (or `[result, log]`), `er` is `{ e: error, l?: log }`, `rd` is
- * `{ rd: meta }`. Sockets carry the documented NDJSON frames instead.
+ * costs structured-clone time: `do` is `[...args, method]` (with call
+ * metadata: `{ a: [...args, method], m: meta }`), `dn` is `0`; `ok` is
+ * `[result]` (or `[result, log]`), `er` is `{ e: error, l?: log }`, `rd` is
+ * `{ rd: meta }`. Sockets carry the documented NDJSON frames instead; both
+ * forms carry the same fields.
  */
-export type PackedClientFrame = unknown[] | 0;
+export type PackedClientFrame = unknown[] | 0 | { a: unknown[]; m: CallMeta };
 /** See {@link PackedClientFrame}. */
 export type PackedWorkerFrame =
   | unknown[]
@@ -279,7 +300,16 @@ export type PackedWorkerFrame =
   | { rd: ReadyMeta }
   | { by: boolean };
 
-const EMPTY_META: Record<string, unknown> = {};
+/**
+ * The empty metadata object frames share (a frame made with it packs without
+ * looking at its keys).
+ *
+ * @example
+ * ```ts
+ * link.send(["do", EMPTY_META, "inc", [1]]);
+ * ```
+ */
+export const EMPTY_META: Record<string, never> = {};
 
 /**
  * Packs a client frame for a local worker. Takes ownership of a `do` frame's
@@ -294,6 +324,9 @@ export function packClientFrame(frame: ClientFrame): PackedClientFrame {
   if (frame[0] === "dn") return 0;
   const packed = frame[3];
   packed.push(frame[2]);
+  const meta = frame[1];
+  if (meta === EMPTY_META) return packed;
+  for (const _ in meta) return { a: packed, m: meta };
   return packed;
 }
 
@@ -307,8 +340,12 @@ export function packClientFrame(frame: ClientFrame): PackedClientFrame {
  */
 export function unpackClientFrame(packed: PackedClientFrame): ClientFrame {
   if (packed === 0) return ["dn", EMPTY_META];
-  const method = packed.pop() as string | null;
-  return ["do", EMPTY_META, method, packed];
+  if (Array.isArray(packed)) {
+    const method = packed.pop() as string | null;
+    return ["do", EMPTY_META, method, packed];
+  }
+  const method = packed.a.pop() as string | null;
+  return ["do", packed.m, method, packed.a];
 }
 
 /**

@@ -4,10 +4,17 @@ import { existsSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { availableParallelism } from "node:os";
 import { createServer as createTlsServer, type TlsOptions } from "node:tls";
+import type { ResourceLimits } from "node:worker_threads";
 import { action, type Operation, resource, run, suspend, until, useScope } from "effection";
-import { useClock } from "../core/clock.js";
-import { createTimerSet } from "../core/timer-set.js";
-import { ProtocolError, SerializationError, ServerRefusedError, serializeError } from "./errors.js";
+import { type Clock, useClock } from "../core/clock.js";
+import { createTimerSet, type Deadline, type TimerSet } from "../core/timer-set.js";
+import {
+  ProtocolError,
+  SerializationError,
+  ServerRefusedError,
+  serializeError,
+  WorkerResourceLimitError,
+} from "./errors.js";
 import { forkWorkerFile, openProcessLink, workerTitle } from "./process-transport.js";
 import {
   checkClientFrame,
@@ -39,6 +46,16 @@ export interface ServeWorkersOptions {
   transport?: "thread" | "process";
   /** Extra Node flags for each worker. */
   execArgv?: string[];
+  /**
+   * Memory limits of each worker, as for `usePool`: threads get Node's
+   * `resourceLimits`, processes V8 flags (`--max-old-space-size`,
+   * `--max-semi-space-size`, `--stack-size`). A worker that goes past its heap
+   * limit is stopped by V8; the client's call fails with
+   * `WorkerResourceLimitError`. With limits, process workers are relayed by the
+   * server (as with `tls`) instead of being handed the socket, so that the
+   * server sees why a worker died and tells the client. Default: none.
+   */
+  resourceLimits?: ResourceLimits;
   /** Largest accepted frame in bytes. Default 16 MiB. */
   maxFrameBytes?: number;
   /** Called when a connection sends garbage, a bad hello or no hello in time (it is then closed). Default: `console.warn`. */
@@ -106,25 +123,73 @@ export interface WorkerServer {
  */
 export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServer> {
   return resource(function* (provide) {
-    const file = resolveWorkerFile(options.worker);
-    const transport = options.transport ?? "process";
-    const maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES;
-    const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 5_000;
-    const maxConnections = options.maxConnections ?? 1_000;
-    const maxWorkers = options.maxWorkers ?? 4 * availableParallelism();
-    const idleTimeoutMs = options.idleTimeoutMs ?? Number.POSITIVE_INFINITY;
-    const hungWorkerTimeoutMs = options.hungWorkerTimeoutMs ?? Number.POSITIVE_INFINITY;
-    const tracking = Number.isFinite(idleTimeoutMs) || Number.isFinite(hungWorkerTimeoutMs);
-    const secret = options.token === undefined ? undefined : digest(options.token);
-    const onProtocolError =
+    const clock = yield* useClock();
+    const core = new ServerCore(options, createTimerSet(yield* useScope(), clock), clock);
+    const listener = createListener(options, core);
+    const address = yield* listenOn(listener, options.listen);
+    try {
+      yield* provide(core.view(address));
+    } finally {
+      yield* core.close(listener);
+    }
+  });
+}
+
+/** A net or tls server whose connections go to `core.admit`. */
+function createListener(options: ServeWorkersOptions, core: ServerCore): Server {
+  const admit = (socket: Socket) => core.admit(socket);
+  if (options.tls === undefined) return createServer({ pauseOnConnect: true }, admit);
+  const { maxConnections, handshakeTimeoutMs } = core.settings;
+  const server = createTlsServer({ ...options.tls, handshakeTimeout: handshakeTimeoutMs }, admit);
+  // A backstop for connections still in their TLS handshake (not yet counted).
+  server.maxConnections = maxConnections + 16;
+  server.on("tlsClientError", (error: Error, socket: Socket) => {
+    core.settings.onProtocolError(new ProtocolError(`TLS handshake failed: ${error.message}`));
+    socket.destroy();
+  });
+  return server;
+}
+
+/** Listens on a unix socket (replacing a stale socket file) or a TCP port; the actual address. */
+function* listenOn(server: Server, listen: SocketAddress): Operation<SocketAddress> {
+  if ("path" in listen) {
+    if (existsSync(listen.path)) unlinkSync(listen.path);
+    yield* listening(server, () => server.listen(listen.path));
+    return { path: listen.path };
+  }
+  yield* listening(server, () => server.listen(listen.port, listen.host ?? "127.0.0.1"));
+  const bound = server.address();
+  return {
+    host: listen.host ?? "127.0.0.1",
+    port: typeof bound === "object" && bound ? bound.port : listen.port,
+  };
+}
+
+/** The options of {@link serveWorkers} with their defaults filled in. */
+function serverSettings(options: ServeWorkersOptions) {
+  const hungWorkerTimeoutMs = options.hungWorkerTimeoutMs ?? Number.POSITIVE_INFINITY;
+  const idleTimeoutMs = options.idleTimeoutMs ?? Number.POSITIVE_INFINITY;
+  return {
+    file: resolveWorkerFile(options.worker),
+    transport: options.transport ?? "process",
+    maxFrameBytes: options.maxFrameBytes ?? MAX_FRAME_BYTES,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
+    maxConnections: options.maxConnections ?? 1_000,
+    maxWorkers: options.maxWorkers ?? 4 * availableParallelism(),
+    idleTimeoutMs,
+    hungWorkerTimeoutMs,
+    /** Whether the server watches calls in flight (for the idle or hung-worker timeout). */
+    tracking: Number.isFinite(idleTimeoutMs) || Number.isFinite(hungWorkerTimeoutMs),
+    secret: options.token === undefined ? undefined : digest(options.token),
+    onProtocolError:
       options.onProtocolError ??
-      ((error: ProtocolError) => console.warn(`bough/pool server: ${error.message}`));
-    const onRefused =
+      ((error: ProtocolError) => console.warn(`bough/pool server: ${error.message}`)),
+    onRefused:
       options.onRefused ??
       ((error: ServerRefusedError) => {
         if (error.reason === "unauthorized") console.warn(`bough/pool server: ${error.message}`);
-      });
-    const onReap =
+      }),
+    onReap:
       options.onReap ??
       ((event: { reason: "hung" | "idle"; pid?: number }) => {
         if (event.reason === "hung") {
@@ -132,293 +197,321 @@ export function serveWorkers(options: ServeWorkersOptions): Operation<WorkerServ
             `bough/pool server: killed worker ${event.pid ?? ""} busy for over ${hungWorkerTimeoutMs} ms`,
           );
         }
-      });
-    const deadlines = createTimerSet(yield* useScope(), yield* useClock());
-    const clock = yield* useClock();
-    const handshaking = new Set<Socket>();
-    const sockets = new Set<Socket>();
-    const links = new Set<WorkerLink>();
-    const kills = new Set<Promise<void>>();
-    const children = new Set<ChildProcess>();
-    const exits = new Set<Promise<void>>();
-    let spawned = 0;
-    let closing = false;
+      }),
+  };
+}
 
-    const kill = (link: WorkerLink) => {
-      if (!links.delete(link)) return;
-      const gone = link.kill();
-      kills.add(gone);
-      gone.then(() => kills.delete(gone));
+/** A served connection's watch: see {@link ServerCore.watch}. */
+interface Watch {
+  set(inflight: number): void;
+  stop(): void;
+}
+
+/** The worker server's state and its steps: admit a connection, give it a worker, close. */
+class ServerCore {
+  readonly settings: ReturnType<typeof serverSettings>;
+  private readonly handshaking = new Set<Socket>();
+  private readonly sockets = new Set<Socket>();
+  private readonly links = new Set<WorkerLink>();
+  private readonly kills = new Set<Promise<void>>();
+  private readonly children = new Set<ChildProcess>();
+  private readonly exits = new Set<Promise<void>>();
+  private spawned = 0;
+  private closing = false;
+
+  constructor(
+    private readonly options: ServeWorkersOptions,
+    private readonly deadlines: TimerSet,
+    private readonly clock: Clock,
+  ) {
+    this.settings = serverSettings(options);
+  }
+
+  /** The server as its user sees it. */
+  view(address: SocketAddress): WorkerServer {
+    const core = this;
+    return {
+      address,
+      get connections() {
+        return core.handshaking.size + core.sockets.size + core.children.size;
+      },
+      get workers() {
+        return core.links.size + core.children.size;
+      },
+      get spawned() {
+        return core.spawned;
+      },
     };
+  }
 
-    /**
-     * The server's own watch on a served connection: with calls in flight, a
-     * reply must come within hungWorkerTimeoutMs; without, a call must come
-     * within idleTimeoutMs. Otherwise `reap` ends the worker.
-     */
-    const watch = (reap: (reason: "hung" | "idle") => void) => {
-      let inflight = 0;
-      let deadline: ReturnType<typeof deadlines.add> | undefined;
-      const arm = () => {
-        deadlines.cancel(deadline);
-        deadline = undefined;
-        const ms = inflight > 0 ? hungWorkerTimeoutMs : idleTimeoutMs;
-        if (closing || !Number.isFinite(ms)) return;
-        deadline = deadlines.add(clock.now() + ms, () => reap(inflight > 0 ? "hung" : "idle"));
-      };
-      arm();
-      return {
-        set(n: number) {
-          inflight = n;
-          arm();
-        },
-        stop() {
-          deadlines.cancel(deadline);
-          deadline = undefined;
-        },
-      };
-    };
-
-    const refuse = (socket: Socket, reason: RefusalMeta["reason"], message: string) => {
-      onRefused(new ServerRefusedError(reason, message));
-      socket.on("error", () => {});
-      socket.end(encodeFrame(["no", { reason, message }]));
-      socket.once("finish", () => socket.destroy());
-    };
-
-    // Process workers get the connection itself (AnyEvent::Task's fork per
-    // connection): the server hands the socket over and is out of the path;
-    // with a watch, the worker reports its calls in flight over IPC.
-    const handOff = (socket: Socket, name: string | undefined) => {
-      const child = forkWorkerFile(
-        file,
-        {
-          [MODE_ENV]: "socket",
-          [MAX_FRAME_ENV]: String(maxFrameBytes),
-          ...(tracking ? { [ACTIVITY_ENV]: "1" } : {}),
-        },
-        { execArgv: options.execArgv, title: workerTitle(name) },
-      );
-      spawned++;
-      children.add(child);
-      let handed = false;
-      // Watched from the worker's first report (sent when it is ready).
-      let watching: ReturnType<typeof watch> | undefined;
-      const exited = new Promise<void>((resolve) => {
-        child.once("exit", () => {
-          watching?.stop();
-          children.delete(child);
-          if (!handed) socket.destroy();
-          resolve();
-        });
-      });
-      exits.add(exited);
-      exited.then(() => exits.delete(exited));
-      child.on("error", () => {});
-      socket.on("error", () => {});
-      child.on("message", (message: { type?: string; message?: string; inflight?: number }) => {
-        if (message?.type === "bough.activity") {
-          watching ??= watch((reason) => {
-            onReap({ reason, pid: child.pid });
-            child.kill("SIGKILL");
-          });
-          watching.set(message.inflight ?? 0);
-        } else if (message?.type === "bough.want-socket" && !handed) {
-          handed = true;
-          if (socket.destroyed) child.kill("SIGKILL");
-          else child.send("bough.socket", socket);
-        } else if (message?.type === "bough.protocol-error") {
-          onProtocolError(new ProtocolError(message.message ?? "protocol error"));
-        }
-      });
-    };
-
-    // Thread workers: the server relays NDJSON frames to and from the thread.
-    const relay = (socket: Socket, name: string | undefined) => {
-      const link =
-        transport === "process"
-          ? openProcessLink(file, { execArgv: options.execArgv, title: workerTitle(name) })
-          : openThreadLink(file, { execArgv: options.execArgv });
-      spawned++;
-      sockets.add(socket);
-      socket.setNoDelay?.(true);
-      links.add(link);
-      let inflight = 0;
-      let watching: ReturnType<typeof watch> | undefined;
-      const decoder = createFrameDecoder(maxFrameBytes);
-      const write = (frame: WorkerFrame) => {
-        if (socket.destroyed) return;
-        if ((frame[0] === "ok" || frame[0] === "er") && inflight > 0) watching?.set(--inflight);
-        let line: string;
-        try {
-          line = encodeFrame(frame);
-        } catch (error) {
-          line = encodeFrame([
-            "er",
-            frame[1] as ReplyMeta,
-            serializeError(
-              new SerializationError(
-                `the result cannot be sent as JSON: ${(error as Error).message}`,
-              ),
-            ),
-          ]);
-        }
-        socket.write(line);
-      };
-      link.ready.then(
-        (meta) => {
-          if (tracking && !socket.destroyed) {
-            watching = watch((reason) => {
-              onReap({ reason });
-              socket.destroy();
-            });
-            watching.set(inflight);
-          }
-          write(["rd", meta]);
-          link.onFrame = write;
-          link.onExit = () => socket.destroy();
-        },
-        () => socket.destroy(),
-      );
-      socket.on("data", (chunk) => {
-        try {
-          for (const value of decoder.push(chunk)) {
-            const frame = checkClientFrame(value);
-            if (frame[0] === "do") watching?.set(++inflight);
-            link.send(frame);
-          }
-        } catch (error) {
-          onProtocolError(
-            error instanceof ProtocolError ? error : new ProtocolError(String(error)),
-          );
-          socket.destroy();
-        }
-      });
-      socket.on("close", () => {
-        watching?.stop();
-        sockets.delete(socket);
-        kill(link);
-      });
-      socket.resume();
-    };
-
-    // Every connection first proves itself with a hello frame, within
-    // handshakeTimeoutMs: until then it costs a socket and a deadline, no worker.
-    const admit = (socket: Socket) => {
-      socket.on("error", () => {});
-      if (closing) {
-        socket.destroy();
-        return;
-      }
-      if (handshaking.size + sockets.size + children.size >= maxConnections) {
-        refuse(socket, "busy", `${maxConnections} connections are open (maxConnections)`);
-        return;
-      }
-      handshaking.add(socket);
-      const decoder = createFrameDecoder(Math.min(4_096, maxFrameBytes));
-      const done = () => {
-        deadlines.cancel(timer);
-        handshaking.delete(socket);
-        socket.off("data", onData);
-        socket.off("close", onClose);
-      };
-      const fail = (error: ProtocolError) => {
-        done();
-        onProtocolError(error);
-        socket.destroy();
-      };
-      const timer = deadlines.add(clock.now() + handshakeTimeoutMs, () =>
-        fail(new ProtocolError(`no hello frame within ${handshakeTimeoutMs} ms`)),
-      );
-      const onClose = () => done();
-      const onData = (chunk: Buffer) => {
-        let frames: unknown[];
-        let hello: HelloMeta;
-        try {
-          frames = decoder.push(chunk);
-          if (frames.length === 0) return;
-          if (frames.length > 1) {
-            throw new ProtocolError("frames sent before the worker was ready");
-          }
-          [, hello] = checkHelloFrame(frames[0]);
-          done();
-          socket.pause();
-          const who = hello.name === undefined ? "" : ` (client ${JSON.stringify(hello.name)})`;
-          if (secret !== undefined && !sameSecret(secret, hello.token)) {
-            refuse(socket, "unauthorized", `wrong or missing token${who}`);
-            return;
-          }
-          if (links.size + children.size >= maxWorkers) {
-            refuse(socket, "busy", `${maxWorkers} workers are running (maxWorkers)${who}`);
-            return;
-          }
-        } catch (error) {
-          fail(error instanceof ProtocolError ? error : new ProtocolError(String(error)));
-          return;
-        }
-        try {
-          if (transport === "process" && options.tls === undefined) handOff(socket, hello.name);
-          else relay(socket, hello.name);
-        } catch (error) {
-          console.error("bough/pool server: cannot start a worker for a connection", error);
-          socket.destroy();
-        }
-      };
-      socket.on("data", onData);
-      socket.once("close", onClose);
-      socket.resume();
-    };
-
-    const server: Server =
-      options.tls === undefined
-        ? createServer({ pauseOnConnect: true }, admit)
-        : createTlsServer({ ...options.tls, handshakeTimeout: handshakeTimeoutMs }, admit);
-    // A backstop for connections still in their TLS handshake (not yet counted).
-    if (options.tls !== undefined) server.maxConnections = maxConnections + 16;
-    server.on("tlsClientError", (error: Error, socket: Socket) => {
-      onProtocolError(new ProtocolError(`TLS handshake failed: ${error.message}`));
+  /**
+   * Every connection first proves itself with a hello frame, within
+   * handshakeTimeoutMs: until then it costs a socket and a deadline, no worker.
+   */
+  admit(socket: Socket): void {
+    const { maxConnections, maxFrameBytes, handshakeTimeoutMs } = this.settings;
+    socket.on("error", () => {});
+    if (this.closing) {
       socket.destroy();
-    });
-
-    let address: SocketAddress;
-    const listen = options.listen;
-    if ("path" in listen) {
-      if (existsSync(listen.path)) unlinkSync(listen.path);
-      yield* listening(server, () => server.listen(listen.path));
-      address = { path: listen.path };
-    } else {
-      yield* listening(server, () => server.listen(listen.port, listen.host ?? "127.0.0.1"));
-      const bound = server.address();
-      address = {
-        host: listen.host ?? "127.0.0.1",
-        port: typeof bound === "object" && bound ? bound.port : listen.port,
-      };
+      return;
     }
+    if (this.handshaking.size + this.sockets.size + this.children.size >= maxConnections) {
+      this.refuse(socket, "busy", `${maxConnections} connections are open (maxConnections)`);
+      return;
+    }
+    this.handshaking.add(socket);
+    const decoder = createFrameDecoder(Math.min(4_096, maxFrameBytes));
+    const done = () => {
+      this.deadlines.cancel(timer);
+      this.handshaking.delete(socket);
+      socket.off("data", onData);
+      socket.off("close", done);
+    };
+    const fail = (error: ProtocolError) => {
+      done();
+      this.settings.onProtocolError(error);
+      socket.destroy();
+    };
+    const timer = this.deadlines.add(this.clock.now() + handshakeTimeoutMs, () =>
+      fail(new ProtocolError(`no hello frame within ${handshakeTimeoutMs} ms`)),
+    );
+    const onData = (chunk: Buffer) => {
+      let hello: HelloMeta;
+      try {
+        const frames = decoder.push(chunk);
+        if (frames.length === 0) return;
+        if (frames.length > 1) throw new ProtocolError("frames sent before the worker was ready");
+        [, hello] = checkHelloFrame(frames[0]);
+      } catch (error) {
+        fail(error instanceof ProtocolError ? error : new ProtocolError(String(error)));
+        return;
+      }
+      done();
+      socket.pause();
+      this.serve(socket, hello);
+    };
+    socket.on("data", onData);
+    socket.once("close", done);
+    socket.resume();
+  }
 
+  /** A connection said hello: refuse it (token, maxWorkers) or give it a worker. */
+  private serve(socket: Socket, hello: HelloMeta): void {
+    const { secret, maxWorkers, transport } = this.settings;
+    const who = hello.name === undefined ? "" : ` (client ${JSON.stringify(hello.name)})`;
+    if (secret !== undefined && !sameSecret(secret, hello.token)) {
+      this.refuse(socket, "unauthorized", `wrong or missing token${who}`);
+      return;
+    }
+    if (this.links.size + this.children.size >= maxWorkers) {
+      this.refuse(socket, "busy", `${maxWorkers} workers are running (maxWorkers)${who}`);
+      return;
+    }
     try {
-      yield* provide({
-        address,
-        get connections() {
-          return handshaking.size + sockets.size + children.size;
-        },
-        get workers() {
-          return links.size + children.size;
-        },
-        get spawned() {
-          return spawned;
-        },
-      });
-    } finally {
-      closing = true;
-      deadlines.close();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const socket of handshaking) socket.destroy();
-      for (const socket of sockets) socket.destroy();
-      for (const link of [...links]) kill(link);
-      for (const child of children) child.kill("SIGKILL");
-      yield* until(Promise.all([closed, ...kills, ...exits]));
+      const direct = this.options.tls === undefined && this.options.resourceLimits === undefined;
+      if (transport === "process" && direct) this.handOff(socket, hello.name);
+      else this.relay(socket, hello.name);
+    } catch (error) {
+      console.error("bough/pool server: cannot start a worker for a connection", error);
+      socket.destroy();
     }
-  });
+  }
+
+  private refuse(socket: Socket, reason: RefusalMeta["reason"], message: string): void {
+    this.settings.onRefused(new ServerRefusedError(reason, message));
+    socket.on("error", () => {});
+    socket.end(encodeFrame(["no", { reason, message }]));
+    socket.once("finish", () => socket.destroy());
+  }
+
+  /**
+   * The server's own watch on a served connection: with calls in flight, a
+   * reply must come within hungWorkerTimeoutMs; without, a call must come
+   * within idleTimeoutMs. Otherwise `reap` ends the worker.
+   */
+  private watch(reap: (reason: "hung" | "idle") => void): Watch {
+    const { hungWorkerTimeoutMs, idleTimeoutMs } = this.settings;
+    let inflight = 0;
+    let deadline: Deadline | undefined;
+    const arm = () => {
+      this.deadlines.cancel(deadline);
+      deadline = undefined;
+      const ms = inflight > 0 ? hungWorkerTimeoutMs : idleTimeoutMs;
+      if (this.closing || !Number.isFinite(ms)) return;
+      deadline = this.deadlines.add(this.clock.now() + ms, () =>
+        reap(inflight > 0 ? "hung" : "idle"),
+      );
+    };
+    arm();
+    return {
+      set: (n: number) => {
+        inflight = n;
+        arm();
+      },
+      stop: () => {
+        this.deadlines.cancel(deadline);
+        deadline = undefined;
+      },
+    };
+  }
+
+  /**
+   * Process workers get the connection itself (AnyEvent::Task's fork per
+   * connection): the server hands the socket over and is out of the path;
+   * with a watch, the worker reports its calls in flight over IPC.
+   */
+  private handOff(socket: Socket, name: string | undefined): void {
+    const { file, maxFrameBytes, tracking } = this.settings;
+    const child = forkWorkerFile(
+      file,
+      {
+        [MODE_ENV]: "socket",
+        [MAX_FRAME_ENV]: String(maxFrameBytes),
+        ...(tracking ? { [ACTIVITY_ENV]: "1" } : {}),
+      },
+      { execArgv: this.options.execArgv, title: workerTitle(name) },
+    );
+    this.spawned++;
+    this.children.add(child);
+    let handed = false;
+    // Watched from the worker's first report (sent when it is ready).
+    let watching: Watch | undefined;
+    const exited = new Promise<void>((resolve) => {
+      child.once("exit", () => {
+        watching?.stop();
+        this.children.delete(child);
+        if (!handed) socket.destroy();
+        resolve();
+      });
+    });
+    this.exits.add(exited);
+    exited.then(() => this.exits.delete(exited));
+    child.on("error", () => {});
+    socket.on("error", () => {});
+    child.on("message", (message: { type?: string; message?: string; inflight?: number }) => {
+      if (message?.type === "bough.activity") {
+        watching ??= this.watch((reason) => {
+          this.settings.onReap({ reason, pid: child.pid });
+          child.kill("SIGKILL");
+        });
+        watching.set(message.inflight ?? 0);
+      } else if (message?.type === "bough.want-socket" && !handed) {
+        handed = true;
+        if (socket.destroyed) child.kill("SIGKILL");
+        else child.send("bough.socket", socket);
+      } else if (message?.type === "bough.protocol-error") {
+        this.settings.onProtocolError(new ProtocolError(message.message ?? "protocol error"));
+      }
+    });
+  }
+
+  /** Thread workers (and process workers under TLS or limits): the server relays NDJSON frames. */
+  private relay(socket: Socket, name: string | undefined): void {
+    const { file, transport, maxFrameBytes, tracking } = this.settings;
+    const { execArgv, resourceLimits } = this.options;
+    const link =
+      transport === "process"
+        ? openProcessLink(file, { execArgv, resourceLimits, title: workerTitle(name) })
+        : openThreadLink(file, { execArgv, resourceLimits });
+    this.spawned++;
+    this.sockets.add(socket);
+    socket.setNoDelay?.(true);
+    this.links.add(link);
+    let inflight = 0;
+    let watching: Watch | undefined;
+    const decoder = createFrameDecoder(maxFrameBytes);
+    const write = (frame: WorkerFrame) => {
+      if (socket.destroyed) return;
+      if ((frame[0] === "ok" || frame[0] === "er") && inflight > 0) {
+        inflight--;
+        watching?.set(inflight);
+      }
+      socket.write(encodeReply(frame));
+    };
+    link.ready.then(
+      (meta) => {
+        if (tracking && !socket.destroyed) {
+          watching = this.watch((reason) => {
+            this.settings.onReap({ reason });
+            socket.destroy();
+          });
+          watching.set(inflight);
+        }
+        write(["rd", meta]);
+        link.onFrame = write;
+        link.onExit = (error) => {
+          // Past its limits, the worker's call fails with the typed error
+          // (the client makes it a WorkerResourceLimitError); then the
+          // connection closes, as for any worker that died.
+          if (error instanceof WorkerResourceLimitError && inflight > 0 && !socket.destroyed) {
+            watching?.stop();
+            socket.end(encodeFrame(["er", {}, serializeError(error)]));
+            socket.once("finish", () => socket.destroy());
+          } else {
+            socket.destroy();
+          }
+        };
+      },
+      () => socket.destroy(),
+    );
+    socket.on("data", (chunk) => {
+      try {
+        for (const value of decoder.push(chunk)) {
+          const frame = checkClientFrame(value);
+          if (frame[0] === "do") {
+            inflight++;
+            watching?.set(inflight);
+          }
+          link.send(frame);
+        }
+      } catch (error) {
+        this.settings.onProtocolError(
+          error instanceof ProtocolError ? error : new ProtocolError(String(error)),
+        );
+        socket.destroy();
+      }
+    });
+    socket.on("close", () => {
+      watching?.stop();
+      this.sockets.delete(socket);
+      this.kill(link);
+    });
+    socket.resume();
+  }
+
+  private kill(link: WorkerLink): void {
+    if (!this.links.delete(link)) return;
+    const gone = link.kill();
+    this.kills.add(gone);
+    gone.then(() => this.kills.delete(gone));
+  }
+
+  /** Stops listening, closes every connection, ends every worker and waits until all are gone. */
+  *close(listener: Server): Operation<void> {
+    this.closing = true;
+    this.deadlines.close();
+    const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
+    for (const socket of this.handshaking) socket.destroy();
+    for (const socket of this.sockets) socket.destroy();
+    for (const link of [...this.links]) this.kill(link);
+    for (const child of this.children) child.kill("SIGKILL");
+    yield* until(Promise.all([closed, ...this.kills, ...this.exits]));
+  }
+}
+
+/** A worker's frame as an NDJSON line; a result JSON cannot carry becomes the call's SerializationError. */
+function encodeReply(frame: WorkerFrame): string {
+  try {
+    return encodeFrame(frame);
+  } catch (error) {
+    return encodeFrame([
+      "er",
+      frame[1] as ReplyMeta,
+      serializeError(
+        new SerializationError(`the result cannot be sent as JSON: ${(error as Error).message}`),
+      ),
+    ]);
+  }
 }
 
 function digest(secret: string | undefined): Buffer {
@@ -455,6 +548,7 @@ export type ServerLimits = Pick<
   | "idleTimeoutMs"
   | "hungWorkerTimeoutMs"
   | "maxFrameBytes"
+  | "resourceLimits"
 >;
 
 /** Options passed (as JSON in the environment) to a forked worker server. */

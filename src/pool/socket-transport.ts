@@ -8,10 +8,8 @@ import {
   encodeFrame,
   type HelloMeta,
   isRefusalFrame,
-  type ReadyMeta,
-  type WorkerFrame,
 } from "./protocol.js";
-import { noop, ReadyHandshake, type WorkerLink } from "./worker-link.js";
+import { type WorkerLink, WorkerLinkBase } from "./worker-link.js";
 
 /** Where a worker server listens: a unix socket path, or a TCP host and port. */
 export type SocketAddress =
@@ -61,18 +59,12 @@ export function openSocketLink(
   return new SocketLink(address, options);
 }
 
-class SocketLink implements WorkerLink {
-  readonly ready: Promise<ReadyMeta>;
-  onFrame: (frame: WorkerFrame) => void = noop;
-  onExit: (error: Error) => void = noop;
+class SocketLink extends WorkerLinkBase {
   private readonly socket: Socket;
-  private readonly gone: Promise<void>;
-  private readonly handshake = new ReadyHandshake();
   private connected = false;
-  private killed = false;
-  private lastError: unknown;
 
   constructor(address: SocketAddress, options: SocketLinkOptions) {
+    super("the connection was closed before the worker was ready");
     const secure = !("path" in address) && address.tls !== undefined;
     this.socket =
       "path" in address
@@ -82,7 +74,6 @@ class SocketLink implements WorkerLink {
           : connect({ host: address.host ?? "127.0.0.1", port: address.port });
     this.socket.setNoDelay?.(true);
     const decoder = createFrameDecoder();
-    this.ready = this.handshake.ready;
     const meta: HelloMeta = {};
     if (options.token !== undefined) meta.token = options.token;
     if (options.name !== undefined) meta.name = options.name;
@@ -93,18 +84,16 @@ class SocketLink implements WorkerLink {
     });
     if (secure) this.socket.on("secureConnect", hello);
     this.socket.on("data", (chunk) => {
-      let frames: unknown[];
       try {
-        frames = decoder.push(chunk);
+        const frames = decoder.push(chunk);
         for (let i = 0; i < frames.length; i++) {
           const value = frames[i];
-          if (!this.handshake.isReady && isRefusalFrame(value)) {
-            this.handshake.fail(new ServerRefusedError(value[1].reason, value[1].message));
+          if (!this.isReady && isRefusalFrame(value)) {
+            this.refuse(new ServerRefusedError(value[1].reason, value[1].message));
             this.socket.destroy();
             return;
           }
-          const frame = checkWorkerFrame(value);
-          if (this.handshake.accept(frame)) this.onFrame(frame);
+          this.receive(checkWorkerFrame(value));
         }
       } catch (error) {
         this.lastError = error;
@@ -114,38 +103,28 @@ class SocketLink implements WorkerLink {
     this.socket.on("error", (error) => {
       this.lastError = error;
     });
-    this.gone = new Promise<void>((resolve) => {
-      this.socket.once("close", () => {
-        resolve();
-        if (this.killed) {
-          this.handshake.fail(
-            new SpawnError("the connection was closed before the worker was ready"),
-          );
-        } else if (!this.connected) {
-          this.handshake.fail(
-            new ConnectRefusedError(
-              `cannot connect to the worker server: ${(this.lastError as Error)?.message ?? "closed"}`,
-              { cause: this.lastError },
-            ),
-          );
-        } else if (!this.handshake.isReady) {
-          this.handshake.fail(
-            new SpawnError("the worker server closed the connection before its worker was ready", {
-              cause: this.lastError,
-            }),
-          );
-        } else {
-          this.onExit(
-            new WorkerCrashedError(
-              this.lastError
-                ? `connection to the worker server lost: ${(this.lastError as Error).message}`
-                : "connection to the worker server lost",
-              null,
-              { cause: this.lastError },
-            ),
-          );
-        }
-      });
+    this.socket.once("close", () => {
+      const cause = this.lastError;
+      this.ended(
+        () =>
+          this.connected
+            ? new SpawnError(
+                "the worker server closed the connection before its worker was ready",
+                { cause },
+              )
+            : new ConnectRefusedError(
+                `cannot connect to the worker server: ${(cause as Error)?.message ?? "closed"}`,
+                { cause },
+              ),
+        () =>
+          new WorkerCrashedError(
+            cause
+              ? `connection to the worker server lost: ${(cause as Error).message}`
+              : "connection to the worker server lost",
+            null,
+            { cause },
+          ),
+      );
     });
   }
 
@@ -153,11 +132,7 @@ class SocketLink implements WorkerLink {
     this.socket.write(encodeFrame(frame));
   }
 
-  kill(): Promise<void> {
-    if (!this.killed) {
-      this.killed = true;
-      this.socket.destroy();
-    }
-    return this.gone;
+  protected stop(): void {
+    this.socket.destroy();
   }
 }

@@ -1,20 +1,13 @@
 import { Worker } from "node:worker_threads";
-import {
-  SerializationError,
-  SpawnError,
-  WorkerCrashedError,
-  WorkerResourceLimitError,
-} from "./errors.js";
+import { SpawnError, WorkerCrashedError, WorkerResourceLimitError } from "./errors.js";
 import {
   type ClientFrame,
   type PackedWorkerFrame,
   packClientFrame,
-  type ReadyMeta,
   unpackWorkerFrame,
-  type WorkerFrame,
 } from "./protocol.js";
 import { needsTsx, tsxApiUrl } from "./worker-file.js";
-import { noop, ReadyHandshake, THREAD_MARK, type WorkerLink } from "./worker-link.js";
+import { noop, THREAD_MARK, type WorkerLink, WorkerLinkBase } from "./worker-link.js";
 
 /** Options of {@link openThreadLink}. */
 export interface ThreadLinkOptions {
@@ -45,17 +38,11 @@ export function openThreadLink(file: URL, options: ThreadLinkOptions = {}): Work
   return new ThreadLink(file, options);
 }
 
-class ThreadLink implements WorkerLink {
-  readonly ready: Promise<ReadyMeta>;
-  onFrame: (frame: WorkerFrame) => void = noop;
-  onExit: (error: Error) => void = noop;
+class ThreadLink extends WorkerLinkBase {
   private readonly worker: Worker;
-  private readonly gone: Promise<void>;
-  private readonly handshake = new ReadyHandshake();
-  private killed = false;
-  private lastError: unknown;
 
   constructor(file: URL, options: ThreadLinkOptions) {
+    super("the worker thread was stopped before it was ready");
     const workerData = { [THREAD_MARK]: "thread" };
     const execArgv = options.execArgv ?? [];
     const { resourceLimits } = options;
@@ -65,66 +52,50 @@ class ThreadLink implements WorkerLink {
           { eval: true, workerData, execArgv, resourceLimits },
         )
       : new Worker(file, { workerData, execArgv, resourceLimits });
-    this.ready = this.handshake.ready;
-    this.worker.on("message", (packed: PackedWorkerFrame) => {
-      const frame = unpackWorkerFrame(packed);
-      if (this.handshake.accept(frame)) this.onFrame(frame);
-    });
+    this.worker.on("message", (packed: PackedWorkerFrame) =>
+      this.receive(unpackWorkerFrame(packed)),
+    );
     this.worker.on("error", (error) => {
       this.lastError = error;
     });
-    this.gone = new Promise<void>((resolve) => {
-      this.worker.once("exit", (code) => {
-        resolve();
-        if (this.killed) {
-          this.handshake.fail(new SpawnError("the worker thread was stopped before it was ready"));
-          return;
-        }
-        if (!this.handshake.isReady) {
-          this.handshake.fail(
-            new SpawnError(
-              this.lastError
-                ? `worker thread ${file.href} failed to start: ${String(this.lastError)}`
-                : `worker thread ${file.href} exited with code ${code} before it was ready (does it export defineWorker(...)?)`,
-              { cause: this.lastError },
-            ),
-          );
-        } else if ((this.lastError as { code?: string })?.code === "ERR_WORKER_OUT_OF_MEMORY") {
-          this.onExit(
-            new WorkerResourceLimitError(
-              `worker thread went past its resourceLimits: ${(this.lastError as Error).message}`,
-              code,
-              { cause: this.lastError },
-            ),
-          );
-        } else {
-          this.onExit(
-            new WorkerCrashedError(
-              this.lastError
-                ? `worker thread crashed: ${String(this.lastError)}`
-                : `worker thread exited with code ${code}`,
-              code,
-              { cause: this.lastError },
-            ),
-          );
-        }
-      });
+    this.worker.once("exit", (code) => {
+      const cause = this.lastError;
+      this.ended(
+        () =>
+          new SpawnError(
+            cause
+              ? `worker thread ${file.href} failed to start: ${String(cause)}`
+              : `worker thread ${file.href} exited with code ${code} before it was ready (does it export defineWorker(...)?)`,
+            { cause },
+          ),
+        () =>
+          (cause as { code?: string })?.code === "ERR_WORKER_OUT_OF_MEMORY"
+            ? new WorkerResourceLimitError(
+                `worker thread went past its resourceLimits: ${(cause as Error).message}`,
+                code,
+                { cause },
+              )
+            : new WorkerCrashedError(
+                cause
+                  ? `worker thread crashed: ${String(cause)}`
+                  : `worker thread exited with code ${code}`,
+                code,
+                { cause },
+              ),
+      );
     });
   }
 
   send(frame: ClientFrame): void {
-    try {
-      this.worker.postMessage(packClientFrame(frame));
-    } catch (error) {
-      throw SerializationError.forFrame(frame, "a worker thread", error);
-    }
+    this.post(
+      frame,
+      packClientFrame(frame),
+      (packed) => this.worker.postMessage(packed),
+      "a worker thread",
+    );
   }
 
-  kill(): Promise<void> {
-    if (!this.killed) {
-      this.killed = true;
-      this.worker.terminate().catch(noop);
-    }
-    return this.gone;
+  protected stop(): void {
+    this.worker.terminate().catch(noop);
   }
 }

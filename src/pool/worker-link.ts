@@ -1,3 +1,4 @@
+import { SerializationError, SpawnError } from "./errors.js";
 import type { ClientFrame, ReadyMeta, WorkerFrame } from "./protocol.js";
 
 /**
@@ -78,5 +79,96 @@ export class ReadyHandshake {
   /** Rejects `ready` (a no-op once the worker was ready). */
   fail(error: Error): void {
     if (!this.isReady) this.reject(error);
+  }
+}
+
+/**
+ * The shape every link shares (thread, process, socket): the ready
+ * handshake, frames passed on once the worker is ready, one ending that
+ * tells a stop, a failed start and a crash apart, and an idempotent kill
+ * that resolves once the worker is gone. A transport adds how it starts,
+ * sends and stops its worker, and calls {@link WorkerLinkBase.receive} and
+ * {@link WorkerLinkBase.ended}.
+ *
+ * @example
+ * ```ts
+ * class PortLink extends WorkerLinkBase {
+ *   constructor(private port: MessagePort) {
+ *     super("the port was closed before the worker was ready");
+ *     port.on("message", (frame) => this.receive(frame));
+ *     port.on("close", () => this.ended(() => new SpawnError("closed"), () => new WorkerCrashedError("closed")));
+ *   }
+ *   send(frame: ClientFrame) { this.port.postMessage(frame); }
+ *   protected stop() { this.port.close(); }
+ * }
+ * ```
+ */
+export abstract class WorkerLinkBase implements WorkerLink {
+  readonly ready: Promise<ReadyMeta>;
+  onFrame: (frame: WorkerFrame) => void = noop;
+  onExit: (error: Error) => void = noop;
+  /** Set by {@link WorkerLinkBase.kill}: the worker's end was asked for. */
+  protected killed = false;
+  /** The last error the worker's thread, process or socket reported (the cause of its end). */
+  protected lastError: unknown;
+  private readonly handshake = new ReadyHandshake();
+  private readonly gone: Promise<void>;
+  private markGone!: () => void;
+
+  /** @param stoppedMessage what `ready` rejects with when the link is killed before the worker was ready. */
+  constructor(private readonly stoppedMessage: string) {
+    this.ready = this.handshake.ready;
+    this.gone = new Promise<void>((resolve) => {
+      this.markGone = resolve;
+    });
+  }
+
+  /** True once the worker said ready. */
+  protected get isReady(): boolean {
+    return this.handshake.isReady;
+  }
+
+  /** One frame from the worker: the ready frame settles `ready`; later frames go to `onFrame`. */
+  protected receive(frame: WorkerFrame): void {
+    if (this.handshake.accept(frame)) this.onFrame(frame);
+  }
+
+  /** Ends the handshake with `error` before the worker was ready (a refusal). */
+  protected refuse(error: Error): void {
+    this.handshake.fail(error);
+  }
+
+  /**
+   * The worker is gone: resolves `kill()`'s promise, then rejects `ready` (with
+   * a SpawnError after a kill, else `beforeReady()`) or, once the worker was
+   * ready and it was not killed, reports `afterReady()` to `onExit`.
+   */
+  protected ended(beforeReady: () => Error, afterReady: () => Error): void {
+    this.markGone();
+    if (this.killed) this.handshake.fail(new SpawnError(this.stoppedMessage));
+    else if (!this.handshake.isReady) this.handshake.fail(beforeReady());
+    else this.onExit(afterReady());
+  }
+
+  /** Sends `packed` with `post`, turning a failure to copy it into a SerializationError for `frame`. */
+  protected post<P>(frame: ClientFrame, packed: P, post: (packed: P) => void, to: string): void {
+    try {
+      post(packed);
+    } catch (error) {
+      throw SerializationError.forFrame(frame, to, error);
+    }
+  }
+
+  abstract send(frame: ClientFrame): void;
+
+  /** Starts ending the worker (terminate, SIGKILL, destroy); {@link WorkerLinkBase.ended} follows. */
+  protected abstract stop(): void;
+
+  kill(): Promise<void> {
+    if (!this.killed) {
+      this.killed = true;
+      this.stop();
+    }
+    return this.gone;
   }
 }

@@ -1,17 +1,19 @@
 import type { Socket } from "node:net";
 import { threadId } from "node:worker_threads";
 import { createDeferredLog, type DeferredLog, type LogTimer } from "./deferred-log.js";
-import type { WorkerDefinition } from "./define-worker.js";
 import { SerializationError, type SerializedError, serializeError } from "./errors.js";
 import {
+  type CallMeta,
   type ClientFrame,
   checkClientFrame,
   createFrameDecoder,
   type DoFrame,
+  EMPTY_META,
   encodeFrame,
   type ReplyMeta,
   type WorkerFrame,
 } from "./protocol.js";
+import type { WorkerDefinition } from "./worker-definition.js";
 
 /** How a worker runtime talks to its client: frames in, frames out. */
 export interface FrameChannel {
@@ -21,6 +23,7 @@ export interface FrameChannel {
 
 let current: DeferredLog | undefined;
 let inCall = false;
+let currentMeta: CallMeta = EMPTY_META;
 
 function active(): DeferredLog | undefined {
   if (!inCall) return undefined;
@@ -65,10 +68,34 @@ export const log = {
   },
 };
 
+/**
+ * What the caller sent with the call this worker is running: its trace
+ * context (`traceparent`, while the caller runs `useTracing()` from
+ * `bough/otel`) and the client's `name` (`usePool({ name })`). The same on
+ * every transport. Outside a call: an empty object.
+ *
+ * @example
+ * ```ts
+ * import { callMeta, defineWorker } from "bough/pool/worker";
+ * export default defineWorker({
+ *   interface: {
+ *     work() {
+ *       const { traceparent, name } = callMeta(); // start a span under traceparent
+ *       return `working for ${name ?? "someone"}`;
+ *     },
+ *   },
+ * });
+ * ```
+ */
+export function callMeta(): Readonly<CallMeta> {
+  return currentMeta;
+}
+
 const EMPTY: ReplyMeta = {};
 
 function takeMeta(): ReplyMeta {
   inCall = false;
+  currentMeta = EMPTY_META;
   if (current === undefined) return EMPTY;
   const meta = { log: current.end() };
   current = undefined;
@@ -91,162 +118,191 @@ export function startWorkerRuntime(
   channel: FrameChannel,
   exit: (code: number) => void,
 ): void {
-  const queue: ClientFrame[] = [];
-  let busy = true;
-  // True from a call's start until its reply (and while checkoutDone runs).
-  let running = false;
-  // A worker that exits on purpose says so first, and whether a call was
-  // running: a call that reached it after that never started.
-  const realExit = process.exit;
-  process.exit = ((code?: number | string | null) => {
-    try {
-      channel.send(["by", { inCall: running }]);
-    } catch {
-      // the channel is gone already
-    }
-    return realExit.call(process, code as number);
-  }) as typeof process.exit;
-  let setupError: SerializedError | undefined;
-  const iface = definition.interface as unknown;
+  const runtime = new WorkerRuntime(definition, channel, exit);
+  runtime.announceExits();
+  channel.listen((frame) => runtime.receive(frame));
+  runtime.setup();
+}
 
-  const reply = (ok: boolean, value: unknown) => {
-    running = false;
-    const meta = takeMeta();
-    if (ok) {
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  value !== null && typeof (value as PromiseLike<unknown>)?.then === "function";
+
+/** One worker serving one client, in the steps of {@link startWorkerRuntime}. */
+class WorkerRuntime {
+  private readonly queue: ClientFrame[] = [];
+  /** True while setup, an async call or an async checkoutDone runs: frames wait in the queue. */
+  private busy = true;
+  /** True from a call's start until its reply (and while checkoutDone runs). */
+  private running = false;
+  private setupError: SerializedError | undefined;
+
+  constructor(
+    private readonly definition: WorkerDefinition,
+    private readonly channel: FrameChannel,
+    private readonly exit: (code: number) => void,
+  ) {}
+
+  /**
+   * A worker that exits on purpose says so first, and whether a call was
+   * running: a call that reached it after that never started.
+   */
+  announceExits(): void {
+    const realExit = process.exit;
+    process.exit = ((code?: number | string | null) => {
       try {
-        channel.send(["ok", meta, value]);
-      } catch (error) {
-        channel.send([
-          "er",
-          meta,
-          serializeError(
-            new SerializationError(`the result cannot be sent back: ${(error as Error).message}`),
-          ),
-        ]);
+        this.channel.send(["by", { inCall: this.running }]);
+      } catch {
+        // the channel is gone already
       }
-    } else {
-      channel.send(["er", meta, serializeError(value)]);
-    }
-  };
+      return realExit.call(process, code as number);
+    }) as typeof process.exit;
+  }
 
-  const settle = (result: Promise<unknown>) => {
-    busy = true;
-    result.then(
-      (value) => {
-        reply(true, value);
-        busy = false;
-        drain();
-      },
-      (error) => {
-        reply(false, error);
-        busy = false;
-        drain();
-      },
-    );
-  };
-
-  const runCall = (frame: DoFrame) => {
-    if (setupError) {
-      channel.send(["er", EMPTY, setupError]);
-      return;
-    }
-    const method = frame[2];
-    const args = frame[3];
-    inCall = true;
-    running = true;
+  /** Runs `setup` (awaited when async; an error is kept for every call), then says ready. */
+  setup(): void {
     let result: unknown;
     try {
-      if (typeof iface === "function") {
-        result = method === null ? iface(...args) : iface(method, ...args);
-      } else {
-        const fn = method === null ? undefined : (iface as Record<string, unknown>)[method];
-        if (typeof fn !== "function" || !Object.hasOwn(iface as object, method as string)) {
-          throw new TypeError(
-            method === null
-              ? "this worker's interface is a method map: call one of its methods"
-              : `this worker has no method "${method}"`,
-          );
-        }
-        result = fn.apply(iface, args);
-      }
+      result = this.definition.setup?.();
     } catch (error) {
-      reply(false, error);
+      this.setupError = serializeError(error);
+    }
+    if (!isThenable(result)) {
+      this.ready();
       return;
     }
-    if (result !== null && typeof (result as PromiseLike<unknown>)?.then === "function") {
-      settle(Promise.resolve(result));
-    } else {
-      reply(true, result);
-    }
-  };
+    Promise.resolve(result).then(
+      () => this.ready(),
+      (error) => {
+        this.setupError = serializeError(error);
+        this.ready();
+      },
+    );
+  }
 
-  const runDone = () => {
-    const hook = definition.checkoutDone;
+  private ready(): void {
+    this.channel.send([
+      "rd",
+      {
+        pid: process.pid,
+        threadId,
+        ...(this.definition.checkoutDone ? { done: true } : {}),
+        ...(this.setupError ? { setup: this.setupError } : {}),
+      },
+    ]);
+    this.busy = false;
+    this.drain();
+  }
+
+  /** A frame from the client: handled now, or queued behind the one that runs. */
+  receive(frame: ClientFrame): void {
+    if (this.busy || this.queue.length > 0) this.queue.push(frame);
+    else this.handle(frame);
+  }
+
+  private handle(frame: ClientFrame): void {
+    if (frame[0] === "do") this.runCall(frame);
+    else if (frame[0] === "dn") this.runDone();
+  }
+
+  private drain(): void {
+    while (!this.busy && this.queue.length > 0) this.handle(this.queue.shift()!);
+  }
+
+  private runCall(frame: DoFrame): void {
+    if (this.setupError) {
+      this.channel.send(["er", EMPTY, this.setupError]);
+      return;
+    }
+    currentMeta = frame[1];
+    inCall = true;
+    this.running = true;
+    let result: unknown;
+    try {
+      result = this.invoke(frame[2], frame[3]);
+    } catch (error) {
+      this.reply(false, error);
+      return;
+    }
+    if (!isThenable(result)) {
+      this.reply(true, result);
+      return;
+    }
+    this.busy = true;
+    Promise.resolve(result).then(
+      (value) => this.replyLater(true, value),
+      (error) => this.replyLater(false, error),
+    );
+  }
+
+  /** Calls `method` of the interface (or the function interface) with `args`. */
+  private invoke(method: string | null, args: unknown[]): unknown {
+    const iface = this.definition.interface as unknown;
+    if (typeof iface === "function") {
+      return method === null ? iface(...args) : iface(method, ...args);
+    }
+    const fn = method === null ? undefined : (iface as Record<string, unknown>)[method];
+    if (typeof fn !== "function" || !Object.hasOwn(iface as object, method as string)) {
+      throw new TypeError(
+        method === null
+          ? "this worker's interface is a method map: call one of its methods"
+          : `this worker has no method "${method}"`,
+      );
+    }
+    return fn.apply(iface, args);
+  }
+
+  private replyLater(ok: boolean, value: unknown): void {
+    this.reply(ok, value);
+    this.busy = false;
+    this.drain();
+  }
+
+  /** Sends a call's result or error, with its deferred log. */
+  private reply(ok: boolean, value: unknown): void {
+    this.running = false;
+    const meta = takeMeta();
+    if (!ok) {
+      this.channel.send(["er", meta, serializeError(value)]);
+      return;
+    }
+    try {
+      this.channel.send(["ok", meta, value]);
+    } catch (error) {
+      this.channel.send([
+        "er",
+        meta,
+        serializeError(
+          new SerializationError(`the result cannot be sent back: ${(error as Error).message}`),
+        ),
+      ]);
+    }
+  }
+
+  /** Runs the definition's checkoutDone after a normal release; a failure ends the worker. */
+  private runDone(): void {
+    const hook = this.definition.checkoutDone;
     if (!hook) return;
     let result: unknown;
     try {
       result = hook();
     } catch (error) {
-      failDone(error);
+      this.failDone(error);
       return;
     }
-    if (result !== null && typeof (result as PromiseLike<unknown>)?.then === "function") {
-      busy = true;
-      Promise.resolve(result).then(
-        () => {
-          busy = false;
-          drain();
-        },
-        (error) => failDone(error),
-      );
-    }
-  };
-
-  const failDone = (error: unknown) => {
-    console.error("bough/pool: checkoutDone failed in worker; exiting", error);
-    exit(1);
-  };
-
-  const handle = (frame: ClientFrame) => {
-    if (frame[0] === "do") runCall(frame);
-    else if (frame[0] === "dn") runDone();
-  };
-
-  const drain = () => {
-    while (!busy && queue.length > 0) handle(queue.shift()!);
-  };
-
-  channel.listen((frame) => {
-    if (busy || queue.length > 0) queue.push(frame);
-    else handle(frame);
-  });
-
-  const ready = () => {
-    channel.send([
-      "rd",
-      {
-        pid: process.pid,
-        threadId,
-        ...(definition.checkoutDone ? { done: true } : {}),
-        ...(setupError ? { setup: setupError } : {}),
+    if (!isThenable(result)) return;
+    this.busy = true;
+    Promise.resolve(result).then(
+      () => {
+        this.busy = false;
+        this.drain();
       },
-    ]);
-    busy = false;
-    drain();
-  };
-  let setupResult: unknown;
-  try {
-    setupResult = definition.setup?.();
-  } catch (error) {
-    setupError = serializeError(error);
+      (error) => this.failDone(error),
+    );
   }
-  if (setupResult !== null && typeof (setupResult as PromiseLike<unknown>)?.then === "function") {
-    Promise.resolve(setupResult).then(ready, (error) => {
-      setupError = serializeError(error);
-      ready();
-    });
-  } else {
-    ready();
+
+  private failDone(error: unknown): void {
+    console.error("bough/pool: checkoutDone failed in worker; exiting", error);
+    this.exit(1);
   }
 }
 

@@ -1,8 +1,8 @@
 /**
- * `bough/pool/worker`: what a worker file needs, and nothing else — {@link defineWorker}
- * and the deferred {@link log}. It loads neither effection nor the pool's client side,
+ * `bough/pool/worker`: what a worker file needs, and nothing else — {@link defineWorker},
+ * the deferred {@link log} and the running call's {@link callMeta}. It loads neither effection nor the pool's client side,
  * so a worker that imports it answers its first call sooner than one that imports
- * `bough/pool` (which exports the same two names, beside the whole pool).
+ * `bough/pool` (which exports the same names, beside the whole pool).
  *
  * @example
  * ```ts
@@ -13,16 +13,17 @@
  *
  * @module bough/pool/worker
  */
-export {
-  type CallFunction,
-  type CallParams,
-  type CallResult,
-  defineWorker,
-  type InterfaceOf,
-  type WorkerApi,
-  type WorkerDefinition,
-  type WorkerFunction,
-  type WorkerInterface,
-  type WorkerMethods,
-} from "./define-worker.js";
-export { log } from "./worker-runtime.js";
+export { defineWorker } from "./define-worker.js";
+export type { CallMeta } from "./protocol.js";
+export type {
+  CallFunction,
+  CallParams,
+  CallResult,
+  InterfaceOf,
+  WorkerApi,
+  WorkerDefinition,
+  WorkerFunction,
+  WorkerInterface,
+  WorkerMethods,
+} from "./worker-definition.js";
+export { callMeta, log } from "./worker-runtime.js";

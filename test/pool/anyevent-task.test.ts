@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Operation, run, scoped, sleep, spawn } from "effection";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import {
   CheckoutFatalError,
   createDeferredLog,
@@ -22,15 +22,12 @@ import {
   usePool,
   WorkerCrashedError,
 } from "../../src/pool/index.js";
-import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { realWorkerTests } from "../helpers/real-workers.js";
+import { settle } from "../helpers/settle.js";
 import type aetArgsWorker from "./fixtures/aet-args-worker.js";
 import type aetWorker from "./fixtures/aet-worker.js";
-import { checkThreadsAfterEach } from "./helpers.js";
 
-checkLeaksAfterEach();
-// Real workers on a shared 2-core machine: generous bounds.
-vi.setConfig({ testTimeout: 60_000 });
-checkThreadsAfterEach();
+realWorkerTests();
 
 type Aet = typeof aetWorker;
 
@@ -47,14 +44,6 @@ function* taskServer(
   const path = join(dir, `t${++sockets}.sock`);
   yield* serveWorkers({ listen: { path }, worker, transport: "thread", ...options });
   return { path };
-}
-
-function* settle<T>(op: Operation<T>): Operation<{ value?: T; error?: any }> {
-  try {
-    return { value: yield* op };
-  } catch (error) {
-    return { error };
-  }
 }
 
 describe("AnyEvent::Task's t/ suite, on bough/pool", () => {

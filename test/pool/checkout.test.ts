@@ -1,5 +1,5 @@
-import { all, type Operation, run, spawn, until } from "effection";
-import { describe, expect, it, vi } from "vitest";
+import { all, run, spawn, until } from "effection";
+import { describe, expect, it } from "vitest";
 import {
   CheckoutFatalError,
   createDeferredLog,
@@ -8,24 +8,14 @@ import {
   usePool,
   WorkerCrashedError,
 } from "../../src/pool/index.js";
-import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { realWorkerTests } from "../helpers/real-workers.js";
+import { settle } from "../helpers/settle.js";
 import type echoWorker from "./fixtures/echo-worker.js";
-import { checkThreadsAfterEach, echoWorkerFile as worker } from "./helpers.js";
+import { echoWorkerFile as worker } from "./helpers.js";
 
-checkLeaksAfterEach();
-// Real workers on a shared 2-core machine: generous bounds.
-vi.setConfig({ testTimeout: 60_000 });
-checkThreadsAfterEach();
+realWorkerTests();
 
 type Echo = typeof echoWorker;
-
-function* settle<T>(op: Operation<T>): Operation<{ value?: T; error?: any }> {
-  try {
-    return { value: yield* op };
-  } catch (error) {
-    return { error };
-  }
-}
 
 describe("checkout", () => {
   it("runs its calls in order on one worker", async () => {

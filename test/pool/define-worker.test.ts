@@ -1,25 +1,15 @@
-import { type Operation, run } from "effection";
-import { describe, expect, it, vi } from "vitest";
+import { run } from "effection";
+import { describe, expect, it } from "vitest";
 import { defineWorker, TaskError, usePool } from "../../src/pool/index.js";
-import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { realWorkerTests } from "../helpers/real-workers.js";
+import { settle } from "../helpers/settle.js";
 import type echoWorker from "./fixtures/echo-worker.js";
-import { checkThreadsAfterEach, echoWorkerFile } from "./helpers.js";
+import { echoWorkerFile } from "./helpers.js";
 
-checkLeaksAfterEach();
-// Real workers on a shared 2-core machine: generous bounds.
-vi.setConfig({ testTimeout: 60_000 });
-checkThreadsAfterEach();
+realWorkerTests();
 
 const functionWorker = new URL("./fixtures/function-worker.js", import.meta.url);
 type FunctionWorker = (...args: unknown[]) => { args: unknown[]; pid: number };
-
-function* settle<T>(op: Operation<T>): Operation<{ value?: T; error?: any }> {
-  try {
-    return { value: yield* op };
-  } catch (error) {
-    return { error };
-  }
-}
 
 describe("defineWorker", () => {
   it("returns the definition and starts nothing outside a pool worker", () => {

@@ -1,50 +1,8 @@
-import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { afterEach, beforeAll, beforeEach } from "vitest";
+import type { WorkerFrame } from "../../src/pool/protocol.js";
+import type { WorkerLink } from "../../src/pool/worker-link.js";
 
 /** The worker most tests use. */
 export const echoWorkerFile = new URL("./fixtures/echo-worker.ts", import.meta.url);
-
-/** OS threads of this process (Linux): each live worker thread is one. */
-export function osThreads(): number {
-  const status = readFileSync("/proc/self/status", "utf8");
-  return Number(/Threads:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
-}
-
-/** True while a process with this pid exists (not yet reaped). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Worker threads are not in `process.getActiveResourcesInfo()`, so the shared
- * leak check cannot see them: this one counts OS threads instead and fails a
- * test that leaves a worker thread running.
- */
-export function checkThreadsAfterEach(): void {
-  let baseline = 0;
-  beforeAll(async () => {
-    // Warm libuv's thread pool so that its threads are in every baseline.
-    await Promise.all(Array.from({ length: 8 }, () => readFile(import.meta.filename)));
-  });
-  beforeEach(() => {
-    baseline = osThreads();
-  });
-  afterEach(async () => {
-    const deadline = Date.now() + 2000;
-    while (osThreads() > baseline) {
-      if (Date.now() > deadline) {
-        throw new Error(`worker threads left running: ${osThreads() - baseline}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  });
-}
 
 /** Polls `predicate` every 5 ms until it is true (or fails after `ms`). */
 export async function eventually(predicate: () => boolean, ms = 20_000): Promise<void> {
@@ -53,4 +11,23 @@ export async function eventually(predicate: () => boolean, ms = 20_000): Promise
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/** Call metadata with every field a `do` frame carries. */
+export const FULL_CALL_META = {
+  traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+  name: "billing",
+};
+
+/**
+ * Sends `["do", FULL_CALL_META, "meta", []]` on a ready link and resolves with
+ * the reply: the echo worker's `meta` returns what its call carried.
+ */
+export async function metaRoundTrip(link: WorkerLink): Promise<WorkerFrame> {
+  await link.ready;
+  const reply = new Promise<WorkerFrame>((resolve) => {
+    link.onFrame = resolve;
+  });
+  link.send(["do", { ...FULL_CALL_META }, "meta", []]);
+  return reply;
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { type Operation, run, spawn, until } from "effection";
+import { run, spawn, until } from "effection";
 import { describe, expect, it, vi } from "vitest";
 import {
   CheckoutFatalError,
@@ -10,23 +10,14 @@ import {
   WorkerResourceLimitError,
 } from "../../src/pool/index.js";
 import { limitFlags, openProcessLink, workerTitle } from "../../src/pool/process-transport.js";
-import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { isAlive, realWorkerTests } from "../helpers/real-workers.js";
+import { settle } from "../helpers/settle.js";
 import type echoWorker from "./fixtures/echo-worker.js";
-import { eventually, isAlive, echoWorkerFile as worker } from "./helpers.js";
+import { eventually, FULL_CALL_META, metaRoundTrip, echoWorkerFile as worker } from "./helpers.js";
 
-checkLeaksAfterEach();
-// Real workers on a shared 2-core machine: generous bounds.
-vi.setConfig({ testTimeout: 60_000 });
+realWorkerTests({ threads: false });
 
 type Echo = typeof echoWorker;
-
-function* settle<T>(op: Operation<T>): Operation<{ value?: T; error?: any }> {
-  try {
-    return { value: yield* op };
-  } catch (error) {
-    return { error };
-  }
-}
 
 describe("process transport", () => {
   it("runs calls in a child process and reaps it when the pool ends", async () => {
@@ -152,6 +143,12 @@ describe("process transport", () => {
       expect(outcome.error).toBeInstanceOf(SerializationError);
       expect(yield* pool.run("echo", new Map([[1, "one"]]))).toEqual(new Map([[1, "one"]]));
     });
+  });
+
+  it("carries a call's metadata (trace context, client name) to the worker process", async () => {
+    const link = openProcessLink(worker);
+    expect(await metaRoundTrip(link)).toEqual(["ok", {}, FULL_CALL_META]);
+    await link.kill();
   });
 
   it("opens a link whose kill() resolves once the process has exited", async () => {

@@ -49,10 +49,18 @@ describe("protocol", () => {
     expect(checkClientFrame(["do", {}, "m", [1]])).toEqual(["do", {}, "m", [1]]);
     expect(checkClientFrame(["do", {}, null, []])).toEqual(["do", {}, null, []]);
     expect(checkClientFrame(["dn", {}])).toEqual(["dn", {}]);
+    expect(checkClientFrame(["do", { name: "n" }, "m", []])).toEqual([
+      "do",
+      { name: "n" },
+      "m",
+      [],
+    ]);
     for (const bad of [
       ["do", {}, "m"],
       ["do", [], "m", []],
       ["do", {}, 5, []],
+      ["do", { traceparent: 1 }, "m", []],
+      ["do", { name: {} }, "m", []],
       ["ok", {}, 1],
       "do",
       null,
@@ -88,6 +96,16 @@ describe("protocol", () => {
     expect(unpackClientFrame([1, 2, "inc"])).toEqual(["do", {}, "inc", [1, 2]]);
     expect(unpackClientFrame(packClientFrame(["do", {}, null, []]))).toEqual(["do", {}, null, []]);
     expect(unpackClientFrame(packClientFrame(["dn", {}]))).toEqual(["dn", {}]);
+    const meta = {
+      traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+      name: "n",
+    };
+    expect(unpackClientFrame(packClientFrame(["do", meta, "inc", [1]]))).toEqual([
+      "do",
+      meta,
+      "inc",
+      [1],
+    ]);
     const log = { start: 1, logs: [], timers: {} };
     for (const frame of [
       ["ok", {}, 2],

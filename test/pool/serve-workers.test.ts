@@ -4,7 +4,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Operation, run, scoped, spawn, until } from "effection";
+import { run, scoped, spawn, until } from "effection";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { TimeoutError } from "../../src/core/errors.js";
 import {
@@ -15,25 +15,16 @@ import {
   TaskError,
   usePool,
   WorkerCrashedError,
+  WorkerResourceLimitError,
 } from "../../src/pool/index.js";
-import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { isAlive, realWorkerTests } from "../helpers/real-workers.js";
+import { settle } from "../helpers/settle.js";
 import type echoWorker from "./fixtures/echo-worker.js";
-import { checkThreadsAfterEach, eventually, isAlive, echoWorkerFile as worker } from "./helpers.js";
+import { eventually, echoWorkerFile as worker } from "./helpers.js";
 
-checkLeaksAfterEach();
-// Real workers on a shared 2-core machine: generous bounds.
-vi.setConfig({ testTimeout: 60_000 });
-checkThreadsAfterEach();
+realWorkerTests();
 
 type Echo = typeof echoWorker;
-
-function* settle<T>(op: Operation<T>): Operation<{ value?: T; error?: any }> {
-  try {
-    return { value: yield* op };
-  } catch (error) {
-    return { error };
-  }
-}
 
 const dir = mkdtempSync(join(tmpdir(), "bough-serve-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -147,6 +138,37 @@ describe("serveWorkers", () => {
     });
     expect(who.pid).toBe(process.pid);
   });
+
+  for (const transport of ["process", "thread"] as const) {
+    it(`fails a call that goes past its ${transport} worker's resourceLimits with WorkerResourceLimitError, prints nothing, and serves the next`, async () => {
+      const path = join(dir, `limits-${transport}.sock`);
+      const printed = vi.spyOn(process.stderr, "write");
+      try {
+        await run(function* () {
+          const server = yield* serveWorkers({
+            listen: { path },
+            worker,
+            transport,
+            resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 },
+          });
+          const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1 });
+          expect(yield* pool.run("allocate", 4)).toBe(4);
+          const { error } = yield* settle(pool.run("allocate", 1024));
+          expect(error).toBeInstanceOf(WorkerResourceLimitError);
+          expect(error).toBeInstanceOf(WorkerCrashedError);
+          expect(error.code).toBe("BOUGH_POOL_RESOURCE_LIMIT");
+          expect(error.message).toMatch(/heap|resourceLimits/i);
+          expect(yield* pool.run("inc", 1)).toBe(2);
+          expect(server.spawned).toBe(2);
+        });
+        // V8's out-of-memory report became the error's message instead of being printed
+        const text = printed.mock.calls.map(([chunk]) => String(chunk)).join("");
+        expect(text).not.toMatch(/FATAL ERROR|Last few GCs/);
+      } finally {
+        printed.mockRestore();
+      }
+    });
+  }
 
   it("serves over TCP on an ephemeral port", async () => {
     const n = await run(function* () {

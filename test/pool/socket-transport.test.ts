@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Operation, run, sleep, spawn } from "effection";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { run, sleep, spawn, until } from "effection";
+import { afterAll, describe, expect, it } from "vitest";
 import {
   ProtocolError,
   serveWorkers,
@@ -12,24 +12,14 @@ import {
   WorkerCrashedError,
 } from "../../src/pool/index.js";
 import { ConnectRefusedError, openSocketLink } from "../../src/pool/socket-transport.js";
-import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { realWorkerTests } from "../helpers/real-workers.js";
+import { settle } from "../helpers/settle.js";
 import type echoWorker from "./fixtures/echo-worker.js";
-import { checkThreadsAfterEach, echoWorkerFile as worker } from "./helpers.js";
+import { FULL_CALL_META, metaRoundTrip, echoWorkerFile as worker } from "./helpers.js";
 
-checkLeaksAfterEach();
-// Real workers on a shared 2-core machine: generous bounds.
-vi.setConfig({ testTimeout: 60_000 });
-checkThreadsAfterEach();
+realWorkerTests();
 
 type Echo = typeof echoWorker;
-
-function* settle<T>(op: Operation<T>): Operation<{ value?: T; error?: any }> {
-  try {
-    return { value: yield* op };
-  } catch (error) {
-    return { error };
-  }
-}
 
 const dir = mkdtempSync(join(tmpdir(), "bough-socket-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -87,6 +77,22 @@ describe("socket transport", () => {
       await new Promise((resolve) => fake.close(resolve));
     }
   });
+
+  for (const transport of ["process", "thread"] as const) {
+    it(`carries a call's metadata (trace context, client name) to a worker server's ${transport} worker`, async () => {
+      const path = join(dir, `meta-${transport}.sock`);
+      const reply = await run(function* () {
+        yield* serveWorkers({ listen: { path }, worker, transport });
+        const link = openSocketLink({ path });
+        try {
+          return yield* until(metaRoundTrip(link));
+        } finally {
+          yield* until(link.kill());
+        }
+      });
+      expect(reply).toEqual(["ok", {}, FULL_CALL_META]);
+    });
+  }
 
   it("sends frames as NDJSON and fails unserialisable arguments at the call site", async () => {
     const path = join(dir, "json.sock");

@@ -1,13 +1,10 @@
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SerializationError, SpawnError } from "../../src/pool/index.js";
 import { openThreadLink } from "../../src/pool/thread-transport.js";
-import { checkLeaksAfterEach } from "../helpers/leaks.js";
-import { checkThreadsAfterEach, echoWorkerFile, osThreads } from "./helpers.js";
+import { osThreads, realWorkerTests } from "../helpers/real-workers.js";
+import { echoWorkerFile, FULL_CALL_META, metaRoundTrip } from "./helpers.js";
 
-checkLeaksAfterEach();
-// Real workers on a shared 2-core machine: generous bounds.
-vi.setConfig({ testTimeout: 60_000 });
-checkThreadsAfterEach();
+realWorkerTests();
 
 describe("thread transport", () => {
   it("starts a worker thread that says ready, and kill() resolves once it has terminated", async () => {
@@ -24,6 +21,12 @@ describe("thread transport", () => {
     expect(replies).toEqual([["ok", {}, 2]]);
     await link.kill();
     expect(osThreads()).toBe(before);
+  });
+
+  it("carries a call's metadata (trace context, client name) to the worker thread", async () => {
+    const link = openThreadLink(echoWorkerFile);
+    expect(await metaRoundTrip(link)).toEqual(["ok", {}, FULL_CALL_META]);
+    await link.kill();
   });
 
   it("fails with SpawnError when the file does not call defineWorker", async () => {

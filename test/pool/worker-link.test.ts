@@ -2,20 +2,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run, until } from "effection";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { serveWorkers } from "../../src/pool/index.js";
 import { openProcessLink } from "../../src/pool/process-transport.js";
 import type { WorkerFrame } from "../../src/pool/protocol.js";
 import { openSocketLink } from "../../src/pool/socket-transport.js";
 import { openThreadLink } from "../../src/pool/thread-transport.js";
 import { ReadyHandshake, type WorkerLink } from "../../src/pool/worker-link.js";
-import { checkLeaksAfterEach } from "../helpers/leaks.js";
-import { checkThreadsAfterEach, echoWorkerFile, eventually } from "./helpers.js";
+import { realWorkerTests } from "../helpers/real-workers.js";
+import { echoWorkerFile, eventually } from "./helpers.js";
 
-checkLeaksAfterEach();
-// Real workers on a shared 2-core machine: generous bounds.
-vi.setConfig({ testTimeout: 60_000 });
-checkThreadsAfterEach();
+realWorkerTests();
 
 const dir = mkdtempSync(join(tmpdir(), "bough-link-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,26 +1,16 @@
-import { type Operation, run } from "effection";
-import { describe, expect, it, vi } from "vitest";
+import { run } from "effection";
+import { describe, expect, it } from "vitest";
 import { type defineWorker, log, usePool } from "../../src/pool/index.js";
 import type { ClientFrame, WorkerFrame } from "../../src/pool/protocol.js";
 import { startWorkerRuntime } from "../../src/pool/worker-runtime.js";
-import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { realWorkerTests } from "../helpers/real-workers.js";
+import { settle } from "../helpers/settle.js";
 import type echoWorker from "./fixtures/echo-worker.js";
-import { checkThreadsAfterEach, eventually, echoWorkerFile as worker } from "./helpers.js";
+import { eventually, echoWorkerFile as worker } from "./helpers.js";
 
-checkLeaksAfterEach();
-// Real workers on a shared 2-core machine: generous bounds.
-vi.setConfig({ testTimeout: 60_000 });
-checkThreadsAfterEach();
+realWorkerTests();
 
 type Echo = typeof echoWorker;
-
-function* settle<T>(op: Operation<T>): Operation<{ value?: T; error?: any }> {
-  try {
-    return { value: yield* op };
-  } catch (error) {
-    return { error };
-  }
-}
 
 /** Runs the worker runtime in this thread over an in-memory channel. */
 function inMemory(definition: Parameters<typeof defineWorker>[0]) {

@@ -4,15 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { run } from "effection";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { usePool, useWorkerServer } from "../../src/pool/index.js";
-import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { isAlive, realWorkerTests } from "../helpers/real-workers.js";
 import type echoWorker from "./fixtures/echo-worker.js";
-import { eventually, isAlive, echoWorkerFile as worker } from "./helpers.js";
+import { eventually, echoWorkerFile as worker } from "./helpers.js";
 
-checkLeaksAfterEach();
-// Real workers on a shared 2-core machine: generous bounds.
-vi.setConfig({ testTimeout: 60_000 });
+realWorkerTests({ threads: false });
 
 const dir = mkdtempSync(join(tmpdir(), "bough-forked-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

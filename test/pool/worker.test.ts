@@ -26,12 +26,12 @@ function staticGraph(entry: string): { files: Set<string>; packages: Set<string>
 }
 
 describe("bough/pool/worker", () => {
-  it("gives a worker file defineWorker and log without loading effection or the pool's client side", () => {
+  it("gives a worker file defineWorker, log and callMeta without loading effection or the pool's client side", () => {
     const { files, packages } = staticGraph(join(process.cwd(), "src", "pool", "worker.ts"));
     expect([...packages].filter((p) => !p.startsWith("node:"))).toEqual([]);
     const names = [...files].map((f) => f.split("/").pop());
     expect(names).not.toContain("pool.ts");
     expect(names).not.toContain("serve-workers.ts");
-    expect(Object.keys(workerEntry).sort()).toEqual(["defineWorker", "log"]);
+    expect(Object.keys(workerEntry).sort()).toEqual(["callMeta", "defineWorker", "log"]);
   });
 });
