@@ -36,7 +36,7 @@ function* exitingWorkers(transport: "thread" | "process", calls: number) {
   let wrong = 0;
   const errors = new Map<string, number>();
   const workers = new Set<string>();
-  const pool = yield* usePool<Echo>({ worker, transport, maxWorkers: 2, timeout: 600_000 });
+  const pool = yield* usePool<Echo>({ worker, transport, maxWorkers: 2, timeoutMs: 600_000 });
   let next = 0;
   yield* all(
     Array.from({ length: callers }, () =>

@@ -138,8 +138,8 @@ function* connectingClients(dir: string, transport: "thread" | "process") {
         const pool = yield* usePool<Echo>({
           connect: { path },
           maxWorkers: 1,
-          retryDelay: 20,
-          timeout: 300_000,
+          retryDelayMs: 20,
+          timeoutMs: 300_000,
         });
         try {
           yield* pool.run("inc", 1);

@@ -204,7 +204,7 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
     const pool: PrimePool = yield* usePool({
       worker: new URL("./prime-worker.ts", import.meta.url),
       maxWorkers: concurrency,
-      timeout: options.primeCallTimeoutMs ?? 60_000,
+      timeoutMs: options.primeCallTimeoutMs ?? 60_000,
     });
 
     // in a cluster, every process has the cluster's name, so SSE ids resume on any of them

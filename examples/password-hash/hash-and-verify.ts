@@ -14,7 +14,7 @@ export function* hashAndVerify(
   password: string,
   timeout = 30_000, // covers forking a worker that compiles through tsx, slow on a loaded machine
 ): Operation<boolean> {
-  const checkout = yield* pool.checkout({ timeout });
+  const checkout = yield* pool.checkout({ timeoutMs: timeout });
   const crypted = yield* checkout.api.hash(password);
   console.log(`Hashed password is ${crypted}`);
   const result = yield* checkout.api.verify(crypted, password);

@@ -13,7 +13,7 @@ export type SqliteWorker = (typeof worker)["interface"];
 export function* insertAll(pool: Pool<SqliteWorker>, users: [string, string][]): Operation<number> {
   // generous: the wait includes starting a worker (a .ts worker compiles through tsx,
   // which takes seconds on a loaded machine)
-  const checkout = yield* pool.checkout({ timeout: 30_000 });
+  const checkout = yield* pool.checkout({ timeoutMs: 30_000 });
   yield* checkout.api.begin();
   let inserted = 0;
   for (const [username, email] of users) inserted += yield* checkout.api.insert(username, email);

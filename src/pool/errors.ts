@@ -235,7 +235,7 @@ export class ServerRefusedError extends BoughError {
   override readonly name = "ServerRefusedError";
   /** Why the server refused. */
   readonly reason: "busy" | "unauthorized";
-  /** True for `"busy"`: the pool tries again after `retryDelay`. */
+  /** True for `"busy"`: the pool tries again after `retryDelayMs` (backing off). */
   readonly retryable: boolean;
 
   constructor(reason: "busy" | "unauthorized", message: string) {

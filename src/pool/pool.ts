@@ -33,7 +33,7 @@ export interface PoolCommonOptions<I> {
   /** Retire a worker after this many checkouts (leaky libraries). Default: never. */
   maxCheckouts?: number;
   /** Milliseconds a call may take, counted from when it is queued (so waiting for a worker counts). Default 30 000; `Infinity` never times out. */
-  timeout?: number;
+  timeoutMs?: number;
   /** Keep a worker that threw (instead of replacing it on release). Default false. */
   dontReforkAfterError?: boolean;
   /** Runs in the caller on every normal release (not after an error), with the checkout still usable. */
@@ -64,8 +64,8 @@ export interface LocalPoolOptions<I> extends PoolCommonOptions<I> {
 export interface RemotePoolOptions<I> extends PoolCommonOptions<I> {
   /** Where the server listens. */
   connect: SocketAddress;
-  /** Milliseconds between connection attempts while the server is not up (or busy). Default 100. */
-  retryDelay?: number;
+  /** Milliseconds before the first new connection attempt while the server is not up (or busy); later attempts back off up to 5× with jitter. Default 100. */
+  retryDelayMs?: number;
   /** The server's shared secret (`serveWorkers({ token })`), sent in the hello frame. */
   token?: string;
 }
@@ -75,8 +75,8 @@ export type PoolOptions<I> = LocalPoolOptions<I> | RemotePoolOptions<I>;
 
 /** Options of {@link Pool.checkout}. */
 export interface CheckoutOptions {
-  /** Overrides the pool's `timeout` for the calls of this checkout. */
-  timeout?: number;
+  /** Overrides the pool's `timeoutMs` for the calls of this checkout. */
+  timeoutMs?: number;
   /** Where this checkout's deferred logs are merged. */
   logger?: DeferredLog;
 }
@@ -163,7 +163,7 @@ class PoolCore implements CheckoutPool<PoolWorker> {
     this.minWorkers = options.minWorkers ?? 0;
     this.maxWorkers = Math.max(1, options.maxWorkers ?? availableParallelism());
     this.maxCheckouts = options.maxCheckouts ?? Number.POSITIVE_INFINITY;
-    this.timeout = options.timeout ?? 30_000;
+    this.timeout = options.timeoutMs ?? 30_000;
     this.dontReforkAfterError = options.dontReforkAfterError ?? false;
     this.checkoutDone = options.checkoutDone;
     this.logger = options.logger;
@@ -172,7 +172,7 @@ class PoolCore implements CheckoutPool<PoolWorker> {
     if (this.minWorkers > this.maxWorkers) {
       throw new RangeError(`minWorkers (${this.minWorkers}) > maxWorkers (${this.maxWorkers})`);
     }
-    if (!(this.timeout >= 0)) throw new RangeError(`timeout must be >= 0, got ${this.timeout}`);
+    if (!(this.timeout >= 0)) throw new RangeError(`timeoutMs must be >= 0, got ${this.timeout}`);
   }
 
   stats(): PoolStats {
@@ -453,7 +453,7 @@ class PoolCore implements CheckoutPool<PoolWorker> {
  *   const pool = yield* usePool<typeof hashWorker>({
  *     worker: new URL("./hash-worker.ts", import.meta.url),
  *     maxWorkers: 4,
- *     timeout: 5_000,
+ *     timeoutMs: 5_000,
  *   });
  *   const hashed = yield* pool.run("hash", "secret");
  *
@@ -477,7 +477,7 @@ export function usePool<W = WorkerMethods>(
       const token = options.token;
       const name = options.name;
       open = () => openSocketLink(address, { token, name });
-      retryDelay = options.retryDelay ?? 100;
+      retryDelay = options.retryDelayMs ?? 100;
     } else {
       const file = resolveWorkerFile(options.worker);
       const resourceLimits = options.resourceLimits;
@@ -514,7 +514,7 @@ function* useCheckout(core: PoolCore, options: CheckoutOptions): Operation<Check
   // and a run() requested meanwhile must not get the worker first.
   const state = new CheckoutState<PoolWorker>(
     core,
-    options.timeout ?? core.timeout,
+    options.timeoutMs ?? core.timeout,
     options.logger,
   );
   core.acquire(state);

@@ -166,7 +166,7 @@ describe("AnyEvent::Task's t/ suite, on bough/pool", () => {
     await run(function* () {
       const connect = yield* taskServer();
       const client = yield* usePool<Aet>({ connect });
-      const checkout = yield* client.checkout({ timeout: 20_000 });
+      const checkout = yield* client.checkout({ timeoutMs: 20_000 });
       yield* checkout.api.get_pid(); // the worker is there
       const sleeping = yield* spawn(() => settle(checkout.api.sleep_die(10_000)));
       yield* sleep(0); // one turn: the call is sent before the abort
@@ -270,7 +270,7 @@ describe("AnyEvent::Task's t/ suite, on bough/pool", () => {
   it("times a checkout out when it cannot connect to the server at all (t/timeout-connect.t)", async () => {
     await run(function* () {
       const client = yield* usePool({ connect: { path: join(dir, "non-existent.sock") } });
-      const checkout = yield* client.checkout({ timeout: 200 });
+      const checkout = yield* client.checkout({ timeoutMs: 200 });
       const { error } = yield* settle(checkout.call("anything"));
       expect(error).toBeInstanceOf(TimeoutError);
       expect(error.message).toMatch(/timed out after 200 ms/);
@@ -285,7 +285,7 @@ describe("AnyEvent::Task's t/ suite, on bough/pool", () => {
         onReap: ({ reason }) => reaped.push(reason),
       });
       const client = yield* usePool<Aet>({ connect });
-      const checkout = yield* client.checkout({ timeout: 20_000 });
+      const checkout = yield* client.checkout({ timeoutMs: 20_000 });
       const { error } = yield* settle(checkout.api.sleep_die(3_000));
       expect(error).toBeInstanceOf(WorkerCrashedError);
       expect(error).not.toBeInstanceOf(TimeoutError);
@@ -299,7 +299,7 @@ describe("AnyEvent::Task's t/ suite, on bough/pool", () => {
       const connect = yield* taskServer();
       const client = yield* usePool<Aet>({ connect });
       yield* client.run("success"); // a worker is up: the timeout is the call's alone
-      const checkout = yield* client.checkout({ timeout: 200 });
+      const checkout = yield* client.checkout({ timeoutMs: 200 });
       const { error } = yield* settle(checkout.api.sleep_die(4_000));
       expect(error).toBeInstanceOf(TimeoutError);
       expect(error.message).toMatch(/timed out after 200 ms/);
@@ -314,7 +314,7 @@ describe("AnyEvent::Task's t/ suite, on bough/pool", () => {
       yield* client.run("success");
       const { error } = yield* settle(
         scoped(function* () {
-          const checkout = yield* client.checkout({ timeout: 200, logger });
+          const checkout = yield* client.checkout({ timeoutMs: 200, logger });
           logger.warn("keep alive 1");
           return yield* checkout.api.sleep_die(4_000);
         }),
@@ -332,7 +332,7 @@ describe("AnyEvent::Task's t/ suite, on bough/pool", () => {
     await run(function* () {
       const connect = yield* taskServer();
       const client = yield* usePool<Aet>({ connect });
-      const checkout = yield* client.checkout({ timeout: 20_000 });
+      const checkout = yield* client.checkout({ timeoutMs: 20_000 });
       const { error } = yield* settle(checkout.api.exit_mid_call(100));
       expect(error).toBeInstanceOf(WorkerCrashedError);
       expect(error).not.toBeInstanceOf(TimeoutError);

@@ -141,7 +141,12 @@ describe("usePool", () => {
         const failures: unknown[] = [];
         const workers = new Set<string>();
         await run(function* () {
-          const pool = yield* usePool<Echo>({ worker, transport, maxWorkers: 2, timeout: 600_000 });
+          const pool = yield* usePool<Echo>({
+            worker,
+            transport,
+            maxWorkers: 2,
+            timeoutMs: 600_000,
+          });
           let next = 0;
           // four callers in turn: a reply and the next checkout race the exit
           yield* all(
@@ -269,11 +274,11 @@ describe("usePool", () => {
     const clock = createVirtualClock();
     await run(function* () {
       yield* ClockContext.set(clock);
-      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1, timeout: 1000 });
+      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1, timeoutMs: 1000 });
       const held = withResolvers<void>();
       const release = withResolvers<void>();
       yield* spawn(function* () {
-        const a = yield* pool.checkout({ timeout: Number.POSITIVE_INFINITY });
+        const a = yield* pool.checkout({ timeoutMs: Number.POSITIVE_INFINITY });
         yield* a.call("inc", 1);
         held.resolve();
         yield* release.operation;
@@ -295,7 +300,7 @@ describe("usePool", () => {
     // The item runs as a light routine outside effection's reducer, so the pool's deadline
     // sleeper starts synchronously; a deadline that is already due must still fail the call.
     const outcome = await run(function* () {
-      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1, timeout: 0 });
+      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1, timeoutMs: 0 });
       const selector = yield* useSelector<{ value?: unknown; error?: any }, string>();
       selector.add(
         "call",
@@ -315,7 +320,7 @@ describe("usePool", () => {
     const threadsBefore = osThreads();
     await run(function* () {
       yield* ClockContext.set(clock);
-      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1, timeout: 1000 });
+      const pool = yield* usePool<Echo>({ worker, maxWorkers: 1, timeoutMs: 1000 });
       let firstThread = 0;
       const holder = yield* spawn(function* () {
         const checkout = yield* pool.checkout();
@@ -353,7 +358,7 @@ describe("usePool", () => {
       const pool = yield* usePool<Echo>({
         worker,
         maxWorkers: 1,
-        timeout: Number.POSITIVE_INFINITY,
+        timeoutMs: Number.POSITIVE_INFINITY,
       });
       const call = yield* spawn(() => pool.run("sleep", 30));
       yield* until(clock.advance(1e12));

@@ -107,11 +107,11 @@ describe("process transport", () => {
         transport: "process",
         minWorkers: 1,
         maxWorkers: 1,
-        timeout: 20_000,
+        timeoutMs: 20_000,
       });
       yield* until(eventually(() => pool.stats().idle === 1, 20_000));
       const checkout = yield* spawn(function* () {
-        const c = yield* pool.checkout({ timeout: 2500 });
+        const c = yield* pool.checkout({ timeoutMs: 2500 });
         const { pid } = yield* c.call("whoami");
         const hung = yield* settle(c.call("hang"));
         expect(hung.error).toBeInstanceOf(TimeoutError);

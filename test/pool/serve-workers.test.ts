@@ -287,7 +287,7 @@ describe("serveWorkers", () => {
           connect: { path },
           maxWorkers: 1,
           token,
-          timeout: 5_000,
+          timeoutMs: 5_000,
         });
         const { error } = yield* settle(pool.run("inc", 1));
         expect(error).toBeInstanceOf(ServerRefusedError);
@@ -310,7 +310,7 @@ describe("serveWorkers", () => {
         maxWorkers: 1,
         onRefused: (error) => refused.push(error),
       });
-      const second = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1, retryDelay: 20 });
+      const second = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1, retryDelayMs: 20 });
       const holder = yield* spawn(function* () {
         // the first pool holds the server's only worker until this task ends
         const first = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1 });
@@ -330,8 +330,8 @@ describe("serveWorkers", () => {
       const third = yield* usePool<Echo>({
         connect: { path },
         maxWorkers: 1,
-        retryDelay: 20,
-        timeout: 300,
+        retryDelayMs: 20,
+        timeoutMs: 300,
       });
       const { error } = yield* settle(third.run("inc", 1));
       expect(error).toBeInstanceOf(TimeoutError);
@@ -372,7 +372,11 @@ describe("serveWorkers", () => {
           hungWorkerTimeoutMs: 300,
           onReap: (event) => reaped.push(event),
         });
-        const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1, timeout: Infinity });
+        const pool = yield* usePool<Echo>({
+          connect: { path },
+          maxWorkers: 1,
+          timeoutMs: Infinity,
+        });
         yield* scoped(function* () {
           const checkout = yield* pool.checkout();
           // each reply resets the watch: three calls of half the limit are not a hang
@@ -435,7 +439,7 @@ describe("serveWorkers", () => {
           connect,
           token: "s3cret",
           maxWorkers: 1,
-          timeout: 5_000,
+          timeoutMs: 5_000,
         });
         const { error } = yield* settle(stranger.run("inc", 1));
         expect(error?.name).toBe("SpawnError");

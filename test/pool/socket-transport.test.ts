@@ -28,7 +28,7 @@ describe("socket transport", () => {
   it("lets a client created 1 s before the server starts succeed once it is up", async () => {
     const path = join(dir, "late.sock");
     const { n, waited } = await run(function* () {
-      const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1, timeout: 15_000 });
+      const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1, timeoutMs: 15_000 });
       const started = performance.now();
       const call = yield* spawn(() => pool.run("inc", 1));
       yield* sleep(1000);
@@ -44,7 +44,7 @@ describe("socket transport", () => {
   it("times out a checkout when no server comes up within its timeout", async () => {
     const path = join(dir, "never.sock");
     const outcome = await run(function* () {
-      const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1, timeout: 300 });
+      const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1, timeoutMs: 300 });
       return yield* settle(pool.run("inc", 1));
     });
     expect(outcome.error).toBeInstanceOf(TimeoutError);
@@ -68,7 +68,7 @@ describe("socket transport", () => {
     await new Promise<void>((resolve) => fake.listen(path, resolve));
     try {
       const outcome = await run(function* () {
-        const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1, timeout: 5000 });
+        const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1, timeoutMs: 5000 });
         return yield* settle(pool.run("inc", 1));
       });
       expect(outcome.error).toBeInstanceOf(WorkerCrashedError);
