@@ -5,18 +5,103 @@
  *
  * @module bough
  */
-export * from "./core/any.js";
-export * from "./core/backoff.js";
-export * from "./core/bounded-queue.js";
-export * from "./core/clock.js";
-export * from "./core/errors.js";
-export * from "./core/labels.js";
-export * from "./core/lease.js";
-export * from "./core/panels.js";
-export * from "./core/retry.js";
-export * from "./core/routine-group.js";
-export * from "./core/selector.js";
-export * from "./core/supervise.js";
-export * from "./core/timeout.js";
-export * from "./core/timer-set.js";
-export * from "./core/wake-cell.js";
+export { any } from "./core/any.js";
+export {
+  type Backoff,
+  backoffDelay,
+} from "./core/backoff.js";
+export {
+  BoundedQueue,
+  type BoundedQueueOptions,
+  createBoundedQueue,
+  OVERFLOW_POLICIES,
+  type OverflowPolicy,
+} from "./core/bounded-queue.js";
+export {
+  type Clock,
+  ClockContext,
+  delay,
+  realClock,
+  useClock,
+} from "./core/clock.js";
+export {
+  BoughError,
+  CursorExpiredError,
+  describeError,
+  InvalidCursorError,
+  isHalted,
+  SelectorClosedError,
+  SelectorEmptyError,
+  SupervisorGaveUpError,
+  TimeoutError,
+} from "./core/errors.js";
+export {
+  closeLabel,
+  failLabel,
+  itemName,
+  type LabelAttribute,
+  type LabelChange,
+  type LabelFailure,
+  type LabelNode,
+  type LabelOptions,
+  type LabelState,
+  type LabelTree,
+  label,
+  labelled,
+  labelOf,
+  labelPath,
+  labelRoot,
+  labelsWatched,
+  labelTraceparent,
+  labelTree,
+  openLabel,
+  provideTraceparent,
+  recentFailures,
+  setLabelState,
+  watchedAs,
+  watchLabels,
+} from "./core/labels.js";
+export {
+  createLeasable,
+  LEASE,
+  type Leasable,
+  type Lease,
+  type LeaseOptions,
+  withLease,
+} from "./core/lease.js";
+export {
+  type PanelSnapshot,
+  type PanelValue,
+  readPanels,
+  usePanel,
+} from "./core/panels.js";
+export {
+  type RetryOptions,
+  retry,
+} from "./core/retry.js";
+export {
+  RoutineGroup,
+  type RoutineMember,
+  type RoutineReports,
+} from "./core/routine-group.js";
+export {
+  type Selected,
+  type Selector,
+  type SelectorItem,
+  useSelector,
+} from "./core/selector.js";
+export {
+  type SuperviseOptions,
+  supervise,
+} from "./core/supervise.js";
+export { withTimeout } from "./core/timeout.js";
+export {
+  createTimerSet,
+  type Deadline,
+  TimerSet,
+} from "./core/timer-set.js";
+export {
+  createWakeCell,
+  WakeCell,
+  type WakeTiming,
+} from "./core/wake-cell.js";

@@ -5,7 +5,30 @@
  *
  * @module bough/hub
  */
-export * from "./broker.js";
-export * from "./errors.js";
-export * from "./hub.js";
-export * from "./memory-broker.js";
+export type {
+  Broker,
+  BrokerCounters,
+  BrokerTopic,
+  HistoryPage,
+  Message,
+  TopicListener,
+} from "./broker.js";
+export {
+  CursorExpiredError,
+  HubClosedError,
+  InvalidCursorError,
+  LeaseLostError,
+  PublishTimeoutError,
+  SubscriptionOverflowError,
+  UnserializableValueError,
+} from "./errors.js";
+export {
+  type Hub,
+  type HubOptions,
+  type HubStats,
+  type MessageSubscription,
+  type OverflowPolicy,
+  type SubscribeOptions,
+  useHub,
+} from "./hub.js";
+export { createMemoryBroker } from "./memory-broker.js";

@@ -4,5 +4,15 @@
  *
  * @module bough/hub/redis
  */
-export * from "./leader.js";
-export * from "./redis-broker.js";
+export {
+  type LeaderOptions,
+  type Leadership,
+  type LeaderTerm,
+  useLeader,
+} from "./leader.js";
+export {
+  type RedisBrokerOptions,
+  type RedisCodec,
+  redisBroker,
+  useRedisBroker,
+} from "./redis-broker.js";

@@ -4,13 +4,57 @@
  *
  * @module bough/inspect
  */
-export * from "./capture.js";
-export * from "./counter-series.js";
-export * from "./counters.js";
-export * from "./inspector.js";
-export * from "./line-buffer.js";
-export * from "./live-feed.js";
-export * from "./snapshot.js";
-export * from "./status-page.js";
-export * from "./status-routes.js";
-export * from "./status-server.js";
+export {
+  useCapture,
+  type WritableLike,
+} from "./capture.js";
+export {
+  type CounterSeries,
+  type CounterSeriesOptions,
+  createCounterSeries,
+} from "./counter-series.js";
+export {
+  type Counters,
+  type CounterValue,
+  createCounters,
+} from "./counters.js";
+export {
+  type Inspector,
+  type InspectorOptions,
+  useInspector,
+} from "./inspector.js";
+export {
+  createLineBuffer,
+  type LineBuffer,
+  type LineBufferOptions,
+} from "./line-buffer.js";
+export {
+  createLiveFeed,
+  type LiveFeed,
+  type LiveFeedOptions,
+  type LiveNode,
+  type LivePatch,
+  type LiveWatcher,
+} from "./live-feed.js";
+export {
+  type InspectorSnapshot,
+  type SnapshotOptions,
+  takeSnapshot,
+} from "./snapshot.js";
+export {
+  escapeHtml,
+  renderStatusPage,
+  STATUS_PAGE_CSP,
+  type StatusPageOptions,
+} from "./status-page.js";
+export {
+  createStatusRoutes,
+  type NodeHandler,
+  type StatusRoutes,
+  type StatusRoutesOptions,
+} from "./status-routes.js";
+export {
+  type StatusServer,
+  type StatusServerOptions,
+  useStatusServer,
+} from "./status-server.js";

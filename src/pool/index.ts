@@ -12,7 +12,20 @@ export {
   LogLevel,
   type LogTimer,
 } from "./deferred-log.js";
-export * from "./errors.js";
+export {
+  CheckoutFatalError,
+  ProtocolError,
+  SerializationError,
+  type SerializedError,
+  ServerRefusedError,
+  SetupError,
+  SpawnError,
+  serializeError,
+  TaskError,
+  TimeoutError,
+  WorkerCrashedError,
+  WorkerResourceLimitError,
+} from "./errors.js";
 export {
   type CheckoutOptions,
   type LocalPoolOptions,
@@ -42,8 +55,22 @@ export {
   type WorkerServer,
 } from "./serve-workers.js";
 export type { SocketAddress } from "./socket-transport.js";
-// what a worker file needs (defineWorker, log, callMeta and their types), as bough/pool/worker exports it
-export * from "./worker.js";
+// what a worker file needs: bough/pool/worker's list (test/pool/worker.test.ts checks they match)
+export {
+  type CallFunction,
+  type CallMeta,
+  type CallParams,
+  type CallResult,
+  callMeta,
+  defineWorker,
+  type InterfaceOf,
+  log,
+  type WorkerApi,
+  type WorkerDefinition,
+  type WorkerFunction,
+  type WorkerInterface,
+  type WorkerMethods,
+} from "./worker.js";
 export {
   type ForkedWorkerServer,
   useWorkerServer,

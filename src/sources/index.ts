@@ -4,6 +4,21 @@
  * @module bough/sources
  */
 export { PortInUseError, UdpSocketError } from "./errors.js";
-export * from "./poll.js";
-export * from "./ticker.js";
-export * from "./udp-socket.js";
+export {
+  type PollOptions,
+  type PollReason,
+  poll,
+} from "./poll.js";
+export {
+  type MissedTickPolicy,
+  type Tick,
+  type TickerOptions,
+  ticker,
+} from "./ticker.js";
+export {
+  type Datagram,
+  type UdpSocket,
+  type UdpSocketOptions,
+  type UdpSocketStats,
+  useUdpSocket,
+} from "./udp-socket.js";

@@ -3,6 +3,17 @@
  *
  * @module bough/testing
  */
-export * from "./expect-no-leaks.js";
-export * from "./redis-server.js";
-export * from "./virtual-clock.js";
+export {
+  expectNoLeaks,
+  LeakError,
+  type NoLeaksOptions,
+} from "./expect-no-leaks.js";
+export {
+  type RedisServer,
+  type RedisServerOptions,
+  useRedisServer,
+} from "./redis-server.js";
+export {
+  createVirtualClock,
+  type VirtualClock,
+} from "./virtual-clock.js";

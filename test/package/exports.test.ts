@@ -41,6 +41,16 @@ beforeAll(() => {
 }, 120_000);
 
 describe("the built package", () => {
+  it("names every export of every entry (no export *), so nothing internal is published by accident", async () => {
+    const { default: config } = (await import(join(root, "tsup.config.ts"))) as {
+      default: { entry: Record<string, string> };
+    };
+    for (const entry of Object.values(config.entry)) {
+      const source = readFileSync(join(root, entry), "utf8");
+      expect(source, entry).not.toMatch(/^export \* from/m);
+    }
+  });
+
   it.each(subpaths)("imports %s as ESM and as CommonJS", (specifier) => {
     const esm = execFileSync(
       process.execPath,

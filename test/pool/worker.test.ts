@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import * as poolEntry from "../../src/pool/index.js";
 import * as workerEntry from "../../src/pool/worker.js";
 
 /** Every module a source file and its static relative imports pull in, and the packages. */
@@ -33,5 +34,9 @@ describe("bough/pool/worker", () => {
     expect(names).not.toContain("pool.ts");
     expect(names).not.toContain("serve-workers.ts");
     expect(Object.keys(workerEntry).sort()).toEqual(["callMeta", "defineWorker", "log"]);
+  });
+
+  it("is re-exported whole by bough/pool, whose list repeats it", () => {
+    for (const name of Object.keys(workerEntry)) expect(poolEntry).toHaveProperty(name);
   });
 });
