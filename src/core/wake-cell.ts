@@ -1,4 +1,4 @@
-import { action, type Operation } from "effection";
+import { type Effect, Ok, type Operation, type Result } from "effection";
 
 /**
  * When a {@link WakeCell} wakes its waiters after {@link WakeCell.signal}: at
@@ -53,7 +53,7 @@ export class WakeCell {
   signalled = false;
   /** How many times a wait() suspended (the fast path does not count). */
   waits = 0;
-  private waiters: (() => void)[] = [];
+  private waiters: ((result: Result<void>) => void)[] = [];
   private scheduled = false;
 
   constructor(private readonly timing: WakeTiming = "now") {}
@@ -93,17 +93,33 @@ export class WakeCell {
   }
 
   private suspend(): Operation<void> {
-    return action<void>((resolve) => {
+    return this.waitOp;
+  }
+
+  /*
+   * The wait is effection's effect shape (enter, then exit) written by hand
+   * rather than `action()`: one wait allocates one small iterator, where
+   * `action()` allocates its closures and wrappers each time. The hub waits
+   * here once per drained batch, and `action()` cost it 30-45% of its
+   * delivery rate (bench hub, fan-out rows).
+   */
+  private readonly effect: Effect<void> = {
+    description: "wake cell: wait for a signal",
+    enter: (resolve) => {
       this.waits++;
-      const waiters = this.waiters;
-      waiters.push(resolve);
-      return () => {
+      this.waiters.push(resolve);
+      return (didExit) => {
         // a waiter that was halted, or already woken (flush swapped the list)
         const i = this.waiters.indexOf(resolve);
         if (i >= 0) this.waiters.splice(i, 1);
+        didExit(OK);
       };
-    });
-  }
+    },
+  };
+
+  private readonly waitOp: Operation<void> = {
+    [Symbol.iterator]: () => new YieldOnce(this.effect),
+  };
 
   private flush = (): void => {
     this.scheduled = false;
@@ -111,8 +127,23 @@ export class WakeCell {
     if (waiters.length === 0) return;
     this.waiters = [];
     this.signalled = false;
-    for (const wake of waiters) wake();
+    for (const wake of waiters) wake(OK);
   };
+}
+
+const OK: Result<void> = Ok();
+
+/** Yields one effect, then returns what it resolved with. */
+class YieldOnce implements Iterator<Effect<void>, void, unknown> {
+  private yielded = false;
+
+  constructor(private readonly effect: Effect<void>) {}
+
+  next(): IteratorResult<Effect<void>, void> {
+    if (this.yielded) return { done: true, value: undefined };
+    this.yielded = true;
+    return { done: false, value: this.effect };
+  }
 }
 
 /**
