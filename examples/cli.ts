@@ -96,7 +96,8 @@ export function intFlag(
 /** What is busy in an "address in use" failure (node's EADDRINUSE or bough's PortInUseError). */
 export function busyAddress(error: unknown): string | undefined {
   const e = error as { code?: unknown; port?: unknown; address?: unknown } | null;
-  if (e?.code === "BOUGH_PORT_IN_USE" && typeof e.port === "number") return `UDP port ${e.port}`;
+  if (e?.code === "BOUGH_SOURCES_PORT_IN_USE" && typeof e.port === "number")
+    return `UDP port ${e.port}`;
   if (e?.code !== "EADDRINUSE") return undefined;
   if (typeof e.port === "number") return `port ${e.port}`;
   return typeof e.address === "string" ? `socket ${e.address}` : "address";

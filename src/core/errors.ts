@@ -8,13 +8,13 @@
  * try {
  *   yield* withTimeout(100, fetchThing());
  * } catch (error) {
- *   if (error instanceof BoughError && error.code === "BOUGH_TIMEOUT") retryLater();
+ *   if (error instanceof BoughError && error.code === "BOUGH_CORE_TIMEOUT") retryLater();
  *   else throw error;
  * }
  * ```
  */
 export class BoughError extends Error {
-  /** A stable, machine-readable code such as `"BOUGH_TIMEOUT"`. */
+  /** A stable, machine-readable code such as `"BOUGH_CORE_TIMEOUT"`. */
   readonly code: string;
 
   constructor(code: string, message: string, options?: { cause?: unknown }) {
@@ -43,7 +43,7 @@ export class TimeoutError extends BoughError {
   readonly ms: number;
 
   constructor(ms: number, message = `operation timed out after ${ms} ms`) {
-    super("BOUGH_TIMEOUT", message);
+    super("BOUGH_CORE_TIMEOUT", message);
     this.ms = ms;
   }
 }
@@ -67,7 +67,7 @@ export class SelectorEmptyError extends BoughError {
   override readonly name = "SelectorEmptyError";
 
   constructor(message = "select() on an empty selector: nothing is pending") {
-    super("BOUGH_SELECTOR_EMPTY", message);
+    super("BOUGH_CORE_SELECTOR_EMPTY", message);
   }
 }
 
@@ -88,7 +88,7 @@ export class SelectorClosedError extends BoughError {
   override readonly name = "SelectorClosedError";
 
   constructor(message = "cannot add to a selector whose scope has ended") {
-    super("BOUGH_SELECTOR_CLOSED", message);
+    super("BOUGH_CORE_SELECTOR_CLOSED", message);
   }
 }
 
@@ -114,7 +114,7 @@ export class SupervisorGaveUpError extends BoughError {
 
   constructor(lastError: unknown, restarts: number, withinMs: number) {
     super(
-      "BOUGH_SUPERVISOR_GAVE_UP",
+      "BOUGH_CORE_SUPERVISOR_GAVE_UP",
       `supervisor gave up after ${restarts} restarts within ${withinMs} ms: ${describeError(lastError)}`,
       { cause: lastError },
     );
@@ -186,7 +186,7 @@ export class CursorExpiredError extends BoughError {
 
   constructor(cursor: string, reason: "trimmed" | "ahead", resetTo: string | undefined) {
     super(
-      "BOUGH_CURSOR_EXPIRED",
+      "BOUGH_CORE_CURSOR_EXPIRED",
       reason === "trimmed"
         ? `cursor ${cursor} has expired: the messages after it are no longer retained`
         : `cursor ${cursor} is ahead of the topic (was its history lost?)`,
@@ -213,7 +213,7 @@ export class InvalidCursorError extends BoughError {
   readonly cursor: string;
 
   constructor(cursor: string) {
-    super("BOUGH_INVALID_CURSOR", `not a valid cursor: ${JSON.stringify(cursor)}`);
+    super("BOUGH_CORE_INVALID_CURSOR", `not a valid cursor: ${JSON.stringify(cursor)}`);
     this.cursor = cursor;
   }
 }

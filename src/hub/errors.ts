@@ -29,7 +29,7 @@ export class SubscriptionOverflowError extends BoughError {
 
   constructor(buffer: number, lastId: string | undefined) {
     super(
-      "BOUGH_SUBSCRIPTION_OVERFLOW",
+      "BOUGH_HUB_SUBSCRIPTION_OVERFLOW",
       `subscription closed: its buffer of ${buffer} messages overflowed`,
     );
     this.buffer = buffer;
@@ -70,7 +70,7 @@ export class UnserializableValueError extends BoughError {
 
   constructor(topic: string, cause: unknown) {
     const why = cause instanceof Error ? cause.message : String(cause);
-    super("BOUGH_UNSERIALIZABLE_VALUE", `cannot publish to "${topic}": ${why}`, { cause });
+    super("BOUGH_HUB_UNSERIALIZABLE_VALUE", `cannot publish to "${topic}": ${why}`, { cause });
   }
 }
 
@@ -91,7 +91,7 @@ export class PublishTimeoutError extends BoughError {
   readonly ms: number;
 
   constructor(topic: string, ms: number) {
-    super("BOUGH_PUBLISH_TIMEOUT", `publish to "${topic}" not confirmed within ${ms} ms`);
+    super("BOUGH_HUB_PUBLISH_TIMEOUT", `publish to "${topic}" not confirmed within ${ms} ms`);
     this.ms = ms;
   }
 }
@@ -112,7 +112,7 @@ export class LeaseLostError extends BoughError {
   readonly key: string;
 
   constructor(key: string, why: string) {
-    super("BOUGH_LEASE_LOST", `lost the lease on "${key}": ${why}`);
+    super("BOUGH_HUB_LEASE_LOST", `lost the lease on "${key}": ${why}`);
     this.key = key;
   }
 }

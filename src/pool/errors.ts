@@ -41,7 +41,7 @@ export class TaskError extends BoughError {
   [property: string]: unknown;
 
   constructor(remote: SerializedError, call?: string) {
-    super("BOUGH_TASK_ERROR", remote.message);
+    super("BOUGH_POOL_TASK_ERROR", remote.message);
     this.remoteName = remote.name;
     this.remote = remote;
     this.call = call;

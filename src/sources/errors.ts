@@ -22,7 +22,9 @@ export class PortInUseError extends BoughError {
   readonly host: string | undefined;
 
   constructor(port: number, host: string | undefined, cause?: unknown) {
-    super("BOUGH_PORT_IN_USE", `UDP port ${port} is already in use on ${host ?? "*"}`, { cause });
+    super("BOUGH_SOURCES_PORT_IN_USE", `UDP port ${port} is already in use on ${host ?? "*"}`, {
+      cause,
+    });
     this.port = port;
     this.host = host;
   }
@@ -47,7 +49,7 @@ export class UdpSocketError extends BoughError {
   override readonly name = "UdpSocketError";
 
   constructor(message: string, cause?: unknown) {
-    super("BOUGH_UDP_SOCKET", message, { cause });
+    super("BOUGH_SOURCES_UDP_SOCKET", message, { cause });
   }
 }
 

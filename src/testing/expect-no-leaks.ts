@@ -26,7 +26,7 @@ export class LeakError extends BoughError {
     const list = Object.entries(extra)
       .map(([type, n]) => `${n} × ${type}`)
       .join(", ");
-    super("BOUGH_LEAK", `resources left open after the test: ${list}`);
+    super("BOUGH_TESTING_LEAK", `resources left open after the test: ${list}`);
     this.extra = extra;
   }
 }

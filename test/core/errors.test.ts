@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { createScope, suspend } from "effection";
 import { describe, expect, it } from "vitest";
 import {
@@ -11,12 +12,12 @@ import {
 describe("errors", () => {
   it("gives every error class a stable name and code", () => {
     const cases: [BoughError, string, string][] = [
-      [new TimeoutError(10), "TimeoutError", "BOUGH_TIMEOUT"],
-      [new SelectorEmptyError(), "SelectorEmptyError", "BOUGH_SELECTOR_EMPTY"],
+      [new TimeoutError(10), "TimeoutError", "BOUGH_CORE_TIMEOUT"],
+      [new SelectorEmptyError(), "SelectorEmptyError", "BOUGH_CORE_SELECTOR_EMPTY"],
       [
         new SupervisorGaveUpError(new Error("x"), 3, 1000),
         "SupervisorGaveUpError",
-        "BOUGH_SUPERVISOR_GAVE_UP",
+        "BOUGH_CORE_SUPERVISOR_GAVE_UP",
       ],
     ];
     for (const [error, name, code] of cases) {
@@ -25,6 +26,16 @@ describe("errors", () => {
       expect(error.name).toBe(name);
       expect(error.code).toBe(code);
       expect(String(error)).toContain(name);
+    }
+  });
+
+  it("prefixes every error code with its area (BOUGH_CORE_, BOUGH_POOL_, …)", () => {
+    const codes = execFileSync("grep", ["-rhoE", '"BOUGH_[A-Z_]+"', "src"], { encoding: "utf8" })
+      .trim()
+      .split("\n");
+    expect(codes.length).toBeGreaterThan(20);
+    for (const code of codes) {
+      expect(code).toMatch(/^"BOUGH_(CORE|HTTP|HUB|POOL|SOURCES|INSPECT|OTEL|TESTING)_[A-Z_]+"$/);
     }
   });
 

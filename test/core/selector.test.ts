@@ -184,7 +184,7 @@ describe("useSelector", () => {
       const selector = yield* useSelector();
       const error = yield* thrown(selector.select());
       expect(error).toBeInstanceOf(SelectorEmptyError);
-      expect((error as SelectorEmptyError).code).toBe("BOUGH_SELECTOR_EMPTY");
+      expect((error as SelectorEmptyError).code).toBe("BOUGH_CORE_SELECTOR_EMPTY");
     });
   });
 

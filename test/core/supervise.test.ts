@@ -46,7 +46,7 @@ describe("supervise", () => {
     await clock.runUntilIdle();
     const error = (await outcome) as SupervisorGaveUpError;
     expect(error).toBeInstanceOf(SupervisorGaveUpError);
-    expect(error.code).toBe("BOUGH_SUPERVISOR_GAVE_UP");
+    expect(error.code).toBe("BOUGH_CORE_SUPERVISOR_GAVE_UP");
     expect((error.lastError as Error).message).toBe("failure 4");
     expect(error.restarts).toBe(3);
     expect(runs).toBe(4);

@@ -46,7 +46,7 @@ describe("withTimeout", () => {
     await clock.advance(1);
     const error = (await outcome) as TimeoutError;
     expect(error).toBeInstanceOf(TimeoutError);
-    expect(error.code).toBe("BOUGH_TIMEOUT");
+    expect(error.code).toBe("BOUGH_CORE_TIMEOUT");
     expect(error.ms).toBe(100);
     expect(cleaned).toBe(true);
     await dispose();

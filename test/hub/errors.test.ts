@@ -16,21 +16,25 @@ checkLeaksAfterEach();
 describe("hub errors", () => {
   it("each have a stable name and code and extend BoughError", () => {
     const cases: [BoughError, string, string][] = [
-      [new CursorExpiredError("5", "trimmed", "9"), "CursorExpiredError", "BOUGH_CURSOR_EXPIRED"],
-      [new InvalidCursorError("x"), "InvalidCursorError", "BOUGH_INVALID_CURSOR"],
+      [
+        new CursorExpiredError("5", "trimmed", "9"),
+        "CursorExpiredError",
+        "BOUGH_CORE_CURSOR_EXPIRED",
+      ],
+      [new InvalidCursorError("x"), "InvalidCursorError", "BOUGH_CORE_INVALID_CURSOR"],
       [
         new SubscriptionOverflowError(3, "7"),
         "SubscriptionOverflowError",
-        "BOUGH_SUBSCRIPTION_OVERFLOW",
+        "BOUGH_HUB_SUBSCRIPTION_OVERFLOW",
       ],
       [new HubClosedError("t"), "HubClosedError", "BOUGH_HUB_CLOSED"],
       [
         new UnserializableValueError("t", new TypeError("BigInt")),
         "UnserializableValueError",
-        "BOUGH_UNSERIALIZABLE_VALUE",
+        "BOUGH_HUB_UNSERIALIZABLE_VALUE",
       ],
-      [new PublishTimeoutError("t", 100), "PublishTimeoutError", "BOUGH_PUBLISH_TIMEOUT"],
-      [new LeaseLostError("k", "expired"), "LeaseLostError", "BOUGH_LEASE_LOST"],
+      [new PublishTimeoutError("t", 100), "PublishTimeoutError", "BOUGH_HUB_PUBLISH_TIMEOUT"],
+      [new LeaseLostError("k", "expired"), "LeaseLostError", "BOUGH_HUB_LEASE_LOST"],
     ];
     for (const [error, name, code] of cases) {
       expect(error).toBeInstanceOf(BoughError);

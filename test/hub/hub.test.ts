@@ -163,7 +163,7 @@ describe("useHub", () => {
         }
         expect(error).toBeInstanceOf(SubscriptionOverflowError);
         expect(error).toMatchObject({
-          code: "BOUGH_SUBSCRIPTION_OVERFLOW",
+          code: "BOUGH_HUB_SUBSCRIPTION_OVERFLOW",
           lastId: "3",
           buffer: 3,
         });
@@ -297,7 +297,7 @@ describe("useHub", () => {
         yield* hub.publish(1);
         const ahead = yield* capture(hub.subscribe({ after: "7" }));
         expect(ahead).toBeInstanceOf(CursorExpiredError);
-        expect(ahead).toMatchObject({ reason: "ahead", code: "BOUGH_CURSOR_EXPIRED" });
+        expect(ahead).toMatchObject({ reason: "ahead", code: "BOUGH_CORE_CURSOR_EXPIRED" });
         expect(yield* capture(hub.subscribe({ after: "x1" }))).toBeInstanceOf(InvalidCursorError);
         expect(hub.stats().subscribers).toBe(0);
       });

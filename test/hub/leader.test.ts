@@ -163,7 +163,7 @@ describe("useLeader", () => {
         yield* until(raw.set("role", "someone-else", "PX", 10_000));
         yield* waitFor(() => halted, 2_000);
         expect(leadership).toMatchObject({ isLeader: false, terms: 1, lost: 1 });
-        expect(leadership.lastLoss?.code).toBe("BOUGH_LEASE_LOST");
+        expect(leadership.lastLoss?.code).toBe("BOUGH_HUB_LEASE_LOST");
       } finally {
         raw.disconnect();
       }

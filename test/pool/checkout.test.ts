@@ -69,7 +69,7 @@ describe("checkout", () => {
     });
     expect(error).toBeInstanceOf(TaskError);
     expect(error.name).toBe("TaskError");
-    expect(error.code).toBe("BOUGH_TASK_ERROR");
+    expect(error.code).toBe("BOUGH_POOL_TASK_ERROR");
     expect(error.remoteName).toBe("RangeError");
     expect(error.message).toBe("bad input");
     expect(error.stack).toMatch(/RangeError: bad input/);

@@ -51,7 +51,7 @@ describe("pool errors", () => {
     });
     expect(error).toBeInstanceOf(BoughError);
     expect(error.name).toBe("TaskError");
-    expect(error.code).toBe("BOUGH_TASK_ERROR");
+    expect(error.code).toBe("BOUGH_POOL_TASK_ERROR");
     expect(error.remoteName).toBe("SqliteError");
     expect(error.message).toBe("no such table");
     expect(error.stack).toMatch(/at worker\.ts/);
@@ -80,7 +80,7 @@ describe("pool errors", () => {
       [new SpawnError("s"), "SpawnError", "BOUGH_POOL_SPAWN_FAILED"],
       [new SerializationError("s"), "SerializationError", "BOUGH_POOL_UNSERIALIZABLE"],
       [new ProtocolError("p"), "ProtocolError", "BOUGH_POOL_PROTOCOL"],
-      [new TimeoutError(5), "TimeoutError", "BOUGH_TIMEOUT"],
+      [new TimeoutError(5), "TimeoutError", "BOUGH_CORE_TIMEOUT"],
     ] as const;
     for (const [error, name, code] of errors) {
       expect(error).toBeInstanceOf(BoughError);

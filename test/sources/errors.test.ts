@@ -8,7 +8,7 @@ describe("sources errors", () => {
     const error = new PortInUseError(8001, "127.0.0.1", cause);
     expect(error).toBeInstanceOf(BoughError);
     expect(error.name).toBe("PortInUseError");
-    expect(error.code).toBe("BOUGH_PORT_IN_USE");
+    expect(error.code).toBe("BOUGH_SOURCES_PORT_IN_USE");
     expect(error.port).toBe(8001);
     expect(error.host).toBe("127.0.0.1");
     expect(error.message).toBe("UDP port 8001 is already in use on 127.0.0.1");
@@ -20,7 +20,7 @@ describe("sources errors", () => {
     const error = new UdpSocketError("the UDP socket is closed");
     expect(error).toBeInstanceOf(BoughError);
     expect(error.name).toBe("UdpSocketError");
-    expect(error.code).toBe("BOUGH_UDP_SOCKET");
+    expect(error.code).toBe("BOUGH_SOURCES_UDP_SOCKET");
   });
 
   it("accepts only finite intervals above 0", () => {

@@ -70,7 +70,7 @@ describe("useUdpSocket", () => {
       }
       expect(caught).toBeInstanceOf(PortInUseError);
       const error = caught as PortInUseError;
-      expect(error.code).toBe("BOUGH_PORT_IN_USE");
+      expect(error.code).toBe("BOUGH_SOURCES_PORT_IN_USE");
       expect(error.port).toBe(port);
       expect(error.message).toContain(String(port));
     });

@@ -21,7 +21,7 @@ describe("expectNoLeaks", () => {
       const error = await check().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(LeakError);
       expect(error).toBeInstanceOf(BoughError);
-      expect((error as LeakError).code).toBe("BOUGH_LEAK");
+      expect((error as LeakError).code).toBe("BOUGH_TESTING_LEAK");
       expect((error as LeakError).extra).toMatchObject({ TCPServerWrap: 1, Timeout: 1 });
     } finally {
       clearTimeout(timer);
