@@ -1,4 +1,5 @@
 import { createContext, type Effect, Ok, type Operation, type Result, suspend } from "effection";
+import { lightRoutines } from "./effection-internals.js";
 import { readContext } from "./light-routine.js";
 
 /**
@@ -153,7 +154,8 @@ export const ClockContext = createContext<Clock>("bough.clock", realClock);
  */
 export function useClock(): Operation<Clock> {
   // not ClockContext.expect(): read in a light routine, that would give the routine a scope
-  return readContext(ClockContext);
+  // (readContext reads the coroutine, which only the light routines' mode may rely on)
+  return lightRoutines ? readContext(ClockContext) : ClockContext.expect();
 }
 
 /**
