@@ -1,4 +1,12 @@
-import { createContext, type Effect, Ok, type Operation, type Result, suspend } from "effection";
+import {
+  action,
+  createContext,
+  type Effect,
+  Ok,
+  type Operation,
+  type Result,
+  suspend,
+} from "effection";
 import { lightRoutines } from "./effection-internals.js";
 import { readContext } from "./light-routine.js";
 
@@ -45,7 +53,13 @@ export const realClock: Clock = {
 
 function* sleepReal(ms: number): Operation<void> {
   if (ms === Number.POSITIVE_INFINITY) yield* suspend();
-  else yield new SleepEffect(ms);
+  else if (lightRoutines) yield new SleepEffect(ms);
+  // an effection whose internals failed the self-check: only its documented API
+  else
+    yield* action<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.max(0, ms));
+      return () => clearTimeout(timer);
+    });
 }
 
 /**

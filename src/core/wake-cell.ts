@@ -1,4 +1,5 @@
-import { type Effect, Ok, type Operation, type Result } from "effection";
+import { action, type Effect, Ok, type Operation, type Result } from "effection";
+import { lightRoutines } from "./effection-internals.js";
 
 /**
  * When a {@link WakeCell} wakes its waiters after {@link WakeCell.signal}: at
@@ -93,7 +94,17 @@ export class WakeCell {
   }
 
   private suspend(): Operation<void> {
-    return this.waitOp;
+    if (lightRoutines) return this.waitOp;
+    // an effection whose internals failed the self-check: only its documented API
+    return action<void>((resolve) => {
+      const wake = () => resolve();
+      this.waits++;
+      this.waiters.push(wake);
+      return () => {
+        const i = this.waiters.indexOf(wake);
+        if (i >= 0) this.waiters.splice(i, 1);
+      };
+    });
   }
 
   /*
