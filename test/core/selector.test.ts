@@ -3,9 +3,7 @@ import {
   createScope,
   type Operation,
   resource,
-  run,
   scoped,
-  sleep,
   spawn,
   suspend,
   until,
@@ -20,39 +18,32 @@ function* constant<T>(value: T): Operation<T> {
 
 import {
   ClockContext,
+  delay,
   SelectorClosedError,
   SelectorEmptyError,
   useSelector,
 } from "../../src/index.js";
 import { createVirtualClock } from "../../src/testing/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { thrown } from "../helpers/thrown.js";
+import { advanceUntilSettled, runWithVirtualClock } from "../helpers/virtual-time.js";
 
 checkLeaksAfterEach();
 
 function* valueAfter<T>(ms: number, value: T): Operation<T> {
-  yield* sleep(ms);
+  yield* delay(ms);
   return value;
 }
 
-/** Runs `op` and returns what it threw (undefined if it returned). */
-function* thrown(op: Operation<unknown>): Operation<unknown> {
-  try {
-    yield* op;
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
-
 function* failAfter(ms: number, message: string): Operation<never> {
-  yield* sleep(ms);
+  yield* delay(ms);
   throw new Error(message);
 }
 
 describe("useSelector", () => {
   it("starts an added item at once", async () => {
     let started = false;
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector();
       selector.add(
         "a",
@@ -67,12 +58,12 @@ describe("useSelector", () => {
   });
 
   it("returns every item finished since the last select, in completion order, with its data", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector<string, number>();
       selector.add(3, valueAfter(30, "c"));
       selector.add(1, valueAfter(10, "a"));
       selector.add(2, valueAfter(20, "b"));
-      yield* sleep(50);
+      yield* delay(50);
       const got = yield* selector.select();
       expect(got).toEqual([
         { data: 1, value: "a" },
@@ -84,7 +75,7 @@ describe("useSelector", () => {
   });
 
   it("waits in select until the first item finishes", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector<string, string>();
       selector.add("slow", valueAfter(40, "slow"));
       selector.add("fast", valueAfter(5, "fast"));
@@ -96,7 +87,7 @@ describe("useSelector", () => {
   });
 
   it("delivers items that finish without suspending, at no task cost, in order", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector<number, number>();
       for (let i = 0; i < 5; i++) {
         selector.add(
@@ -112,12 +103,12 @@ describe("useSelector", () => {
   });
 
   it("throws a failure from select before any values, and keeps the values for the next call", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector<string, string>();
       selector.add("ok1", valueAfter(5, "v1"));
       selector.add("bad", failAfter(10, "boom"));
       selector.add("ok2", valueAfter(15, "v2"));
-      yield* sleep(30);
+      yield* delay(30);
       const error = yield* thrown(selector.select());
       expect((error as Error).message).toBe("boom");
       expect(yield* selector.select()).toEqual([
@@ -130,10 +121,10 @@ describe("useSelector", () => {
   it("keeps a failure nobody awaited until the next select, without crashing the owner", async () => {
     // effection's sharp edge: a spawned task that fails while nobody awaits it tears down its
     // parent at once. A selector item's failure waits, undiminished, for the owner's next select.
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector();
       selector.add("bad", failAfter(1, "late failure"));
-      yield* sleep(20);
+      yield* delay(20);
       expect(selector.size).toBe(0);
       const error = yield* thrown(selector.select());
       expect((error as Error).message).toBe("late failure");
@@ -141,7 +132,7 @@ describe("useSelector", () => {
   });
 
   it("reports an item that throws synchronously as a failure", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector();
       selector.add(
         "bad",
@@ -155,7 +146,7 @@ describe("useSelector", () => {
   });
 
   it("drops a halted item silently", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector<string, string>();
       let cleaned = false;
       const doomed = selector.add(
@@ -180,7 +171,7 @@ describe("useSelector", () => {
   });
 
   it("throws SelectorEmptyError from select on an empty selector", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector();
       const error = yield* thrown(selector.select());
       expect(error).toBeInstanceOf(SelectorEmptyError);
@@ -190,7 +181,7 @@ describe("useSelector", () => {
 
   describe("addGenerator", () => {
     it("refills lazily at the next select, at most once per select", async () => {
-      await run(function* () {
+      await runWithVirtualClock(function* () {
         const selector = yield* useSelector<number, string>();
         let calls = 0;
         selector.addGenerator("gen", () => {
@@ -200,7 +191,7 @@ describe("useSelector", () => {
           })();
         });
         expect(calls).toBe(1);
-        yield* sleep(5);
+        yield* delay(5);
         expect(calls).toBe(1); // finished items are not refilled until select()
         expect(yield* selector.select()).toEqual([
           { data: "gen", value: 1 },
@@ -213,7 +204,7 @@ describe("useSelector", () => {
     });
 
     it("ends when gen() returns undefined", async () => {
-      await run(function* () {
+      await runWithVirtualClock(function* () {
         const selector = yield* useSelector<number, string>();
         let n = 0;
         selector.addGenerator("gen", () => (n < 3 ? valueAfter(1, ++n) : undefined));
@@ -232,7 +223,7 @@ describe("useSelector", () => {
   });
 
   it("run() never returns normally: it throws the first failure", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector();
       selector.add("ok", valueAfter(1, "ok"));
       selector.add("bad", failAfter(10, "crash"));
@@ -242,7 +233,7 @@ describe("useSelector", () => {
   });
 
   it("run() throws SelectorEmptyError once everything finished", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector();
       selector.add("ok", valueAfter(1, "ok"));
       const error = yield* thrown(selector.run());
@@ -252,7 +243,7 @@ describe("useSelector", () => {
 
   describe("runUntil", () => {
     it("returns the operation's value while the other items keep running", async () => {
-      await run(function* () {
+      await runWithVirtualClock(function* () {
         const selector = yield* useSelector<string, string>();
         selector.add("long", valueAfter(50, "long"));
         const value = yield* selector.runUntil(valueAfter(10, 42));
@@ -263,7 +254,7 @@ describe("useSelector", () => {
     });
 
     it("lets the operation win while a generator's items finish at once (Future::Selector's run_until_ready)", async () => {
-      await run(function* () {
+      await runWithVirtualClock(function* () {
         const selector = yield* useSelector<number, string>();
         const ready = withResolvers<string>();
         let calls = 0;
@@ -278,7 +269,7 @@ describe("useSelector", () => {
     });
 
     it("lets a promise-backed operation win while items finish at once forever", async () => {
-      await run(function* () {
+      await runWithVirtualClock(function* () {
         const selector = yield* useSelector<number, string>();
         let calls = 0;
         selector.addGenerator("gen", () => constant(++calls));
@@ -289,14 +280,14 @@ describe("useSelector", () => {
     });
 
     it("waits for the operation even when the selector is empty", async () => {
-      await run(function* () {
+      await runWithVirtualClock(function* () {
         const selector = yield* useSelector();
         expect(yield* selector.runUntil(valueAfter(5, "done"))).toBe("done");
       });
     });
 
     it("rethrows the operation's error", async () => {
-      await run(function* () {
+      await runWithVirtualClock(function* () {
         const selector = yield* useSelector();
         selector.add("long", valueAfter(50, "long"));
         const error = yield* thrown(selector.runUntil(failAfter(5, "op failed")));
@@ -306,7 +297,7 @@ describe("useSelector", () => {
     });
 
     it("throws an item's error if that comes first", async () => {
-      await run(function* () {
+      await runWithVirtualClock(function* () {
         const selector = yield* useSelector();
         selector.add("bad", failAfter(5, "item failed"));
         const error = yield* thrown(selector.runUntil(valueAfter(1000, "late")));
@@ -315,7 +306,7 @@ describe("useSelector", () => {
     });
 
     it("sees items added while it runs", async () => {
-      await run(function* () {
+      await runWithVirtualClock(function* () {
         const selector = yield* useSelector();
         const gate = withResolvers<void>();
         const error = yield* thrown(
@@ -346,7 +337,7 @@ describe("useSelector", () => {
               yield* suspend();
             } finally {
               // async cleanup inside finally: bough waits for it
-              yield* sleep(20);
+              yield* delay(20);
               events.push(`${name} cleaned`);
             }
           })(),
@@ -357,14 +348,14 @@ describe("useSelector", () => {
     });
     await clock.flush();
     expect(events).toEqual(["owner ready"]);
-    await task.halt();
+    await advanceUntilSettled(clock, task.halt());
     expect(events.sort()).toEqual(["a cleaned", "b cleaned", "owner ready"]);
     await scope[Symbol.asyncDispose]();
   });
 
   it("unwinds items whose owner ends before their tasks took a step", async () => {
     const events: string[] = [];
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       yield* scoped(function* () {
         const selector = yield* useSelector();
         selector.add(
@@ -374,7 +365,7 @@ describe("useSelector", () => {
               events.push("started");
               yield* suspend();
             } finally {
-              yield* sleep(1);
+              yield* delay(1);
               events.push("cleaned");
             }
           })(),
@@ -387,12 +378,12 @@ describe("useSelector", () => {
   });
 
   it("accepts an item added from inside another item's body", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector<string, string>();
       selector.add(
         "parent",
         (function* () {
-          yield* sleep(1);
+          yield* delay(1);
           selector.add("child", valueAfter(5, "from child"));
           return "from parent";
         })(),
@@ -404,7 +395,7 @@ describe("useSelector", () => {
   });
 
   it("runs items that spawn, use resources and call promises", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector<number, string>();
       selector.add(
         "spawner",
@@ -435,7 +426,7 @@ describe("useSelector", () => {
             try {
               yield* suspend();
             } finally {
-              yield* sleep(1);
+              yield* delay(1);
               events.push("item cleaned");
             }
           })(),
@@ -454,13 +445,13 @@ describe("useSelector", () => {
       };
     const expected = ["body ends", "newer task halted", "item cleaned", "older resource released"];
     const inTask: string[] = [];
-    await run(order(inTask));
+    await runWithVirtualClock(order(inTask));
     expect(inTask).toEqual(expected);
     const inScoped: string[] = [];
-    await run(() => scoped(order(inScoped)));
+    await runWithVirtualClock(() => scoped(order(inScoped)));
     expect(inScoped).toEqual(expected);
     const inItem: string[] = [];
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const outer = yield* useSelector();
       outer.add("nested", order(inItem)());
       yield* outer.select();
@@ -470,7 +461,7 @@ describe("useSelector", () => {
 
   it("refuses items once its scope has ended", async () => {
     let escaped: { add(d: unknown, op: Operation<unknown>): unknown } | undefined;
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       escaped = yield* useSelector();
     });
     expect(() => escaped?.add("late", valueAfter(1, 1))).toThrow(SelectorClosedError);

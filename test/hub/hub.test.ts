@@ -13,6 +13,7 @@ import {
   useHub,
 } from "../../src/hub/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { thrown } from "../helpers/thrown.js";
 import { startWithVirtualClock } from "../helpers/virtual-time.js";
 
 checkLeaksAfterEach();
@@ -283,7 +284,7 @@ describe("useHub", () => {
           { onExpired: "reset" },
         );
         expect(ahead).toEqual([20]);
-        const bad = yield* capture(
+        const bad = yield* thrown(
           withLease(hub.subscribe({ after: "x" }), function* () {}, { onExpired: "reset" }),
         );
         expect(bad).toBeInstanceOf(InvalidCursorError);
@@ -295,10 +296,10 @@ describe("useHub", () => {
       await run(function* () {
         const hub = yield* useHub<number>({ topic: "t" });
         yield* hub.publish(1);
-        const ahead = yield* capture(hub.subscribe({ after: "7" }));
+        const ahead = yield* thrown(hub.subscribe({ after: "7" }));
         expect(ahead).toBeInstanceOf(CursorExpiredError);
         expect(ahead).toMatchObject({ reason: "ahead", code: "BOUGH_CORE_CURSOR_EXPIRED" });
-        expect(yield* capture(hub.subscribe({ after: "x1" }))).toBeInstanceOf(InvalidCursorError);
+        expect(yield* thrown(hub.subscribe({ after: "x1" }))).toBeInstanceOf(InvalidCursorError);
         expect(hub.stats().subscribers).toBe(0);
       });
     });
@@ -343,7 +344,7 @@ describe("useHub", () => {
       await run(function* () {
         const hub = yield* useHub<number>({ topic: "t", history: 2 });
         yield* publishAll(hub, [1, 2, 3, 4]);
-        expect(yield* capture(hub.next("1"))).toBeInstanceOf(CursorExpiredError);
+        expect(yield* thrown(hub.next("1"))).toBeInstanceOf(CursorExpiredError);
         expect((yield* hub.next("2")).value).toBe(3);
       });
     });
@@ -417,27 +418,18 @@ describe("useHub", () => {
     });
     await hubScope;
     await run(function* () {
-      expect(yield* capture(escaped?.next() as Operation<unknown>)).toBeInstanceOf(HubClosedError);
+      expect(yield* thrown(escaped?.next() as Operation<unknown>)).toBeInstanceOf(HubClosedError);
     });
   });
 
   it("rejects bad options", async () => {
     await run(function* () {
-      expect(yield* capture(useHub({ topic: "t", buffer: 0 }))).toBeInstanceOf(RangeError);
+      expect(yield* thrown(useHub({ topic: "t", buffer: 0 }))).toBeInstanceOf(RangeError);
       expect(
-        yield* capture(useHub({ topic: "t", overflow: "maybe" as unknown as "block" })),
+        yield* thrown(useHub({ topic: "t", overflow: "maybe" as unknown as "block" })),
       ).toBeInstanceOf(RangeError);
       const hub = yield* useHub<number>({ topic: "t" });
-      expect(yield* capture(hub.subscribe({ buffer: -1 }))).toBeInstanceOf(RangeError);
+      expect(yield* thrown(hub.subscribe({ buffer: -1 }))).toBeInstanceOf(RangeError);
     });
   });
 });
-
-function* capture(op: Operation<unknown>): Operation<unknown> {
-  try {
-    yield* op;
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}

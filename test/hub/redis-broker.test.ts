@@ -11,6 +11,7 @@ import {
 import { redisBroker, useRedisBroker } from "../../src/hub/redis.js";
 import { useRedisServer } from "../../src/testing/redis-server.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { thrown } from "../helpers/thrown.js";
 import { useChild } from "./fixtures/child.js";
 
 const SUBSCRIBER = "test/hub/fixtures/subscriber.ts";
@@ -24,15 +25,6 @@ function* take<T>(
   const out: Message<T>[] = [];
   for (let i = 0; i < n; i++) out.push((yield* sub.next()).value);
   return out;
-}
-
-function* capture(op: Operation<unknown>): Operation<unknown> {
-  try {
-    yield* op;
-  } catch (error) {
-    return error;
-  }
-  return undefined;
 }
 
 function useRawClient(url: string): Operation<Redis> {
@@ -98,14 +90,14 @@ describe("redisBroker", () => {
       });
       const first = yield* hub.publish(0);
       for (let n = 1; n < 500; n++) yield* hub.publish(n);
-      const error = yield* capture(hub.subscribe({ after: first.id }));
+      const error = yield* thrown(hub.subscribe({ after: first.id }));
       expect(error).toBeInstanceOf(CursorExpiredError);
       expect(error).toMatchObject({ reason: "trimmed" });
       const resetTo = (error as CursorExpiredError).resetTo as string;
       const oldest = yield* hub.next(resetTo);
       expect(oldest.value).toBeGreaterThan(0);
-      expect(yield* capture(hub.next(first.id))).toBeInstanceOf(CursorExpiredError);
-      const ahead = yield* capture(hub.next(`${Date.now() + 3_600_000}-0`));
+      expect(yield* thrown(hub.next(first.id))).toBeInstanceOf(CursorExpiredError);
+      const ahead = yield* thrown(hub.next(`${Date.now() + 3_600_000}-0`));
       expect(ahead).toMatchObject({ reason: "ahead" });
     });
   });
@@ -117,7 +109,7 @@ describe("redisBroker", () => {
       const cyclic: Record<string, unknown> = {};
       cyclic.self = cyclic;
       for (const bad of [1n, cyclic, undefined, () => 1]) {
-        expect(yield* capture(hub.publish(bad))).toBeInstanceOf(UnserializableValueError);
+        expect(yield* thrown(hub.publish(bad))).toBeInstanceOf(UnserializableValueError);
       }
       expect(yield* hub.latest()).toBeUndefined();
     });
@@ -170,7 +162,7 @@ describe("redisBroker", () => {
       yield* hub.publish(0);
       yield* redis.kill("SIGKILL");
       const t0 = Date.now();
-      expect(yield* capture(hub.publish(1))).toBeInstanceOf(PublishTimeoutError);
+      expect(yield* thrown(hub.publish(1))).toBeInstanceOf(PublishTimeoutError);
       expect(Date.now() - t0).toBeLessThan(3_000);
     });
   });
