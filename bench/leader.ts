@@ -20,59 +20,13 @@ import { loadavg } from "node:os";
 import { type Operation, run, scoped, sleep } from "effection";
 import { useRedisServer } from "../src/testing/redis-server.js";
 import { type Child, useChild } from "../test/hub/fixtures/child.js";
+import { starts, terms, waitFor } from "../test/hub/fixtures/leader-terms.js";
 import { table, writeResults } from "./report.js";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const TTL = 1_000;
 const LEADER = "test/hub/fixtures/leader.ts";
 
-interface Term {
-  pid: number;
-  fence: number;
-  start: number;
-  /** End as the leader knew it (its deadline if that passed first). */
-  end: number;
-  /** When its finally block ran. */
-  finallyAt: number;
-  ticks: number[];
-}
-
-function terms(children: Child[]): Term[] {
-  const byFence = new Map<number, Term>();
-  for (const child of children) {
-    for (const line of child.lines) {
-      const [kind, pid, fence, at, end] = line.split(" ");
-      if (kind === "start") {
-        byFence.set(Number(fence), {
-          pid: Number(pid),
-          fence: Number(fence),
-          start: Number(at),
-          end: Number.POSITIVE_INFINITY,
-          finallyAt: Number.POSITIVE_INFINITY,
-          ticks: [],
-        });
-      } else if (kind === "tick") byFence.get(Number(fence))?.ticks.push(Number(at));
-      else if (kind === "stop") {
-        const term = byFence.get(Number(fence));
-        if (term) {
-          term.end = Number(end);
-          term.finallyAt = Number(at);
-        }
-      }
-    }
-  }
-  return [...byFence.values()].sort((a, b) => a.start - b.start);
-}
-
-function* waitFor(done: () => boolean, timeoutMs = 20_000): Operation<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    yield* sleep(5);
-  }
-}
-
-const starts = (child: Child) => child.lines.filter((l) => l.startsWith("start ")).length;
 const ticksOf = (child: Child) => child.lines.filter((l) => l.startsWith("tick ")).length;
 
 type Fault =

@@ -1,31 +1,16 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { killChildrenAfterEach, tempDirEach } from "../helpers/child-processes.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import { eventually, request } from "./fixtures/job-runner/helpers.js";
 
 checkLeaksAfterEach({ timeoutMs: 5000 });
 
 const ROOT = resolve(import.meta.dirname, "../..");
-let dir: string;
-const children = new Set<ChildProcess>();
-
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "bough-job-runner-"));
-});
-
-afterEach(async () => {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGKILL");
-      await new Promise((r) => child.once("exit", r));
-    }
-  }
-  children.clear();
-  rmSync(dir, { recursive: true, force: true });
-});
+// hooks after each test run last-registered first: the children are killed before their directory goes
+const tempDir = tempDirEach("bough-job-runner-");
+const track = killChildrenAfterEach();
 
 interface Running {
   child: ChildProcess;
@@ -43,7 +28,7 @@ async function startMain(args: string[]): Promise<Running> {
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
-  children.add(child);
+  track(child);
   let output = "";
   child.stdout?.setEncoding("utf8").on("data", (s: string) => (output += s));
   child.stderr?.setEncoding("utf8").on("data", (s: string) => (output += s));
@@ -75,7 +60,7 @@ async function kill(running: Running): Promise<void> {
 
 describe("main.ts with --db", () => {
   it("keeps the history across a crash; jobs running at the crash come back failed", async () => {
-    const db = join(dir, "jobs.sqlite");
+    const db = join(tempDir(), "jobs.sqlite");
     const first = await startMain(["--db", db, "--concurrency", "1"]);
     const post = (url: string, body: unknown) =>
       request(`${url}/api/jobs`, { method: "POST", body });
@@ -121,7 +106,7 @@ describe("main.ts with --db", () => {
         stdio: ["ignore", "pipe", "pipe"],
       },
     );
-    children.add(child);
+    track(child);
     let output = "";
     child.stderr?.setEncoding("utf8").on("data", (s: string) => (output += s));
     const code = await new Promise((r) => child.once("exit", r));

@@ -1,14 +1,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { mkdtempSync, rmSync } from "node:fs";
 import { get as httpGet } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
 
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { InspectorSnapshot } from "../../src/inspect/index.js";
+import { killChildrenAfterEach, tempDirEach } from "../helpers/child-processes.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import { launchChromium } from "./helpers/chromium.js";
 
@@ -18,26 +18,10 @@ const ROOT = resolve(import.meta.dirname, "../..");
 const MAIN = "examples/mq-kickstart/main.ts";
 const PRODUCE = "examples/mq-kickstart/produce.ts";
 
-let dir: string;
-let db: string;
-const children = new Set<ChildProcess>();
-
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "bough-mq-e2e-"));
-  db = join(dir, "queue.sqlite");
-});
-
-afterEach(async () => {
-  // a failed test must not leave its consumer running
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGKILL");
-      await new Promise((r) => child.once("exit", r));
-    }
-  }
-  children.clear();
-  rmSync(dir, { recursive: true, force: true });
-});
+// hooks after each test run last-registered first: the children are killed before their directory goes
+const tempDir = tempDirEach("bough-mq-e2e-");
+const track = killChildrenAfterEach();
+const dbPath = () => join(tempDir(), "queue.sqlite");
 
 interface App {
   child: ChildProcess;
@@ -51,10 +35,10 @@ interface App {
 async function startApp(args: string[] = []): Promise<App> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", MAIN, "--db", db, "--http-port", "0", "--udp-port", "0", ...args],
+    ["--import", "tsx", MAIN, "--db", dbPath(), "--http-port", "0", "--udp-port", "0", ...args],
     { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
   );
-  children.add(child);
+  track(child);
   const output = { stdout: "", stderr: "" };
   child.stdout?.setEncoding("utf8").on("data", (s: string) => (output.stdout += s));
   child.stderr?.setEncoding("utf8").on("data", (s: string) => (output.stderr += s));
@@ -79,7 +63,7 @@ async function stop(app: App, signal: "SIGTERM" | "SIGINT") {
 
 function runProduce(args: string[]): Promise<string> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ["--import", "tsx", PRODUCE, "--db", db, ...args], {
+    const child = spawn(process.execPath, ["--import", "tsx", PRODUCE, "--db", dbPath(), ...args], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -136,7 +120,7 @@ async function waitForStatus(app: App, ok: (s: InspectorSnapshot) => boolean, ms
 }
 
 function openDb() {
-  const handle = new Database(db);
+  const handle = new Database(dbPath());
   handle.pragma("busy_timeout = 5000");
   return handle;
 }

@@ -4,24 +4,16 @@ import { request } from "node:http";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { call, run, sleep } from "effection";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { usePeriodicEvents } from "../../examples/periodic-events/app.js";
 import { useRedisServer } from "../../src/testing/index.js";
+import { killChildrenAfterEach } from "../helpers/child-processes.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 
 checkLeaksAfterEach();
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
-const children: ChildProcess[] = [];
-
-afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGKILL");
-      await once(child, "exit");
-    }
-  }
-});
+const track = killChildrenAfterEach();
 
 /** Starts examples/periodic-events/main.ts and resolves with its URL once it listens. */
 async function startApp(
@@ -35,7 +27,7 @@ async function startApp(
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
-  children.push(child);
+  track(child);
   let output = "";
   child.stdout?.on("data", (chunk) => (output += chunk));
   child.stderr?.on("data", (chunk) => (output += chunk));

@@ -1,55 +1,16 @@
-import { type Operation, run, sleep, spawn, suspend, until } from "effection";
+import { run, sleep, spawn, suspend, until } from "effection";
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { delay } from "../../src/core/clock.js";
 import { type Leadership, useLeader } from "../../src/hub/redis.js";
 import { useRedisServer } from "../../src/testing/redis-server.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
-import { type Child, useChild } from "./fixtures/child.js";
+import { useChild } from "./fixtures/child.js";
+import { starts, type Term, terms, waitFor } from "./fixtures/leader-terms.js";
 
 checkLeaksAfterEach();
 
 const LEADER = "test/hub/fixtures/leader.ts";
-
-function* waitFor(done: () => boolean, timeoutMs = 10_000): Operation<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    yield* sleep(5);
-  }
-}
-
-interface Term {
-  pid: number;
-  fence: number;
-  start: number;
-  end: number;
-  ticks: number[];
-}
-
-/** The terms that the fixture processes logged, in start order. */
-function terms(children: Child[]): Term[] {
-  const byFence = new Map<number, Term>();
-  for (const child of children) {
-    for (const line of child.lines) {
-      const [kind, pid, fence, at, end] = line.split(" ");
-      if (kind === "start") {
-        byFence.set(Number(fence), {
-          pid: Number(pid),
-          fence: Number(fence),
-          start: Number(at),
-          end: Number.POSITIVE_INFINITY,
-          ticks: [],
-        });
-      } else if (kind === "tick") byFence.get(Number(fence))?.ticks.push(Number(at));
-      else if (kind === "stop") {
-        const term = byFence.get(Number(fence));
-        if (term) term.end = Number(end);
-      }
-    }
-  }
-  return [...byFence.values()].sort((a, b) => a.start - b.start);
-}
 
 /**
  * No two terms overlap, fences increase, and every tick lies inside its lease:
@@ -76,8 +37,6 @@ function expectNoOverlap(list: Term[], marginMs: number): void {
     }
   }
 }
-
-const starts = (child: Child) => child.lines.filter((l) => l.startsWith("start ")).length;
 
 describe("useLeader", () => {
   it("lets exactly one of two contenders lead, and hands over at once when the leader ends", async () => {
