@@ -1,13 +1,17 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { killChildrenAfterEach, tempDirEach } from "../helpers/child-processes.js";
+import {
+  killChildrenAfterEach,
+  ROOT,
+  startScript,
+  tempDirEach,
+} from "../helpers/child-processes.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
-import { eventually, request } from "./fixtures/job-runner/helpers.js";
+import { request } from "./fixtures/job-runner/helpers.js";
 
 checkLeaksAfterEach({ timeoutMs: 5000 });
 
-const ROOT = resolve(import.meta.dirname, "../..");
 // hooks after each test run last-registered first: the children are killed before their directory goes
 const tempDir = tempDirEach("bough-job-runner-");
 const track = killChildrenAfterEach();
@@ -20,26 +24,10 @@ interface Running {
 
 /** Starts main.ts as a user would and waits for its "listening" line. */
 async function startMain(args: string[]): Promise<Running> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "examples/job-runner/main.ts", "--port", "0", ...args],
-    {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  track(child);
-  let output = "";
-  child.stdout?.setEncoding("utf8").on("data", (s: string) => (output += s));
-  child.stderr?.setEncoding("utf8").on("data", (s: string) => (output += s));
-  await eventually(
-    () => /listening on http/.test(output) || child.exitCode !== null,
-    20_000,
-    "main.ts start",
-  );
-  const url = /listening on (http:\/\/\S+)/.exec(output)?.[1];
-  if (!url) throw new Error(`main.ts did not start: ${output}`);
-  return { child, url, output: () => output };
+  const script = await startScript(track, "examples/job-runner/main.ts", ["--port", "0", ...args], {
+    ready: /listening on (http:\/\/\S+)/,
+  });
+  return { child: script.child, url: script.ready[1], output: script.output };
 }
 
 /** Polls a job over HTTP until it has `status`; returns it. */

@@ -3,18 +3,22 @@ import { createSocket } from "node:dgram";
 import { get as httpGet } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import Database from "better-sqlite3";
 
 import { describe, expect, it } from "vitest";
 import type { InspectorSnapshot } from "../../src/inspect/index.js";
-import { killChildrenAfterEach, tempDirEach } from "../helpers/child-processes.js";
+import {
+  killChildrenAfterEach,
+  ROOT,
+  startScript,
+  tempDirEach,
+} from "../helpers/child-processes.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import { launchChromium } from "./helpers/chromium.js";
 
 checkLeaksAfterEach({ timeoutMs: 5000 });
 
-const ROOT = resolve(import.meta.dirname, "../..");
 const MAIN = "examples/mq-kickstart/main.ts";
 const PRODUCE = "examples/mq-kickstart/produce.ts";
 
@@ -33,24 +37,27 @@ interface App {
 
 /** Starts main.ts as a child process and waits for its "ready" line. */
 async function startApp(args: string[] = []): Promise<App> {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", MAIN, "--db", dbPath(), "--http-port", "0", "--udp-port", "0", ...args],
-    { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
+  const script = await startScript(
+    track,
+    MAIN,
+    ["--db", dbPath(), "--http-port", "0", "--udp-port", "0", ...args],
+    { ready: /ready: status (\S+) · udp [\d.]+:(\d+)/ },
   );
-  track(child);
-  const output = { stdout: "", stderr: "" };
-  child.stdout?.setEncoding("utf8").on("data", (s: string) => (output.stdout += s));
-  child.stderr?.setEncoding("utf8").on("data", (s: string) => (output.stderr += s));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
-    child.once("exit", (code, signal) => done({ code, signal })),
-  );
-  const ready = await waitFor(
-    () => output.stdout.match(/ready: status (\S+) · udp [\d.]+:(\d+)/),
-    20_000,
-    () => `main.ts did not get ready:\n${output.stdout}\n${output.stderr}`,
-  );
-  return { child, statusUrl: ready[1], udpPort: Number(ready[2]), output, exited };
+  const output = {
+    get stdout() {
+      return script.stdout();
+    },
+    get stderr() {
+      return script.stderr();
+    },
+  };
+  return {
+    child: script.child,
+    statusUrl: script.ready[1],
+    udpPort: Number(script.ready[2]),
+    output,
+    exited: script.exited,
+  };
 }
 
 /** Sends a signal and waits for a clean exit (cleanup ran, ports closed). */

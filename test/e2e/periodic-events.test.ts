@@ -1,53 +1,28 @@
-import { type ChildProcess, spawn as spawnChild } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { request } from "node:http";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { call, run, sleep } from "effection";
 import { describe, expect, it } from "vitest";
 import { usePeriodicEvents } from "../../examples/periodic-events/app.js";
 import { useRedisServer } from "../../src/testing/index.js";
-import { killChildrenAfterEach } from "../helpers/child-processes.js";
+import { killChildrenAfterEach, startScript } from "../helpers/child-processes.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 
 checkLeaksAfterEach();
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const track = killChildrenAfterEach();
 
 /** Starts examples/periodic-events/main.ts and resolves with its URL once it listens. */
 async function startApp(
   args: string[],
 ): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawnChild(
-    process.execPath,
-    ["--import", "tsx", "examples/periodic-events/main.ts", "--port", "0", ...args],
-    {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-    },
+  const script = await startScript(
+    track,
+    "examples/periodic-events/main.ts",
+    ["--port", "0", ...args],
+    { ready: /listening on (http:\/\/\S+)/ },
   );
-  track(child);
-  let output = "";
-  child.stdout?.on("data", (chunk) => (output += chunk));
-  child.stderr?.on("data", (chunk) => (output += chunk));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`app did not start:\n${output}`)), 15_000);
-    const check = () => {
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        child.stdout?.off("data", check);
-        resolve(match[1]);
-      }
-    };
-    child.stdout?.on("data", check);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`app exited with ${code}:\n${output}`));
-    });
-  });
-  return { child, url, output: () => output };
+  return { child: script.child, url: script.ready[1], output: script.output };
 }
 
 async function getJson(url: string): Promise<{ status: number; body: unknown; ms: number }> {

@@ -1,8 +1,8 @@
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { afterEach, beforeEach } from "vitest";
 
 /**
@@ -46,4 +46,87 @@ export function tempDirEach(prefix: string): () => string {
     if (dir === undefined) throw new Error("tempDirEach: no test is running");
     return dir;
   };
+}
+
+/** The repository's root: scripts run from there, as a user would run them. */
+export const ROOT = resolve(import.meta.dirname, "../..");
+
+/** A script started by {@link startScript}. */
+export interface Script {
+  child: ChildProcess;
+  /** What `ready` matched in its output. */
+  ready: RegExpMatchArray;
+  /** Its stdout and stderr so far, interleaved as they arrived. */
+  output(): string;
+  stdout(): string;
+  stderr(): string;
+  /** Settles when it exits. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Starts `node --import tsx <file> ...args` from the repository's root (a
+ * TypeScript example or fixture, as a user runs it) and resolves once its
+ * output matches `ready`; rejects with everything it printed if it exits or
+ * `timeoutMs` passes first. Pass `track` from {@link killChildrenAfterEach} so
+ * the process cannot outlive the test.
+ */
+export function startScript(
+  track: (child: ChildProcess) => ChildProcess,
+  file: string,
+  args: string[],
+  options: { ready: RegExp; timeoutMs?: number },
+): Promise<Script> {
+  const child = track(
+    spawn(process.execPath, ["--import", "tsx", file, ...args], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
+  let output = "";
+  let stdout = "";
+  let stderr = "";
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.once("exit", (code, signal) => done({ code, signal })),
+  );
+  return new Promise<Script>((resolveReady, reject) => {
+    const timeoutMs = options.timeoutMs ?? 20_000;
+    let settled = false;
+    const fail = (why: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(new Error(`${file} ${why}:\n${output}`));
+    };
+    const timer = setTimeout(
+      () => fail(`printed no ${options.ready} within ${timeoutMs} ms`),
+      timeoutMs,
+    );
+    const check = () => {
+      if (settled) return;
+      const ready = output.match(options.ready);
+      if (ready === null) return;
+      settled = true;
+      clearTimeout(timer);
+      resolveReady({
+        child,
+        ready,
+        output: () => output,
+        stdout: () => stdout,
+        stderr: () => stderr,
+        exited,
+      });
+    };
+    child.stdout?.setEncoding("utf8").on("data", (s: string) => {
+      output += s;
+      stdout += s;
+      check();
+    });
+    child.stderr?.setEncoding("utf8").on("data", (s: string) => {
+      output += s;
+      stderr += s;
+      check();
+    });
+    void exited.then(({ code, signal }) => fail(`exited (${code ?? signal}) before it was ready`));
+  });
 }
