@@ -13,6 +13,7 @@ import {
   useScope,
 } from "effection";
 import { Continuation } from "./continuation.js";
+import { DONE_ITERATOR } from "./done.js";
 import {
   childPriority,
   createChildScope,
@@ -556,7 +557,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     if (this.phase === SETTLED) return;
     this.phase = SETTLED;
     this.outcome = outcome;
-    this.iterator = DONE;
+    this.iterator = DONE_ITERATOR; // lets the operation's iterator be collected
     this.current = undefined;
     this.dispose = undefined;
     const waiters = this.waiters;
@@ -653,11 +654,6 @@ function* teardown<T>(
   }
   return outcome;
 }
-
-/** The iterator of a settled routine (lets the operation's be collected). */
-const DONE: Iterator<Effect<unknown>, unknown, unknown> = {
-  next: () => ({ done: true, value: undefined }),
-};
 
 // --- what effection's reducer sees ---
 

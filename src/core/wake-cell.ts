@@ -1,4 +1,5 @@
 import { action, type Effect, Ok, type Operation, type Result } from "effection";
+import { DONE } from "./done.js";
 import { lightRoutines } from "./effection-internals.js";
 
 /**
@@ -8,11 +9,6 @@ import { lightRoutines } from "./effection-internals.js";
  * socket read in one turn).
  */
 export type WakeTiming = "now" | "microtask" | "turn";
-
-/** An operation that is already done: `wait()`'s fast path, shared. */
-const DONE: Operation<void> = {
-  *[Symbol.iterator]() {},
-};
 
 /**
  * A wake-up cell: operations wait on it until something signals. A signal
@@ -136,8 +132,15 @@ export class WakeCell {
     this.scheduled = false;
     const waiters = this.waiters;
     if (waiters.length === 0) return;
-    this.waiters = [];
     this.signalled = false;
+    if (waiters.length === 1) {
+      // the common case (one reader): no new list; a re-wait during wake() lands in this one
+      const wake = waiters[0];
+      waiters.length = 0;
+      wake(OK);
+      return;
+    }
+    this.waiters = [];
     for (const wake of waiters) wake(OK);
   };
 }

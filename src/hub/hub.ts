@@ -531,7 +531,8 @@ class Sub<T> implements MessageSubscription<T> {
       if (this.error) throw this.error;
       // A subscription used after its scope (or its hub) ended fails instead of waiting forever.
       if (this.detached) throw (this.error = new HubClosedError(this.hub.topic.name));
-      yield* queue.untilItem();
+      // the loop above looks again after every wake-up: the cell itself, without untilItem()'s generator
+      yield* queue.arrived.wait();
     }
   }
 

@@ -1,4 +1,5 @@
 import type { Operation } from "effection";
+import { DONE } from "../core/done.js";
 import type { Message, TopicListener } from "./broker.js";
 
 /**
@@ -35,7 +36,12 @@ export class ListenerSet<T> {
    * are). Each wait is for one listener that is not; they are all checked
    * again after it, since another delivery may have filled one meanwhile.
    */
-  *untilReady(): Operation<void> {
+  untilReady(): Operation<void> {
+    // once per publish: no generator when every listener is ready (the common case)
+    return this.notReady() === undefined ? DONE : this.waitUntilReady();
+  }
+
+  private *waitUntilReady(): Operation<void> {
     for (let waiting = this.notReady(); waiting; waiting = this.notReady()) {
       yield* waiting.waitReady();
     }
