@@ -363,7 +363,7 @@ describe("examples/mq-kickstart", () => {
     );
     expect(counter(snapshot, "datagrams")).toBeGreaterThan(0);
     await stop(app, "SIGTERM");
-  });
+  }, 90_000); // a 3 s load, then however long a busy machine takes to drain it
 
   it("renders the status page in Chromium, escapes captured markup and refreshes in place", async () => {
     const app = await startApp(["--poll-ms", "60000"]);

@@ -400,11 +400,14 @@ describe("serveWorkers", () => {
       const server = yield* serveWorkers({
         listen: { path },
         worker,
-        idleTimeoutMs: 300,
+        // Long enough that a busy machine's gap between the worker's ready
+        // frame and the client's first call is not taken for idleness (300 ms
+        // was, once, under three busy loops).
+        idleTimeoutMs: 1500,
         onReap: (event) => reaped.push(event),
       });
       const pool = yield* usePool<Echo>({ connect: { path }, maxWorkers: 1 });
-      expect(yield* pool.run("sleep", 400)).toBe(400); // a call in flight is not idle
+      expect(yield* pool.run("sleep", 1800)).toBe(1800); // a call in flight is not idle
       yield* until(eventually(() => server.workers === 0));
       expect(pool.stats().workers).toBe(0);
       expect(yield* pool.run("inc", 1)).toBe(2);
