@@ -220,21 +220,22 @@ const thrown = fc.constantFrom<Thrown>("string", "error");
  * half-integer time (or none).
  */
 export function programs(depth = 3): fc.Arbitrary<Program> {
+  // effection's real sleep is rarer than the rest: each costs a real millisecond
   const leaf: fc.Arbitrary<Node> = fc.oneof(
     {
-      weight: 4,
+      weight: 8,
       arbitrary: fc.record({
         t: fc.constant("sleep" as const),
         ms: fc.integer({ min: 0, max: 3 }),
       }),
     },
     { weight: 1, arbitrary: fc.constant({ t: "real-sleep" as const }) },
-    { weight: 2, arbitrary: fc.constant({ t: "until" as const }) },
-    { weight: 1, arbitrary: fc.constant({ t: "action" as const }) },
-    { weight: 1, arbitrary: fc.constant({ t: "call-async" as const }) },
-    { weight: 1, arbitrary: fc.record({ t: fc.constant("call-reject" as const), thrown }) },
-    { weight: 1, arbitrary: fc.record({ t: fc.constant("throw" as const), thrown }) },
-    { weight: 1, arbitrary: fc.constant({ t: "context" as const }) },
+    { weight: 4, arbitrary: fc.constant({ t: "until" as const }) },
+    { weight: 2, arbitrary: fc.constant({ t: "action" as const }) },
+    { weight: 2, arbitrary: fc.constant({ t: "call-async" as const }) },
+    { weight: 2, arbitrary: fc.record({ t: fc.constant("call-reject" as const), thrown }) },
+    { weight: 2, arbitrary: fc.record({ t: fc.constant("throw" as const), thrown }) },
+    { weight: 2, arbitrary: fc.constant({ t: "context" as const }) },
   );
   const node = (d: number): fc.Arbitrary<Node> => {
     if (d <= 0) return leaf;

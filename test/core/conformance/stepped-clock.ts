@@ -32,6 +32,8 @@ export function createSteppedClock(): SteppedClock {
   let now = 0;
   let seq = 0;
   let real = 0;
+  /** Resolves the wait in {@link settle} once no real sleep is left. */
+  let realEnded: (() => void) | undefined;
   const timers = new Set<Timer>();
 
   const sleepUntil = (time: number): Operation<void> =>
@@ -47,7 +49,14 @@ export function createSteppedClock(): SteppedClock {
     for (;;) {
       for (let i = 0; i < 3; i++) await turn();
       if (real === 0) return;
-      while (real > 0) await turn();
+      // the guard is no timing: only a run that hangs (effection's own hang, see STUCK in
+      // run-three-ways.ts) leaves a real sleep neither ended nor unwound for 5 s
+      let guard: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        realEnded = resolve;
+        guard = setTimeout(resolve, 5000);
+      });
+      clearTimeout(guard);
     }
   };
 
@@ -78,7 +87,10 @@ export function createSteppedClock(): SteppedClock {
       try {
         yield* sleep(ms);
       } finally {
-        real--;
+        if (--real === 0) {
+          realEnded?.();
+          realEnded = undefined;
+        }
       }
     },
     async advanceTo(time) {
