@@ -1,4 +1,4 @@
-import { run, sleep, spawn } from "effection";
+import { spawn } from "effection";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -7,7 +7,9 @@ import {
   OVERFLOW_POLICIES,
   type OverflowPolicy,
 } from "../../src/core/bounded-queue.js";
+import { delay } from "../../src/core/clock.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { runWithVirtualClock } from "../helpers/virtual-time.js";
 
 checkLeaksAfterEach();
 
@@ -160,7 +162,7 @@ describe("createBoundedQueue", () => {
   });
 
   it("takes a queued item without suspending", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const queue = createBoundedQueue<string>({ capacity: 4 });
       queue.push("a");
       queue.push("b");
@@ -171,7 +173,7 @@ describe("createBoundedQueue", () => {
   });
 
   it("gives each of two takes made before either runs its own item", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const queue = createBoundedQueue<string>({ capacity: 4 });
       queue.push("a");
       queue.push("b");
@@ -183,7 +185,7 @@ describe("createBoundedQueue", () => {
 
   it("wakes a waiting reader when an item arrives, and ends it when the queue closes", async () => {
     const log: unknown[] = [];
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const queue = createBoundedQueue<string>({ capacity: 4 });
       const reader = yield* spawn(function* () {
         for (;;) {
@@ -192,10 +194,10 @@ describe("createBoundedQueue", () => {
           if (item === undefined) return;
         }
       });
-      yield* sleep(0);
+      yield* delay(0);
       expect(queue.arrived.waiting).toBe(1);
       queue.push("a");
-      yield* sleep(0);
+      yield* delay(0);
       queue.push("b");
       queue.close();
       queue.push("ignored");
@@ -205,7 +207,7 @@ describe("createBoundedQueue", () => {
   });
 
   it("wakes a reader waiting with untilItem once per turn of the event loop with turn timing", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const queue = createBoundedQueue<number>({ capacity: 100, timing: "turn" });
       const batches: number[] = [];
       const reader = yield* spawn(function* () {
@@ -216,9 +218,9 @@ describe("createBoundedQueue", () => {
           batches.push(n);
         }
       });
-      yield* sleep(0);
+      yield* delay(0);
       for (let i = 0; i < 10; i++) queue.push(i);
-      while (batches.length === 0) yield* sleep(0);
+      while (batches.length === 0) yield* delay(0);
       for (let i = 0; i < 3; i++) queue.push(i);
       yield* reader;
       expect(batches).toEqual([10, 3]);
@@ -226,7 +228,7 @@ describe("createBoundedQueue", () => {
   });
 
   it("holds a block producer in untilRoom until the reader makes room, losing nothing", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const queue = createBoundedQueue<number>({ capacity: 2, overflow: "block" });
       const producer = yield* spawn(function* () {
         for (let i = 0; i < 10; i++) {
@@ -240,7 +242,7 @@ describe("createBoundedQueue", () => {
         const item = yield* queue.take();
         if (item === undefined) break;
         got.push(item);
-        yield* sleep(0);
+        yield* delay(0);
       }
       yield* producer;
       expect(got).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -249,14 +251,14 @@ describe("createBoundedQueue", () => {
   });
 
   it("releases a producer waiting for room when the queue closes", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const queue = createBoundedQueue<number>({ capacity: 1, overflow: "block" });
       queue.push(1);
       const producer = yield* spawn(function* () {
         yield* queue.untilRoom();
         return queue.push(2);
       });
-      yield* sleep(0);
+      yield* delay(0);
       expect(queue.room.waiting).toBe(1);
       queue.close();
       expect(yield* producer).toBe(0);
@@ -264,6 +266,7 @@ describe("createBoundedQueue", () => {
     });
   });
 
+  // each pause is a delay(0) on the virtual clock: a turn of the other side, the same on any machine
   it("keeps a block producer and a slow reader in order, whatever their pace", async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -272,13 +275,13 @@ describe("createBoundedQueue", () => {
         fc.array(fc.nat(3), { minLength: 1, maxLength: 30 }),
         async (capacity, producerPauses, readerPauses) => {
           const got: number[] = [];
-          await run(function* () {
+          await runWithVirtualClock(function* () {
             const queue = createBoundedQueue<number>({ capacity, overflow: "block" });
             yield* spawn(function* () {
               for (let i = 0; i < 40; i++) {
                 yield* queue.untilRoom();
                 queue.push(i);
-                for (let k = 0; k < producerPauses[i % producerPauses.length]; k++) yield* sleep(0);
+                for (let k = 0; k < producerPauses[i % producerPauses.length]; k++) yield* delay(0);
               }
               queue.close();
             });
@@ -287,7 +290,7 @@ describe("createBoundedQueue", () => {
               if (item === undefined) break;
               got.push(item);
               expect(queue.size).toBeLessThanOrEqual(capacity);
-              for (let k = 0; k < readerPauses[n % readerPauses.length]; k++) yield* sleep(0);
+              for (let k = 0; k < readerPauses[n % readerPauses.length]; k++) yield* delay(0);
             }
             expect(queue.dropped).toBe(0);
           });

@@ -38,7 +38,9 @@ describe("the clock", () => {
       );
       const tasks = [];
       for (const sleeper of sleepers) tasks.push(yield* sleeper);
-      yield* sleep(0); // every sleeper has begun its sleep
+      // every sleeper has begun its sleep: this 1 ms timer, set in the same turn as their 5 ms
+      // one, falls due first, and Node fires due timers in order however late it runs them
+      yield* sleep(0);
       yield* tasks[1].halt();
       for (const task of [tasks[0], tasks[2], tasks[3]]) yield* task;
     });

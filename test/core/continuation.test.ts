@@ -1,7 +1,9 @@
 import { type Effect, run, sleep, suspend } from "effection";
 import { describe, expect, it } from "vitest";
+import { delay } from "../../src/core/clock.js";
 import { Continuation } from "../../src/core/continuation.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { runWithVirtualClock } from "../helpers/virtual-time.js";
 
 checkLeaksAfterEach();
 
@@ -18,13 +20,13 @@ describe("Continuation", () => {
     const steps: string[] = [];
     const rest = firstStep(function* () {
       steps.push("first");
-      yield* sleep(1);
+      yield* delay(1);
       steps.push("second");
       return 42;
     });
     expect(steps).toEqual(["first"]);
     expect(rest.started).toBe(false);
-    expect(await run(() => rest)).toBe(42);
+    expect(await runWithVirtualClock(() => rest)).toBe(42);
     expect(steps).toEqual(["first", "second"]);
   });
 
@@ -36,7 +38,7 @@ describe("Continuation", () => {
     });
     const rest = firstStep(function* () {
       try {
-        yield* sleep(0);
+        yield* sleep(0); // effection's real sleep; the test waits for the event after it
         suspended();
         yield* suspend();
       } finally {
@@ -56,15 +58,15 @@ describe("Continuation", () => {
         steps.push("first");
         yield* suspend();
       } finally {
-        yield* sleep(1);
+        yield* delay(1);
         steps.push("cleaned");
       }
     });
-    await run(() => rest.close());
+    await runWithVirtualClock(() => rest.close());
     expect(steps).toEqual(["first", "cleaned"]);
     expect(rest.started).toBe(true);
     // closing twice does nothing
-    await run(() => rest.close());
+    await runWithVirtualClock(() => rest.close());
     expect(steps).toEqual(["first", "cleaned"]);
   });
 });

@@ -1,5 +1,6 @@
-import { createScope, Err, run, sleep, spawn, suspend } from "effection";
+import { createScope, Err, spawn, suspend } from "effection";
 import { describe, expect, it } from "vitest";
+import { delay } from "../../src/core/clock.js";
 import {
   createTaskGroup,
   installedVersion,
@@ -11,6 +12,7 @@ import {
   thrownValue,
 } from "../../src/core/effection-internals.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { runWithVirtualClock } from "../helpers/virtual-time.js";
 
 checkLeaksAfterEach();
 
@@ -48,7 +50,7 @@ describe("effection internals", () => {
 
   it("halts a task group newest first and throws the last failure", async () => {
     const order: string[] = [];
-    const error = await run(function* () {
+    const error = await runWithVirtualClock(function* () {
       const group = createTaskGroup();
       yield* TaskGroupContext.set(group);
       for (const name of ["a", "b", "c"]) {
@@ -62,7 +64,7 @@ describe("effection internals", () => {
           }
         });
       }
-      yield* sleep(1); // let each take its first step
+      yield* delay(1); // let each take its first step
       expect(group.tasks.size).toBe(3);
       try {
         yield* group.halt();

@@ -1,5 +1,6 @@
-import { run, sleep, spawn, suspend, until } from "effection";
+import { run, spawn, suspend, until } from "effection";
 import { describe, expect, it } from "vitest";
+import { delay } from "../../src/core/clock.js";
 import {
   type LabelChange,
   label,
@@ -11,6 +12,7 @@ import {
   watchLabels,
 } from "../../src/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { runWithVirtualClock } from "../helpers/virtual-time.js";
 
 checkLeaksAfterEach();
 
@@ -18,7 +20,7 @@ const server = () => labelTree().children.find((c) => c.name === "server");
 
 describe("label", () => {
   it("shows labelled tasks as a live tree and removes them when they end", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       yield* label("server");
       const ticker = yield* spawn(function* () {
         yield* label("ticker");
@@ -37,7 +39,7 @@ describe("label", () => {
         });
         yield* suspend();
       });
-      yield* sleep(0);
+      yield* delay(0);
       expect(
         server()
           ?.children.map((c) => c.name)
@@ -54,7 +56,7 @@ describe("label", () => {
   });
 
   it("gives a node its kind and attributes, and merges new ones on relabel", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       yield* label("server", { kind: "resource", attributes: { port: 8080 } });
       yield* label("server", { attributes: { clients: 2 } });
       expect(server()).toMatchObject({
@@ -82,10 +84,10 @@ describe("labelled", () => {
     const before = recentFailures().length;
     const error = new RangeError("row 7 out of range");
     await expect(
-      run(() =>
+      runWithVirtualClock(() =>
         labelled("server", () =>
           labelled("import", function* () {
-            yield* sleep(1);
+            yield* delay(1);
             throw error;
           }),
         ),
@@ -110,7 +112,7 @@ describe("labelled", () => {
       if (change.node.name === "slow") seen.push(`${change.type} ${change.node.state}`);
     });
     try {
-      await run(function* () {
+      await runWithVirtualClock(function* () {
         const task = yield* spawn(() =>
           labelled("slow", function* () {
             try {
@@ -121,7 +123,7 @@ describe("labelled", () => {
             }
           }),
         );
-        yield* sleep(0);
+        yield* delay(0);
         yield* task.halt();
       });
     } finally {
@@ -138,7 +140,7 @@ describe("watchLabels", () => {
     const changes: string[] = [];
     const stop = watchLabels((c) => changes.push(`${c.type} ${labelPath(c.node).join("/")}`));
     expect(labelsWatched()).toBe(true);
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       yield* label("server");
       yield* label("server v2");
     });

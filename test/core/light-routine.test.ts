@@ -22,19 +22,27 @@ import {
   withResolvers,
 } from "effection";
 import { describe, expect, it } from "vitest";
-import { ClockContext, delay } from "../../src/core/clock.js";
+import { delay } from "../../src/core/clock.js";
 import { TimeoutError } from "../../src/core/errors.js";
 import { LightRoutine } from "../../src/core/light-routine.js";
 import { type Selected, type Selector, useSelector } from "../../src/core/selector.js";
 import { withTimeout } from "../../src/core/timeout.js";
-import { createVirtualClock } from "../../src/testing/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import {
+  advanceUntilSettled,
+  runWithVirtualClock,
+  startWithVirtualClock,
+} from "../helpers/virtual-time.js";
 
 checkLeaksAfterEach();
 
 // The compatibility suite: real effection operations run as selector items,
 // which continue as light routines once they suspend. Each checks the value,
 // the failure and the halt, as an effection task would behave.
+//
+// Time is virtual (runWithVirtualClock, bough's delay), so no outcome depends on
+// how fast the machine runs; effection's own sleep (a real timer) is run by the
+// tests about it, which wait for events, never for a second timer.
 
 /**
  * Selects at least once (an item may have settled inside `add()`), then until
@@ -56,12 +64,16 @@ function* failure(selector: Selector<unknown, string>): Operation<unknown> {
   throw new Error("expected a failure");
 }
 
-/** Runs `body` as one item, then halts it through its handle; returns the log. */
+/**
+ * Runs `body` as one item, then halts it through its handle; returns the log.
+ * Needs the virtual clock: its delay ends only once every task is idle, so
+ * the item has reached its suspension (even one that hands off to a task).
+ */
 function* haltedItem(body: (log: string[]) => Operation<unknown>): Operation<string[]> {
   const log: string[] = [];
   const selector = yield* useSelector<unknown, string>();
   const item = selector.add("x", body(log));
-  yield* sleep(5);
+  yield* delay(5);
   yield* item.halt();
   log.push(`size ${selector.size}`);
   return log;
@@ -96,7 +108,8 @@ describe("LightRoutine", () => {
   });
 
   it("runs sleep: value, failure, halt", async () => {
-    await run(function* () {
+    // effection's sleep is a real timer: each step waits for the item, never for another timer
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector<unknown, string>();
       selector.add(
         "v",
@@ -126,7 +139,7 @@ describe("LightRoutine", () => {
   });
 
   it("runs until: value, rejection, halt", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector<unknown, string>();
       selector.add("v", until(Promise.resolve(2)));
       expect(yield* drain(selector)).toEqual([{ data: "v", value: 2 }]);
@@ -144,7 +157,7 @@ describe("LightRoutine", () => {
   });
 
   it("runs call(async fn): value, rejection, halt", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector<unknown, string>();
       selector.add(
         "v",
@@ -170,7 +183,7 @@ describe("LightRoutine", () => {
   });
 
   it("runs action: resolve, reject, and its teardown on halt", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector<unknown, string>();
       selector.add(
         "v",
@@ -198,13 +211,13 @@ describe("LightRoutine", () => {
   });
 
   it("runs spawn + join: value, a child's failure, and halts the child with the item", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector<unknown, string>();
       selector.add(
         "v",
         (function* () {
           const task = yield* spawn(function* () {
-            yield* sleep(2);
+            yield* delay(2);
             return 5;
           });
           return (yield* task) + 1;
@@ -216,7 +229,7 @@ describe("LightRoutine", () => {
         "f",
         (function* () {
           yield* spawn(function* () {
-            yield* sleep(2);
+            yield* delay(2);
             throw boom();
           });
           yield* suspend();
@@ -242,7 +255,7 @@ describe("LightRoutine", () => {
   });
 
   it("halts a spawned child that is never joined when its item finishes", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const log: string[] = [];
       const selector = yield* useSelector<unknown, string>();
       selector.add(
@@ -252,11 +265,11 @@ describe("LightRoutine", () => {
             try {
               yield* suspend();
             } finally {
-              yield* sleep(2); // an async cleanup, waited for before the item reports
+              yield* delay(2); // an async cleanup, waited for before the item reports
               log.push("orphan halted");
             }
           });
-          yield* sleep(1);
+          yield* delay(1);
           log.push("item returns");
           return "done";
         })(),
@@ -267,11 +280,11 @@ describe("LightRoutine", () => {
   });
 
   it("runs all: values, a member's failure, halt", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector<unknown, string>();
-      selector.add("v", all([until(Promise.resolve(1)), sleep(2), call(async () => 3)]));
+      selector.add("v", all([until(Promise.resolve(1)), delay(2), call(async () => 3)]));
       expect(yield* drain(selector)).toEqual([{ data: "v", value: [1, undefined, 3] }]);
-      selector.add("f", all([sleep(50), until(Promise.reject(boom()))]));
+      selector.add("f", all([delay(50), until(Promise.reject(boom()))]));
       expect(((yield* failure(selector)) as Error).message).toBe("boom");
       const log = yield* haltedItem(function* (log) {
         yield* all([
@@ -290,23 +303,23 @@ describe("LightRoutine", () => {
   });
 
   it("runs race: the winner, a failure, halt", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector<unknown, string>();
       selector.add(
         "v",
         race([
           (function* () {
-            yield* sleep(30);
+            yield* delay(30);
             return "slow";
           })(),
           (function* () {
-            yield* sleep(1);
+            yield* delay(1);
             return "fast";
           })(),
         ]),
       );
       expect(yield* drain(selector)).toEqual([{ data: "v", value: "fast" }]);
-      selector.add("f", race([sleep(50), until(Promise.reject(boom()))]));
+      selector.add("f", race([delay(50), until(Promise.reject(boom()))]));
       expect(((yield* failure(selector)) as Error).message).toBe("boom");
       const log = yield* haltedItem(function* (log) {
         yield* race([
@@ -325,7 +338,7 @@ describe("LightRoutine", () => {
   });
 
   it("runs scoped: value, failure, halt, and halts what the scope spawned", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const log: string[] = [];
       const selector = yield* useSelector<unknown, string>();
       selector.add(
@@ -338,7 +351,7 @@ describe("LightRoutine", () => {
               log.push("scoped child halted");
             }
           });
-          yield* sleep(1);
+          yield* delay(1);
           return 8;
         }),
       );
@@ -347,7 +360,7 @@ describe("LightRoutine", () => {
       selector.add(
         "f",
         scoped(function* () {
-          yield* sleep(1);
+          yield* delay(1);
           throw boom();
         }),
       );
@@ -367,16 +380,16 @@ describe("LightRoutine", () => {
 
   it("gets and sets contexts: inherited from the owner, set locally to the item", async () => {
     const Name = createContext<string>("bough.test.name", "default");
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       yield* Name.set("owner");
       const selector = yield* useSelector<unknown, string>();
       selector.add(
         "v",
         (function* () {
-          yield* sleep(1);
+          yield* delay(1);
           const inherited = yield* Name.expect();
           yield* Name.set("item");
-          yield* sleep(1);
+          yield* delay(1);
           return [inherited, yield* Name.expect()];
         })(),
       );
@@ -386,7 +399,7 @@ describe("LightRoutine", () => {
       selector.add(
         "f",
         (function* () {
-          yield* sleep(1);
+          yield* delay(1);
           return yield* Missing.expect();
         })(),
       );
@@ -404,12 +417,12 @@ describe("LightRoutine", () => {
   });
 
   it("runs resource: value, init failure, and its cleanup when the item ends or halts", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const log: string[] = [];
       const useThing = (name: string) =>
         resource<string>(function* (provide) {
           try {
-            yield* sleep(1);
+            yield* delay(1);
             yield* provide(name);
           } finally {
             log.push(`${name} released`);
@@ -420,7 +433,7 @@ describe("LightRoutine", () => {
         "v",
         (function* () {
           const thing = yield* useThing("a");
-          yield* sleep(1);
+          yield* delay(1);
           log.push(`using ${thing}`);
           return thing;
         })(),
@@ -430,7 +443,7 @@ describe("LightRoutine", () => {
       selector.add(
         "f",
         resource(function* () {
-          yield* sleep(1);
+          yield* delay(1);
           throw boom();
         }),
       );
@@ -445,7 +458,7 @@ describe("LightRoutine", () => {
   });
 
   it("runs ensure: the cleanup runs when the item returns, fails or halts", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const log: string[] = [];
       const selector = yield* useSelector<unknown, string>();
       selector.add(
@@ -454,7 +467,7 @@ describe("LightRoutine", () => {
           yield* ensure(() => {
             log.push("ensured v");
           });
-          yield* sleep(1);
+          yield* delay(1);
           return 9;
         })(),
       );
@@ -463,10 +476,10 @@ describe("LightRoutine", () => {
         "f",
         (function* () {
           yield* ensure(function* () {
-            yield* sleep(1);
+            yield* delay(1);
             log.push("ensured f");
           });
-          yield* sleep(1);
+          yield* delay(1);
           throw boom();
         })(),
       );
@@ -483,14 +496,14 @@ describe("LightRoutine", () => {
   });
 
   it("runs useScope: tasks run in the item's scope end with the item", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const log: string[] = [];
       const owner = yield* useScope();
       const selector = yield* useSelector<unknown, string>();
       selector.add(
         "v",
         (function* () {
-          yield* sleep(1);
+          yield* delay(1);
           const scope = yield* useScope();
           expect(scope).not.toBe(owner);
           scope.run(function* () {
@@ -501,7 +514,7 @@ describe("LightRoutine", () => {
             }
           });
           const value = yield* scope.run(function* () {
-            yield* sleep(1);
+            yield* delay(1);
             return 10;
           });
           return value;
@@ -514,7 +527,7 @@ describe("LightRoutine", () => {
         (function* () {
           const scope = yield* useScope();
           yield* scope.run(function* () {
-            yield* sleep(1);
+            yield* delay(1);
             throw boom();
           });
         })(),
@@ -536,7 +549,7 @@ describe("LightRoutine", () => {
   });
 
   it("runs each over a channel and a signal: values, a failure in the loop, halt", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const channel = createChannel<number, void>();
       const signal = createSignal<number, void>();
       const selector = yield* useSelector<unknown, string>();
@@ -552,7 +565,7 @@ describe("LightRoutine", () => {
         })();
       selector.add("channel", sum(channel));
       selector.add("signal", sum(signal));
-      yield* sleep(1);
+      yield* delay(1);
       for (let n = 1; n <= 3; n++) {
         yield* channel.send(n);
         signal.send(n * 10);
@@ -565,7 +578,7 @@ describe("LightRoutine", () => {
       ]);
       const failing = createSignal<number, void>();
       selector.add("f", sum(failing, 2));
-      yield* sleep(1);
+      yield* delay(1);
       failing.send(1);
       failing.send(2);
       expect(((yield* failure(selector)) as Error).message).toBe("boom");
@@ -581,12 +594,12 @@ describe("LightRoutine", () => {
   });
 
   it("reports an item that throws after suspending, and one whose effect throws on entry", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector<unknown, string>();
       selector.add(
         "f",
         (function* () {
-          yield* sleep(1);
+          yield* delay(1);
           throw new TypeError("late");
         })(),
       );
@@ -604,7 +617,7 @@ describe("LightRoutine", () => {
   it("fails the item when a child or a resource fails synchronously while the item steps outside effection's reducer", async () => {
     // After until(), the item steps from a promise callback, so effection runs the new task at
     // once, inside the item's step; its failure must still reach the item, and only the item.
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector<unknown, string>();
       selector.add(
         "spawn",
@@ -636,7 +649,7 @@ describe("LightRoutine", () => {
               throw new Error("init failed");
             });
           } catch {
-            yield* sleep(1);
+            yield* delay(1);
             return "recovered";
           }
         })(),
@@ -660,15 +673,15 @@ describe("LightRoutine", () => {
       },
     };
     const Name = createContext<string>("bough.test.handoff");
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector<unknown, string>();
       selector.add(
         "v",
         (function* () {
-          yield* sleep(1);
+          yield* delay(1);
           yield* Name.set("set before the hand-off");
           const kind = yield* readsFuture;
-          yield* sleep(1);
+          yield* delay(1);
           return [kind, yield* Name.expect()];
         })(),
       );
@@ -680,7 +693,7 @@ describe("LightRoutine", () => {
         (function* () {
           yield* until(Promise.resolve());
           yield* readsFuture;
-          yield* sleep(1);
+          yield* delay(1);
           throw boom();
         })(),
       );
@@ -690,7 +703,7 @@ describe("LightRoutine", () => {
         try {
           yield* suspend();
         } finally {
-          yield* sleep(1);
+          yield* delay(1);
           log.push("finally in the task");
         }
       });
@@ -700,30 +713,41 @@ describe("LightRoutine", () => {
 
   it("waits for a finally block that suspends when the owner halts", async () => {
     const log: string[] = [];
-    const task = run(function* () {
+    let itemsAdded!: () => void;
+    const added = new Promise<void>((resolve) => {
+      itemsAdded = resolve;
+    });
+    const { clock, task, dispose } = startWithVirtualClock(function* () {
       const selector = yield* useSelector<unknown, string>();
       for (const name of ["a", "b"]) {
         selector.add(
           name,
           (function* () {
             try {
-              yield* sleep(10_000);
+              yield* suspend(); // only the halt ends it
             } finally {
-              yield* sleep(5);
+              yield* sleep(5); // effection's real sleep: the halt waits for it, whatever it takes
               log.push(`${name} cleaned`);
             }
           })(),
         );
       }
+      itemsAdded();
       yield* suspend();
     });
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    await task.halt();
+    await added;
+    await clock.flush(); // the items' tasks (light routines off) take their first turn
+    await advanceUntilSettled(clock, task.halt());
+    await dispose();
     expect(log.sort()).toEqual(["a cleaned", "b cleaned"]);
   });
 
   it("fails the owner's halt with an error thrown by an item's cleanup", async () => {
-    const task = run(function* () {
+    let itemsAdded!: () => void;
+    const added = new Promise<void>((resolve) => {
+      itemsAdded = resolve;
+    });
+    const { clock, task, dispose } = startWithVirtualClock(function* () {
       const selector = yield* useSelector<unknown, string>();
       selector.add(
         "a",
@@ -731,29 +755,32 @@ describe("LightRoutine", () => {
           try {
             yield* suspend();
           } finally {
-            yield* sleep(1);
+            yield* delay(1);
             // biome-ignore lint/correctness/noUnsafeFinally: the cleanup failure under test
             throw new Error("cleanup failed");
           }
         })(),
       );
+      itemsAdded();
       yield* suspend();
     });
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    await expect(task.halt()).rejects.toThrow("cleanup failed");
+    await added;
+    await clock.flush(); // the items' tasks (light routines off) take their first turn
+    await expect(advanceUntilSettled(clock, task.halt())).rejects.toThrow("cleanup failed");
+    await dispose();
   });
 
   it("halts one item through its handle, leaving the others running", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const log: string[] = [];
       const selector = yield* useSelector<unknown, string>();
       const doomed = selector.add(
         "doomed",
         (function* () {
           try {
-            yield* sleep(10_000);
+            yield* delay(10_000);
           } finally {
-            yield* sleep(1);
+            yield* delay(1);
             log.push("doomed cleaned");
           }
         })(),
@@ -780,14 +807,14 @@ describe("LightRoutine", () => {
           throw boom();
         })(),
       );
-      yield* sleep(5); // microtasks (the item's failure) run before any timer
+      yield* delay(5); // the virtual clock moves only once the item's failure (microtasks) is in
       yield* failed.halt(); // a no-op for an item that already failed: select reports it
       expect(((yield* failure(selector)) as Error).message).toBe("boom");
     });
   });
 
   it("unwinds an item halted before its first suspension resolved", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const log: string[] = [];
       const { operation, resolve } = withResolvers<void>();
       const selector = yield* useSelector<unknown, string>();
@@ -806,16 +833,14 @@ describe("LightRoutine", () => {
       expect(log).toEqual(["first step"]);
       yield* item.halt();
       resolve();
-      yield* sleep(1);
+      yield* delay(1);
       expect(log).toEqual(["first step", "finally"]);
       expect(selector.size).toBe(0);
     });
   });
 
   it("runs bough's own withTimeout and delay as items, on the virtual clock", async () => {
-    const clock = createVirtualClock();
-    const task = run(function* () {
-      yield* ClockContext.set(clock);
+    const { first, error } = await runWithVirtualClock(function* () {
       const selector = yield* useSelector<unknown, string>();
       selector.add("timed out", withTimeout(10, delay(100)));
       selector.add(
@@ -837,14 +862,12 @@ describe("LightRoutine", () => {
       }
       return { first, error };
     });
-    await clock.advance(200);
-    const { first, error } = await task;
     expect(first).toEqual([{ data: "in time", value: "ok" }]);
     expect(error).toBeInstanceOf(TimeoutError);
   });
 
   it("accepts items added by an item after it suspended", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector<number, string>();
       selector.add(
         "parent",
@@ -870,7 +893,7 @@ describe("LightRoutine", () => {
 
   it("runs many suspending items and halts the unfinished ones with the owner", async () => {
     let cleaned = 0;
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const selector = yield* useSelector<number, number>();
       for (let i = 0; i < 1000; i++) {
         selector.add(

@@ -1,14 +1,16 @@
-import { run, sleep, spawn, suspend } from "effection";
+import { spawn, suspend } from "effection";
 import { describe, expect, it } from "vitest";
+import { delay } from "../../src/core/clock.js";
 import { label, readPanels, usePanel } from "../../src/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { runWithVirtualClock } from "../helpers/virtual-time.js";
 
 checkLeaksAfterEach();
 
 describe("usePanel", () => {
   it("shows a panel, read when looked at, while its scope lives", async () => {
     let busy = 1;
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       yield* label("app");
       const pool = yield* spawn(function* () {
         yield* usePanel("pool", "resizers", () => ({
@@ -18,7 +20,7 @@ describe("usePanel", () => {
         }));
         yield* suspend();
       });
-      yield* sleep(0);
+      yield* delay(0);
       const [panel] = readPanels().filter((p) => p.name === "resizers");
       expect(panel).toMatchObject({
         kind: "pool",
@@ -33,7 +35,7 @@ describe("usePanel", () => {
   });
 
   it("shows a reader's failure as the panel's error", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       yield* usePanel("hub", "broken", () => {
         throw new Error("redis is gone");
       });

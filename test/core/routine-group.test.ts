@@ -1,9 +1,10 @@
-import { type Operation, run, sleep, suspend, until, useScope } from "effection";
+import { type Operation, run, suspend, until, useScope } from "effection";
 import { describe, expect, it } from "vitest";
-import { ClockContext } from "../../src/core/clock.js";
+import { ClockContext, delay } from "../../src/core/clock.js";
 import { RoutineGroup } from "../../src/core/routine-group.js";
 import { createVirtualClock } from "../../src/testing/virtual-clock.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { runWithVirtualClock } from "../helpers/virtual-time.js";
 
 checkLeaksAfterEach();
 
@@ -70,7 +71,7 @@ describe("RoutineGroup", () => {
 
   it("reports a halted member as halted, or as a failed cleanup, and its halt() throws that too", async () => {
     const log: string[] = [];
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const group = yield* useLoggedGroup(log);
       const quiet = group.start("quiet", 1, suspend() as Operation<never>);
       const noisy = group.start(
@@ -81,7 +82,7 @@ describe("RoutineGroup", () => {
             yield* suspend();
             return "never";
           } finally {
-            yield* sleep(0);
+            yield* delay(0);
             // biome-ignore lint/correctness/noUnsafeFinally: a cleanup that fails is the point
             throw new Error("cleanup broke");
           }
@@ -101,7 +102,7 @@ describe("RoutineGroup", () => {
 
   it("close() halts every member at once, waits for their cleanup and throws the first failure", async () => {
     const log: string[] = [];
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const group = yield* useLoggedGroup(log);
       for (const name of ["a", "b", "c"]) {
         group.start(
@@ -112,7 +113,7 @@ describe("RoutineGroup", () => {
               yield* suspend();
               return name;
             } finally {
-              yield* sleep(1);
+              yield* delay(1);
               log.push(`${name} cleaned`);
               // biome-ignore lint/correctness/noUnsafeFinally: a cleanup that fails is the point
               if (name !== "a") throw new Error(`${name} broke`);

@@ -1,20 +1,22 @@
-import { run, sleep, spawn, suspend } from "effection";
+import { spawn, suspend } from "effection";
 import { describe, expect, it } from "vitest";
+import { delay } from "../../src/core/clock.js";
 import { createWakeCell } from "../../src/core/wake-cell.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { runWithVirtualClock } from "../helpers/virtual-time.js";
 
 checkLeaksAfterEach();
 
 describe("createWakeCell", () => {
   it("wakes a waiter when signalled", async () => {
     const log: string[] = [];
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const cell = createWakeCell();
       const waiter = yield* spawn(function* () {
         yield* cell.wait();
         log.push("woken");
       });
-      yield* sleep(0);
+      yield* delay(0);
       expect(cell.waiting).toBe(1);
       log.push("signal");
       cell.signal();
@@ -24,7 +26,7 @@ describe("createWakeCell", () => {
   });
 
   it("keeps a signal nobody waited for, so the next wait returns without suspending", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const cell = createWakeCell();
       cell.signal();
       cell.signal(); // kept once, not counted
@@ -36,11 +38,11 @@ describe("createWakeCell", () => {
   });
 
   it("lets next() ignore a kept signal and wait for a fresh one", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const cell = createWakeCell();
       cell.signal();
       const waiter = yield* spawn(() => cell.next());
-      yield* sleep(0);
+      yield* delay(0);
       expect(cell.waiting).toBe(1);
       cell.signal();
       yield* waiter;
@@ -49,7 +51,7 @@ describe("createWakeCell", () => {
   });
 
   it("wakes every waiter on one signal", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const cell = createWakeCell();
       let woken = 0;
       const waiters = [];
@@ -61,7 +63,7 @@ describe("createWakeCell", () => {
           }),
         );
       }
-      yield* sleep(0);
+      yield* delay(0);
       cell.signal();
       for (const waiter of waiters) yield* waiter;
       expect(woken).toBe(3);
@@ -69,7 +71,7 @@ describe("createWakeCell", () => {
   });
 
   it("with microtask timing, wakes waiters once for a burst of signals", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const cell = createWakeCell("microtask");
       const items: number[] = [];
       const taken: number[][] = [];
@@ -79,7 +81,7 @@ describe("createWakeCell", () => {
           taken.push(items.splice(0));
         }
       });
-      yield* sleep(0);
+      yield* delay(0);
       for (let i = 0; i < 100; i++) {
         items.push(i);
         cell.signal();
@@ -91,7 +93,7 @@ describe("createWakeCell", () => {
   });
 
   it("with turn timing, wakes waiters once for signals sent from separate callbacks of one turn", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const cell = createWakeCell("turn");
       const items: number[] = [];
       const taken: number[][] = [];
@@ -101,7 +103,7 @@ describe("createWakeCell", () => {
           taken.push(items.splice(0));
         }
       });
-      yield* sleep(0);
+      yield* delay(0);
       // ten callbacks of one turn, as a socket's datagrams are (microtasks run between them,
       // so microtask timing would wake the consumer ten times)
       for (let i = 0; i < 10; i++) {
@@ -117,10 +119,10 @@ describe("createWakeCell", () => {
   });
 
   it("forgets a waiter that was halted", async () => {
-    await run(function* () {
+    await runWithVirtualClock(function* () {
       const cell = createWakeCell();
       const waiter = yield* spawn(() => cell.wait());
-      yield* sleep(0);
+      yield* delay(0);
       yield* waiter.halt();
       expect(cell.waiting).toBe(0);
       cell.signal();

@@ -12,9 +12,9 @@ import {
   until,
 } from "effection";
 import fc from "fast-check";
-import type { Clock } from "../../../src/core/clock.js";
 import { isHalted } from "../../../src/core/errors.js";
 import { useSelector } from "../../../src/core/selector.js";
+import type { SteppedClock } from "./stepped-clock.js";
 
 /*
  * A small language of effection programs, an interpreter that turns one into
@@ -30,6 +30,8 @@ export type Thrown = "string" | "error";
 /** One statement of a program. Node ids are assigned by {@link number}. */
 export type Node =
   | { t: "sleep"; ms: number }
+  /** effection's own `sleep(0)`: a real timer, in no virtual time (see stepped-clock.ts). */
+  | { t: "real-sleep" }
   | { t: "until" }
   | { t: "action" }
   | { t: "call-reject"; thrown: Thrown }
@@ -54,7 +56,7 @@ export interface Program {
 
 /** Where a run writes what it observes. */
 export interface Env {
-  clock: Clock;
+  clock: SteppedClock;
   trace: string[];
   /** Every value thrown by the program, by its message, to check identity. */
   thrown: Map<string, unknown>;
@@ -111,6 +113,10 @@ export function interpret(program: Program, env: Env): () => Operation<string> {
       case "sleep":
         yield* env.clock.sleep(node.ms);
         log(id, "slept");
+        return;
+      case "real-sleep":
+        yield* env.clock.realSleep(0);
+        log(id, "slept real");
         return;
       case "until":
         log(id, `until ${yield* until(Promise.resolve(id))}`);
@@ -210,23 +216,26 @@ const thrown = fc.constantFrom<Thrown>("string", "error");
 
 /**
  * Random programs: at most `depth` levels of nesting, short blocks, sleeps of
- * 0–3 virtual ms, and a halt at a random half-integer time (or none).
+ * 0–3 virtual ms and effection's real `sleep(0)`, and a halt at a random
+ * half-integer time (or none).
  */
 export function programs(depth = 3): fc.Arbitrary<Program> {
+  // effection's real sleep is rarer than the rest: each costs a real millisecond
   const leaf: fc.Arbitrary<Node> = fc.oneof(
     {
-      weight: 4,
+      weight: 8,
       arbitrary: fc.record({
         t: fc.constant("sleep" as const),
         ms: fc.integer({ min: 0, max: 3 }),
       }),
     },
-    { weight: 2, arbitrary: fc.constant({ t: "until" as const }) },
-    { weight: 1, arbitrary: fc.constant({ t: "action" as const }) },
-    { weight: 1, arbitrary: fc.constant({ t: "call-async" as const }) },
-    { weight: 1, arbitrary: fc.record({ t: fc.constant("call-reject" as const), thrown }) },
-    { weight: 1, arbitrary: fc.record({ t: fc.constant("throw" as const), thrown }) },
-    { weight: 1, arbitrary: fc.constant({ t: "context" as const }) },
+    { weight: 1, arbitrary: fc.constant({ t: "real-sleep" as const }) },
+    { weight: 4, arbitrary: fc.constant({ t: "until" as const }) },
+    { weight: 2, arbitrary: fc.constant({ t: "action" as const }) },
+    { weight: 2, arbitrary: fc.constant({ t: "call-async" as const }) },
+    { weight: 2, arbitrary: fc.record({ t: fc.constant("call-reject" as const), thrown }) },
+    { weight: 2, arbitrary: fc.record({ t: fc.constant("throw" as const), thrown }) },
+    { weight: 2, arbitrary: fc.constant({ t: "context" as const }) },
   );
   const node = (d: number): fc.Arbitrary<Node> => {
     if (d <= 0) return leaf;

@@ -5,8 +5,8 @@ import { SelectorEmptyError } from "../../../src/core/errors.js";
 import { useSelector } from "../../../src/core/selector.js";
 import { json } from "../../../src/http/reply.js";
 import { type Server, useServer } from "../../../src/http/server.js";
-import { createVirtualClock, type VirtualClock } from "../../../src/testing/virtual-clock.js";
 import { describeError, type Env, interpret, type Program } from "./program.js";
+import { createSteppedClock, type SteppedClock } from "./stepped-clock.js";
 
 /*
  * Runs one program three ways and returns what a caller observes each time:
@@ -18,6 +18,8 @@ import { describeError, type Env, interpret, type Program } from "./program.js";
  * has a `haltAt`, the clock is moved to that time (firing the program's
  * timers up to it) and the caller halts it (task.halt(), item.halt(), the
  * client closing its connection); then the clock runs until nothing is left.
+ * The clock moves only while every task waits for it (see stepped-clock.ts),
+ * never while a real timer or the server's socket events are still to come.
  */
 
 /** What one run observed. */
@@ -34,7 +36,7 @@ export interface Observed {
  */
 export const STUCK = "stuck";
 
-function newEnv(clock: VirtualClock): Env {
+function newEnv(clock: SteppedClock): Env {
   return { clock, trace: [], thrown: new Map() };
 }
 
@@ -43,7 +45,7 @@ function newEnv(clock: VirtualClock): Env {
  * the clock to move on), then runs the clock until `settled()`.
  */
 async function drive(
-  clock: VirtualClock,
+  clock: SteppedClock,
   program: Program,
   halt: () => Promise<void> | void,
   settled: () => boolean,
@@ -85,7 +87,7 @@ interface Run {
  * `scope` at the program's halt time; returns what the caller observed.
  */
 async function observe(
-  clock: VirtualClock,
+  clock: SteppedClock,
   scope: Scope,
   env: Env,
   program: Program,
@@ -109,7 +111,7 @@ async function observe(
 
 /** The reference: the program as an effection task, joined by its caller. */
 export async function asTask(program: Program): Promise<Observed> {
-  const clock = createVirtualClock();
+  const clock = createSteppedClock();
   const env = newEnv(clock);
   const [scope, destroy] = createScope();
   scope.set(ClockContext, clock);
@@ -147,7 +149,7 @@ function haltWith(scope: Scope, env: Env, halt: () => Operation<void>, before: (
 
 /** The program as an item of a selector, whose `select()` reports it. */
 export async function asItem(program: Program): Promise<Observed> {
-  const clock = createVirtualClock();
+  const clock = createSteppedClock();
   const env = newEnv(clock);
   const [scope, destroy] = createScope();
   scope.set(ClockContext, clock);
@@ -186,9 +188,9 @@ export interface HandlerBench {
  * for a halt, what the server logs after the client left.
  */
 export async function startHandlerBench(): Promise<HandlerBench> {
-  let current: { program: Program; env: Env } | undefined;
+  let current: { program: Program; env: Env; serverSawClose: boolean } | undefined;
   const logged: unknown[] = [];
-  let clock = createVirtualClock();
+  let clock = createSteppedClock();
   const [scope, destroy] = createScope();
   // The handler reads the clock per request, so each program gets a fresh one.
   scope.set(ClockContext, {
@@ -200,9 +202,14 @@ export async function startHandlerBench(): Promise<HandlerBench> {
     scope
       .run(function* () {
         const server = yield* useServer({
-          handler: function* () {
-            const { program, env } = current as { program: Program; env: Env };
-            return json({ value: yield* interpret(program, env)() });
+          handler: function* (ctx) {
+            const run = current as { program: Program; env: Env; serverSawClose: boolean };
+            // registered before the server's own listener (added once this first step
+            // returns), which halts the handler in the same emit
+            ctx.response.once("close", () => {
+              run.serverSawClose = true;
+            });
+            return json({ value: yield* interpret(run.program, run.env)() });
           },
           logger: { error: (_message, error) => logged.push(error) },
           shutdownGraceMs: 0,
@@ -215,13 +222,13 @@ export async function startHandlerBench(): Promise<HandlerBench> {
 
   return {
     async run(program) {
-      clock = createVirtualClock();
+      clock = createSteppedClock();
       const env = newEnv(clock);
-      current = { program, env };
+      const run = { program, env, serverSawClose: false };
+      current = run;
       logged.length = 0;
       let outcome: string | undefined;
       let halted = false;
-      let closed = false;
       const req = httpRequest(`${server.url}/`, { agent: false });
       req.on("response", (res) => {
         let body = "";
@@ -238,9 +245,6 @@ export async function startHandlerBench(): Promise<HandlerBench> {
         // the halt closes the connection; a reset is an outcome like any other
         outcome ??= "reset";
       });
-      req.on("close", () => {
-        closed = true;
-      });
       req.end();
       // wait until the handler took its first step (the request reached the server)
       while (env.trace.length === 0 && outcome === undefined && !entered(server)) {
@@ -253,9 +257,9 @@ export async function startHandlerBench(): Promise<HandlerBench> {
           if (outcome !== undefined) return;
           halted = true;
           req.destroy();
-          // the server halts the handler on the socket's close event
-          while (!closed) await new Promise<void>((resolve) => setImmediate(resolve));
-          for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+          // the server halts the handler on its response's close event: wait for that event
+          // itself, not for some turns (the clock must not move before the halt)
+          while (!run.serverSawClose) await new Promise<void>((resolve) => setImmediate(resolve));
         },
         () => (outcome !== undefined || halted) && server.active === 0,
       );
