@@ -4,7 +4,13 @@ import type { Operation } from "effection";
 import FindMyWay from "find-my-way";
 import type { RequestContext } from "./context.js";
 import { error } from "./reply.js";
-import type { App, Handler, ServerHost } from "./server.js";
+import {
+  type App,
+  type Handler,
+  type OpenCount,
+  type ServerHost,
+  ServerRequestContext,
+} from "./server.js";
 import { type StaticOptions, serveStatic } from "./static.js";
 import { acceptWebSocket, type WebSocketHandler, type WebSocketOptions } from "./websocket.js";
 
@@ -42,9 +48,18 @@ class Constant<T> implements Operation<T> {
 const NOT_FOUND = new Constant(error("not found", 404));
 const BAD_URL = new Constant(error("malformed URL", 400));
 
-interface WsRoute {
-  handler: WebSocketHandler;
-  options: WebSocketOptions;
+/** A route: its handler, and its requests in flight (moved by the server, see `OpenCount`). */
+interface Route extends OpenCount {
+  /** `"GET /jobs/:id"`: the method and the pattern, as the inspector shows them. */
+  readonly name: string;
+  readonly handler: Handler;
+}
+
+interface WsRoute extends OpenCount {
+  readonly name: string;
+  /** The route's handler, counting its connection in `open` while it runs. */
+  readonly handler: WebSocketHandler;
+  readonly options: WebSocketOptions;
 }
 
 /**
@@ -52,6 +67,12 @@ interface WsRoute {
  * the wrong method gets 405 with an `Allow` header. Every `GET` route also
  * answers `HEAD` (same status and headers, no body) unless `HEAD` has a route
  * of its own.
+ *
+ * Each route counts its requests, streams and WebSockets in flight (one
+ * increment and one decrement per request that suspends, on the route
+ * itself); a server's inspector panel shows them as `routes`
+ * (`{ "GET /events": 3, "WS /ws/queue": 1 }`). A `HEAD` answered by a `GET`
+ * route counts on the `GET` route.
  *
  * @example
  * ```ts
@@ -68,10 +89,13 @@ export function createRouter(): Router {
   const fmw = FindMyWay({ ignoreTrailingSlash: true, onBadUrl: () => {} });
   const sockets = FindMyWay({ ignoreTrailingSlash: true });
   const methods = new Set<HttpMethod>();
+  const routes: (Route | WsRoute)[] = [];
 
   function add(method: HttpMethod, path: string, handler: Handler) {
     methods.add(method);
-    fmw.on(method, path, () => {}, handler);
+    const route: Route = { name: `${method} ${path}`, handler, open: 0 };
+    routes.push(route);
+    fmw.on(method, path, () => {}, route);
   }
 
   function miss(ctx: RequestContext): Operation<unknown> {
@@ -99,7 +123,15 @@ export function createRouter(): Router {
       if (found.store === null) return BAD_URL;
       ctx.params = found.params;
       ctx.query = found.searchParams;
-      return (found.store as Handler)(ctx);
+      const route = found.store as Route;
+      // the server counts the request on its route once it suspends
+      if (ctx instanceof ServerRequestContext) ctx.route = route;
+      return route.handler(ctx);
+    },
+    openRoutes() {
+      const open: Record<string, number> = {};
+      for (const route of routes) if (route.open > 0) open[route.name] = route.open;
+      return open;
     },
     upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, host: ServerHost) {
       const found = sockets.find("GET", request.url ?? "/");
@@ -120,7 +152,21 @@ export function createRouter(): Router {
     delete: (path, handler) => router.on("DELETE", path, handler),
     patch: (path, handler) => router.on("PATCH", path, handler),
     ws(path, handler, options = {}) {
-      sockets.on("GET", path, () => {}, { handler, options } satisfies WsRoute);
+      const route: WsRoute = {
+        name: `WS ${path}`,
+        open: 0,
+        options,
+        *handler(socket, ctx) {
+          route.open++;
+          try {
+            yield* handler(socket, ctx);
+          } finally {
+            route.open--;
+          }
+        },
+      };
+      routes.push(route);
+      sockets.on("GET", path, () => {}, route);
       return router;
     },
     static(prefix, dir, options) {

@@ -29,6 +29,48 @@ export interface App {
   handle(ctx: RequestContext): Operation<unknown>;
   /** Handles an HTTP upgrade; without it upgrades are refused. */
   upgrade?(request: IncomingMessage, socket: Duplex, head: Buffer, host: ServerHost): void;
+  /**
+   * Requests, streams and WebSockets in flight per route pattern
+   * (`{ "GET /events": 3 }`), routes with none left out: what the inspector's
+   * `http` panel shows as `routes`. A router counts a request once it
+   * suspended, as {@link Server.active} does.
+   */
+  openRoutes?(): Record<string, number>;
+}
+
+/**
+ * A route's count of requests in flight: held by the route, moved by the
+ * server (one increment when a request suspends, one decrement when it ends).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const route: OpenCount = { open: 0 };
+ * if (ctx instanceof ServerRequestContext) ctx.route = route; // in an App's handle()
+ * ```
+ */
+export interface OpenCount {
+  open: number;
+}
+
+/**
+ * The context of a request that `useServer` (or `useRequestListener`) runs:
+ * a {@link RequestContext} that can carry its route's {@link OpenCount}, set
+ * by the router while it dispatches, so that the server counts the request
+ * on its route without a lookup.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * handle(ctx) {
+ *   if (ctx instanceof ServerRequestContext) ctx.route = route;
+ *   return route.handler(ctx);
+ * }
+ * ```
+ */
+export class ServerRequestContext extends RequestContext {
+  /** The matched route's count, if an App set one. */
+  route: OpenCount | undefined = undefined;
 }
 
 /**
@@ -189,7 +231,7 @@ class Host implements ServerHost, RoutineReports<unknown, RequestContext, boolea
       res.end(SHUTTING_DOWN);
       return;
     }
-    const ctx = new RequestContext(req, res, this);
+    const ctx = new ServerRequestContext(req, res, this);
     let iterator: Iterator<any, unknown, unknown>;
     let first: IteratorResult<any, unknown>;
     try {
@@ -232,7 +274,7 @@ class Host implements ServerHost, RoutineReports<unknown, RequestContext, boolea
     try {
       if (replies) this.reply(ctx, value);
     } finally {
-      ctx.end();
+      this.ended(ctx);
     }
   }
 
@@ -251,11 +293,18 @@ class Host implements ServerHost, RoutineReports<unknown, RequestContext, boolea
         this.log(`request failed: ${ctx.method} ${ctx.path}`, error);
       }
     } finally {
-      ctx.end();
+      this.ended(ctx);
     }
   }
 
   halted(ctx: RequestContext): void {
+    this.ended(ctx);
+  }
+
+  /** A request's work is over: its route has one fewer in flight. */
+  private ended(ctx: RequestContext): void {
+    const route = (ctx as ServerRequestContext).route;
+    if (route !== undefined) route.open--;
     ctx.end();
   }
 
@@ -280,7 +329,9 @@ class Host implements ServerHost, RoutineReports<unknown, RequestContext, boolea
   }
 
   /** Runs a request's remaining work (see {@link start}); the client's disconnect halts it. */
-  private startRequest(ctx: RequestContext, op: Operation<unknown>): void {
+  private startRequest(ctx: ServerRequestContext, op: Operation<unknown>): void {
+    const route = ctx.route;
+    if (route !== undefined) route.open++;
     if (labelsWatched()) op = watchedAs(`${ctx.method} ${ctx.path}`, op, { kind: "http request" });
     this.start(ctx, op, true);
     if (ctx.finished) return;
@@ -431,6 +482,11 @@ export function useRequestListener(options: RequestListenerOptions): Operation<R
  * streams get a final event (WebSockets a close 1001), then after
  * `shutdownGraceMs` whatever remains is destroyed.
  *
+ * The inspector (`bough/inspect`) shows the server as an `http` panel named
+ * for its URL: `open` (as {@link Server.active}) and `routes`, the requests,
+ * streams and WebSockets in flight per route pattern of a router
+ * (`{ "GET /events": 3 }`, see {@link App.openRoutes}).
+ *
  * @example
  * ```ts
  * import { main, suspend } from "effection";
@@ -464,7 +520,10 @@ export function useServer(options: ServerOptions): Operation<Server> {
       const bound = server.address();
       const port = typeof bound === "object" && bound !== null ? bound.port : (options.port ?? 0);
       const shown = address.includes(":") ? `[${address}]` : address;
-      yield* usePanel("http", `http://${shown}:${port}`, () => ({ open: host.active }));
+      yield* usePanel("http", `http://${shown}:${port}`, () => ({
+        open: host.active,
+        routes: host.app.openRoutes?.() ?? {},
+      }));
       yield* provide({
         port,
         url: `http://${shown}:${port}`,

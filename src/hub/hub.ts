@@ -78,6 +78,23 @@ export interface HubStats {
 }
 
 /**
+ * How far a hub's subscribers are behind the newest message the hub received,
+ * in messages: what the inspector's hub panel shows as `lag`. A live
+ * subscriber's lag is what waits in its buffer; a subscriber still reading
+ * history (`after` a cursor) is behind by at least the distance from its next
+ * message to the newest one. Messages a subscriber lost to its overflow policy
+ * are counted in `dropped`, not here.
+ */
+export interface HubLag {
+  /** The largest lag of any subscriber (0 without subscribers). */
+  max: number;
+  /** The lags summed over the subscribers. */
+  total: number;
+  /** Subscribers behind by at least one message. */
+  behind: number;
+}
+
+/**
  * A hub subscription: an effection `Subscription` (so `subscribe()` is a
  * `Stream` that works with `each()`), plus `nextBatch()` for consumers that
  * can take many messages at once.
@@ -141,6 +158,12 @@ export interface Hub<T> {
  * (the core's `BoundedQueue`, O(1)) and wakes a waiting subscriber once per
  * batch, not once per message.
  *
+ * The inspector (`bough/inspect`) shows each hub as a `hub` panel named for
+ * its topic: the counters of `stats()` (`subscribers`, `published`,
+ * `delivered`, `dropped` per policy, …) and `lag` ({@link HubLag}: the most
+ * and the total messages its subscribers are behind, and how many are
+ * behind), computed from the subscribers' buffers only when somebody looks.
+ *
  * @example
  * ```ts
  * import { main, spawn } from "effection";
@@ -174,9 +197,10 @@ export function useHub<T>(options: HubOptions): Operation<Hub<T>> {
     const topic = yield* broker.open<T>(name, { history });
     const core = new HubCore<T>(topic, broker.kind, buffer, overflow);
     const unlisten = topic.listen(core);
-    yield* usePanel("hub", name, core.api().stats);
+    const api = core.api();
+    yield* usePanel("hub", name, () => ({ ...api.stats(), lag: core.lag() }));
     try {
-      yield* provide(core.api());
+      yield* provide(api);
     } finally {
       unlisten();
       core.close();
@@ -213,6 +237,8 @@ class HubCore<T> implements TopicListener<T> {
   delivered = 0;
   closedSubs = 0;
   blocked = 0;
+  /** The `seq` of the newest message received: where the subscribers' lag is measured from. */
+  newest = 0;
   dropped: Record<OverflowPolicy, number> = {
     "drop-oldest": 0,
     "drop-newest": 0,
@@ -234,6 +260,7 @@ class HubCore<T> implements TopicListener<T> {
 
   deliver(message: Message<T>): void {
     this.received++;
+    this.newest = message.seq;
     const subs = this.subs;
     // Backwards, so that a subscription removing itself (close policy) swaps in
     // one that was already served.
@@ -299,6 +326,20 @@ class HubCore<T> implements TopicListener<T> {
       last.index = sub.index;
     }
     sub.index = -1;
+  }
+
+  /** The subscribers' {@link HubLag}, computed now (O(subscribers)). */
+  lag(): HubLag {
+    let max = 0;
+    let total = 0;
+    let behind = 0;
+    for (const sub of this.subs) {
+      const lag = sub.lag(this.newest);
+      if (lag > max) max = lag;
+      total += lag;
+      if (lag > 0) behind++;
+    }
+    return { max, total, behind };
   }
 
   close(): void {
@@ -462,6 +503,15 @@ class Sub<T> implements MessageSubscription<T> {
 
   next(): Operation<IteratorResult<Message<T>, never>> {
     return this.op;
+  }
+
+  /** How many messages it is behind `newest` (the seq of the hub's newest message); see {@link HubLag}. */
+  lag(newest: number): number {
+    const queued = this.queue.size;
+    if (this.phase === LIVE) return queued;
+    const unread = this.page.length - this.pageIndex;
+    const next = this.page[this.pageIndex];
+    return Math.max(queued + unread, next === undefined ? 0 : newest - next.seq + 1);
   }
 
   private iterate(): Iterator<Effect<unknown>, IteratorResult<Message<T>, never>, unknown> {

@@ -24,6 +24,7 @@ export {
 } from "./errors.js";
 export {
   type Hub,
+  type HubLag,
   type HubOptions,
   type HubStats,
   type MessageSubscription,

@@ -218,7 +218,7 @@ const SCRIPT = String.raw`(function () {
         Object.keys(p.values).forEach(function (k) {
           var v = p.values[k];
           var text = v === null ? "–" : typeof v === "object"
-            ? Object.keys(v).map(function (n) { return n + " " + v[n]; }).join(" · ") : String(v);
+            ? Object.keys(v).map(function (n) { return n + " " + v[n]; }).join(" · ") || "–" : String(v);
           var tr = t.appendChild(el("tr"));
           tr.appendChild(el("th", "", k));
           tr.appendChild(el("td", "v", text));
@@ -418,9 +418,12 @@ function renderPanels(panels: PanelSnapshot[]): string {
 function panelText(value: PanelValue): string {
   if (value === null) return "–";
   if (typeof value === "object") {
-    return Object.entries(value)
-      .map(([k, n]) => `${k} ${n}`)
-      .join(" · ");
+    // one level of named numbers: a hub's drops per policy, a server's open requests per route
+    return (
+      Object.entries(value)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(" · ") || "–"
+    );
   }
   return String(value);
 }

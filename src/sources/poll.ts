@@ -1,5 +1,6 @@
 import { type Operation, race, resource, type Stream, type Subscription, spawn } from "effection";
 import { useClock } from "../core/clock.js";
+import { usePanel } from "../core/panels.js";
 import { createWakeCell } from "../core/wake-cell.js";
 import { checkInterval, show } from "./errors.js";
 
@@ -45,6 +46,12 @@ export interface PollOptions {
  * nothing outlives the consumer. An invalid `intervalMs` or `kick` throws a
  * `TypeError` when `poll()` is called.
  *
+ * While subscribed, the inspector (`bough/inspect`) shows it as a `source`
+ * panel named `poll every <interval> ms`: `intervalMs`, `runs` handed out
+ * (`timer` and `kick` by reason), `kicks` received (those beyond `kick`
+ * runs were coalesced) and `waiting` (true while the consumer waits for its
+ * next run, false while its job runs).
+ *
  * @example
  * ```ts
  * import { each, main } from "effection";
@@ -83,11 +90,22 @@ export function poll(options: PollOptions): Stream<PollReason, never> {
     // a kick that arrives while nobody waits is kept: the next run covers it
     const kicked = createWakeCell();
     let first = immediate;
+    // the panel's counters: plain fields, read only when somebody looks
+    const counts = { timer: 0, kick: 0, kicks: 0, waiting: false };
+    yield* usePanel("source", `poll every ${interval} ms`, () => ({
+      intervalMs: interval,
+      runs: counts.timer + counts.kick,
+      timer: counts.timer,
+      kick: counts.kick,
+      kicks: counts.kicks,
+      waiting: counts.waiting,
+    }));
 
     if (kick) {
       const kicks = yield* kick;
       yield* spawn(function* () {
         for (let item = yield* kicks.next(); !item.done; item = yield* kicks.next()) {
+          counts.kicks++;
           kicked.signal();
         }
       });
@@ -105,6 +123,7 @@ export function poll(options: PollOptions): Stream<PollReason, never> {
     const subscription: Subscription<PollReason, never> = {
       *next() {
         let reason: PollReason;
+        counts.waiting = true;
         if (first) {
           first = false;
           reason = "timer";
@@ -117,6 +136,8 @@ export function poll(options: PollOptions): Stream<PollReason, never> {
         }
         // whatever arrived before this run starts is covered by it
         kicked.signalled = false;
+        counts.waiting = false;
+        counts[reason]++;
         return { done: false, value: reason };
       },
     };

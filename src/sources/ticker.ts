@@ -1,5 +1,6 @@
 import type { Operation, Stream, Subscription } from "effection";
 import { type Clock, useClock } from "../core/clock.js";
+import { usePanel } from "../core/panels.js";
 import { checkInterval, show } from "./errors.js";
 
 /** One tick of a {@link ticker}. */
@@ -69,6 +70,12 @@ const POLICIES: readonly MissedTickPolicy[] = ["skip", "burst", "delay"];
  * mid-wait leaves no timer behind. A consumer slower than the interval gets the
  * {@link MissedTickPolicy} of its choice, never a backlog.
  *
+ * While a subscription lives, the inspector (`bough/inspect`) shows it as a
+ * `source` panel named `ticker every <interval> ms`: `intervalMs`, `missed`
+ * (the policy), `ticks` delivered, `missedTicks` (ticks dropped by `"skip"` or
+ * `"burst"`) and `delayed` (times `"delay"` shifted the grid). Counting costs
+ * a field increment per tick; the panel is read only when somebody looks.
+ *
  * Invalid options (an interval that is not a finite number above 0, an unknown
  * policy, a bad `maxBurst` or `align`) throw a `TypeError` when `ticker()` is
  * called.
@@ -111,7 +118,9 @@ export function ticker(options: TickerOptions): Stream<Tick, never> {
   return {
     *[Symbol.iterator]() {
       const clock = yield* useClock();
-      return new TickerSubscription(clock, interval, missed, align, maxBurst);
+      const subscription = new TickerSubscription(clock, interval, missed, align, maxBurst);
+      yield* usePanel("source", `ticker every ${interval} ms`, () => subscription.panel());
+      return subscription;
     },
   };
 }
@@ -121,6 +130,12 @@ class TickerSubscription implements Subscription<Tick, never> {
   private start: number;
   /** The next tick on the grid that has not been delivered or dropped. */
   private n = 1;
+  /** Ticks delivered, for the inspector's panel. */
+  private ticks = 0;
+  /** Ticks dropped by `"skip"` or `"burst"`. */
+  private missedTicks = 0;
+  /** Times `"delay"` shifted the grid. */
+  private delayed = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -136,6 +151,17 @@ class TickerSubscription implements Subscription<Tick, never> {
       const phase = align === true ? 0 : align;
       this.start = phase + Math.floor((now - phase) / interval) * interval;
     }
+  }
+
+  /** What the inspector's panel shows (see {@link ticker}). */
+  panel() {
+    return {
+      intervalMs: this.interval,
+      missed: this.missed,
+      ticks: this.ticks,
+      missedTicks: this.missedTicks,
+      delayed: this.delayed,
+    };
   }
 
   private at(n: number): number {
@@ -179,9 +205,14 @@ class TickerSubscription implements Subscription<Tick, never> {
       // grid so that the next tick is one interval from now. A wake-up that is
       // merely a little late (timer latency) does not move the grid, or the
       // ticker would drift like setInterval.
-      if (waited ? last > n : now > scheduledAt) this.start = now - n * this.interval;
+      if (waited ? last > n : now > scheduledAt) {
+        this.start = now - n * this.interval;
+        this.delayed++;
+      }
     }
     this.n = n + 1;
+    this.ticks++;
+    this.missedTicks += skipped;
     return { done: false, value: { n, scheduledAt, firedAt: now, skipped } };
   }
 }

@@ -1,6 +1,7 @@
 import { createSocket, type Socket } from "node:dgram";
 import { action, type Operation, resource, type Stream, type Subscription, spawn } from "effection";
 import { type BoundedQueue, createBoundedQueue } from "../core/bounded-queue.js";
+import { usePanel } from "../core/panels.js";
 import { PortInUseError, show, UdpSocketError } from "./errors.js";
 
 /** One datagram received by a {@link useUdpSocket} socket. */
@@ -96,6 +97,10 @@ export interface UdpSocket {
  * slower than the senders for longer than that loses the newest datagrams, and
  * `stats().dropped` counts them: memory stays bounded and the loss is visible.
  *
+ * The inspector (`bough/inspect`) shows the socket as a `source` panel named
+ * `udp <address>:<port>`: the counters of `stats()` (datagrams `received`,
+ * `bytes`, `dropped`, `queued`) and its `subscribers`.
+ *
  * @example
  * ```ts
  * import { each, main } from "effection";
@@ -163,6 +168,11 @@ export function useUdpSocket(options: UdpSocketOptions = {}): Operation<UdpSocke
       );
 
       const info = socket.address();
+      const shown = info.family === "IPv6" ? `[${info.address}]` : info.address;
+      yield* usePanel("source", `udp ${shown}:${info.port}`, () => ({
+        ...fanout.stats(),
+        subscribers: fanout.subscribers,
+      }));
       yield* provide({
         messages: fanout.stream,
         send: (data, toPort, toHost) =>
@@ -310,6 +320,11 @@ class DatagramFanout {
     // what was received before the failure is still delivered, then the error
     for (const queue of this.queues) queue.close();
     if (this.owners === 0) this.queues = [];
+  }
+
+  /** How many subscribers read the datagrams now. */
+  get subscribers(): number {
+    return this.owners;
   }
 
   /** The error a subscriber gets once its queue is empty, if the socket is gone. */

@@ -5,8 +5,11 @@
  * sparklines, and the page fits a phone's width. With BOUGH_SCREENSHOTS_DIR
  * set, it saves the screenshots shown in docs/guides/inspect.md there.
  */
+import { type ClientRequest, request } from "node:http";
 import { join } from "node:path";
 import {
+  createChannel,
+  each,
   type Operation,
   run,
   type Scope,
@@ -19,8 +22,10 @@ import {
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { label, labelled } from "../../src/core/labels.js";
+import { createRouter, sse, useServer } from "../../src/http/index.js";
 import { useHub } from "../../src/hub/index.js";
 import { type Inspector, useInspector } from "../../src/inspect/inspector.js";
+import { ticker } from "../../src/sources/ticker.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import { launchChromium } from "./helpers/chromium.js";
 
@@ -210,6 +215,47 @@ describe("the live inspector page", () => {
       expect(errorsOf(page)).toEqual([]);
     } finally {
       await page.close();
+      await app.task.halt();
+    }
+  });
+
+  it("shows the panels of the app's sources, hubs and servers: ticks, lag and open streams per route", async () => {
+    const app = await startApp();
+    let client: ClientRequest | undefined;
+    try {
+      let served!: (url: string) => void;
+      const serverUrl = new Promise<string>((resolve) => (served = resolve));
+      app.start(function* () {
+        const hub = yield* useHub<string>({ topic: "orders", buffer: 16 });
+        yield* hub.subscribe(); // a subscriber that never reads: 3 behind
+        for (const order of ["a", "b", "c"]) yield* hub.publish(order);
+        const feed = createChannel<string, never>();
+        const router = createRouter().get("/events", function* () {
+          return sse(feed);
+        });
+        served((yield* useServer({ handler: router })).url);
+        for (const _ of yield* each(ticker({ intervalMs: 20 }))) yield* each.next();
+      });
+      const url = await serverUrl;
+      await new Promise<void>((resolve, reject) => {
+        client = request(`${url}/events`, { agent: false }, () => resolve());
+        client.on("error", reject);
+        client.end();
+      });
+      const page = await openPage(app);
+      const shows = (text: string) =>
+        page.waitForFunction(
+          (t) => (globalThis as any).document.querySelector("#panels")?.textContent?.includes(t),
+          text,
+        );
+      await shows("source ticker every 20 ms");
+      await shows("max 3 · total 3 · behind 1");
+      await shows("GET /events 1");
+      expect(await page.textContent("#panels")).toMatch(/ticks\s*[1-9]/);
+      expect(errorsOf(page)).toEqual([]);
+      await page.close();
+    } finally {
+      client?.destroy();
       await app.task.halt();
     }
   });

@@ -3,13 +3,51 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Operation, run, type Stream, sleep, suspend, until } from "effection";
 import { describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import { createRouter, json, ndjson, sse, text, useServer } from "../../src/http/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import { request } from "./helpers.js";
 
 checkLeaksAfterEach();
 
+/** Gives the event loop turns until `done()` holds (bounded): for counts that move when a socket closes. */
+function* eventually(done: () => boolean): Operation<void> {
+  for (let turn = 0; !done() && turn < 10_000; turn++) {
+    yield* until(new Promise((resolve) => setImmediate(resolve)));
+  }
+}
+
 describe("createRouter", () => {
+  it("counts the requests and WebSockets in flight on each route, a HEAD on its GET route", async () => {
+    await run(function* () {
+      let release = () => {};
+      const router = createRouter()
+        .get("/wait", function* () {
+          yield* until(new Promise<void>((resolve) => (release = resolve)));
+          return json("released");
+        })
+        .ws("/ws/:room", function* () {
+          yield* suspend();
+        });
+      const server = yield* useServer({ handler: router });
+      expect(router.openRoutes?.()).toEqual({});
+      const waiting = request(`${server.url}/wait`);
+      const sockets = [1, 2].map(() => new WebSocket(`${server.url.replace("http", "ws")}/ws/a`));
+      yield* eventually(() => router.openRoutes?.()["WS /ws/:room"] === 2);
+      yield* eventually(() => router.openRoutes?.()["GET /wait"] === 1);
+      expect(router.openRoutes?.()).toEqual({ "GET /wait": 1, "WS /ws/:room": 2 });
+      release();
+      expect((yield* until(waiting)).status).toBe(200);
+      const head = request(`${server.url}/wait`, { method: "HEAD" });
+      yield* eventually(() => router.openRoutes?.()["GET /wait"] === 1);
+      release();
+      yield* until(head);
+      for (const socket of sockets) socket.close();
+      yield* eventually(() => Object.keys(router.openRoutes?.() ?? {}).length === 0);
+      expect(router.openRoutes?.()).toEqual({});
+    });
+  });
+
   it("routes by method and path, with params and query", async () => {
     await run(function* () {
       const router = createRouter()

@@ -12,6 +12,7 @@ import {
 } from "effection";
 import { describe, expect, it } from "vitest";
 import { ClockContext } from "../../src/core/clock.js";
+import { readPanels } from "../../src/core/panels.js";
 import {
   createRouter,
   createStreamWriter,
@@ -42,6 +43,13 @@ const firehose: Stream<string, never> = {
     };
   },
 };
+
+/** Gives the event loop turns until `done()` holds (bounded): for counts that move when a socket closes. */
+function* eventually(done: () => boolean): Operation<void> {
+  for (let turn = 0; !done() && turn < 10_000; turn++) {
+    yield* until(new Promise((resolve) => setImmediate(resolve)));
+  }
+}
 
 function quietLogger() {
   const logged: { message: string; error: unknown }[] = [];
@@ -118,6 +126,44 @@ describe("useServer", () => {
       expect(aborted).toBe(true);
       yield* until(wait(10));
       expect(server.active).toBe(0);
+    });
+  });
+
+  it("shows the requests and streams in flight per route on the inspector's panel", async () => {
+    await run(function* () {
+      const feed = createChannel<string, never>();
+      const router = createRouter()
+        .get("/events/:topic", function* () {
+          return sse(feed);
+        })
+        .get("/hold", function* (ctx) {
+          ctx.response.writeHead(200, { "content-type": "text/plain" });
+          ctx.response.write("holding\n");
+          yield* suspend();
+        })
+        .get("/now", function* () {
+          return json("at once");
+        });
+      const server = yield* useServer({ handler: router });
+      const panel = () => readPanels().find((p) => p.kind === "http" && p.name === server.url);
+      const routes = () => panel()?.values.routes as Record<string, number>;
+      expect(panel()?.values).toEqual({ open: 0, routes: {} });
+      const a = yield* until(openStream(`${server.url}/events/a`));
+      const b = yield* until(openStream(`${server.url}/events/b`));
+      const hold = yield* until(openStream(`${server.url}/hold`));
+      yield* until(hold.waitFor((t) => t.includes("holding")));
+      yield* until(request(`${server.url}/now`)); // answered without suspending: never in flight
+      expect(panel()?.values).toEqual({
+        open: 3,
+        routes: { "GET /events/:topic": 2, "GET /hold": 1 },
+      });
+      a.close();
+      hold.close();
+      yield* eventually(() => routes()["GET /events/:topic"] === 1 && !("GET /hold" in routes()));
+      expect(panel()?.values).toEqual({ open: 1, routes: { "GET /events/:topic": 1 } });
+      b.close();
+      yield* eventually(() => server.active === 0);
+      expect(routes()).toEqual({});
     });
   });
 

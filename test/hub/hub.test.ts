@@ -2,6 +2,7 @@ import { type Operation, run, spawn, suspend } from "effection";
 import { describe, expect, it } from "vitest";
 import { delay } from "../../src/core/clock.js";
 import { withLease } from "../../src/core/lease.js";
+import { readPanels } from "../../src/core/panels.js";
 import {
   CursorExpiredError,
   createMemoryBroker,
@@ -117,6 +118,32 @@ describe("useHub", () => {
       yield* hub.publish(3);
       expect(yield* take(sub, 1)).toEqual([3]);
     });
+  });
+
+  it("shows its subscribers, drops and how far behind they are on the inspector's panel", async () => {
+    await run(function* () {
+      const hub = yield* useHub<number>({ topic: "lagging", history: 100, buffer: 3 });
+      const panel = () => readPanels().find((p) => p.kind === "hub" && p.name === "lagging");
+      const stalled = yield* hub.subscribe(); // buffer 3, drop-oldest
+      const fast = yield* hub.subscribe({ buffer: 100 });
+      yield* publishAll(hub, range(0, 10));
+      yield* take(fast, 4);
+      expect(panel()?.values).toMatchObject({
+        subscribers: 2,
+        published: 10,
+        dropped: { "drop-oldest": 7, "drop-newest": 0, close: 0, block: 0 },
+        lag: { max: 6, total: 9, behind: 2 },
+      });
+      yield* take(fast, 6);
+      expect(panel()?.values.lag).toEqual({ max: 3, total: 3, behind: 1 });
+      // a subscriber replaying history after message 2 of 10 is 8 behind
+      const replaying = yield* hub.subscribe({ after: "2" });
+      expect(panel()?.values.lag).toEqual({ max: 8, total: 11, behind: 2 });
+      yield* take(replaying, 8);
+      yield* take(stalled, 3);
+      expect(panel()?.values.lag).toEqual({ max: 0, total: 0, behind: 0 });
+    });
+    expect(readPanels().find((p) => p.name === "lagging")).toBeUndefined();
   });
 
   describe("with a stalled subscriber", () => {

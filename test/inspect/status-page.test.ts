@@ -61,6 +61,43 @@ describe("renderStatusPage", () => {
     expect(html).toContain('<pre class="lines" id="stderr">row 3 failed</pre>');
   });
 
+  it("shows each panel's values, named numbers on one line and an empty set as a dash", () => {
+    const html = renderStatusPage(
+      snapshot({
+        panels: [
+          {
+            id: 1,
+            kind: "http",
+            name: "http://127.0.0.1:8080",
+            path: ["app"],
+            values: { open: 3, routes: { "GET /events": 2, "WS /ws/:room": 1 } },
+          },
+          {
+            id: 2,
+            kind: "hub",
+            name: "jobs",
+            path: ["app"],
+            values: { subscribers: 2, lag: { max: 6, total: 9, behind: 2 }, dropped: {} },
+          },
+          {
+            id: 3,
+            kind: "source",
+            name: "ticker every 100 ms",
+            path: ["app"],
+            values: { missed: "skip", ticks: 4, missedTicks: 2 },
+          },
+        ],
+      }),
+    );
+    const row = (k: string, v: string) => `<tr><th>${k}</th><td class="v">${v}</td></tr>`;
+    expect(html).toContain("<caption>http http://127.0.0.1:8080</caption>");
+    expect(html).toContain(row("routes", "GET /events 2 · WS /ws/:room 1"));
+    expect(html).toContain(row("lag", "max 6 · total 9 · behind 2"));
+    expect(html).toContain(row("dropped", "–"));
+    expect(html).toContain("<caption>source ticker every 100 ms</caption>");
+    expect(html).toContain(row("missedTicks", "2"));
+  });
+
   it("escapes every piece of captured text, so a <script> line shows as text", () => {
     const evil = `<script>alert("x")</script> & 'quotes'`;
     const html = renderStatusPage(

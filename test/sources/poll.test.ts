@@ -1,6 +1,7 @@
 import { createSignal, each, type Operation, run, type Stream, spawn } from "effection";
 import { describe, expect, it } from "vitest";
 import { ClockContext } from "../../src/core/clock.js";
+import { readPanels } from "../../src/core/panels.js";
 import { type PollOptions, type PollReason, poll } from "../../src/sources/poll.js";
 import { useUdpSocket } from "../../src/sources/udp-socket.js";
 import { createVirtualClock, type VirtualClock } from "../../src/testing/virtual-clock.js";
@@ -207,5 +208,24 @@ describe("poll", () => {
     ]) {
       expect(() => poll(options as PollOptions), JSON.stringify(options)).toThrow(TypeError);
     }
+  });
+
+  it("shows its runs by reason, the kicks it received and whether a job runs on the inspector's panel", async () => {
+    const clock = createVirtualClock();
+    const kicks = createSignal<void, never>();
+    const runs: Run[] = [];
+    const task = consume(clock, { intervalMs: 100, kick: kicks }, 50, runs);
+    const panel = () => readPanels().find((p) => p.name === "poll every 100 ms");
+    await clock.advance(110);
+    for (let i = 0; i < 100; i++) kicks.send(); // during the job: one extra run
+    await clock.advance(460 - clock.now()); // runs at 100, 150 (kick), 300, 450: a job runs
+    expect(panel()).toMatchObject({
+      kind: "source",
+      values: { intervalMs: 100, runs: 4, timer: 3, kick: 1, kicks: 100, waiting: false },
+    });
+    await clock.advance(50); // the job ended: waiting for the next run
+    expect(panel()?.values.waiting).toBe(true);
+    await task.halt();
+    expect(panel()).toBeUndefined();
   });
 });

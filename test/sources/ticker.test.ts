@@ -1,6 +1,7 @@
 import { each, type Operation, run, spawn, suspend } from "effection";
 import { describe, expect, it } from "vitest";
 import { ClockContext, realClock } from "../../src/core/clock.js";
+import { readPanels } from "../../src/core/panels.js";
 import { type Tick, type TickerOptions, ticker } from "../../src/sources/ticker.js";
 import { createVirtualClock, type VirtualClock } from "../../src/testing/virtual-clock.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
@@ -265,5 +266,50 @@ describe("ticker", () => {
     await task.halt();
     expect(ns).toEqual([1, 2, 3, 4, 5]);
     expect(clock.pending).toBe(0);
+  });
+
+  describe("its inspector panel", () => {
+    /** Takes `count` ticks with a consumer that blocks 3.5 intervals after the first, then reads the panel. */
+    function panelAfter(clock: VirtualClock, options: TickerOptions, count: number) {
+      return run(function* () {
+        yield* ClockContext.set(clock);
+        const ticks = yield* ticker(options);
+        for (let i = 0; i < count; i++) {
+          yield* ticks.next();
+          if (i === 0) yield* clock.sleep(350);
+        }
+        const mine = readPanels().filter((p) => p.kind === "source" && p.name.startsWith("ticker"));
+        return mine.map((p) => ({ name: p.name, values: p.values }));
+      });
+    }
+
+    it("shows the interval, the ticks delivered and the ticks missed while it is subscribed", async () => {
+      const clock = createVirtualClock();
+      const task = panelAfter(clock, { intervalMs: 100, missed: "skip" }, 4);
+      await clock.advance(1_000);
+      expect(await task).toEqual([
+        {
+          name: "ticker every 100 ms",
+          values: { intervalMs: 100, missed: "skip", ticks: 4, missedTicks: 2, delayed: 0 },
+        },
+      ]);
+      expect(readPanels().filter((p) => p.name.startsWith("ticker"))).toEqual([]);
+    });
+
+    it('counts the grid shifts of "delay" and the ticks "burst" dropped beyond maxBurst', async () => {
+      const clock = createVirtualClock();
+      const delayed = panelAfter(clock, { intervalMs: 100, missed: "delay" }, 4);
+      const burst = panelAfter(clock, { intervalMs: 100, missed: "burst", maxBurst: 2 }, 4);
+      await clock.advance(1_000);
+      // both tickers run at once: each task sees both panels, told apart by their policy
+      const policy = (panels: { values: Record<string, unknown> }[], missed: string) =>
+        panels.find((p) => p.values.missed === missed)?.values;
+      expect(policy(await delayed, "delay")).toMatchObject({
+        ticks: 4,
+        missedTicks: 0,
+        delayed: 1,
+      });
+      expect(policy(await burst, "burst")).toMatchObject({ ticks: 4, missedTicks: 1, delayed: 0 });
+    });
   });
 });

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { call, each, type Operation, run, scoped, sleep, spawn } from "effection";
 import { describe, expect, it } from "vitest";
+import { readPanels } from "../../src/core/panels.js";
 import { PortInUseError, UdpSocketError } from "../../src/sources/errors.js";
 import { ticker } from "../../src/sources/ticker.js";
 import { type Datagram, type UdpSocket, useUdpSocket } from "../../src/sources/udp-socket.js";
@@ -141,6 +142,22 @@ describe("useUdpSocket", () => {
       // the oldest are kept: the newest were dropped
       expect((yield* messages.next()).value.data.toString()).toBe("0");
     });
+  });
+
+  it("shows datagrams received, dropped and queued, and its subscribers, on the inspector's panel", async () => {
+    await run(function* () {
+      const udp = yield* useUdpSocket({ host, queueLimit: 10 });
+      const sender = yield* useUdpSocket({ host });
+      yield* udp.messages; // subscribed, but not reading
+      for (let i = 0; i < 25; i++) yield* sender.send("abcd", udp.address.port, host);
+      yield* until(() => udp.stats().received === 25);
+      const name = `udp ${host}:${udp.address.port}`;
+      expect(readPanels().find((p) => p.name === name)).toMatchObject({
+        kind: "source",
+        values: { received: 25, bytes: 100, dropped: 15, queued: 10, subscribers: 1 },
+      });
+    });
+    expect(readPanels().filter((p) => p.name.startsWith("udp "))).toEqual([]);
   });
 
   it("keeps working for the next subscriber after one is halted while waiting", async () => {
