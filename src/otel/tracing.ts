@@ -48,6 +48,12 @@ const SPAN = Symbol("bough.otel.span");
  * and `bough.kind`, is renamed with it, records the exception and an error
  * status when the task fails, and ends when the task's scope does.
  *
+ * The adapters' nodes: selector items, HTTP requests (`SERVER` spans), pool
+ * calls (`CLIENT` spans whose context travels in the call frame; a worker
+ * that runs {@link enableTracing} continues the trace), hub publishes
+ * (`PRODUCER`, whose context travels in the message and the Redis entry) and
+ * deliveries (`CONSUMER`, linked to the publish).
+ *
  * While it runs, `labelTraceparent(node)` gives adapters the trace context
  * to carry in their frames. Without `useTracing()` nothing of this runs: the
  * tree has no listener and `labelTraceparent()` answers `undefined`.
