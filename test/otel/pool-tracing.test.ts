@@ -101,19 +101,18 @@ function expectOneTrace(spans: PlainSpan[]): void {
 }
 
 describe("tracing across pool workers", () => {
-  it("makes a pool call a span under its caller, and the thread worker's spans its children", async () => {
-    const { tasks, spans } = await run(function* () {
-      const pool = yield* usePool<typeof tracedWorker>({
-        worker,
-        transport: "thread",
-        maxWorkers: 1,
+  it.each(["thread", "process"] as const)(
+    "makes a pool call a span under its caller, and the %s worker's spans its children",
+    async (transport) => {
+      const { tasks, spans } = await run(function* () {
+        const pool = yield* usePool<typeof tracedWorker>({ worker, transport, maxWorkers: 1 });
+        return yield* tracedResize(pool);
       });
-      return yield* tracedResize(pool);
-    });
-    expect(tasks).toEqual({ name: "process", children: [expectedTree] });
-    expect(spanShapes(spans)).toEqual([expectedTree]);
-    expectOneTrace(spans);
-  });
+      expect(tasks).toEqual({ name: "process", children: [expectedTree] });
+      expect(spanShapes(spans)).toEqual([expectedTree]);
+      expectOneTrace(spans);
+    },
+  );
 
   it("does the same through a remote worker server", async () => {
     const path = join(dir, "traced.sock");
