@@ -35,6 +35,11 @@ export interface LabelNode {
    * node works for (a pool call, a hub delivery), when the adapter got one.
    */
   readonly traceparent?: string;
+  /**
+   * W3C `traceparent`s of spans this node follows from without being their
+   * child (a hub delivery links to its publish): OpenTelemetry span links.
+   */
+  readonly links?: readonly string[];
 }
 
 /** A plain-JSON copy of a {@link LabelNode} and everything under it. */
@@ -56,6 +61,8 @@ export interface LabelOptions {
   attributes?: Record<string, LabelAttribute>;
   /** A remote caller's W3C `traceparent` (see {@link LabelNode.traceparent}); only when the node is new. */
   traceparent?: string;
+  /** Traceparents of spans this node follows from (see {@link LabelNode.links}); only when the node is new. */
+  links?: readonly string[];
 }
 
 /**
@@ -98,6 +105,15 @@ interface Registry {
   failureSeq: number;
   /** Set by a tracer (`bough/otel`): the trace context to hand to another thread or process. */
   traceparentOf: ((node: LabelNode) => string | undefined) | undefined;
+  /**
+   * Set by a pool worker's runtime: the node of the call this code runs for,
+   * the parent of labels made where no labelled task encloses them.
+   */
+  ambient?: (() => LabelNode | undefined) | undefined;
+  /** The tree's operations, for code that must not load effection (a pool worker's runtime). */
+  open?: typeof openLabel;
+  close?: typeof closeLabel;
+  fail?: typeof failLabel;
 }
 
 /**
@@ -125,6 +141,9 @@ const registry = ((globalThis as Record<symbol, unknown>)[Symbol.for("bough.labe
   traceparentOf: undefined,
 }) as Registry;
 const root = registry.root;
+registry.open ??= openLabel;
+registry.close ??= closeLabel;
+registry.fail ??= failLabel;
 const FAILED = Symbol("bough.label.error");
 const keptErrors = new WeakSet<object>();
 const LabelContext = createContext<LabelNode>("bough.label", root);
@@ -158,7 +177,7 @@ export function* label(name: string, options?: LabelOptions): Operation<LabelNod
     registry.emit?.({ type: "update", node });
     return node;
   }
-  const node = openLabel(scope.expect(LabelContext), name, options);
+  const node = openLabel(labelOf(scope), name, options);
   scope.set(LabelContext, node);
   yield* ensure(() => closeLabel(node));
   return node;
@@ -268,8 +287,9 @@ function haltingShows<T>(node: LabelNode, op: Operation<T>): Operation<T> {
 
 /**
  * The label node of the task that runs `scope` (the nearest labelled
- * ancestor; the process root when none): what an adapter hangs its own
- * nodes from, and what `bough/otel` takes the parent span from.
+ * ancestor; when none, the node of the pool call a worker is running, else
+ * the process root): what an adapter hangs its own nodes from, and what
+ * `bough/otel` takes the parent span from.
  *
  * @example
  * ```ts
@@ -278,7 +298,8 @@ function haltingShows<T>(node: LabelNode, op: Operation<T>): Operation<T> {
  * ```
  */
 export function labelOf(scope: Scope): LabelNode {
-  return scope.expect(LabelContext);
+  const node = scope.expect(LabelContext);
+  return node === root && registry.ambient !== undefined ? (registry.ambient() ?? root) : node;
 }
 
 /**
@@ -318,6 +339,7 @@ export function openLabel(parent: LabelNode, name: string, options?: LabelOption
     children: new Set(),
     extra: {},
     traceparent: options?.traceparent,
+    links: options?.links,
   };
   parent.children.add(node);
   registry.emit?.({ type: "start", node });

@@ -15,6 +15,12 @@ export interface Message<T> {
   readonly value: T;
   /** Wall-clock time of publication, in ms since the epoch. */
   readonly time: number;
+  /**
+   * The W3C `traceparent` of the publish span, when the publisher traced
+   * (`useTracing()` from `bough/otel`): the broker's delivery span links to
+   * it, and a consumer may link its own work to it. Absent otherwise.
+   */
+  readonly traceparent?: string;
 }
 
 /**

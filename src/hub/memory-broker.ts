@@ -1,5 +1,16 @@
-import type { Operation } from "effection";
+import { type Operation, useScope } from "effection";
 import { type BoundedQueue, createBoundedQueue } from "../core/bounded-queue.js";
+import { isHalted } from "../core/errors.js";
+import {
+  closeLabel,
+  failLabel,
+  type LabelNode,
+  labelOf,
+  labelRoot,
+  labelsWatched,
+  labelTraceparent,
+  openLabel,
+} from "../core/labels.js";
 import type {
   Broker,
   BrokerCounters,
@@ -16,6 +27,13 @@ import { ListenerSet } from "./listener-set.js";
  * `useHub`. Hubs that open the same topic on the same broker share its
  * messages and history. Publishing is synchronous unless a `block`
  * subscription is full; cursors are decimal sequence numbers (`"1"`, `"2"`, …).
+ *
+ * While the task tree is watched, a publish is a `"hub publish"` node under
+ * the publishing task, and its hand-over to the topic's hubs a `"hub
+ * delivery"` node at the top of the tree (the delivery works for every
+ * subscriber, not for the publisher); with tracing on (`bough/otel`), the
+ * message carries the publish span's `traceparent` and the delivery span
+ * links to it, as with the Redis broker across processes.
  *
  * @example
  * ```ts
@@ -66,9 +84,44 @@ class MemoryTopic<T> implements BrokerTopic<T> {
   }
 
   *publish(value: T): Operation<Message<T>> {
+    if (labelsWatched()) return yield* this.publishWatched(value, labelOf(yield* useScope()));
     // `block` subscriptions hold publishers until they have room.
     yield* this.listeners.untilReady();
     return this.append(value);
+  }
+
+  /** A publish while the tree is watched: a publish node, and a delivery node linked to it. */
+  private *publishWatched(value: T, parent: LabelNode): Operation<Message<T>> {
+    const node = openLabel(parent, `publish ${this.name}`, {
+      kind: "hub publish",
+      attributes: { "bough.hub.topic": this.name },
+    });
+    try {
+      yield* this.listeners.untilReady();
+      const traceparent = labelTraceparent(node);
+      const seq = ++this.seq;
+      const message: Message<T> =
+        traceparent === undefined
+          ? { id: String(seq), seq, value, time: Date.now() }
+          : { id: String(seq), seq, value, time: Date.now(), traceparent };
+      this.history?.push(message);
+      const delivery = openLabel(labelRoot(), `deliver ${this.name}`, {
+        kind: "hub delivery",
+        attributes: { "bough.hub.topic": this.name, "bough.hub.id": message.id },
+        links: traceparent === undefined ? undefined : [traceparent],
+      });
+      try {
+        this.listeners.deliver(message);
+      } finally {
+        closeLabel(delivery);
+      }
+      return message;
+    } catch (error) {
+      if (!isHalted(error)) failLabel(node, error);
+      throw error;
+    } finally {
+      closeLabel(node);
+    }
   }
 
   private append(value: T): Message<T> {

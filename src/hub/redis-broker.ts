@@ -3,7 +3,16 @@ import { type Operation, resource, spawn, until, useScope } from "effection";
 import { Redis, type RedisOptions } from "ioredis";
 import { type Backoff, backoffDelay } from "../core/backoff.js";
 import { useClock } from "../core/clock.js";
-import { TimeoutError } from "../core/errors.js";
+import { isHalted, TimeoutError } from "../core/errors.js";
+import {
+  closeLabel,
+  failLabel,
+  type LabelNode,
+  labelOf,
+  labelsWatched,
+  labelTraceparent,
+  openLabel,
+} from "../core/labels.js";
 import { retry } from "../core/retry.js";
 import { createTimerSet, type TimerSet } from "../core/timer-set.js";
 import { createWakeCell } from "../core/wake-cell.js";
@@ -73,10 +82,16 @@ const JSON_CODEC: RedisCodec = {
 
 // INCR gives an increasing sequence per topic across processes (dense unless a
 // re-sent publish ran twice); XADD and INCR in one script, so that the
-// sequence and the entry order agree.
+// sequence and the entry order agree. A traced publish adds its traceparent
+// as field 't' (ARGV[4]); an untraced one writes no such field.
 const PUBLISH_SCRIPT = `
 local seq = redis.call('INCR', KEYS[2])
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 's', seq, 'm', ARGV[2], 'v', ARGV[3])
+local id
+if ARGV[4] then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 's', seq, 'm', ARGV[2], 'v', ARGV[3], 't', ARGV[4])
+else
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 's', seq, 'm', ARGV[2], 'v', ARGV[3])
+end
 return {id, seq}
 `;
 
@@ -88,6 +103,7 @@ type CommandClient = Redis & {
     maxLen: number,
     msgId: string,
     payload: string,
+    traceparent?: string,
   ): Promise<[string, number]>;
 };
 
@@ -103,7 +119,13 @@ type CommandClient = Redis & {
  *   successors were trimmed gets `CursorExpiredError`, never a silent gap;
  * - while Redis is down, publishers wait (up to `commandTimeoutMs`) and the
  *   reader reconnects with backoff; entries duplicated by re-sent commands are
- *   dropped by message id; malformed entries are skipped and counted.
+ *   dropped by message id; malformed entries are skipped and counted;
+ * - while the task tree is watched, a publish is a `"hub publish"` node and
+ *   each entry the reader hands to this process's hubs a `"hub delivery"`
+ *   node; with tracing on (`bough/otel`), the publish span's `traceparent`
+ *   travels in the entry (field `t`) and the delivery span links to it.
+ *   Untraced publishes write no such field; entries without it are read as
+ *   always.
  *
  * @example
  * ```ts
@@ -268,6 +290,8 @@ class SharedConnections implements Connections {
 
   /** The reader: one `XREAD BLOCK` for every open topic, for as long as the scope lasts. */
   *readForever(): Operation<never> {
+    // deliveries hang from the task that opened the broker (in a watched tree)
+    const parent = labelOf(yield* useScope());
     for (;;) {
       while (this.topics.size === 0) yield* this.topicsChanged.wait();
       // Redis is down or restarting: ioredis reconnects; back off and read again.
@@ -279,7 +303,7 @@ class SharedConnections implements Connections {
           return true;
         },
       });
-      if (reply) yield* this.dispatch(reply);
+      if (reply) yield* this.dispatch(reply, parent);
     }
   }
 
@@ -312,11 +336,11 @@ class SharedConnections implements Connections {
     }
   }
 
-  private *dispatch(reply: [string, Entry[]][]): Operation<void> {
+  private *dispatch(reply: [string, Entry[]][], parent: LabelNode): Operation<void> {
     for (const [key, entries] of reply) {
       const topic = this.topics.get(key);
       if (!topic) continue;
-      for (const [id, fields] of entries) yield* topic.dispatch(id, fields);
+      for (const [id, fields] of entries) yield* topic.dispatch(id, fields, parent);
     }
   }
 
@@ -358,7 +382,7 @@ class SharedConnections implements Connections {
   private topicIo(name: string, key: string): TopicIo {
     const { codec, commandTimeoutMs } = this;
     return {
-      publish: (value) => {
+      publish: (value, traceparent) => {
         let payload: string;
         try {
           payload = codec.encode(value);
@@ -373,6 +397,7 @@ class SharedConnections implements Connections {
             this.maxLen,
             `${this.producer}:${++this.produced}`,
             payload,
+            ...(traceparent === undefined ? [] : [traceparent]),
           ),
           () => new PublishTimeoutError(name, commandTimeoutMs),
         );
@@ -389,7 +414,7 @@ class SharedConnections implements Connections {
 }
 
 interface TopicIo {
-  publish(value: unknown): Operation<[string, number]>;
+  publish(value: unknown, traceparent?: string): Operation<[string, number]>;
   command(args: [string, ...(string | number)[]]): Operation<unknown>;
   decode(text: string): unknown;
   errors(): number;
@@ -470,6 +495,14 @@ class Dedup {
   }
 }
 
+/** A decoded entry as the message hubs get (without the producer's message id). */
+function messageOf<T>(decoded: Message<T> & { msgId: string }): Message<T> {
+  const { id, seq, value, time, traceparent } = decoded;
+  return traceparent === undefined
+    ? { id, seq, value, time }
+    : { id, seq, value, time, traceparent };
+}
+
 class RedisTopic<T> implements BrokerTopic<T> {
   refs = 0;
   /** Id of the last entry the reader handled (the XREAD cursor). */
@@ -491,8 +524,28 @@ class RedisTopic<T> implements BrokerTopic<T> {
   }
 
   *publish(value: T): Operation<Message<T>> {
+    if (labelsWatched()) return yield* this.publishWatched(value, labelOf(yield* useScope()));
     const [id, seq] = yield* this.io.publish(value);
     return { id, seq: Number(seq), value, time: idTime(id) };
+  }
+
+  /** A publish while the tree is watched: a node, whose traceparent (when traced) goes in the entry. */
+  private *publishWatched(value: T, parent: LabelNode): Operation<Message<T>> {
+    const node = openLabel(parent, `publish ${this.name}`, {
+      kind: "hub publish",
+      attributes: { "bough.hub.topic": this.name },
+    });
+    try {
+      const traceparent = labelTraceparent(node);
+      const [id, seq] = yield* this.io.publish(value, traceparent);
+      const message = { id, seq: Number(seq), value, time: idTime(id) };
+      return traceparent === undefined ? message : { ...message, traceparent };
+    } catch (error) {
+      if (!isHalted(error)) failLabel(node, error);
+      throw error;
+    } finally {
+      closeLabel(node);
+    }
   }
 
   /** Decodes one entry, or returns undefined (and counts it) if it is malformed. */
@@ -504,11 +557,13 @@ class RedisTopic<T> implements BrokerTopic<T> {
     let seq: number | undefined;
     let msgId: string | undefined;
     let payload: string | undefined;
+    let traceparent: string | undefined;
     for (let i = 0; i + 1 < fields.length; i += 2) {
       const name = fields[i];
       if (name === "s") seq = Number(fields[i + 1]);
       else if (name === "m") msgId = fields[i + 1];
       else if (name === "v") payload = fields[i + 1];
+      else if (name === "t") traceparent = fields[i + 1];
     }
     const time = parseId(id) ? idTime(id) : undefined;
     if (
@@ -523,15 +578,21 @@ class RedisTopic<T> implements BrokerTopic<T> {
       return undefined;
     }
     try {
-      return { id, seq, value: this.io.decode(payload) as T, time, msgId };
+      const value = this.io.decode(payload) as T;
+      return traceparent === undefined
+        ? { id, seq, value, time, msgId }
+        : { id, seq, value, time, msgId, traceparent };
     } catch {
       if (count) this.malformed++;
       return undefined;
     }
   }
 
-  /** Called by the reader for each new entry, in stream order. */
-  *dispatch(id: string, fields: string[]): Operation<void> {
+  /**
+   * Called by the reader for each new entry, in stream order; `parent` is the
+   * label of the reader's task, under which a watched tree shows the delivery.
+   */
+  *dispatch(id: string, fields: string[], parent: LabelNode): Operation<void> {
     const decoded = this.decode(id, fields, true);
     if (decoded === undefined || this.dedup.seen(decoded.msgId)) {
       if (decoded !== undefined) this.duplicates++;
@@ -539,17 +600,25 @@ class RedisTopic<T> implements BrokerTopic<T> {
       this.delivered = id;
       return;
     }
-    const message: Message<T> = {
-      id: decoded.id,
-      seq: decoded.seq,
-      value: decoded.value,
-      time: decoded.time,
-    };
+    const message: Message<T> = messageOf(decoded);
     // `block` subscriptions hold the reader until they have room.
     yield* this.listeners.untilReady();
     this.cursor = id;
     this.delivered = id;
-    this.listeners.deliver(message);
+    if (!labelsWatched()) {
+      this.listeners.deliver(message);
+      return;
+    }
+    const node = openLabel(parent, `deliver ${this.name}`, {
+      kind: "hub delivery",
+      attributes: { "bough.hub.topic": this.name, "bough.hub.id": id },
+      links: message.traceparent === undefined ? undefined : [message.traceparent],
+    });
+    try {
+      this.listeners.deliver(message);
+    } finally {
+      closeLabel(node);
+    }
   }
 
   *read(after: string, limit: number): Operation<HistoryPage<T>> {
@@ -579,7 +648,7 @@ class RedisTopic<T> implements BrokerTopic<T> {
         this.duplicates++;
         continue;
       }
-      messages.push({ id, seq: decoded.seq, value: decoded.value, time: decoded.time });
+      messages.push(messageOf(decoded));
     }
     return {
       messages,
@@ -635,9 +704,7 @@ class RedisTopic<T> implements BrokerTopic<T> {
     const [entry] = entries;
     if (!entry) return undefined;
     const decoded = this.decode(entry[0], entry[1]);
-    return (
-      decoded && { id: decoded.id, seq: decoded.seq, value: decoded.value, time: decoded.time }
-    );
+    return decoded && messageOf(decoded);
   }
 
   lastDelivered(): string | undefined {

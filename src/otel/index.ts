@@ -5,4 +5,10 @@
  * @module bough/otel
  */
 export { formatTraceparent, parseTraceparent } from "./traceparent.js";
-export { type Tracing, type TracingOptions, useTracing } from "./tracing.js";
+export {
+  type EnabledTracing,
+  enableTracing,
+  type Tracing,
+  type TracingOptions,
+  useTracing,
+} from "./tracing.js";

@@ -1,6 +1,15 @@
-import { action, type Operation, type Scope, until, useScope } from "effection";
+import { action, type Operation, until, useScope } from "effection";
 import type { Clock } from "../core/clock.js";
-import { labelOf, labelsWatched, labelTraceparent } from "../core/labels.js";
+import { isHalted } from "../core/errors.js";
+import {
+  closeLabel,
+  failLabel,
+  type LabelNode,
+  labelOf,
+  labelsWatched,
+  labelTraceparent,
+  openLabel,
+} from "../core/labels.js";
 import type { Deadline, TimerSet } from "../core/timer-set.js";
 import type { DeferredLog, LogTimer } from "./deferred-log.js";
 import {
@@ -346,15 +355,15 @@ export class CheckoutState<W extends CheckoutWorker = CheckoutWorker> {
   }
 }
 
-function withTraceparent(base: CallMeta, scope: Scope): CallMeta {
-  const traceparent = labelTraceparent(labelOf(scope));
-  return traceparent === undefined ? base : { ...base, traceparent };
-}
-
 /**
  * One call as an operation (a class, so a call costs no generator function
  * creation and no effection task): queue it, wait for the reply; if the caller
  * is halted while the worker runs it, kill the worker and wait until it is gone.
+ *
+ * While anybody watches the task tree (the inspector, `bough/otel`), the call
+ * is a node of kind `"pool call"` named for its method, under the caller's
+ * task; with tracing on, its span's `traceparent` travels in the call frame,
+ * so that the worker's `"worker call"` span is its child.
  */
 export class CallOperation implements Operation<any> {
   constructor(
@@ -364,14 +373,36 @@ export class CallOperation implements Operation<any> {
   ) {}
 
   *[Symbol.iterator](): Iterator<any, any, any> {
-    const base = this.state.pool.callMeta;
-    // The caller's trace context, only while a tracer watches the task tree.
-    const meta = labelsWatched() ? withTraceparent(base, yield* useScope()) : base;
-    const req = this.state.enqueue(this.method, this.args, meta);
+    if (labelsWatched()) return yield* this.watched(labelOf(yield* useScope()));
+    const req = this.state.enqueue(this.method, this.args, this.state.pool.callMeta);
     try {
       return yield* req.wait();
     } finally {
       if (!req.done) yield* this.state.abandon(req);
+    }
+  }
+
+  private *watched(parent: LabelNode): Generator<any, any, any> {
+    const base = this.state.pool.callMeta;
+    const node = openLabel(parent, this.method ?? "call", {
+      kind: "pool call",
+      attributes: base.name === undefined ? undefined : { "bough.pool.name": base.name },
+    });
+    try {
+      // the caller's trace context, only while a tracer watches the task tree
+      const traceparent = labelTraceparent(node);
+      const meta = traceparent === undefined ? base : { ...base, traceparent };
+      const req = this.state.enqueue(this.method, this.args, meta);
+      try {
+        return yield* req.wait();
+      } finally {
+        if (!req.done) yield* this.state.abandon(req);
+      }
+    } catch (error) {
+      if (!isHalted(error)) failLabel(node, error);
+      throw error;
+    } finally {
+      closeLabel(node);
     }
   }
 }

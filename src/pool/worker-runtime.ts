@@ -1,5 +1,7 @@
 import type { Socket } from "node:net";
 import { threadId } from "node:worker_threads";
+import type { LabelNode } from "../core/labels.js";
+import { callTraceIds, closeCallLabel, openCallLabel, runInCall } from "./call-label.js";
 import { createDeferredLog, type DeferredLog, type LogTimer } from "./deferred-log.js";
 import { SerializationError, type SerializedError, serializeError } from "./errors.js";
 import {
@@ -24,11 +26,21 @@ export interface FrameChannel {
 let current: DeferredLog | undefined;
 let inCall = false;
 let currentMeta: CallMeta = EMPTY_META;
+/** The running call's label node, while the worker traces (see `call-label.ts`). */
+let currentNode: LabelNode | undefined;
 
 function active(): DeferredLog | undefined {
   if (!inCall) return undefined;
-  current ??= createDeferredLog();
+  current ??= createCallLog();
   return current;
+}
+
+/** A call's deferred log; a traced call's carries its trace and span ids in `data`. */
+function createCallLog(): DeferredLog {
+  const log = createDeferredLog();
+  const ids = currentNode === undefined ? undefined : callTraceIds(currentNode);
+  if (ids !== undefined) Object.assign(log.data, ids);
+  return log;
 }
 
 const noTimer: LogTimer = { end() {} };
@@ -72,7 +84,9 @@ export const log = {
  * What the caller sent with the call this worker is running: its trace
  * context (`traceparent`, while the caller runs `useTracing()` from
  * `bough/otel`) and the client's `name` (`usePool({ name })`). The same on
- * every transport. Outside a call: an empty object.
+ * every transport. Outside a call: an empty object. A worker that runs
+ * `enableTracing()` from `bough/otel` need not read it: its spans join the
+ * caller's trace by themselves.
  *
  * @example
  * ```ts
@@ -96,6 +110,7 @@ const EMPTY: ReplyMeta = {};
 function takeMeta(): ReplyMeta {
   inCall = false;
   currentMeta = EMPTY_META;
+  currentNode = undefined;
   if (current === undefined) return EMPTY;
   const meta = { log: current.end() };
   current = undefined;
@@ -216,9 +231,15 @@ class WorkerRuntime {
     currentMeta = frame[1];
     inCall = true;
     this.running = true;
+    const traceparent = frame[1].traceparent;
+    // A traced caller: the call is a node (and span) of this worker's tree, when it is watched.
+    currentNode = traceparent === undefined ? undefined : openCallLabel(frame[2], traceparent);
     let result: unknown;
     try {
-      result = this.invoke(frame[2], frame[3]);
+      result =
+        currentNode === undefined
+          ? this.invoke(frame[2], frame[3])
+          : runInCall(currentNode, () => this.invoke(frame[2], frame[3]));
     } catch (error) {
       this.reply(false, error);
       return;
@@ -260,6 +281,7 @@ class WorkerRuntime {
   /** Sends a call's result or error, with its deferred log. */
   private reply(ok: boolean, value: unknown): void {
     this.running = false;
+    if (currentNode !== undefined) closeCallLabel(currentNode, !ok, value);
     const meta = takeMeta();
     if (!ok) {
       this.channel.send(["er", meta, serializeError(value)]);

@@ -1,6 +1,13 @@
+import { SpanKind } from "@opentelemetry/api";
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
 import { type Operation, resource, run, scoped, sleep, spawn, until } from "effection";
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
+import { labelled } from "../../src/core/labels.js";
 import {
   CursorExpiredError,
   type Message,
@@ -9,12 +16,15 @@ import {
   useHub,
 } from "../../src/hub/index.js";
 import { redisBroker, useRedisBroker } from "../../src/hub/redis.js";
+import { useTracing } from "../../src/otel/tracing.js";
 import { useRedisServer } from "../../src/testing/redis-server.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import { thrown } from "../helpers/thrown.js";
+import { type PlainSpan, plainSpan, spanShapes } from "../otel/span-tree.js";
 import { useChild } from "./fixtures/child.js";
 
 const SUBSCRIBER = "test/hub/fixtures/subscriber.ts";
+const TRACED_PUBLISHER = "test/fixtures/traced-publisher.ts";
 
 checkLeaksAfterEach();
 
@@ -250,5 +260,72 @@ describe("redisBroker", () => {
         expect(values).toEqual(Array.from({ length: count }, (_, i) => i));
       });
     }, 90_000);
+  });
+
+  describe("with tracing (bough/otel)", () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+    });
+    const tracer = provider.getTracer("subscriber");
+
+    it("carries the publisher's trace context in the entry, and links the delivery in another process to it", async () => {
+      exporter.reset();
+      const { message, published } = await run(function* () {
+        const redis = yield* useRedisServer();
+        return yield* scoped(function* () {
+          yield* useTracing({ tracer });
+          return yield* labelled("subscriber", function* () {
+            const broker = yield* useRedisBroker({ url: redis.url, block: 200 });
+            const hub = yield* useHub<{ job: number }>({ topic: "jobs", broker });
+            const sub = yield* hub.subscribe();
+            const child = yield* useChild(TRACED_PUBLISHER, [redis.url, "jobs"]);
+            const message = (yield* sub.next()).value;
+            const line = yield* child.waitForLine((l) => l.startsWith("{"), 60_000);
+            return { message, published: (JSON.parse(line) as { spans: PlainSpan[] }).spans };
+          });
+        });
+      });
+      const delivered = exporter.getFinishedSpans().map(plainSpan);
+      // each process's span tree is its task tree
+      expect(spanShapes(published)).toEqual([
+        { name: "publisher", children: [{ name: "publish jobs", children: [] }] },
+      ]);
+      expect(spanShapes(delivered)).toEqual([
+        { name: "subscriber", children: [{ name: "deliver jobs", children: [] }] },
+      ]);
+      // and the delivery links to the publish, whose traceparent the message carries
+      const publish = published.find((s) => s.name === "publish jobs") as PlainSpan;
+      const deliver = delivered.find((s) => s.name === "deliver jobs") as PlainSpan;
+      expect(publish.kind).toBe(SpanKind.PRODUCER);
+      expect(deliver.kind).toBe(SpanKind.CONSUMER);
+      expect(deliver.links).toEqual([{ traceId: publish.traceId, spanId: publish.spanId }]);
+      expect(deliver.attributes["bough.hub.id"]).toBe(message.id);
+      expect(message.value).toEqual({ job: 7 });
+      expect(message.traceparent).toBe(`00-${publish.traceId}-${publish.spanId}-01`);
+    }, 90_000);
+
+    it("writes no trace field when tracing is off, and reads entries without one", async () => {
+      await run(function* () {
+        const redis = yield* useRedisServer();
+        const raw = yield* useRawClient(redis.url);
+        const hub = yield* useHub<string>({ topic: "t", broker: redisBroker({ url: redis.url }) });
+        const sub = yield* hub.subscribe();
+        yield* hub.publish("untraced");
+        const [[, fields]] = (yield* until(raw.xrange("bough:hub:{t}", "-", "+"))) as [
+          string,
+          string[],
+        ][];
+        expect(fields.filter((_, i) => i % 2 === 0)).toEqual(["s", "m", "v"]);
+        const received = (yield* sub.next()).value;
+        expect(received).toEqual({
+          id: received.id,
+          seq: 1,
+          value: "untraced",
+          time: received.time,
+        });
+        expect("traceparent" in received).toBe(false);
+      });
+    });
   });
 });

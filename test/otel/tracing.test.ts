@@ -1,4 +1,4 @@
-import { SpanStatusCode } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
@@ -18,6 +18,7 @@ import {
 } from "../../src/core/labels.js";
 import { useSelector } from "../../src/core/selector.js";
 import { createRouter, json, useServer } from "../../src/http/index.js";
+import { useHub } from "../../src/hub/index.js";
 import { parseTraceparent } from "../../src/otel/traceparent.js";
 import { useTracing } from "../../src/otel/tracing.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
@@ -198,5 +199,37 @@ describe("useTracing", () => {
     expect(spans.find((s) => s.name === "GET /jobs/7")?.attributes["bough.kind"]).toBe(
       "http request",
     );
+  });
+
+  it("makes a hub publish a span under the publisher, and links its delivery to it", async () => {
+    const received = await run(function* () {
+      yield* useTracing({ tracer });
+      const hub = yield* useHub<string>({ topic: "chat" });
+      const sub = yield* hub.subscribe();
+      yield* labelled("sender", () => hub.publish("hello"));
+      return (yield* sub.next()).value;
+    });
+    const spans = exporter.getFinishedSpans();
+    expect(spanTree(spans)).toEqual([
+      { name: "deliver chat", children: [] },
+      { name: "sender", children: [{ name: "publish chat", children: [] }] },
+    ]);
+    const publish = spans.find((s) => s.name === "publish chat");
+    const deliver = spans.find((s) => s.name === "deliver chat");
+    expect(publish?.kind).toBe(SpanKind.PRODUCER);
+    expect(deliver?.kind).toBe(SpanKind.CONSUMER);
+    expect(deliver?.links.map((l) => l.context.spanId)).toEqual([publish?.spanContext().spanId]);
+    expect(parseTraceparent(received.traceparent)?.spanId).toBe(publish?.spanContext().spanId);
+  });
+
+  it("publishes plain messages when not enabled", async () => {
+    const received = await run(function* () {
+      const hub = yield* useHub<string>({ topic: "chat" });
+      const sub = yield* hub.subscribe();
+      yield* hub.publish("hello");
+      return (yield* sub.next()).value;
+    });
+    expect(Object.keys(received).sort()).toEqual(["id", "seq", "time", "value"]);
+    expect(exporter.getFinishedSpans()).toEqual([]);
   });
 });

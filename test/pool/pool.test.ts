@@ -1,7 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
 import {
   all,
   type Operation,
@@ -211,8 +215,11 @@ describe("usePool", () => {
     EXIT_TIMEOUT,
   );
 
-  it("sends the client name with every call, and the caller's trace context while tracing", async () => {
-    const provider = new BasicTracerProvider();
+  it("sends the client name with every call, and the trace context of the call's span (under its caller's) while tracing", async () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+    });
     const { plain, traced, span } = await run(function* () {
       const pool = yield* usePool<Echo>({ worker, maxWorkers: 1, name: "billing" });
       const plain = yield* pool.run("meta");
@@ -223,9 +230,12 @@ describe("usePool", () => {
       });
     });
     expect(plain).toEqual({ name: "billing" });
+    const call = exporter.getFinishedSpans().find((s) => s.name === "meta");
+    expect(call?.attributes).toEqual({ "bough.kind": "pool call", "bough.pool.name": "billing" });
+    expect(call?.parentSpanContext?.spanId).toBe(span.spanId);
     expect(traced).toEqual({
       name: "billing",
-      traceparent: `00-${span.traceId}-${span.spanId}-01`,
+      traceparent: `00-${span.traceId}-${call?.spanContext().spanId}-01`,
     });
   });
 
