@@ -134,13 +134,7 @@ export class BoundedQueue<T> implements Iterable<T> {
     // The fast path (unweighed, not full) is what a hub fan-out runs once per
     // subscriber per message: a store and a signal, nothing else.
     if (this.weigh === undefined && this.size < this.capacity && !this.closed) {
-      let items = this.items;
-      if (this.size === items.length) items = this.grow();
-      let tail = this.head + this.size;
-      if (tail >= items.length) tail -= items.length;
-      items[tail] = item;
-      this.size++;
-      this.arrived.signal();
+      this.append(item);
       return 0;
     }
     return this.pushSlow(item, overflow ?? this.overflow);
@@ -165,15 +159,20 @@ export class BoundedQueue<T> implements Iterable<T> {
       }
       this.dropped += dropped;
     }
+    this.weight += weight;
+    this.append(item);
+    return dropped;
+  }
+
+  /** Stores `item` at the tail (growing the ring when full) and signals arrival. */
+  private append(item: T): void {
     let items = this.items;
     if (this.size === items.length) items = this.grow();
     let tail = this.head + this.size;
     if (tail >= items.length) tail -= items.length;
     items[tail] = item;
     this.size++;
-    this.weight += weight;
     this.arrived.signal();
-    return dropped;
   }
 
   /** Removes and returns the oldest item (`undefined` when empty). */
