@@ -70,9 +70,8 @@ export class RoutineGroup<T, D, E> {
   /** The newest live member (they form a list: cheaper than a Set). */
   private live: Member<T, D, E> | undefined;
   private emptied: (() => void)[] | undefined;
-  /** While {@link close} waits: the members it waits for, and what wakes it. */
-  private closing: Set<Member<T, D, E>> | undefined;
-  private closed: (() => void) | undefined;
+  /** While {@link close} runs: the members it halts in turn, and what wakes it. */
+  private closing: Closing<T, D, E> | undefined;
 
   constructor(
     private scope: Scope,
@@ -107,9 +106,10 @@ export class RoutineGroup<T, D, E> {
   }
 
   /**
-   * Halts every live member (all at once) and waits for their cleanup. The
-   * first error a cleanup threw (newest member first) is thrown after all have
-   * settled, as a failing cleanup fails a task's halt.
+   * Halts every live member and waits for their cleanup: newest first, each
+   * once the one before it has finished its cleanup, as effection halts a
+   * scope's tasks. If cleanups threw, the last of those errors (the oldest
+   * failing member's) is thrown after all have settled, as a scope does.
    */
   *close(): Operation<void> {
     const live: Member<T, D, E>[] = [];
@@ -119,24 +119,52 @@ export class RoutineGroup<T, D, E> {
       yield* haltEach(live);
       return;
     }
-    // One wait for all of them (not a halt() and its wait per member): the
-    // last member to settle wakes this.
-    const pending = new Set<Member<T, D, E>>(live);
-    this.closing = pending;
-    for (const member of live) member.interrupt();
-    if (pending.size > 0) {
-      yield* action<void>((resolve) => {
-        this.closed = resolve;
-        return () => {
-          this.closed = undefined;
-        };
-      });
+    // Not a halt() and its wait per member: the member that settles
+    // interrupts the next one itself (see advance), and only the last one
+    // wakes this. A member whose cleanup does not suspend settles in the same
+    // scheduler pass, so closing a large tree stays one wait.
+    const closing: Closing<T, D, E> = { members: live, next: 0, busy: false, wake: undefined };
+    this.closing = closing;
+    try {
+      this.advance(closing);
+      if (closing.next < live.length) {
+        yield* action<void>((resolve) => {
+          if (closing.next >= live.length) resolve();
+          else closing.wake = resolve;
+          return () => {
+            closing.wake = undefined;
+          };
+        });
+      }
+    } finally {
+      if (this.closing === closing) this.closing = undefined;
     }
-    if (this.closing === pending) this.closing = undefined;
-    for (const member of live) {
-      const failure = member.haltFailure;
-      if (failure) throw failure.error;
+    let failure: { error: unknown } | undefined;
+    for (const member of live) failure = member.haltFailure ?? failure;
+    if (failure) throw failure.error;
+  }
+
+  /**
+   * Interrupts the next member of `closing` that has not settled; once every
+   * one has, wakes {@link close}. Called again whenever a member settles.
+   */
+  private advance(closing: Closing<T, D, E>): void {
+    if (closing.busy) return; // a member settled inside interrupt(): the loop below goes on
+    closing.busy = true;
+    try {
+      const { members } = closing;
+      while (closing.next < members.length) {
+        const member = members[closing.next] as Member<T, D, E>;
+        if (!member.settled) {
+          member.interrupt();
+          if (!member.settled) return;
+        }
+        closing.next++;
+      }
+    } finally {
+      closing.busy = false;
     }
+    closing.wake?.();
   }
 
   /** Waits until no member is live (at once if none is). */
@@ -185,7 +213,7 @@ export class RoutineGroup<T, D, E> {
       }
     } finally {
       const closing = this.closing;
-      if (closing?.delete(member) && closing.size === 0) this.closed?.();
+      if (closing !== undefined) this.advance(closing);
       if (this.size === 0 && this.emptied) {
         const emptied = this.emptied;
         this.emptied = undefined;
@@ -200,14 +228,26 @@ export class RoutineGroup<T, D, E> {
   }
 }
 
-/** Halts each member in turn; throws the first failure once all have settled. */
+/** A {@link RoutineGroup.close} under way. */
+interface Closing<T, D, E> {
+  /** The members live when it began, newest first. */
+  members: Member<T, D, E>[];
+  /** The index of the member being halted. */
+  next: number;
+  /** Whether `advance()` is on the stack. */
+  busy: boolean;
+  /** Resumes `close()` once every member has settled. */
+  wake: (() => void) | undefined;
+}
+
+/** Halts each member in turn; throws the last failure once all have settled, as a scope does. */
 function* haltEach(members: RoutineMember<unknown>[]): Operation<void> {
   let failure: { error: unknown } | undefined;
   for (const member of members) {
     try {
       yield* member.halt();
     } catch (error) {
-      failure ??= { error };
+      failure = { error };
     }
   }
   if (failure) throw failure.error;

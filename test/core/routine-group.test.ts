@@ -100,7 +100,7 @@ describe("RoutineGroup", () => {
     expect(log).toEqual(["quiet/1: halted", "noisy/2: cleanup failed Error: cleanup broke"]);
   });
 
-  it("close() halts every member at once, waits for their cleanup and throws the first failure", async () => {
+  it("close() halts its members newest first, each after the one before has cleaned up, and throws the last failure as a scope does", async () => {
     const log: string[] = [];
     await runWithVirtualClock(function* () {
       const group = yield* useLoggedGroup(log);
@@ -132,13 +132,13 @@ describe("RoutineGroup", () => {
       } catch (error) {
         thrown = error;
       }
-      expect((thrown as Error).message).toBe("c broke");
+      expect((thrown as Error).message).toBe("b broke"); // c's, then b's cleanup threw
       expect(group.size).toBe(0);
     });
-    expect(log.filter((line) => line.endsWith("cleaned")).sort()).toEqual([
-      "a cleaned",
-      "b cleaned",
+    expect(log.filter((line) => line.endsWith("cleaned"))).toEqual([
       "c cleaned",
+      "b cleaned",
+      "a cleaned",
     ]);
   });
 

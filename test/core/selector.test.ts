@@ -9,6 +9,7 @@ import {
   until,
   withResolvers,
 } from "effection";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 
 /** An operation that returns `value` without suspending. */
@@ -457,6 +458,53 @@ describe("useSelector", () => {
       yield* outer.select();
     });
     expect(inItem).toEqual(expected);
+  });
+
+  it("halts its items as a scope halts its tasks: newest first, each after the one before has cleaned up", async () => {
+    // Each item (or task) waits; when its owner ends, its cleanup takes
+    // `cleanup` ms (0: it does not suspend), and one marked `breaks` throws
+    // from its cleanup. The trace through spawned tasks is the reference.
+    type Item = { cleanup: number; breaks: boolean };
+    const program = (items: Item[], as: "task" | "item") =>
+      function* (): Operation<string[]> {
+        const trace: string[] = [];
+        try {
+          yield* scoped(function* () {
+            const selector = as === "item" ? yield* useSelector() : undefined;
+            for (const [i, { cleanup, breaks }] of items.entries()) {
+              const op = (function* () {
+                try {
+                  yield* suspend();
+                } finally {
+                  trace.push(`#${i} cleanup`);
+                  if (cleanup > 0) yield* delay(cleanup);
+                  trace.push(`#${i} cleaned`);
+                  // biome-ignore lint/correctness/noUnsafeFinally: a cleanup that fails is the point
+                  if (breaks) throw new Error(`#${i} broke`);
+                }
+              })();
+              if (selector) selector.add(i, op);
+              else yield* spawn(() => op);
+            }
+            yield* delay(1);
+            trace.push("owner ends");
+          });
+        } catch (error) {
+          trace.push(`owner throws ${(error as Error).message}`);
+        }
+        return trace;
+      };
+    const items = fc.array(
+      fc.record({ cleanup: fc.integer({ min: 0, max: 3 }), breaks: fc.boolean() }),
+      { minLength: 1, maxLength: 5 },
+    );
+    await fc.assert(
+      fc.asyncProperty(items, async (items) => {
+        const expected = await runWithVirtualClock(program(items, "task"));
+        expect(await runWithVirtualClock(program(items, "item"))).toEqual(expected);
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it("refuses items once its scope has ended", async () => {
