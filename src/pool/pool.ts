@@ -499,7 +499,7 @@ export function usePool<W = WorkerMethods>(
       stats: () => core.stats(),
     };
     core.grow();
-    yield* usePanel("pool", "pool", pool.stats);
+    yield* usePanel("pool", options.name ?? "pool", pool.stats);
     try {
       yield* provide(pool);
     } finally {

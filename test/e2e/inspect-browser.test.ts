@@ -2,11 +2,10 @@
  * The live inspector page in headless Chromium: the tree arrives over SSE and
  * follows the app without a reload (start, halting, failure), failures stay
  * listed after their task is gone, search and collapse work, counters get
- * sparklines, and the page fits a phone's width. With BOUGH_SCREENSHOTS_DIR
- * set, it saves the screenshots shown in docs/guides/inspect.md there.
+ * sparklines, and the page fits a phone's width. (The screenshots in
+ * docs/guides/inspect.md come from scripts/inspect-screenshots.ts.)
  */
 import { type ClientRequest, request } from "node:http";
-import { join } from "node:path";
 import {
   createChannel,
   each,
@@ -14,6 +13,7 @@ import {
   run,
   type Scope,
   sleep,
+  spawn,
   suspend,
   type Task,
   until,
@@ -25,13 +25,14 @@ import { label, labelled } from "../../src/core/labels.js";
 import { createRouter, sse, useServer } from "../../src/http/index.js";
 import { useHub } from "../../src/hub/index.js";
 import { type Inspector, useInspector } from "../../src/inspect/inspector.js";
+import { usePool } from "../../src/pool/pool.js";
 import { ticker } from "../../src/sources/ticker.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { echoWorkerFile } from "../pool/helpers.js";
 import { launchChromium } from "./helpers/chromium.js";
 
 checkLeaksAfterEach({ timeoutMs: 5000 });
 
-const shots = process.env.BOUGH_SCREENSHOTS_DIR;
 let browser: Browser;
 
 beforeAll(async () => {
@@ -93,21 +94,73 @@ async function openPage(app: App, width = 1100, height = 800, query = ""): Promi
 
 const errorsOf = (page: Page) => (page as Page & { errors: string[] }).errors;
 
+/**
+ * Makes the page note, by a MutationObserver, when (`Date.now()`, the clock
+ * this process shares) each tree node first appears in a state
+ * (`"job 1 running"`), leaves (`"job 1 gone"`), and each failure is listed
+ * (`"failure a › b"`).
+ */
+async function recordChanges(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const g = globalThis as any;
+    const seen: Record<string, number> = (g.seen = {});
+    const note = (key: string, at: number) => {
+      seen[key] ??= at;
+    };
+    const added = (node: any, at: number) => {
+      if (node.nodeType !== 1) return;
+      for (const li of [node, ...node.querySelectorAll("li")]) {
+        if (li.hasAttribute("data-name")) {
+          note(`${li.getAttribute("data-name")} ${li.getAttribute("data-state")}`, at);
+        } else if (li.classList.contains("failure")) {
+          note(`failure ${li.querySelector(".path")?.textContent}`, at);
+        }
+      }
+    };
+    new g.MutationObserver((records: any[]) => {
+      const at = Date.now();
+      for (const r of records) {
+        if (r.type === "attributes" && r.target.hasAttribute("data-name")) added(r.target, at);
+        for (const node of r.addedNodes) added(node, at);
+        for (const node of r.removedNodes) {
+          if (node.nodeType === 1 && node.hasAttribute("data-name")) {
+            note(`${node.getAttribute("data-name")} gone`, at);
+          }
+        }
+      }
+    }).observe(g.document.getElementById("status"), {
+      subtree: true,
+      childList: true,
+      attributes: true,
+      attributeFilter: ["data-state"],
+    });
+  });
+}
+
+/** When the page noted `key` (see {@link recordChanges}); waits for it. */
+async function seenAt(page: Page, key: string): Promise<number> {
+  const handle = await page.waitForFunction((k) => (globalThis as any).seen[k], key);
+  return (await handle.jsonValue()) as number;
+}
+
 describe("the live inspector page", () => {
   it("shows a task that starts, halts or fails within 200 ms, without a reload", async () => {
     const app = await startApp();
     const page = await openPage(app);
     try {
+      await recordChanges(page);
       const latencies: number[] = [];
+      /** From `changedAt` (this process's clock, where the app runs) to the page's DOM change. */
+      const shown = async (key: string, changedAt: number) => {
+        latencies.push((await seenAt(page, key)) - changedAt);
+      };
       for (let i = 0; i < 5; i++) {
-        const t0 = performance.now();
+        const t0 = Date.now();
         const job = app.start(() => labelled(`job ${i}`, suspend, { attributes: { n: i } }));
-        await page.waitForSelector(`li[data-name="job ${i}"][data-state="running"]`);
-        latencies.push(performance.now() - t0);
-        const t1 = performance.now();
+        await shown(`job ${i} running`, t0);
+        const t1 = Date.now();
         await job.halt();
-        await page.waitForSelector(`li[data-name="job ${i}"]`, { state: "detached" });
-        latencies.push(performance.now() - t1);
+        await shown(`job ${i} gone`, t1);
       }
 
       // a task halting shows as halting while its cleanup runs
@@ -124,28 +177,24 @@ describe("the live inspector page", () => {
           }
         }),
       );
-      await page.waitForSelector(`li[data-name="slow to halt"]`);
-      const t2 = performance.now();
+      await seenAt(page, "slow to halt running");
+      const t2 = Date.now();
       const halting = slow.halt().then(() => {}); // then() starts the (lazy) halt
-      await page.waitForSelector(`li[data-name="slow to halt"][data-state="halting"]`);
-      latencies.push(performance.now() - t2);
+      await shown("slow to halt halting", t2);
+      expect(await page.getAttribute(`li[data-name="slow to halt"]`, "data-state")).toBe("halting");
       finish();
       await halting;
 
       // a failure shows in the tree's failure list, with its path, and stays
-      const t3 = performance.now();
+      const t3 = Date.now();
       app.start(() =>
         labelled("parent", () =>
           labelled("importer", function* () {
-            yield* sleep(1);
             throw new Error("row 7: <b>not</b> a number");
           }),
         ),
       );
-      await page.waitForFunction(() =>
-        (globalThis as any).document.querySelector("#failures")?.textContent?.includes("row 7"),
-      );
-      latencies.push(performance.now() - t3);
+      await shown("failure inspected app › parent › importer", t3);
       const failure = await page.textContent("#failures li");
       expect(failure).toContain("inspected app › parent › importer");
       expect(failure).toContain("Error: row 7: <b>not</b> a number");
@@ -157,9 +206,11 @@ describe("the live inspector page", () => {
       const median = latencies[Math.floor(latencies.length / 2)];
       const max = latencies.at(-1) ?? 0;
       console.info(
-        `inspector live update: median ${median.toFixed(0)} ms, max ${max.toFixed(0)} ms over ${latencies.length} changes`,
+        `inspector live update, server-side change to DOM: median ${median} ms, max ${max} ms over ${latencies.length} changes`,
       );
-      expect(max).toBeLessThan(2000); // generous: the figure above is what the issue's 200 ms is about
+      // event-driven (each wait ends on the page's own record), so only a generous bound
+      // against a stuck feed; the figure above is what the issue's 200 ms is about
+      expect(max).toBeLessThan(2000);
       expect(errorsOf(page)).toEqual([]);
     } finally {
       await page.close();
@@ -219,13 +270,16 @@ describe("the live inspector page", () => {
     }
   });
 
-  it("shows the panels of the app's sources, hubs and servers: ticks, lag and open streams per route", async () => {
+  it("shows the panels of the app's pools, sources, hubs and servers: busy workers, ticks, lag and open streams per route", async () => {
     const app = await startApp();
     let client: ClientRequest | undefined;
     try {
       let served!: (url: string) => void;
       const serverUrl = new Promise<string>((resolve) => (served = resolve));
       app.start(function* () {
+        const pool = yield* usePool({ worker: echoWorkerFile, name: "resizers", maxWorkers: 1 });
+        yield* spawn(() => pool.run("sleep", 60_000)); // the one worker: busy
+        yield* spawn(() => pool.run("sleep", 60_000)); // a checkout waiting for it
         const hub = yield* useHub<string>({ topic: "orders", buffer: 16 });
         yield* hub.subscribe(); // a subscriber that never reads: 3 behind
         for (const order of ["a", "b", "c"]) yield* hub.publish(order);
@@ -249,6 +303,11 @@ describe("the live inspector page", () => {
           text,
         );
       await shows("source ticker every 20 ms");
+      await page.waitForFunction(() =>
+        /pool resizers.*busy\s*1.*waiting\s*1/s.test(
+          (globalThis as any).document.querySelector("#panels")?.textContent ?? "",
+        ),
+      );
       await shows("max 3 · total 3 · behind 1");
       await shows("GET /events 1");
       expect(await page.textContent("#panels")).toMatch(/ticks\s*[1-9]/);
@@ -308,8 +367,6 @@ describe("the live inspector page", () => {
       await page.waitForSelector(`li[data-name="row 17 (email)"]`);
       expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
       expect(await page.textContent("#tree")).toContain("<img src=x onerror=window.pwned=1>");
-      if (shots)
-        await page.screenshot({ path: join(shots, "inspect-desktop.png"), fullPage: true });
       await page.close();
 
       const phone = await openPage(app, 375, 740, "?token=s3cret");
@@ -321,7 +378,6 @@ describe("the live inspector page", () => {
       );
       expect(overflow).toBeLessThanOrEqual(0);
       expect(await phone.isVisible("#search")).toBe(true);
-      if (shots) await phone.screenshot({ path: join(shots, "inspect-phone.png"), fullPage: true });
       expect(errorsOf(phone)).toEqual([]);
       await phone.close();
 
