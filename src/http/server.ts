@@ -4,7 +4,7 @@ import { action, type Operation, race, resource, type Scope, useScope } from "ef
 import { type Clock, useClock } from "../core/clock.js";
 import { Continuation } from "../core/continuation.js";
 import { isHalted } from "../core/errors.js";
-import { labelsWatched, watchedAs } from "../core/labels.js";
+import { type LabelOptions, labelsWatched, watchedAs } from "../core/labels.js";
 import { usePanel } from "../core/panels.js";
 import { RoutineGroup, type RoutineReports } from "../core/routine-group.js";
 import { createTimerSet, type TimerSet } from "../core/timer-set.js";
@@ -51,6 +51,8 @@ export interface App {
  */
 export interface OpenCount {
   open: number;
+  /** The route as the router knows it (`"GET /jobs/:id"`): what names a request's node and span. */
+  readonly name?: string;
 }
 
 /**
@@ -332,7 +334,7 @@ class Host implements ServerHost, RoutineReports<unknown, RequestContext, boolea
   private startRequest(ctx: ServerRequestContext, op: Operation<unknown>): void {
     const route = ctx.route;
     if (route !== undefined) route.open++;
-    if (labelsWatched()) op = watchedAs(`${ctx.method} ${ctx.path}`, op, { kind: "http request" });
+    if (labelsWatched()) op = watchedAs(requestName(ctx, route), op, requestLabel(ctx, route));
     this.start(ctx, op, true);
     if (ctx.finished) return;
     // a client that left before the handler suspended gets no "close" event any more
@@ -542,4 +544,24 @@ export function useServer(options: ServerOptions): Operation<Server> {
       });
     }
   });
+}
+
+/**
+ * A request's node (and span) is named for its route pattern when a router
+ * matched one (`GET /jobs/:id`, not `GET /jobs/7`: one name per route, as
+ * OpenTelemetry's HTTP conventions want), else for its path.
+ */
+function requestName(ctx: RequestContext, route: OpenCount | undefined): string {
+  return route?.name ?? `${ctx.method} ${ctx.path}`;
+}
+
+/** The request node's kind and its OpenTelemetry HTTP attributes. */
+function requestLabel(ctx: RequestContext, route: OpenCount | undefined): LabelOptions {
+  const attributes: Record<string, string> = {
+    "http.request.method": ctx.method,
+    "url.path": ctx.path,
+  };
+  const name = route?.name;
+  if (name !== undefined) attributes["http.route"] = name.slice(name.indexOf(" ") + 1);
+  return { kind: "http request", attributes };
 }
