@@ -138,6 +138,9 @@ export class RoutineGroup<T, D, E> {
       }
     } finally {
       if (this.closing === closing) this.closing = undefined;
+      // close() itself halted before every member settled: interrupt the rest
+      // now (a no-op for those already interrupted), so that none outlives it
+      for (let i = closing.next; i < live.length; i++) live[i]?.interrupt();
     }
     let failure: { error: unknown } | undefined;
     for (const member of live) failure = member.haltFailure ?? failure;
@@ -243,12 +246,18 @@ interface Closing<T, D, E> {
 /** Halts each member in turn; throws the last failure once all have settled, as a scope does. */
 function* haltEach(members: RoutineMember<unknown>[]): Operation<void> {
   let failure: { error: unknown } | undefined;
-  for (const member of members) {
-    try {
-      yield* member.halt();
-    } catch (error) {
-      failure = { error };
+  let next = 0;
+  try {
+    for (; next < members.length; next++) {
+      try {
+        yield* (members[next] as RoutineMember<unknown>).halt();
+      } catch (error) {
+        failure = { error };
+      }
     }
+  } finally {
+    // halted itself before the end: interrupt the rest now, so that none outlives it
+    for (let i = next + 1; i < members.length; i++) members[i]?.interrupt();
   }
   if (failure) throw failure.error;
 }

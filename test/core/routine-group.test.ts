@@ -1,4 +1,4 @@
-import { type Operation, run, suspend, until, useScope } from "effection";
+import { type Operation, run, spawn, suspend, until, useScope } from "effection";
 import { describe, expect, it } from "vitest";
 import { ClockContext, delay } from "../../src/core/clock.js";
 import { RoutineGroup } from "../../src/core/routine-group.js";
@@ -139,6 +139,43 @@ describe("RoutineGroup", () => {
       "c cleaned",
       "b cleaned",
       "a cleaned",
+    ]);
+  });
+
+  it("close() that is itself halted halts the members it had not reached yet, so none outlives it", async () => {
+    const log: string[] = [];
+    await runWithVirtualClock(function* () {
+      const group = yield* useLoggedGroup(log);
+      for (const name of ["a", "b"]) {
+        group.start(
+          name,
+          0,
+          (function* (): Operation<string> {
+            try {
+              yield* suspend();
+              return name;
+            } finally {
+              log.push(`${name} cleanup`);
+              if (name === "b") yield* delay(10); // b cleans up slowly
+              log.push(`${name} cleaned`);
+            }
+          })(),
+        );
+      }
+      const closer = yield* spawn(() => group.close());
+      yield* delay(1); // b is cleaning up; a waits its turn
+      expect(log).toEqual(["b cleanup"]);
+      yield* closer.halt();
+      yield* group.whenEmpty();
+    });
+    // a is halted as soon as close() is; b finishes its cleanup in its own time
+    expect(log).toEqual([
+      "b cleanup",
+      "a cleanup",
+      "a cleaned",
+      "a/0: halted",
+      "b cleaned",
+      "b/0: halted",
     ]);
   });
 
