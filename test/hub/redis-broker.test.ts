@@ -287,8 +287,12 @@ describe("redisBroker", () => {
         });
       });
       const delivered = exporter.getFinishedSpans().map(plainSpan);
-      // each process's span tree is its task tree
-      expect(spanShapes(published)).toEqual([
+      // each process's span tree is its task tree (the publisher's own hub may
+      // also read the entry back before it exits, as any subscriber of the
+      // topic does: a busy machine showed that delivery once; it is not what
+      // this test is about)
+      const ownDelivery = (s: PlainSpan) => s.name === "deliver jobs";
+      expect(spanShapes(published.filter((s) => !ownDelivery(s)))).toEqual([
         { name: "publisher", children: [{ name: "publish jobs", children: [] }] },
       ]);
       expect(spanShapes(delivered)).toEqual([
