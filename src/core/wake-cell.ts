@@ -45,32 +45,42 @@ export type WakeTiming = "now" | "microtask" | "turn";
  * }
  * ```
  */
-export class WakeCell {
+export class WakeCell implements Effect<void> {
   /** A signal arrived while nobody waited; the next wait() consumes it. */
   signalled = false;
   /** How many times a wait() suspended (the fast path does not count). */
   waits = 0;
-  private waiters: ((result: Result<void>) => void)[] = [];
+  /** The waiters: none, one (the common case: one reader), or several. */
+  private waiters: ((result: Result<void>) => void)[] | undefined = undefined;
   private scheduled = false;
+  /** `flush` bound to this cell, made the first time a deferred wake is scheduled. */
+  private flushLater: (() => void) | undefined = undefined;
+  /** The operation a suspending wait returns, made on the first one. */
+  private op: Operation<void> | undefined = undefined;
 
+  // One object per cell, with no closures made up front: a hub subscription
+  // or an SSE connection holds a queue with two cells, and with thousands of
+  // them every object counts (memory, and the cache lines a fan-out touches).
   constructor(private readonly timing: WakeTiming = "now") {}
 
   /** How many operations are waiting now. */
   get waiting(): number {
-    return this.waiters.length;
+    return this.waiters === undefined ? 0 : this.waiters.length;
   }
 
   /** Wakes every waiter (now, or in a microtask), or, if none waits, keeps the signal. */
   signal(): void {
-    if (this.waiters.length === 0) {
+    const waiters = this.waiters;
+    if (waiters === undefined || waiters.length === 0) {
       this.signalled = true;
       return;
     }
     if (this.timing === "now") this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
-      if (this.timing === "microtask") queueMicrotask(this.flush);
-      else setImmediate(this.flush);
+      const later = (this.flushLater ??= () => this.flush());
+      if (this.timing === "microtask") queueMicrotask(later);
+      else setImmediate(later);
     }
   }
 
@@ -90,59 +100,65 @@ export class WakeCell {
   }
 
   private suspend(): Operation<void> {
-    if (lightRoutines) return this.waitOp;
+    if (lightRoutines) return (this.op ??= { [Symbol.iterator]: () => new YieldOnce(this) });
     // an effection whose internals failed the self-check: only its documented API
     return action<void>((resolve) => {
       const wake = () => resolve();
       this.waits++;
-      this.waiters.push(wake);
-      return () => {
-        const i = this.waiters.indexOf(wake);
-        if (i >= 0) this.waiters.splice(i, 1);
-      };
+      (this.waiters ??= []).push(wake);
+      return () => this.forget(wake);
     });
   }
 
   /*
    * The wait is effection's effect shape (enter, then exit) written by hand
-   * rather than `action()`: one wait allocates one small iterator, where
+   * rather than `action()`, and the cell is that effect: one wait allocates
+   * one small iterator and its exit, where
    * `action()` allocates its closures and wrappers each time. The hub waits
    * here once per drained batch, and `action()` cost it 30-45% of its
    * delivery rate (bench hub, fan-out rows).
    */
-  private readonly effect: Effect<void> = {
-    description: "wake cell: wait for a signal",
-    enter: (resolve) => {
-      this.waits++;
-      this.waiters.push(resolve);
-      return (didExit) => {
-        // a waiter that was halted, or already woken (flush swapped the list)
-        const i = this.waiters.indexOf(resolve);
-        if (i >= 0) this.waiters.splice(i, 1);
-        didExit(OK);
-      };
-    },
-  };
 
-  private readonly waitOp: Operation<void> = {
-    [Symbol.iterator]: () => new YieldOnce(this.effect),
-  };
+  /** @internal effection's effect description. */
+  get description(): string {
+    return "wake cell: wait for a signal";
+  }
 
-  private flush = (): void => {
+  /** @internal effection enters the effect: the waiter is kept until a signal. */
+  enter(
+    resolve: (result: Result<void>) => void,
+  ): (didExit: (result: Result<void>) => void) => void {
+    this.waits++;
+    (this.waiters ??= []).push(resolve);
+    return (didExit) => {
+      // a waiter that was halted, or already woken (flush emptied the list)
+      this.forget(resolve);
+      didExit(OK);
+    };
+  }
+
+  private forget(waiter: (result: Result<void>) => void): void {
+    const waiters = this.waiters;
+    if (waiters === undefined) return;
+    const i = waiters.indexOf(waiter);
+    if (i >= 0) waiters.splice(i, 1);
+  }
+
+  private flush(): void {
     this.scheduled = false;
     const waiters = this.waiters;
-    if (waiters.length === 0) return;
+    if (waiters === undefined || waiters.length === 0) return;
     this.signalled = false;
     if (waiters.length === 1) {
       // the common case (one reader): no new list; a re-wait during wake() lands in this one
-      const wake = waiters[0];
+      const wake = waiters[0] as (result: Result<void>) => void;
       waiters.length = 0;
       wake(OK);
       return;
     }
     this.waiters = [];
     for (const wake of waiters) wake(OK);
-  };
+  }
 }
 
 const OK: Result<void> = Ok();

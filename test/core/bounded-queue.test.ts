@@ -172,6 +172,22 @@ describe("createBoundedQueue", () => {
     });
   });
 
+  it("signals arrival only into an empty queue (and on close), so a fan-out wakes a reader once per batch", () => {
+    const queue = createBoundedQueue<string>({ capacity: 4 });
+    queue.push("a");
+    expect(queue.arrived.signalled).toBe(true); // kept for the next wait
+    queue.arrived.signalled = false;
+    queue.push("b");
+    expect(queue.arrived.signalled).toBe(false); // a reader that waits only while empty needs no more
+    queue.shift();
+    queue.shift();
+    queue.push("c");
+    expect(queue.arrived.signalled).toBe(true);
+    queue.arrived.signalled = false;
+    queue.close();
+    expect(queue.arrived.signalled).toBe(true);
+  });
+
   it("gives each of two takes made before either runs its own item", async () => {
     await runWithVirtualClock(function* () {
       const queue = createBoundedQueue<string>({ capacity: 4 });
