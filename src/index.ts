@@ -60,6 +60,7 @@ export {
   setLabelState,
   watchedAs,
   watchLabels,
+  withLabelNode,
 } from "./core/labels.js";
 export {
   createLeasable,

@@ -234,6 +234,38 @@ export function watchedAs<T>(name: string, op: Operation<T>, options: LabelOptio
 }
 
 /**
+ * For adapters: runs `body` as a node of its own under `parent`, inside the
+ * caller's task (no scope of its own, unlike {@link labelled}): the node
+ * ends when `body` does, and a failure other than a halt is kept (see
+ * {@link failLabel}) and rethrown. `body` gets the node, e.g. for its
+ * {@link labelTraceparent}. Call it only while {@link labelsWatched}.
+ *
+ * @example
+ * ```ts
+ * if (labelsWatched()) {
+ *   return yield* withLabelNode(labelOf(yield* useScope()), "publish jobs", { kind: "hub publish" },
+ *     (node) => send(value, labelTraceparent(node)));
+ * }
+ * ```
+ */
+export function* withLabelNode<T>(
+  parent: LabelNode,
+  name: string,
+  options: LabelOptions,
+  body: (node: LabelNode) => Operation<T>,
+): Operation<T> {
+  const node = openLabel(parent, name, options);
+  try {
+    return yield* body(node);
+  } catch (error) {
+    if (!isHalted(error)) failLabel(node, error);
+    throw error;
+  } finally {
+    closeLabel(node);
+  }
+}
+
+/**
  * A selector item's name in the tree: its `data` when that is a string or a
  * number, else `"item"`.
  *

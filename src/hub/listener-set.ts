@@ -1,5 +1,6 @@
 import type { Operation } from "effection";
 import { DONE } from "../core/done.js";
+import { closeLabel, type LabelNode, type LabelOptions, openLabel } from "../core/labels.js";
 import type { Message, TopicListener } from "./broker.js";
 
 /**
@@ -17,6 +18,8 @@ import type { Message, TopicListener } from "./broker.js";
  * const unlisten = listeners.add(hub);
  * yield* listeners.untilReady();
  * listeners.deliver(message);
+ * // while the task tree is watched: the same, as a "hub delivery" node
+ * listeners.deliverWatched(message, "jobs", labelOf(yield* useScope()));
  * unlisten();
  * ```
  */
@@ -52,8 +55,40 @@ export class ListenerSet<T> {
     for (const listener of this.listeners) listener.deliver(message);
   }
 
+  /**
+   * {@link deliver}, shown in a watched task tree as a `"hub delivery"` node
+   * under `parent`, linked to the publish span whose `traceparent` the
+   * message carries (both brokers deliver this way while the tree is watched).
+   */
+  deliverWatched(message: Message<T>, topic: string, parent: LabelNode): void {
+    const traceparent = message.traceparent;
+    const node = openLabel(parent, `deliver ${topic}`, {
+      kind: "hub delivery",
+      attributes: { "bough.hub.topic": topic, "bough.hub.id": message.id },
+      links: traceparent === undefined ? undefined : [traceparent],
+    });
+    try {
+      this.deliver(message);
+    } finally {
+      closeLabel(node);
+    }
+  }
+
   private notReady(): TopicListener<T> | undefined {
     for (const listener of this.listeners) if (!listener.ready) return listener;
     return undefined;
   }
+}
+
+/**
+ * The node a publish on `topic` is while the task tree is watched (both
+ * brokers): kind `"hub publish"`, with the topic as an attribute.
+ *
+ * @example
+ * ```ts
+ * yield* withLabelNode(parent, `publish ${topic}`, publishLabel(topic), (node) => send(node));
+ * ```
+ */
+export function publishLabel(topic: string): LabelOptions {
+  return { kind: "hub publish", attributes: { "bough.hub.topic": topic } };
 }

@@ -1,15 +1,12 @@
 import { type Operation, useScope } from "effection";
 import { type BoundedQueue, createBoundedQueue } from "../core/bounded-queue.js";
-import { isHalted } from "../core/errors.js";
 import {
-  closeLabel,
-  failLabel,
   type LabelNode,
   labelOf,
   labelRoot,
   labelsWatched,
   labelTraceparent,
-  openLabel,
+  withLabelNode,
 } from "../core/labels.js";
 import type {
   Broker,
@@ -20,7 +17,7 @@ import type {
   TopicListener,
 } from "./broker.js";
 import { CursorExpiredError, InvalidCursorError } from "./errors.js";
-import { ListenerSet } from "./listener-set.js";
+import { ListenerSet, publishLabel } from "./listener-set.js";
 
 /**
  * Creates a broker that keeps topics in this process's memory: the default of
@@ -87,48 +84,33 @@ class MemoryTopic<T> implements BrokerTopic<T> {
     if (labelsWatched()) return yield* this.publishWatched(value, labelOf(yield* useScope()));
     // `block` subscriptions hold publishers until they have room.
     yield* this.listeners.untilReady();
-    return this.append(value);
+    const message = this.store(value, undefined);
+    this.listeners.deliver(message);
+    return message;
   }
 
   /** A publish while the tree is watched: a publish node, and a delivery node linked to it. */
-  private *publishWatched(value: T, parent: LabelNode): Operation<Message<T>> {
-    const node = openLabel(parent, `publish ${this.name}`, {
-      kind: "hub publish",
-      attributes: { "bough.hub.topic": this.name },
-    });
-    try {
-      yield* this.listeners.untilReady();
-      const traceparent = labelTraceparent(node);
-      const seq = ++this.seq;
-      const message: Message<T> =
-        traceparent === undefined
-          ? { id: String(seq), seq, value, time: Date.now() }
-          : { id: String(seq), seq, value, time: Date.now(), traceparent };
-      this.history?.push(message);
-      const delivery = openLabel(labelRoot(), `deliver ${this.name}`, {
-        kind: "hub delivery",
-        attributes: { "bough.hub.topic": this.name, "bough.hub.id": message.id },
-        links: traceparent === undefined ? undefined : [traceparent],
-      });
-      try {
-        this.listeners.deliver(message);
-      } finally {
-        closeLabel(delivery);
-      }
-      return message;
-    } catch (error) {
-      if (!isHalted(error)) failLabel(node, error);
-      throw error;
-    } finally {
-      closeLabel(node);
-    }
+  private publishWatched(value: T, parent: LabelNode): Operation<Message<T>> {
+    return withLabelNode(parent, `publish ${this.name}`, publishLabel(this.name), (node) =>
+      this.publishAs(value, labelTraceparent(node)),
+    );
   }
 
-  private append(value: T): Message<T> {
+  private *publishAs(value: T, traceparent: string | undefined): Operation<Message<T>> {
+    yield* this.listeners.untilReady();
+    const message = this.store(value, traceparent);
+    this.listeners.deliverWatched(message, this.name, labelRoot());
+    return message;
+  }
+
+  /** The next message, kept in the history; `traceparent` only when the publish is traced. */
+  private store(value: T, traceparent: string | undefined): Message<T> {
     const seq = ++this.seq;
-    const message: Message<T> = { id: String(seq), seq, value, time: Date.now() };
+    const message: Message<T> =
+      traceparent === undefined
+        ? { id: String(seq), seq, value, time: Date.now() }
+        : { id: String(seq), seq, value, time: Date.now(), traceparent };
     this.history?.push(message);
-    this.listeners.deliver(message);
     return message;
   }
 

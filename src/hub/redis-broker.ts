@@ -3,15 +3,13 @@ import { type Operation, resource, spawn, until, useScope } from "effection";
 import { Redis, type RedisOptions } from "ioredis";
 import { type Backoff, backoffDelay } from "../core/backoff.js";
 import { useClock } from "../core/clock.js";
-import { isHalted, TimeoutError } from "../core/errors.js";
+import { TimeoutError } from "../core/errors.js";
 import {
-  closeLabel,
-  failLabel,
   type LabelNode,
   labelOf,
   labelsWatched,
   labelTraceparent,
-  openLabel,
+  withLabelNode,
 } from "../core/labels.js";
 import { retry } from "../core/retry.js";
 import { createTimerSet, type TimerSet } from "../core/timer-set.js";
@@ -30,7 +28,7 @@ import {
   PublishTimeoutError,
   UnserializableValueError,
 } from "./errors.js";
-import { ListenerSet } from "./listener-set.js";
+import { ListenerSet, publishLabel } from "./listener-set.js";
 import { untilWithin } from "./until-within.js";
 
 /** How values become stream fields and back. Default: JSON. */
@@ -530,22 +528,16 @@ class RedisTopic<T> implements BrokerTopic<T> {
   }
 
   /** A publish while the tree is watched: a node, whose traceparent (when traced) goes in the entry. */
-  private *publishWatched(value: T, parent: LabelNode): Operation<Message<T>> {
-    const node = openLabel(parent, `publish ${this.name}`, {
-      kind: "hub publish",
-      attributes: { "bough.hub.topic": this.name },
-    });
-    try {
-      const traceparent = labelTraceparent(node);
-      const [id, seq] = yield* this.io.publish(value, traceparent);
-      const message = { id, seq: Number(seq), value, time: idTime(id) };
-      return traceparent === undefined ? message : { ...message, traceparent };
-    } catch (error) {
-      if (!isHalted(error)) failLabel(node, error);
-      throw error;
-    } finally {
-      closeLabel(node);
-    }
+  private publishWatched(value: T, parent: LabelNode): Operation<Message<T>> {
+    return withLabelNode(parent, `publish ${this.name}`, publishLabel(this.name), (node) =>
+      this.publishAs(value, labelTraceparent(node)),
+    );
+  }
+
+  private *publishAs(value: T, traceparent: string | undefined): Operation<Message<T>> {
+    const [id, seq] = yield* this.io.publish(value, traceparent);
+    const message = { id, seq: Number(seq), value, time: idTime(id) };
+    return traceparent === undefined ? message : { ...message, traceparent };
   }
 
   /** Decodes one entry, or returns undefined (and counts it) if it is malformed. */
@@ -605,20 +597,8 @@ class RedisTopic<T> implements BrokerTopic<T> {
     yield* this.listeners.untilReady();
     this.cursor = id;
     this.delivered = id;
-    if (!labelsWatched()) {
-      this.listeners.deliver(message);
-      return;
-    }
-    const node = openLabel(parent, `deliver ${this.name}`, {
-      kind: "hub delivery",
-      attributes: { "bough.hub.topic": this.name, "bough.hub.id": id },
-      links: message.traceparent === undefined ? undefined : [message.traceparent],
-    });
-    try {
-      this.listeners.deliver(message);
-    } finally {
-      closeLabel(node);
-    }
+    if (labelsWatched()) this.listeners.deliverWatched(message, this.name, parent);
+    else this.listeners.deliver(message);
   }
 
   *read(after: string, limit: number): Operation<HistoryPage<T>> {

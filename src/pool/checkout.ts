@@ -1,15 +1,6 @@
 import { action, type Operation, until, useScope } from "effection";
 import type { Clock } from "../core/clock.js";
-import { isHalted } from "../core/errors.js";
-import {
-  closeLabel,
-  failLabel,
-  type LabelNode,
-  labelOf,
-  labelsWatched,
-  labelTraceparent,
-  openLabel,
-} from "../core/labels.js";
+import { labelOf, labelsWatched, labelTraceparent, withLabelNode } from "../core/labels.js";
 import type { Deadline, TimerSet } from "../core/timer-set.js";
 import type { DeferredLog, LogTimer } from "./deferred-log.js";
 import {
@@ -372,37 +363,33 @@ export class CallOperation implements Operation<any> {
     private readonly args: unknown[],
   ) {}
 
-  *[Symbol.iterator](): Iterator<any, any, any> {
-    if (labelsWatched()) return yield* this.watched(labelOf(yield* useScope()));
-    const req = this.state.enqueue(this.method, this.args, this.state.pool.callMeta);
+  [Symbol.iterator](): Iterator<any, any, any> {
+    // checked when the call starts: an unwatched call is one generator, as before
+    const base = this.state.pool.callMeta;
+    return labelsWatched() ? this.watched(base) : this.call(base);
+  }
+
+  /** The call as a `"pool call"` node under the caller's task, with its trace context in the frame. */
+  private *watched(base: CallMeta): Generator<any, any, any> {
+    const attributes = base.name === undefined ? undefined : { "bough.pool.name": base.name };
+    return yield* withLabelNode(
+      labelOf(yield* useScope()),
+      this.method ?? "call",
+      { kind: "pool call", attributes },
+      (node) => {
+        // the caller's trace context, only while a tracer watches the task tree
+        const traceparent = labelTraceparent(node);
+        return this.call(traceparent === undefined ? base : { ...base, traceparent });
+      },
+    );
+  }
+
+  private *call(meta: CallMeta): Generator<any, any, any> {
+    const req = this.state.enqueue(this.method, this.args, meta);
     try {
       return yield* req.wait();
     } finally {
       if (!req.done) yield* this.state.abandon(req);
-    }
-  }
-
-  private *watched(parent: LabelNode): Generator<any, any, any> {
-    const base = this.state.pool.callMeta;
-    const node = openLabel(parent, this.method ?? "call", {
-      kind: "pool call",
-      attributes: base.name === undefined ? undefined : { "bough.pool.name": base.name },
-    });
-    try {
-      // the caller's trace context, only while a tracer watches the task tree
-      const traceparent = labelTraceparent(node);
-      const meta = traceparent === undefined ? base : { ...base, traceparent };
-      const req = this.state.enqueue(this.method, this.args, meta);
-      try {
-        return yield* req.wait();
-      } finally {
-        if (!req.done) yield* this.state.abandon(req);
-      }
-    } catch (error) {
-      if (!isHalted(error)) failLabel(node, error);
-      throw error;
-    } finally {
-      closeLabel(node);
     }
   }
 }

@@ -1,15 +1,17 @@
-import { run, spawn, suspend, until } from "effection";
+import { run, spawn, suspend, until, useScope } from "effection";
 import { describe, expect, it } from "vitest";
 import { delay } from "../../src/core/clock.js";
 import {
   type LabelChange,
   label,
   labelled,
+  labelOf,
   labelPath,
   labelsWatched,
   labelTree,
   recentFailures,
   watchLabels,
+  withLabelNode,
 } from "../../src/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import { runWithVirtualClock } from "../helpers/virtual-time.js";
@@ -131,6 +133,53 @@ describe("labelled", () => {
     }
     expect(seen).toEqual(["start running", "update halting", "cleanup", "end done"]);
     expect(recentFailures().length).toBe(before);
+  });
+});
+
+describe("withLabelNode", () => {
+  it("runs the body as a node under the given parent in the caller's task, and ends the node with it", async () => {
+    const changes: string[] = [];
+    const stop = watchLabels((c) => changes.push(`${c.type} ${c.node.name}`));
+    try {
+      await runWithVirtualClock(function* () {
+        yield* label("server");
+        const parent = labelOf(yield* useScope());
+        const value = yield* withLabelNode(parent, "send", { kind: "call" }, function* (node) {
+          expect(labelPath(node)).toEqual(["server", "send"]);
+          expect(node.kind).toBe("call");
+          yield* delay(1);
+          return 7;
+        });
+        expect(value).toBe(7);
+        expect(server()?.children).toEqual([]);
+      });
+    } finally {
+      stop();
+    }
+    expect(changes.filter((c) => c.endsWith(" send"))).toEqual(["start send", "end send"]);
+  });
+
+  it("keeps a failure of the body and rethrows it, but not a halt", async () => {
+    const before = recentFailures().length;
+    const error = new Error("refused");
+    await expect(
+      runWithVirtualClock(function* () {
+        yield* label("server");
+        yield* withLabelNode(labelOf(yield* useScope()), "refuse", {}, function* () {
+          throw error;
+        });
+      }),
+    ).rejects.toBe(error);
+    await runWithVirtualClock(function* () {
+      yield* label("server");
+      const parent = labelOf(yield* useScope());
+      const task = yield* spawn(() => withLabelNode(parent, "waits", {}, () => suspend()));
+      yield* delay(1);
+      yield* task.halt();
+    });
+    expect(recentFailures().slice(before)).toMatchObject([
+      { path: ["server", "refuse"], message: "refused" },
+    ]);
   });
 });
 
