@@ -18,6 +18,28 @@ function* useLoggedGroup(log: string[]): Operation<RoutineGroup<string, string, 
   });
 }
 
+/** Starts a member per name (tag 0) that waits until halted, then runs `cleanup(name)`. */
+function startWaiting(
+  group: RoutineGroup<string, string, number>,
+  names: string[],
+  cleanup: (name: string) => Operation<void>,
+): void {
+  for (const name of names) {
+    group.start(
+      name,
+      0,
+      (function* (): Operation<string> {
+        try {
+          yield* suspend();
+          return name;
+        } finally {
+          yield* cleanup(name);
+        }
+      })(),
+    );
+  }
+}
+
 describe("RoutineGroup", () => {
   it("reports an operation that ends without suspending at once, and keeps no member for it", async () => {
     const log: string[] = [];
@@ -104,23 +126,11 @@ describe("RoutineGroup", () => {
     const log: string[] = [];
     await runWithVirtualClock(function* () {
       const group = yield* useLoggedGroup(log);
-      for (const name of ["a", "b", "c"]) {
-        group.start(
-          name,
-          0,
-          (function* (): Operation<string> {
-            try {
-              yield* suspend();
-              return name;
-            } finally {
-              yield* delay(1);
-              log.push(`${name} cleaned`);
-              // biome-ignore lint/correctness/noUnsafeFinally: a cleanup that fails is the point
-              if (name !== "a") throw new Error(`${name} broke`);
-            }
-          })(),
-        );
-      }
+      startWaiting(group, ["a", "b", "c"], function* (name) {
+        yield* delay(1);
+        log.push(`${name} cleaned`);
+        if (name !== "a") throw new Error(`${name} broke`);
+      });
       const names: string[] = [];
       group.forEach((member) => {
         names.push(member.key);
@@ -146,22 +156,11 @@ describe("RoutineGroup", () => {
     const log: string[] = [];
     await runWithVirtualClock(function* () {
       const group = yield* useLoggedGroup(log);
-      for (const name of ["a", "b"]) {
-        group.start(
-          name,
-          0,
-          (function* (): Operation<string> {
-            try {
-              yield* suspend();
-              return name;
-            } finally {
-              log.push(`${name} cleanup`);
-              if (name === "b") yield* delay(10); // b cleans up slowly
-              log.push(`${name} cleaned`);
-            }
-          })(),
-        );
-      }
+      startWaiting(group, ["a", "b"], function* (name) {
+        log.push(`${name} cleanup`);
+        if (name === "b") yield* delay(10); // b cleans up slowly
+        log.push(`${name} cleaned`);
+      });
       const closer = yield* spawn(() => group.close());
       yield* delay(1); // b is cleaning up; a waits its turn
       expect(log).toEqual(["b cleanup"]);
