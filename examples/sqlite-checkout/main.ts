@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { all, ensure } from "effection";
 import { TaskError, usePool } from "../../src/pool/index.js";
 import { defineTool, parseFlags, runTool } from "../cli.js";
-import { insertAll, type SqliteWorker } from "./transfer.js";
+import { createSchema, insertAll, type SqliteWorker } from "./transfer.js";
 
 const tool = defineTool(
   import.meta.url,
@@ -29,6 +29,7 @@ const removeDb = () => {
   for (const suffix of ["", "-wal", "-shm"]) rmSync(`${db}${suffix}`, { force: true });
 };
 removeDb();
+createSchema(db);
 process.env.BOUGH_SQLITE_CHECKOUT_DB = db;
 
 await runTool(tool, function* () {

@@ -17,9 +17,10 @@ export default defineWorker({
   setup() {
     const path = process.env.BOUGH_SQLITE_CHECKOUT_DB;
     if (!path) throw new Error("BOUGH_SQLITE_CHECKOUT_DB is not set");
+    // Only opens: the schema and WAL mode were set once by the main thread (createSchema).
+    // Two connections that switch a new file to WAL or create its table at the same moment can
+    // fail with SQLITE_BUSY at once, whatever the busy timeout.
     db = new Database(path, { timeout: 5000 });
-    db.pragma("journal_mode = WAL");
-    db.exec("CREATE TABLE IF NOT EXISTS user (username TEXT PRIMARY KEY, email TEXT NOT NULL)");
   },
   // A checkout that ends without commit or rollback must not leave its transaction open
   // for the next checkout of this worker.
