@@ -68,6 +68,9 @@ const bare: Stream<number, never> = {
 };
 
 async function serve(kind: string) {
+  // a server outlives nothing: when the bench process ends (finished, failed, or killed),
+  // its IPC channel closes and the server exits with it
+  process.once("disconnect", () => process.exit(0));
   if (kind === "node") {
     const server = createServer((_req, res) => {
       res.writeHead(200, { "content-type": "application/json; charset=utf-8" });
@@ -241,6 +244,18 @@ function startServer(kind: string): Promise<Child> {
   });
 }
 
+/** Fails before any server starts when `wrk` is missing, with what to install. */
+function checkWrk(): void {
+  try {
+    execFileSync("wrk", ["--version"], { stdio: "ignore" });
+  } catch (error) {
+    // `wrk --version` exits 1 after printing its version; only a missing binary is fatal
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new Error("bench http needs wrk (Debian: apt-get install wrk)");
+    }
+  }
+}
+
 function wrk(port: number, seconds: number): number {
   const out = execFileSync("wrk", ["-t1", "-c50", `-d${seconds}s`, `http://127.0.0.1:${port}/`], {
     encoding: "utf8",
@@ -251,6 +266,7 @@ function wrk(port: number, seconds: number): number {
 }
 
 async function hello() {
+  checkWrk();
   const kinds = ["node", "bough", "hono", "fastify"];
   const rps: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k, []]));
   const servers: Record<string, Child> = {};
