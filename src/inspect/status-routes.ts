@@ -115,6 +115,9 @@ export function createStatusRoutes(
   };
   const events: NodeHandler = (req, res) => {
     if (allowed !== undefined && !allowed(req)) return refuse(res);
+    // as every other answer of these routes: the 404 and 405 below too
+    res.setHeader("cache-control", "no-store");
+    res.setHeader("x-content-type-options", "nosniff");
     if (live === undefined) {
       res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
       res.end("no live feed\n");

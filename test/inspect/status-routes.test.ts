@@ -131,6 +131,9 @@ describe("createStatusRoutes", () => {
     await serve(routes, function* (url) {
       const refused = yield* httpRequest(`${url}/status/events`);
       expect(refused.status).toBe(401);
+      const post = yield* httpRequest(`${url}/status/events?token=t0ken`, "POST");
+      expect([post.status, post.headers.allow]).toEqual([405, "GET"]);
+      expect(post.headers["cache-control"]).toBe("no-store");
       const page = yield* httpRequest(`${url}/status?token=t0ken`);
       expect(page.body).toContain('data-events="/status/events"');
       counters.inc("iterations", 5);
@@ -151,6 +154,13 @@ describe("createStatusRoutes", () => {
     await serve(routes, function* (url) {
       expect((yield* httpRequest(`${url}/status/events`)).body).toBe("not mine");
       expect((yield* httpRequest(`${url}/status`)).body).not.toContain('data-events="');
+    });
+    // mounted by hand, the events handler answers 404, not cacheable like every other answer
+    await run(function* () {
+      const { url } = yield* useTestServer(routes.events);
+      const missing = yield* httpRequest(`${url}/anything`);
+      expect([missing.status, missing.body]).toEqual([404, "no live feed\n"]);
+      expect(missing.headers["cache-control"]).toBe("no-store");
     });
   });
 });
