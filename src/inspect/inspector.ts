@@ -24,8 +24,9 @@ export interface InspectorOptions {
    * Serve the status page on a server of its own (see {@link useStatusServer}):
    * on `host` (default `"127.0.0.1"`, whatever address the app itself uses)
    * and `port` (default `0`: any free one), at `prefix` (default `/status`),
-   * optionally requiring `token`. Default: no server; mount
-   * `statusRoutes()` yourself.
+   * optionally requiring `token`; `title`, `refreshMs` and `lines` (how many
+   * lines per stream the live page keeps; default: as many as `capture`
+   * keeps) shape the page. Default: no server; mount `statusRoutes()` yourself.
    */
   listen?: StatusServerOptions & Omit<StatusRoutesOptions, "live">;
   /** How many of the last failures of labelled tasks the page and JSON show (default 20). */
