@@ -5,8 +5,10 @@
  * one that suspends once on a resolved promise, one that sleeps 1 ms on a timer —
  * each runtime starts N items and collects all their results:
  *
- * - bough: `useSelector()`, `add()` each item, `select()` until all are back (a
- *   sleeping item sleeps with bough's `delay`, on the clock in context);
+ * - bough: `useSelector()`, `add()` each item, `select()` until all are back (an
+ *   item waits on its promise with bough's `awaitPromise` and sleeps with bough's
+ *   `delay`, on the clock in context); the promise row also runs bough's selector
+ *   with effection's `until()`;
  * - Effect 4: `Effect.forkChild` of the same kind of effect, then `Fiber.join` each;
  * - raw effection: `spawn` of the same operation, then join each task;
  * - plain JS: a Promise / an async function / a `setTimeout` per item, collected
@@ -23,7 +25,7 @@
  */
 import { Duration, Effect, Fiber } from "effect";
 import { type Operation, run, scoped, sleep, spawn, suspend, until } from "effection";
-import { delay, useSelector } from "../src/index.js";
+import { awaitPromise, delay, useSelector } from "../src/index.js";
 import { loadAverage, median, table, writeResults } from "./report.js";
 
 const ROUNDS = Number(process.env.CORE_ROUNDS ?? 5);
@@ -81,7 +83,16 @@ function* opDelay(i: number): Operation<number> {
   yield* delay(1);
   return i;
 }
-const BOUGH_OPS: Record<Kind, (i: number) => Operation<number>> = { ...OPS, timer: opDelay };
+/** bough waits on a promise with `awaitPromise`, as Effect with its own `Effect.promise`. */
+function* opAwait(i: number): Operation<number> {
+  yield* awaitPromise(Promise.resolve());
+  return i;
+}
+const BOUGH_OPS: Record<Kind, (i: number) => Operation<number>> = {
+  ...OPS,
+  promise: opAwait,
+  timer: opDelay,
+};
 
 const oneMs = Duration.millis(1);
 const resolved = () => Promise.resolve();
@@ -92,7 +103,15 @@ const EFFECTS: Record<Kind, (i: number) => Effect.Effect<number>> = {
 };
 
 function boughItems(kind: Kind, n: number): Promise<void> {
-  const make = BOUGH_OPS[kind];
+  return selectorItems(BOUGH_OPS[kind], n);
+}
+
+/** bough's selector running effection's own operations (`until`, `sleep`): the cost of not using bough's. */
+function boughEffectionOpsItems(kind: Kind, n: number): Promise<void> {
+  return selectorItems(OPS[kind], n);
+}
+
+function selectorItems(make: (i: number) => Operation<number>, n: number): Promise<void> {
   return run(function* () {
     yield* scoped(function* () {
       const selector = yield* useSelector<number, number>();
@@ -164,12 +183,26 @@ const PLAIN_LABEL: Record<Kind, string> = {
 };
 
 type Runner = (kind: Kind, n: number) => Promise<void>;
-const PEERS: { key: string; label: string; run: Runner }[] = [
+interface Peer {
+  key: string;
+  label: string;
+  run: Runner;
+  /** Only these kinds of item (default: all). */
+  kinds?: Kind[];
+}
+const ALL_PEERS: Peer[] = [
   { key: "bough", label: "bough", run: boughItems },
+  {
+    key: "boughUntil",
+    label: "bough + until()",
+    run: boughEffectionOpsItems,
+    kinds: ["promise"],
+  },
   { key: "effect", label: "Effect 4", run: effectItems },
   { key: "effection", label: "effection spawn+join", run: effectionItems },
   { key: "plain", label: "plain JS", run: plainItems },
-].filter((p) => !ONLY || ONLY.includes(p.key));
+];
+const PEERS = ALL_PEERS.filter((p) => !ONLY || ONLY.includes(p.key));
 
 interface Cell {
   /** µs per item, median. */
@@ -182,14 +215,15 @@ async function itemRow(kind: Kind, n: number): Promise<Record<string, Cell>> {
   const samples: Record<string, Sample[]> = {};
   const roundsOf = (key: string) =>
     key === "effection" && n >= 10_000 ? Math.min(EFFECTION_BIG_ROUNDS, ROUNDS) : ROUNDS;
-  for (const peer of PEERS) {
+  const peers = PEERS.filter((p) => !p.kinds || p.kinds.includes(kind));
+  for (const peer of peers) {
     samples[peer.key] = [];
     if (roundsOf(peer.key) > 1 || n < 10_000) await peer.run(kind, n); // warm-up
   }
   // Small N: repeat the run inside one sample so that each sample lasts tens of ms.
   const reps = Math.max(1, Math.floor(20_000 / n));
   for (let round = 0; round < ROUNDS; round++) {
-    for (const peer of PEERS) {
+    for (const peer of peers) {
       if (round >= roundsOf(peer.key)) continue;
       const r = peer.key === "effection" ? 1 : reps;
       const s = await timed(async () => {
@@ -199,7 +233,7 @@ async function itemRow(kind: Kind, n: number): Promise<Record<string, Cell>> {
     }
   }
   const row: Record<string, Cell> = {};
-  for (const peer of PEERS) {
+  for (const peer of peers) {
     const s = samples[peer.key];
     row[peer.key] = {
       wallUs: (median(s.map((x) => x.wall)) * 1000) / n,
@@ -380,9 +414,24 @@ Load average (1/5/15 min): ${loadBefore.join(" / ")} at the start, ${loadAfter.j
 
 ## One unit of work: start N items, collect every result (µs per item, wall / CPU, median of ${ROUNDS})
 
-bough: \`useSelector\` + \`add\` + \`select\` until all are back (sleeping items use bough's \`delay(1)\`, the clock in context, whose sleeps of one duration begun together share one host timer). Effect 4: \`Effect.forkChild\` of the same kind of effect (\`Effect.succeed\`, \`Effect.promise\`, \`Effect.sleep\`) + \`Fiber.join\`. effection: \`spawn\` + join of the same operation${EFFECTION_BIG_ROUNDS < ROUNDS ? ` (at N ≥ 10,000 ${EFFECTION_BIG_ROUNDS} round, no warm-up: it costs ~100–200 µs per item)` : ""}. plain JS: one Promise / async function / \`setTimeout\` per item, collected in completion order. CPU is the process's user + system time over the same region (GC threads included).
+bough: \`useSelector\` + \`add\` + \`select\` until all are back (items that wait on a promise use bough's \`awaitPromise\`, as Effect's use its own \`Effect.promise\`; sleeping items use bough's \`delay(1)\`, the clock in context, whose sleeps of one duration begun together share one host timer). Effect 4: \`Effect.forkChild\` of the same kind of effect (\`Effect.succeed\`, \`Effect.promise\`, \`Effect.sleep\`) + \`Fiber.join\`. effection: \`spawn\` + join of the same operation${EFFECTION_BIG_ROUNDS < ROUNDS ? ` (at N ≥ 10,000 ${EFFECTION_BIG_ROUNDS} round, no warm-up: it costs ~100–200 µs per item)` : ""}. plain JS: one Promise / async function / \`setTimeout\` per item, collected in completion order. CPU is the process's user + system time over the same region (GC threads included).
 
 ${table(["item", "N", "bough", "Effect 4", "bough / Effect 4", "effection spawn+join", "plain JS"], itemRows)}
+
+The promise row again, with bough's selector running effection's own \`until()\` instead of \`awaitPromise()\` (what an item written with effection's operations costs):
+
+${table(
+  ["N", "bough + awaitPromise()", "bough + until()", "Effect 4"],
+  SIZES.filter(() => items.promise !== undefined).map((n) => {
+    const c = items.promise[n];
+    return [
+      n.toLocaleString("en"),
+      `${f(c.bough.wallUs)} / ${f(c.bough.cpuUs)}`,
+      `${f(c.boughUntil.wallUs)} / ${f(c.boughUntil.cpuUs)}`,
+      `${f(c.effect.wallUs)} / ${f(c.effect.cpuUs)}`,
+    ];
+  }),
+)}
 
 ## Tree of ${TREE.toLocaleString("en")} tasks (${FANOUT} × ${FANOUT} × ${FANOUT} × ${FANOUT}, each waiting forever): build, then halt (ms, wall / CPU, median of ${ROUNDS})
 

@@ -6,6 +6,7 @@
  * @module bough
  */
 export { any } from "./core/any.js";
+export { awaitPromise } from "./core/await-promise.js";
 export {
   type Backoff,
   backoffDelay,

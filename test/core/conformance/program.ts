@@ -12,6 +12,7 @@ import {
   until,
 } from "effection";
 import fc from "fast-check";
+import { awaitPromise } from "../../../src/core/await-promise.js";
 import { isHalted } from "../../../src/core/errors.js";
 import { useSelector } from "../../../src/core/selector.js";
 import type { SteppedClock } from "./stepped-clock.js";
@@ -52,6 +53,11 @@ export interface Program {
   body: Node[];
   /** Half-integer, so that a halt never ties with a timer of the program. */
   haltAt?: number;
+  /**
+   * What `until` and `call-reject` wait on a promise with: effection's `until()` and `call()`
+   * (the default), or bough's `awaitPromise()`, which must behave the same.
+   */
+  promises?: "effection" | "bough";
 }
 
 /** Where a run writes what it observes. */
@@ -118,9 +124,14 @@ export function interpret(program: Program, env: Env): () => Operation<string> {
         yield* env.clock.realSleep(0);
         log(id, "slept real");
         return;
-      case "until":
-        log(id, `until ${yield* until(Promise.resolve(id))}`);
+      case "until": {
+        const promise = Promise.resolve(id);
+        log(
+          id,
+          `until ${yield* (program.promises === "bough" ? awaitPromise(promise) : until(promise))}`,
+        );
         return;
+      }
       case "action": {
         const value = yield* action<number>((resolve) => {
           queueMicrotask(() => resolve(id));
@@ -131,7 +142,8 @@ export function interpret(program: Program, env: Env): () => Operation<string> {
       }
       case "call-reject": {
         const value = raise(id, node.thrown);
-        yield* call(() => Promise.reject(value));
+        if (program.promises === "bough") yield* awaitPromise(Promise.reject(value));
+        else yield* call(() => Promise.reject(value));
         return;
       }
       case "call-async":
