@@ -1,4 +1,5 @@
-import { type Effect, Err, Ok, type Operation, type Result } from "effection";
+import { Err, Ok, type Operation, type Result } from "effection";
+import { EffectOperation, exitAtOnce } from "./effect-operation.js";
 
 /**
  * Waits for `promise` to settle and returns its value, or throws what it
@@ -31,32 +32,10 @@ export function awaitPromise<T>(promise: PromiseLike<T>): Operation<T> {
   return new AwaitPromise(promise);
 }
 
-const FRESH = 0;
-const STARTED = 1;
-const YIELDED = 2;
-
 /** The operation, its iterator and the effect it yields, in one object. */
-class AwaitPromise<T> implements Operation<T>, Iterator<Effect<T>, T, unknown>, Effect<T> {
-  private state = FRESH;
-
-  constructor(private readonly promise: PromiseLike<T>) {}
-
-  [Symbol.iterator](): Iterator<Effect<T>, T, unknown> {
-    // an operation may be run more than once: every run after the first gets its own iterator
-    if (this.state !== FRESH) return new AwaitPromise(this.promise);
-    this.state = STARTED;
-    return this;
-  }
-
-  next(value?: unknown): IteratorResult<Effect<T>, T> {
-    if (this.state === YIELDED) return { done: true, value: value as T };
-    this.state = YIELDED;
-    return { done: false, value: this };
-  }
-
-  // as effection's Do(): a failure the coroutine throws in is the operation's
-  throw(error: unknown): IteratorResult<Effect<T>, T> {
-    throw error;
+class AwaitPromise<T> extends EffectOperation<T> {
+  constructor(private readonly promise: PromiseLike<T>) {
+    super();
   }
 
   get description(): string {
@@ -70,7 +49,8 @@ class AwaitPromise<T> implements Operation<T>, Iterator<Effect<T>, T, unknown>, 
     );
     return exitAtOnce;
   }
-}
 
-/** Nothing to undo on exit: a stale resolve after a halt is ignored by the coroutine. */
-const exitAtOnce = (didExit: (result: Result<void>) => void): void => didExit(Ok());
+  protected again(): AwaitPromise<T> {
+    return new AwaitPromise(this.promise);
+  }
+}

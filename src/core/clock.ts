@@ -7,6 +7,7 @@ import {
   type Result,
   suspend,
 } from "effection";
+import { EffectOperation } from "./effect-operation.js";
 import { lightRoutines } from "./effection-internals.js";
 import { readContext } from "./light-routine.js";
 
@@ -51,24 +52,26 @@ export const realClock: Clock = {
   },
 };
 
-function* sleepReal(ms: number): Operation<void> {
-  if (ms === Number.POSITIVE_INFINITY) yield* suspend();
-  else if (lightRoutines) yield new SleepEffect(ms);
+function sleepReal(ms: number): Operation<void> {
+  if (ms === Number.POSITIVE_INFINITY) return suspend();
+  if (lightRoutines) return new SleepEffect(ms);
   // an effection whose internals failed the self-check: only its documented API
-  else
-    yield* action<void>((resolve) => {
-      const timer = setTimeout(resolve, Math.max(0, ms));
-      return () => clearTimeout(timer);
-    });
+  return action<void>((resolve) => {
+    const timer = setTimeout(resolve, Math.max(0, ms));
+    return () => clearTimeout(timer);
+  });
 }
 
 /**
- * One real sleep, as an effect of its own rather than an `action()`: an
- * item that sleeps holds this and its exit, not an action's closures and a
- * `Do` wrapper (what 100,000 sleeping items keep alive, and the GC copies).
+ * One real sleep, as one object that is the operation and its effect rather
+ * than an `action()`: an item that sleeps holds this and its exit, not an
+ * action's closures, a `Do` wrapper and a generator (what 100,000 sleeping
+ * items keep alive, and the GC copies).
  */
-class SleepEffect implements Effect<void> {
-  constructor(private readonly ms: number) {}
+class SleepEffect extends EffectOperation<void> {
+  constructor(private readonly ms: number) {
+    super();
+  }
   get description(): string {
     return `sleep(${this.ms})`;
   }
@@ -85,6 +88,9 @@ class SleepEffect implements Effect<void> {
       joined.leave(resolve);
       exited(OK);
     };
+  }
+  protected again(): SleepEffect {
+    return new SleepEffect(this.ms);
   }
 }
 
@@ -181,7 +187,61 @@ export function useClock(): Operation<Clock> {
  * yield* delay(1000); // instant under a virtual clock advanced by 1000
  * ```
  */
-export function* delay(ms: number): Operation<void> {
+export function delay(ms: number): Operation<void> {
+  return lightRoutines ? new Delay(ms) : delayInTask(ms);
+}
+
+/** {@link delay} with only effection's documented API (light routines off). */
+function* delayInTask(ms: number): Operation<void> {
   const clock = yield* useClock();
   yield* clock.sleep(ms);
+}
+
+const READ_CLOCK = 0;
+const SLEEP = 1;
+
+/**
+ * {@link delay} as one hand-written iterator instead of two generators: it
+ * reads the clock (one effect, one scheduler turn, as `useClock()` takes), then
+ * runs the clock's sleep, passing every step, throw and return through as
+ * `yield*` would. A sleeping item keeps this and the sleep, not a generator
+ * and its registers for each level.
+ */
+class Delay implements Operation<void>, Iterator<Effect<unknown>, void, unknown> {
+  private phase = READ_CLOCK;
+  private started = false;
+  private sleep: Iterator<Effect<unknown>, void, unknown> | undefined = undefined;
+
+  constructor(private readonly ms: number) {}
+
+  [Symbol.iterator](): Iterator<Effect<unknown>, void, unknown> {
+    if (this.started) return new Delay(this.ms);
+    this.started = true;
+    return this;
+  }
+
+  next(value?: unknown): IteratorResult<Effect<unknown>, void> {
+    if (this.phase === READ_CLOCK) {
+      this.phase = SLEEP;
+      return { done: false, value: readContext(ClockContext) as unknown as Effect<unknown> };
+    }
+    let sleep = this.sleep;
+    if (sleep === undefined) {
+      sleep = this.sleep = (value as Clock).sleep(this.ms)[Symbol.iterator]();
+      return sleep.next();
+    }
+    return sleep.next(value);
+  }
+
+  throw(error: unknown): IteratorResult<Effect<unknown>, void> {
+    const sleep = this.sleep;
+    if (sleep?.throw) return sleep.throw(error);
+    throw error;
+  }
+
+  return(value?: unknown): IteratorResult<Effect<unknown>, void> {
+    const sleep = this.sleep;
+    if (sleep?.return) return sleep.return(value as undefined);
+    return { done: true, value: undefined };
+  }
 }

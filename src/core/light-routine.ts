@@ -14,6 +14,7 @@ import {
 } from "effection";
 import { Continuation } from "./continuation.js";
 import { DONE_ITERATOR } from "./done.js";
+import { EffectOperation, exitAtOnce } from "./effect-operation.js";
 import {
   childPriority,
   createChildScope,
@@ -581,13 +582,15 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
  * const clock = yield* readContext(ClockContext);
  * ```
  */
-export function* readContext<T>(context: Context<T>): Operation<T> {
-  return (yield new ReadContext(context)) as T;
+export function readContext<T>(context: Context<T>): Operation<T> {
+  return new ReadContext(context);
 }
 
-/** The effect of {@link readContext}. */
-class ReadContext<T> implements Effect<T> {
-  constructor(private readonly context: Context<T>) {}
+/** {@link readContext}: the operation and its effect in one object, resolved while it is entered. */
+class ReadContext<T> extends EffectOperation<T> {
+  constructor(private readonly context: Context<T>) {
+    super();
+  }
   get description(): string {
     return `expect(${this.context.name})`;
   }
@@ -601,7 +604,10 @@ class ReadContext<T> implements Effect<T> {
     } catch (error) {
       resolve(Err(error as Error));
     }
-    return noopExit as (resolve: (result: Result<void>) => void) => void;
+    return exitAtOnce;
+  }
+  protected again(): ReadContext<T> {
+    return new ReadContext(this.context);
   }
 }
 

@@ -100,4 +100,38 @@ describe("the clock", () => {
     await task;
     expect(done).toBe(true);
   });
+
+  it("runs one delay operation more than once, and passes a halt through to the clock's sleep", async () => {
+    const clock = createVirtualClock();
+    const trace: string[] = [];
+    // a clock whose sleep has cleanup of its own: a halt mid-sleep must reach its finally
+    const traced = {
+      now: () => clock.now(),
+      sleepUntil: (time: number) => clock.sleepUntil(time),
+      *sleep(ms: number) {
+        try {
+          yield* clock.sleep(ms);
+        } finally {
+          trace.push(`sleep ${ms} ended at ${clock.now()}`);
+        }
+      },
+    };
+    const task = run(function* () {
+      yield* ClockContext.set(traced);
+      const twice = delay(10);
+      yield* twice;
+      yield* twice;
+      const sleeper = yield* spawn(() => delay(1_000));
+      yield* delay(5);
+      yield* sleeper.halt();
+    });
+    for (let i = 0; i < 5; i++) await clock.advance(5);
+    await task;
+    expect(trace).toEqual([
+      "sleep 10 ended at 10",
+      "sleep 10 ended at 20",
+      "sleep 5 ended at 25",
+      "sleep 1000 ended at 25",
+    ]);
+  });
 });
