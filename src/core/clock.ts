@@ -191,10 +191,14 @@ export function delay(ms: number): Operation<void> {
   return lightRoutines ? new Delay(ms) : delayInTask(ms);
 }
 
-/** {@link delay} with only effection's documented API (light routines off). */
-function* delayInTask(ms: number): Operation<void> {
-  const clock = yield* useClock();
-  yield* clock.sleep(ms);
+/** {@link delay} with only effection's documented API (light routines off); may be run more than once. */
+function delayInTask(ms: number): Operation<void> {
+  return {
+    *[Symbol.iterator]() {
+      const clock = yield* useClock();
+      yield* clock.sleep(ms);
+    },
+  };
 }
 
 const READ_CLOCK = 0;

@@ -114,6 +114,32 @@ const TEARDOWN = 1;
 const DISPOSING = 2;
 const SETTLED = 3;
 
+/** Bits of {@link LightRoutine}'s flags. */
+const INTERRUPTED = 1;
+/** An effect is being entered (see {@link LightRoutine.future}). */
+const ENTERING = 2;
+/** {@link LightRoutine.start} is entering the first effect inline. */
+const STARTING = 4;
+/** A turn was asked for meanwhile, taken once the effect is entered. */
+const DEFERRED = 8;
+
+/** The rarely used state of a light routine (see `LightRoutine.more`). */
+interface RoutineExtras<T> {
+  /** Its scope, once an effect needed one (or `scoped()` swapped it in). */
+  current: Scope | undefined;
+  dispose: (() => Operation<void>) | undefined;
+  /** The tasks spawned in the lazy scope, halted first when the operation ends. */
+  group: TaskGroup | undefined;
+  /** The last failure a child raised (as effection's trap, the last one wins). */
+  raised: { error: unknown } | undefined;
+  /** What `halt()` calls wait on. */
+  waiters: (() => void)[] | undefined;
+  /** In fallback mode (light routines off), the task that runs the operation. */
+  task: Task<T> | undefined;
+  /** In fallback mode, whether that task took its first turn. */
+  taskStarted: boolean;
+}
+
 /**
  * A coroutine that runs one operation without an effection task, stepped by
  * this module's trampoline. Subclasses learn the outcome in {@link done}.
@@ -146,9 +172,9 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     return this;
   }
 
-  /** True once {@link interrupt} was called before the routine settled. */
-  interrupted = false;
   private phase = BODY;
+  /** {@link INTERRUPTED}, {@link ENTERING}, {@link STARTING}, {@link DEFERRED}: four booleans in one field. */
+  private flags = 0;
   private iterator: Iterator<Effect<unknown>, unknown, unknown>;
   /** The effect the iterator yielded before this routine existed. */
   private pending: Effect<unknown> | undefined;
@@ -158,29 +184,19 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
    * `resolver === resolve` check without a named closure per effect.
    */
   private epoch = 0;
-  private current: Scope | undefined;
-  private dispose: (() => Operation<void>) | undefined;
-  /** The tasks spawned in the lazy scope, halted first when the operation ends. */
-  private group: TaskGroup | undefined;
-  /** The last failure a child raised (as effection's trap, the last one wins). */
-  raised: { error: unknown } | undefined;
   private outcome: Result<T> | undefined;
-  private waiters: (() => void)[] | undefined;
-  /** True while an effect is being entered (see {@link future}). */
-  private entering = false;
-  /** True while {@link start} enters the first effect inline. */
-  private starting = false;
-  /** A turn asked for meanwhile, taken once the effect is entered. */
-  private deferred = false;
+  /**
+   * What only some routines need (a scope of their own, a halt waiting, a
+   * child's failure, fallback mode's task), made on first use. A selector
+   * with 100,000 waiting items keeps one routine object each: fields that most
+   * never use would be copied by every collection.
+   */
+  private more: RoutineExtras<T> | undefined = undefined;
 
   /** effection's reducer, which steps this routine as it steps a task. */
   private reducer: Reducer;
   /** What the reducer schedules: this routine, seen at its task's priority. */
   private entry: Entry;
-  /** In fallback mode (light routines off), the task that runs the operation. */
-  private task: Task<T> | undefined;
-  /** In fallback mode, whether that task took its first turn. */
-  private taskStarted = false;
 
   /**
    * @param iterator an operation's iterator, already stepped once (or, in
@@ -236,18 +252,16 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     this.pending = undefined;
     // An effect that resolves inside enter() must not step the routine before
     // perform() installed its exit (the reducer never steps re-entrantly).
-    this.starting = true;
+    this.flags |= STARTING;
     this.perform(pending);
-    this.starting = false;
-    if (this.deferred) {
-      this.deferred = false;
-      this.schedule();
-    }
+    const flags = this.flags;
+    this.flags = flags & ~(STARTING | DEFERRED);
+    if (flags & DEFERRED) this.schedule();
   }
 
   /** Queues a turn on effection's reducer (which runs it at once when idle). */
   private schedule(): void {
-    if (this.starting) this.deferred = true;
+    if (this.flags & STARTING) this.flags |= DEFERRED;
     else this.reducer.schedule(this.entry);
   }
 
@@ -256,26 +270,53 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     return this.phase === SETTLED;
   }
 
+  /** True once {@link interrupt} was called before the routine settled. */
+  get interrupted(): boolean {
+    return (this.flags & INTERRUPTED) !== 0;
+  }
+
+  /** The last failure a child raised (as effection's trap, the last one wins). */
+  get raised(): { error: unknown } | undefined {
+    return this.more?.raised;
+  }
+
+  set raised(raised: { error: unknown } | undefined) {
+    if (raised !== undefined || this.more !== undefined) this.extras().raised = raised;
+  }
+
+  private extras(): RoutineExtras<T> {
+    return (this.more ??= {
+      current: undefined,
+      dispose: undefined,
+      group: undefined,
+      raised: undefined,
+      waiters: undefined,
+      task: undefined,
+      taskStarted: false,
+    });
+  }
+
   /**
    * The routine's scope, created on first use as a child of the parent scope.
    * `scoped()` swaps it for the duration of its body, hence the setter.
    */
   get scope(): Scope {
-    let scope = this.current;
+    let scope = this.more?.current;
     if (!scope) {
       // Nothing runs after settling; never create a scope nobody destroys.
       if (this.phase === SETTLED) return this.parent;
       const [child, dispose] = createChildScope(this.parent);
+      const more = this.extras();
       child.set(ErrorBoundary, { raise: (error: unknown) => this.raise(error) });
-      child.set(TaskGroupContext, (this.group = createTaskGroup()));
-      this.dispose = dispose;
-      this.current = scope = child;
+      child.set(TaskGroupContext, (more.group = createTaskGroup()));
+      more.dispose = dispose;
+      more.current = scope = child;
     }
     return scope;
   }
 
   set scope(scope: Scope) {
-    this.current = scope;
+    this.extras().current = scope;
   }
 
   /**
@@ -284,12 +325,12 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
    * have created its scope).
    */
   get contextScope(): Scope {
-    return this.current ?? this.parent;
+    return this.more?.current ?? this.parent;
   }
 
   /** The scope, if one was created (for the reducer's priority). */
   get currentScope(): Scope | undefined {
-    return this.current;
+    return this.more?.current;
   }
 
   /**
@@ -297,17 +338,17 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
    * hands the operation to a real task (see the fallback rule above).
    */
   get future(): never {
-    if (this.entering) throw NEEDS_TASK;
+    if (this.flags & ENTERING) throw NEEDS_TASK;
     throw new Error("a light routine has no future (bough selector item)");
   }
 
   /** Starts unwinding the routine, as halting a task does; a no-op once settled. */
   interrupt(): void {
-    if (this.phase === SETTLED || this.interrupted) return;
-    this.interrupted = true;
+    if (this.phase === SETTLED || this.flags & INTERRUPTED) return;
+    this.flags |= INTERRUPTED;
     if (lightRoutines) this.unwind();
     // fallback mode: halt T once it took its first turn (which checks `interrupted`)
-    else if (this.taskStarted) this.task?.halt().then(undefined, () => {});
+    else if (this.more?.taskStarted) this.more.task?.halt().then(undefined, () => {});
   }
 
   /**
@@ -318,9 +359,9 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
   *halt(): Operation<void> {
     this.interrupt();
     // fallback mode: the task's halt throws what its cleanup threw
-    const task = this.task;
+    const task = this.more?.task;
     let failure: { error: unknown } | undefined;
-    if (task && this.taskStarted) {
+    if (task && this.more?.taskStarted) {
       try {
         yield* task.halt();
       } catch (error) {
@@ -329,7 +370,8 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     }
     if (this.phase !== SETTLED) {
       yield* action<void>((resolve) => {
-        const waiters = (this.waiters ??= []);
+        const more = this.extras();
+        const waiters = (more.waiters ??= []);
         waiters.push(resolve);
         return () => {
           const i = waiters.indexOf(resolve);
@@ -395,7 +437,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
 
   perform(effect: Effect<unknown>): void {
     const epoch = ++this.epoch;
-    this.entering = true;
+    this.flags |= ENTERING;
     try {
       this.exit = effect.enter((result) => {
         if (this.epoch === epoch) this.resume(result);
@@ -404,7 +446,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
       if (error === NEEDS_TASK) this.handOff(effect);
       else this.resume(Err(error as Error));
     } finally {
-      this.entering = false;
+      this.flags &= ~ENTERING;
     }
   }
 
@@ -435,7 +477,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
       try {
         yield* scoped(function* () {
           const task: Task<T> = (yield* useScope()).run(function* () {
-            self.taskStarted = true;
+            self.extras().taskStarted = true;
             // Interrupted before this first turn: halt once the first effect
             // is entered (after this pass of the reducer), as a light routine
             // unwinds the effect it entered inline; halting T before its
@@ -443,7 +485,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
             if (self.interrupted) queueMicrotask(() => task.halt().then(undefined, () => {}));
             return yield* rest;
           });
-          self.task = task;
+          self.extras().task = task;
           task.then(
             (value) => self.complete(Ok(value)),
             (error) =>
@@ -457,7 +499,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     });
     host.then(undefined, (error) => {
       // halted before T existed: the parent scope ended
-      if (!self.task) self.closeUnstarted(rest, error);
+      if (!self.more?.task) self.closeUnstarted(rest, error);
     });
   }
 
@@ -509,7 +551,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
       this.parent.expect(ErrorBoundary).raise(error);
       return;
     }
-    this.raised = { error };
+    this.extras().raised = { error };
     // every raise unwinds, as effection's Trap.raise does: a second failure
     // while `finally` blocks run cuts those short at their next suspension
     if (phase === BODY) this.unwind();
@@ -532,8 +574,9 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
         this.unwinding = false;
         outcome = OK as Result<T>;
       }
-      if (outcome.ok && this.raised) outcome = Err(this.raised.error as Error);
-      const dispose = this.dispose;
+      const more = this.more;
+      if (outcome.ok && more?.raised) outcome = Err(more.raised.error as Error);
+      const dispose = more?.dispose;
       if (!dispose) {
         this.complete(outcome);
         return;
@@ -545,7 +588,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
       this.unwinding = false;
       this.exit = noopExit;
       this.resumeWith = OK;
-      this.iterator = teardown(this, this.group, dispose, outcome);
+      this.iterator = teardown(this, more?.group, dispose, outcome);
       this.schedule();
       return;
     }
@@ -559,10 +602,14 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     this.phase = SETTLED;
     this.outcome = outcome;
     this.iterator = DONE_ITERATOR; // lets the operation's iterator be collected
-    this.current = undefined;
-    this.dispose = undefined;
-    const waiters = this.waiters;
-    this.waiters = undefined;
+    const more = this.more;
+    let waiters: (() => void)[] | undefined;
+    if (more !== undefined) {
+      more.current = undefined;
+      more.dispose = undefined;
+      waiters = more.waiters;
+      more.waiters = undefined;
+    }
     try {
       this.done(outcome);
     } finally {
