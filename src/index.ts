@@ -68,6 +68,7 @@ export {
   type Leasable,
   type Lease,
   type LeaseOptions,
+  openLease,
   withLease,
 } from "./core/lease.js";
 export {
@@ -99,6 +100,7 @@ export { withTimeout } from "./core/timeout.js";
 export {
   createTimerSet,
   type Deadline,
+  type PeriodicMember,
   TimerSet,
 } from "./core/timer-set.js";
 export {

@@ -100,12 +100,46 @@ export function* withLease<S, X>(
   body: (subscription: S, reset: CursorExpiredError | undefined) => Operation<X>,
   options: LeaseOptions = {},
 ): Operation<X> {
-  const open = (stream as Partial<Leasable<S>>)[LEASE];
-  if (typeof open !== "function") return yield* body(yield* stream, undefined);
-  const lease = yield* open.call(stream, options);
+  const lease = yield* openLease(stream, options);
   try {
     return yield* body(lease.subscription, lease.reset);
   } finally {
     lease.close();
   }
+}
+
+/**
+ * Opens the subscription that `stream` gives as a {@link Lease}, which the
+ * caller must close in its own `finally`: what {@link withLease} does, for a
+ * consumer that keeps the lease in its own frame rather than pass a body
+ * function (an HTTP stream holding thousands of idle connections: a body
+ * closure and its generator per connection are memory it keeps). A
+ * {@link Leasable} is opened without a resource, with `options`; any other
+ * stream is subscribed the usual way (bound to the caller's scope), and its
+ * lease's `close()` does nothing.
+ *
+ * @example
+ * ```ts
+ * const lease = yield* openLease(hub.subscribe(), { onExpired: "reset" });
+ * try {
+ *   if (lease.reset) send("missed messages");
+ *   for (;;) send((yield* lease.subscription.next()).value);
+ * } finally {
+ *   lease.close();
+ * }
+ * ```
+ */
+export function* openLease<S>(
+  stream: Operation<S>,
+  options: LeaseOptions = {},
+): Operation<Lease<S>> {
+  const open = (stream as Partial<Leasable<S>>)[LEASE];
+  if (typeof open === "function") return yield* open.call(stream, options);
+  return new ScopedLease(yield* stream);
+}
+
+/** The lease of a subscription that its caller's scope already ends: `close()` does nothing. */
+class ScopedLease<S> implements Lease<S> {
+  constructor(readonly subscription: S) {}
+  close(): void {}
 }

@@ -6,6 +6,7 @@ import {
   LEASE,
   type Lease,
   type LeaseOptions,
+  openLease,
   withLease,
 } from "../../src/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
@@ -116,5 +117,24 @@ describe("createLeasable and withLease", () => {
       expect(reset).toEqual(["from 9", expired]);
     });
     expect(seen).toEqual([{}, {}, { onExpired: "reset" }]);
+  });
+
+  it("opens a lease for the caller to close, and wraps an ordinary operation in one that does nothing", async () => {
+    const { state, leasable } = counted();
+    await run(function* () {
+      const lease = yield* openLease(leasable, { onExpired: "reset" });
+      expect(lease.subscription.id).toBe(1);
+      expect(state.open).toBe(1);
+      lease.close();
+      expect(state.open).toBe(0);
+      const plain = yield* openLease(
+        (function* () {
+          return 7;
+        })(),
+      );
+      expect(plain.subscription).toBe(7);
+      expect(plain.reset).toBeUndefined();
+      plain.close();
+    });
   });
 });
