@@ -66,6 +66,7 @@ export {
   createLeasable,
   LEASE,
   type Leasable,
+  LeasableOperation,
   type Lease,
   type LeaseOptions,
   openLease,

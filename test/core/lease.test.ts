@@ -4,6 +4,7 @@ import {
   CursorExpiredError,
   createLeasable,
   LEASE,
+  LeasableOperation,
   type Lease,
   type LeaseOptions,
   openLease,
@@ -136,5 +137,28 @@ describe("createLeasable and withLease", () => {
       expect(plain.reset).toBeUndefined();
       plain.close();
     });
+  });
+
+  it("makes a leasable from a class: yield* subscribes as a resource, withLease without one", async () => {
+    const state = { open: 0 };
+    class Counter extends LeasableOperation<number> {
+      *[LEASE](): Operation<Lease<number>> {
+        state.open++;
+        return { subscription: state.open, close: () => state.open-- };
+      }
+    }
+    await run(function* () {
+      expect(yield* new Counter()).toBe(1);
+      expect(state.open).toBe(1);
+    });
+    expect(state.open).toBe(0);
+    const seen = await run(() =>
+      withLease(new Counter(), function* (n) {
+        expect(state.open).toBe(1);
+        return n;
+      }),
+    );
+    expect(seen).toBe(1);
+    expect(state.open).toBe(0);
   });
 });
