@@ -110,7 +110,9 @@ export class BoundedQueue<T> implements Iterable<T> {
       throw new RangeError(`unknown overflow policy "${overflow}"`);
     }
     if (!(maxWeight > 0)) throw new RangeError(`queue maxWeight must be > 0, got ${maxWeight}`);
-    this.items = new Array<T | undefined>(Math.min(capacity, INITIAL_SLOTS)).fill(undefined);
+    // no slots until the first push: an idle subscriber (an SSE connection waiting
+    // for its first message) keeps none
+    this.items = NO_SLOTS;
     this.capacity = capacity;
     this.weigh = weigh;
     this.arrived = createWakeCell(timing);
@@ -294,7 +296,8 @@ export class BoundedQueue<T> implements Iterable<T> {
 
   private grow(): (T | undefined)[] {
     const old = this.items;
-    const items = new Array<T | undefined>(Math.min(this.capacity, old.length * 2)).fill(undefined);
+    const slots = old.length === 0 ? INITIAL_SLOTS : old.length * 2;
+    const items = new Array<T | undefined>(Math.min(this.capacity, slots)).fill(undefined);
     for (let i = 0; i < this.size; i++) {
       let j = this.head + i;
       if (j >= old.length) j -= old.length;
@@ -352,8 +355,11 @@ class Take<T> implements Iterator<Effect<unknown>, T | undefined, unknown> {
   }
 }
 
-/** Slots allocated up front; the array doubles (up to `capacity`) as it fills. */
+/** Slots allocated at the first push; the array doubles (up to `capacity`) as it fills. */
 const INITIAL_SLOTS = 16;
+
+/** The slots of a queue that never held an item: empty, shared, never written (append grows first). */
+const NO_SLOTS: never[] = [];
 
 /** The state of a {@link BoundedQueue} that a push and a shift rarely read. */
 interface QueueState<T> {

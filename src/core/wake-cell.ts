@@ -100,7 +100,7 @@ export class WakeCell implements Effect<void> {
   }
 
   private suspend(): Operation<void> {
-    if (lightRoutines) return (this.op ??= { [Symbol.iterator]: () => new YieldOnce(this) });
+    if (lightRoutines) return (this.op ??= new WaitOp(this));
     // an effection whose internals failed the self-check: only its documented API
     return action<void>((resolve) => {
       const wake = () => resolve();
@@ -162,6 +162,14 @@ export class WakeCell implements Effect<void> {
 }
 
 const OK: Result<void> = Ok();
+
+/** A cell's suspending wait: one object per cell, no closure (see the constructor's note). */
+class WaitOp implements Operation<void> {
+  constructor(private readonly effect: Effect<void>) {}
+  [Symbol.iterator](): Iterator<Effect<void>, void, unknown> {
+    return new YieldOnce(this.effect);
+  }
+}
 
 /** Yields one effect, then returns what it resolved with. */
 class YieldOnce implements Iterator<Effect<void>, void, unknown> {
