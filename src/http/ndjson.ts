@@ -70,6 +70,12 @@ class NdjsonReply<T> extends StreamReply implements PumpFrame<T> {
  * // curl -N localhost:5014/stream → {"tick":3}\n{"tick":4}\n…
  * ```
  */
-export function ndjson<T>(stream: Stream<T, unknown>, options: NdjsonOptions<T> = {}): StreamReply {
+export function ndjson<T>(
+  stream: Stream<T, unknown>,
+  options: NdjsonOptions<T> = NO_OPTIONS,
+): StreamReply {
   return new NdjsonReply(stream, options);
 }
+
+/** The options of an `ndjson()` call without any: shared, since every connection keeps its reply's. */
+const NO_OPTIONS: NdjsonOptions<any> = Object.freeze({});

@@ -195,6 +195,12 @@ class SseReply<T> extends StreamReply implements PumpFrame<T> {
  * });
  * ```
  */
-export function sse<T>(stream: Stream<T, unknown>, options: SseOptions<T> = {}): StreamReply {
+export function sse<T>(
+  stream: Stream<T, unknown>,
+  options: SseOptions<T> = NO_OPTIONS,
+): StreamReply {
   return new SseReply(stream, options);
 }
+
+/** The options of an `sse()` call without any: shared, since every connection keeps its reply's. */
+const NO_OPTIONS: SseOptions<any> = Object.freeze({});
