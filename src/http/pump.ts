@@ -2,7 +2,7 @@ import { action, type Operation, type Stream, type Subscription } from "effectio
 import { Continuation } from "../core/continuation.js";
 import { CursorExpiredError, InvalidCursorError } from "../core/errors.js";
 import { type Lease, type LeaseOptions, openLease } from "../core/lease.js";
-import type { RequestContext } from "./context.js";
+import type { RequestContext, RequestHost } from "./context.js";
 import { HttpError } from "./errors.js";
 import { type BackpressureOptions, createStreamWriter, type StreamWriter } from "./writer.js";
 
@@ -129,9 +129,9 @@ export function* pump<T>(
 }
 
 /**
- * One pumped connection's writer, heartbeat and shutdown hook, in one object:
- * it joins the server's heartbeat group itself (`tick()`), with no closure
- * per connection.
+ * One pumped connection's writer, heartbeat and shutdown, in one object: it
+ * joins the server's heartbeat group itself (`tick()`) and its host's set of
+ * open streams, with no closure per connection.
  */
 class Pumped<T> {
   readonly writer: StreamWriter;
@@ -140,7 +140,7 @@ class Pumped<T> {
   private lastSent = -1;
   private readonly heartbeatMs: number;
   private readonly missed: number;
-  private readonly stopShutdown: () => void;
+  private readonly streams: Set<Pumped<unknown>>;
 
   constructor(
     private readonly ctx: RequestContext,
@@ -155,11 +155,12 @@ class Pumped<T> {
       ctx.host.timers.join(this.heartbeatMs, this);
       res.socket?.setKeepAlive(true, this.heartbeatMs);
     }
-    this.stopShutdown = ctx.host.onShutdown(() => this.shutdown());
+    this.streams = openStreams(ctx.host);
+    this.streams.add(this);
   }
 
   /** On shutdown: the final chunk, then the end of the response. */
-  private shutdown(): void {
+  shutdown(): void {
     if (this.writer.closed) return;
     const res = this.ctx.response;
     const final = this.frame.final;
@@ -188,8 +189,39 @@ class Pumped<T> {
 
   stop(): void {
     if (this.heartbeatMs > 0) this.ctx.host.timers.leave(this.heartbeatMs, this);
-    this.stopShutdown();
+    this.streams.delete(this);
   }
+}
+
+/** Each host's open streams (see {@link openStreams}). */
+const streamsByHost = new WeakMap<RequestHost, Set<Pumped<unknown>>>();
+
+/**
+ * The streams open on `host`, which one shutdown hook per host tells to
+ * finish: a hook per connection was a closure, its unregister closure and
+ * their contexts (about 200 bytes each idle stream kept). Each stream is told
+ * even if another one's final write throws; the first failure is then thrown
+ * to the host (which logs it, as it logs a failing hook).
+ */
+function openStreams(host: RequestHost): Set<Pumped<unknown>> {
+  let streams = streamsByHost.get(host);
+  if (streams === undefined) {
+    const open = new Set<Pumped<unknown>>();
+    host.onShutdown(() => {
+      let failure: { error: unknown } | undefined;
+      for (const stream of [...open]) {
+        try {
+          stream.shutdown();
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+      if (failure) throw failure.error;
+    });
+    streamsByHost.set(host, open);
+    streams = open;
+  }
+  return streams;
 }
 
 /**
