@@ -492,7 +492,7 @@ async function bench() {
       memory.map((m) => [m.kind, m.connections, m.bytesPerConnection]),
     ),
     "",
-    "Goal ≤ 20 KB (20,480 bytes) per connection with bough. The first bough row streams a hub subscription, which `sse()` opens through `withLease` (no resource task or scope); the second is the same `sse()` over a plain stream. Their difference is what the hub subscription itself keeps (its ring buffer starts at 16 slots).",
+    "Goal ≤ 20 KB (20,480 bytes) per connection with bough. The first bough row streams a hub subscription, which `sse()` opens through `openLease` (no resource task or scope); the second is the same `sse()` over a plain stream. Their difference is what the hub subscription itself keeps (its ring buffer gets its 16 slots at the first message, so an idle one has none).",
     "",
     "## Broadcast: 100 messages to 1,000 SSE connections (median of 5)",
     "",

@@ -67,8 +67,10 @@ export {
   createLeasable,
   LEASE,
   type Leasable,
+  LeasableOperation,
   type Lease,
   type LeaseOptions,
+  openLease,
   withLease,
 } from "./core/lease.js";
 export {
@@ -100,6 +102,7 @@ export { withTimeout } from "./core/timeout.js";
 export {
   createTimerSet,
   type Deadline,
+  type PeriodicMember,
   TimerSet,
 } from "./core/timer-set.js";
 export {

@@ -99,7 +99,11 @@ export class BoundedQueue<T> implements Iterable<T> {
    * fan-out pays for one wake-up per batch, not per item.
    */
   readonly arrived: WakeCell;
-  private readonly more: QueueState<T>;
+  /**
+   * Shared (one frozen record per policy) until the queue first changes a
+   * field of it: an idle subscriber keeps no record of its own.
+   */
+  private more: QueueState<T>;
 
   constructor(options: BoundedQueueOptions<T>) {
     const { capacity, overflow = "drop-oldest", maxWeight = Infinity, weigh, timing } = options;
@@ -110,19 +114,23 @@ export class BoundedQueue<T> implements Iterable<T> {
       throw new RangeError(`unknown overflow policy "${overflow}"`);
     }
     if (!(maxWeight > 0)) throw new RangeError(`queue maxWeight must be > 0, got ${maxWeight}`);
-    this.items = new Array<T | undefined>(Math.min(capacity, INITIAL_SLOTS)).fill(undefined);
+    // no slots until the first push: an idle subscriber (an SSE connection waiting
+    // for its first message) keeps none
+    this.items = NO_SLOTS;
     this.capacity = capacity;
     this.weigh = weigh;
     this.arrived = createWakeCell(timing);
-    this.more = {
-      overflow,
-      maxWeight,
-      weight: 0,
-      dropped: 0,
-      overflowed: false,
-      room: undefined,
-      taken: undefined,
-    };
+    this.more =
+      maxWeight === Infinity
+        ? (UNCHANGED[overflow] as QueueState<T>)
+        : newState<T>(overflow, maxWeight);
+  }
+
+  /** The queue's own record of its rarer state, copied from the shared one at the first change. */
+  private own(): QueueState<T> {
+    let more = this.more;
+    if (Object.isFrozen(more)) this.more = more = { ...more };
+    return more;
   }
 
   /** The policy applied when a push does not fit. */
@@ -152,7 +160,7 @@ export class BoundedQueue<T> implements Iterable<T> {
 
   /** Signalled when a full queue makes room or closes. */
   get room(): WakeCell {
-    return (this.more.room ??= createWakeCell());
+    return this.more.room ?? (this.own().room = createWakeCell());
   }
 
   /** True when it holds `capacity` items or `maxWeight` of weight: a push would overflow. */
@@ -189,13 +197,13 @@ export class BoundedQueue<T> implements Iterable<T> {
         }
       }
       if (!this.fits(weight)) {
-        this.more.dropped += dropped + 1;
+        this.own().dropped += dropped + 1;
         if (overflow === "close") this.close(true);
         return dropped + 1;
       }
-      this.more.dropped += dropped;
+      if (dropped > 0) this.own().dropped += dropped;
     }
-    this.more.weight += weight;
+    if (weight !== 0) this.own().weight += weight;
     this.append(item);
     return dropped;
   }
@@ -224,7 +232,7 @@ export class BoundedQueue<T> implements Iterable<T> {
     items[this.head] = undefined;
     if (++this.head === items.length) this.head = 0;
     this.size--;
-    if (weigh !== undefined) this.more.weight -= weigh(item);
+    if (weigh !== undefined) this.own().weight -= weigh(item);
     // nobody can be waiting for room in a cell that was never made
     if (wasFull) this.more.room?.signal();
     return item;
@@ -261,7 +269,7 @@ export class BoundedQueue<T> implements Iterable<T> {
   close(overflowed = false): void {
     if (this.closed) return;
     this.closed = true;
-    this.more.overflowed = overflowed;
+    if (overflowed) this.own().overflowed = true;
     this.arrived.signal();
     this.more.room?.signal();
   }
@@ -272,7 +280,7 @@ export class BoundedQueue<T> implements Iterable<T> {
    * suspending (and without creating a generator): the fast path.
    */
   take(): Operation<T | undefined> {
-    return (this.more.taken ??= { [Symbol.iterator]: () => new Take(this) });
+    return this.more.taken ?? (this.own().taken = { [Symbol.iterator]: () => new Take(this) });
   }
 
   /** Returns once the queue holds an item or is closed (at once if it does or is). */
@@ -294,7 +302,8 @@ export class BoundedQueue<T> implements Iterable<T> {
 
   private grow(): (T | undefined)[] {
     const old = this.items;
-    const items = new Array<T | undefined>(Math.min(this.capacity, old.length * 2)).fill(undefined);
+    const slots = old.length === 0 ? INITIAL_SLOTS : old.length * 2;
+    const items = new Array<T | undefined>(Math.min(this.capacity, slots)).fill(undefined);
     for (let i = 0; i < this.size; i++) {
       let j = this.head + i;
       if (j >= old.length) j -= old.length;
@@ -352,8 +361,29 @@ class Take<T> implements Iterator<Effect<unknown>, T | undefined, unknown> {
   }
 }
 
-/** Slots allocated up front; the array doubles (up to `capacity`) as it fills. */
+/** Slots allocated at the first push; the array doubles (up to `capacity`) as it fills. */
 const INITIAL_SLOTS = 16;
+
+/** The slots of a queue that never held an item: empty, shared, never written (append grows first). */
+const NO_SLOTS: never[] = [];
+
+/** A record of a queue's rarer state, as it starts. */
+function newState<T>(overflow: OverflowPolicy, maxWeight: number): QueueState<T> {
+  return {
+    overflow,
+    maxWeight,
+    weight: 0,
+    dropped: 0,
+    overflowed: false,
+    room: undefined,
+    taken: undefined,
+  };
+}
+
+/** The unchanged state of an unweighed queue, per policy, shared by every such queue. */
+const UNCHANGED = Object.fromEntries(
+  OVERFLOW_POLICIES.map((policy) => [policy, Object.freeze(newState(policy, Infinity))]),
+) as Record<OverflowPolicy, QueueState<unknown>>;
 
 /** The state of a {@link BoundedQueue} that a push and a shift rarely read. */
 interface QueueState<T> {

@@ -1,4 +1,4 @@
-import { type Operation, resource } from "effection";
+import { type Effect, type Operation, resource } from "effection";
 import type { CursorExpiredError } from "./errors.js";
 
 /**
@@ -67,16 +67,49 @@ export function createLeasable<S>(
 ): Leasable<S> {
   return {
     [LEASE]: (options = {}) => open(options),
-    [Symbol.iterator]: () =>
-      resource<S>(function* (provide) {
-        const lease = yield* open({});
-        try {
-          yield* provide(lease.subscription);
-        } finally {
-          lease.close();
-        }
-      })[Symbol.iterator](),
+    [Symbol.iterator]: () => leaseResource(() => open({}))[Symbol.iterator](),
   };
+}
+
+/**
+ * A {@link Leasable} written as a class: a subclass opens the lease in
+ * `[LEASE]()`, and `yield*` on an instance subscribes as a resource that
+ * closes the lease with the caller's scope, as {@link createLeasable}'s does.
+ * Its methods live on the prototype, so an instance is one object with its
+ * own fields, where `createLeasable()` makes an object and two closures per
+ * call: for a leasable made per subscriber (`hub.subscribe()`, once per SSE
+ * connection, which keeps it while the connection lasts).
+ *
+ * @example
+ * ```ts
+ * class Ticks extends LeasableOperation<Subscription<Tick, never>> {
+ *   *[LEASE](): Operation<Lease<Subscription<Tick, never>>> {
+ *     const subscription = registry.add();
+ *     return { subscription, close: () => registry.remove(subscription) };
+ *   }
+ * }
+ * const sub = yield* new Ticks(); // lives as long as this scope
+ * ```
+ */
+export abstract class LeasableOperation<S> implements Leasable<S> {
+  /** Opens a lease on the subscription (see {@link Leasable}). */
+  abstract [LEASE](options?: LeaseOptions): Operation<Lease<S>>;
+
+  [Symbol.iterator](): Iterator<Effect<unknown>, S, unknown> {
+    return leaseResource(() => this[LEASE]({}))[Symbol.iterator]();
+  }
+}
+
+/** A resource that opens a lease and closes it when the caller's scope ends. */
+function leaseResource<S>(open: () => Operation<Lease<S>>): Operation<S> {
+  return resource<S>(function* (provide) {
+    const lease = yield* open();
+    try {
+      yield* provide(lease.subscription);
+    } finally {
+      lease.close();
+    }
+  });
 }
 
 /**
@@ -100,12 +133,46 @@ export function* withLease<S, X>(
   body: (subscription: S, reset: CursorExpiredError | undefined) => Operation<X>,
   options: LeaseOptions = {},
 ): Operation<X> {
-  const open = (stream as Partial<Leasable<S>>)[LEASE];
-  if (typeof open !== "function") return yield* body(yield* stream, undefined);
-  const lease = yield* open.call(stream, options);
+  const lease = yield* openLease(stream, options);
   try {
     return yield* body(lease.subscription, lease.reset);
   } finally {
     lease.close();
   }
+}
+
+/**
+ * Opens the subscription that `stream` gives as a {@link Lease}, which the
+ * caller must close in its own `finally`: what {@link withLease} does, for a
+ * consumer that keeps the lease in its own frame rather than pass a body
+ * function (an HTTP stream holding thousands of idle connections: a body
+ * closure and its generator per connection are memory it keeps). A
+ * {@link Leasable} is opened without a resource, with `options`; any other
+ * stream is subscribed the usual way (bound to the caller's scope), and its
+ * lease's `close()` does nothing.
+ *
+ * @example
+ * ```ts
+ * const lease = yield* openLease(hub.subscribe(), { onExpired: "reset" });
+ * try {
+ *   if (lease.reset) send("missed messages");
+ *   for (;;) send((yield* lease.subscription.next()).value);
+ * } finally {
+ *   lease.close();
+ * }
+ * ```
+ */
+export function* openLease<S>(
+  stream: Operation<S>,
+  options: LeaseOptions = {},
+): Operation<Lease<S>> {
+  const open = (stream as Partial<Leasable<S>>)[LEASE];
+  if (typeof open === "function") return yield* open.call(stream, options);
+  return new ScopedLease(yield* stream);
+}
+
+/** The lease of a subscription that its caller's scope already ends: `close()` does nothing. */
+class ScopedLease<S> implements Lease<S> {
+  constructor(readonly subscription: S) {}
+  close(): void {}
 }

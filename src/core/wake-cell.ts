@@ -50,8 +50,14 @@ export class WakeCell implements Effect<void> {
   signalled = false;
   /** How many times a wait() suspended (the fast path does not count). */
   waits = 0;
-  /** The waiters: none, one (the common case: one reader), or several. */
-  private waiters: ((result: Result<void>) => void)[] | undefined = undefined;
+  /**
+   * The first waiter, kept without a list: the common case is one reader,
+   * and an idle reader's list (an array grown to 17 slots by its first
+   * push) was the largest thing an idle SSE connection's cell kept.
+   */
+  private waiter: Waiter | undefined = undefined;
+  /** The waiters after the first, in order; made when two wait at once. */
+  private others: Waiter[] | undefined = undefined;
   private scheduled = false;
   /** `flush` bound to this cell, made the first time a deferred wake is scheduled. */
   private flushLater: (() => void) | undefined = undefined;
@@ -65,13 +71,14 @@ export class WakeCell implements Effect<void> {
 
   /** How many operations are waiting now. */
   get waiting(): number {
-    return this.waiters === undefined ? 0 : this.waiters.length;
+    return (
+      (this.waiter === undefined ? 0 : 1) + (this.others === undefined ? 0 : this.others.length)
+    );
   }
 
   /** Wakes every waiter (now, or in a microtask), or, if none waits, keeps the signal. */
   signal(): void {
-    const waiters = this.waiters;
-    if (waiters === undefined || waiters.length === 0) {
+    if (this.waiting === 0) {
       this.signalled = true;
       return;
     }
@@ -100,12 +107,12 @@ export class WakeCell implements Effect<void> {
   }
 
   private suspend(): Operation<void> {
-    if (lightRoutines) return (this.op ??= { [Symbol.iterator]: () => new YieldOnce(this) });
+    if (lightRoutines) return (this.op ??= new WaitOp(this));
     // an effection whose internals failed the self-check: only its documented API
     return action<void>((resolve) => {
       const wake = () => resolve();
       this.waits++;
-      (this.waiters ??= []).push(wake);
+      this.add(wake);
       return () => this.forget(wake);
     });
   }
@@ -129,7 +136,7 @@ export class WakeCell implements Effect<void> {
     resolve: (result: Result<void>) => void,
   ): (didExit: (result: Result<void>) => void) => void {
     this.waits++;
-    (this.waiters ??= []).push(resolve);
+    this.add(resolve);
     return (didExit) => {
       // a waiter that was halted, or already woken (flush emptied the list)
       this.forget(resolve);
@@ -137,31 +144,56 @@ export class WakeCell implements Effect<void> {
     };
   }
 
-  private forget(waiter: (result: Result<void>) => void): void {
-    const waiters = this.waiters;
-    if (waiters === undefined) return;
-    const i = waiters.indexOf(waiter);
-    if (i >= 0) waiters.splice(i, 1);
+  /** Adds a waiter after those already waiting (in the slot when nobody waits). */
+  private add(waiter: Waiter): void {
+    const others = this.others;
+    if (this.waiter === undefined && (others === undefined || others.length === 0)) {
+      this.waiter = waiter;
+    } else {
+      (this.others ??= []).push(waiter);
+    }
+  }
+
+  private forget(waiter: Waiter): void {
+    if (this.waiter === waiter) {
+      this.waiter = undefined;
+      return;
+    }
+    const others = this.others;
+    if (others === undefined) return;
+    const i = others.indexOf(waiter);
+    if (i >= 0) others.splice(i, 1);
   }
 
   private flush(): void {
     this.scheduled = false;
-    const waiters = this.waiters;
-    if (waiters === undefined || waiters.length === 0) return;
+    const first = this.waiter;
+    const others = this.others;
+    if (first === undefined && (others === undefined || others.length === 0)) return;
     this.signalled = false;
-    if (waiters.length === 1) {
-      // the common case (one reader): no new list; a re-wait during wake() lands in this one
-      const wake = waiters[0] as (result: Result<void>) => void;
-      waiters.length = 0;
-      wake(OK);
+    // a re-wait during a wake() lands in the emptied slot: woken by the next signal, not this one
+    this.waiter = undefined;
+    if (others === undefined || others.length === 0) {
+      (first as Waiter)(OK);
       return;
     }
-    this.waiters = [];
-    for (const wake of waiters) wake(OK);
+    this.others = undefined;
+    first?.(OK);
+    for (const wake of others) wake(OK);
   }
 }
 
+type Waiter = (result: Result<void>) => void;
+
 const OK: Result<void> = Ok();
+
+/** A cell's suspending wait: one object per cell, no closure (see the constructor's note). */
+class WaitOp implements Operation<void> {
+  constructor(private readonly effect: Effect<void>) {}
+  [Symbol.iterator](): Iterator<Effect<void>, void, unknown> {
+    return new YieldOnce(this.effect);
+  }
+}
 
 /** Yields one effect, then returns what it resolved with. */
 class YieldOnce implements Iterator<Effect<void>, void, unknown> {

@@ -1,6 +1,6 @@
 import type { Operation, Stream } from "effection";
 import type { RequestContext } from "./context.js";
-import { FormatCache, pump, type StreamOptions } from "./pump.js";
+import { FormatCache, type PumpFrame, pump, type StreamOptions } from "./pump.js";
 import { StreamReply } from "./reply.js";
 
 /** Options of {@link ndjson}. */
@@ -14,37 +14,38 @@ export interface NdjsonOptions<T> extends StreamOptions {
 const cache = new FormatCache();
 const NEWLINE = Buffer.from("\n");
 
-class NdjsonReply<T> extends StreamReply {
+/** The reply is its own pump frame: a connection keeps no frame object or closures. */
+class NdjsonReply<T> extends StreamReply implements PumpFrame<T> {
+  readonly heartbeat: Buffer;
+
   constructor(
     private stream: Stream<T, unknown>,
     private options: NdjsonOptions<T>,
   ) {
     super();
+    const beat = options.heartbeat;
+    this.heartbeat = beat === undefined ? NEWLINE : Buffer.from(beat);
   }
 
   run(ctx: RequestContext): Operation<void> {
-    const beat = this.options.heartbeat;
-    return pump(
-      ctx,
-      this.stream,
-      (item) => this.format(item),
-      {
-        head: (res) => {
-          res.writeHead(200, {
-            "content-type": "application/x-ndjson",
-            "cache-control": "no-cache, no-transform",
-            "x-accel-buffering": "no",
-          });
-          res.flushHeaders();
-        },
-        heartbeat: beat === undefined ? NEWLINE : Buffer.from(beat),
-        final: undefined,
-      },
-      this.options,
-    );
+    return pump(ctx, this.stream, this, this.options);
   }
 
-  private format(item: T): Buffer {
+  head(ctx: RequestContext): void {
+    const res = ctx.response;
+    res.writeHead(200, {
+      "content-type": "application/x-ndjson",
+      "cache-control": "no-cache, no-transform",
+      "x-accel-buffering": "no",
+    });
+    res.flushHeaders();
+  }
+
+  get final(): undefined {
+    return undefined;
+  }
+
+  format(item: T): Buffer {
     const map = this.options.map;
     const cached = cache.get(item, map, undefined, undefined);
     if (cached !== undefined) return cached;
@@ -69,6 +70,12 @@ class NdjsonReply<T> extends StreamReply {
  * // curl -N localhost:5014/stream → {"tick":3}\n{"tick":4}\n…
  * ```
  */
-export function ndjson<T>(stream: Stream<T, unknown>, options: NdjsonOptions<T> = {}): StreamReply {
+export function ndjson<T>(
+  stream: Stream<T, unknown>,
+  options: NdjsonOptions<T> = NO_OPTIONS,
+): StreamReply {
   return new NdjsonReply(stream, options);
 }
+
+/** The options of an `ndjson()` call without any: shared, since every connection keeps its reply's. */
+const NO_OPTIONS: NdjsonOptions<any> = Object.freeze({});

@@ -122,7 +122,8 @@ export function createRouter(): Router {
       if (found === null) return miss(ctx);
       if (found.store === null) return BAD_URL;
       ctx.params = found.params;
-      ctx.query = found.searchParams;
+      // without a query string, ctx.query stays lazy (an idle stream keeps no empty object)
+      if (url.indexOf("?") >= 0) ctx.query = found.searchParams;
       const route = found.store as Route;
       // the server counts the request on its route once it suspends
       if (ctx instanceof ServerRequestContext) ctx.route = route;

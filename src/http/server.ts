@@ -339,7 +339,9 @@ class Host implements ServerHost, RoutineReports<unknown, RequestContext, boolea
     if (ctx.finished) return;
     // a client that left before the handler suspended gets no "close" event any more
     if (ctx.response.destroyed) ctx.halt();
-    else ctx.response.once("close", () => ctx.halt());
+    // on(), not once(): a response closes once, and once() wraps the listener in three
+    // objects more that an idle stream would keep (halt() is a no-op after the first)
+    else ctx.response.on("close", () => ctx.halt());
   }
 
   /**
@@ -349,7 +351,7 @@ class Host implements ServerHost, RoutineReports<unknown, RequestContext, boolea
    */
   start(ctx: RequestContext, op: Operation<unknown>, replies = false): void {
     const member = this.group.start(ctx, replies, op);
-    if (member) ctx.halter = () => member.interrupt();
+    if (member) ctx.halter = member;
   }
 
   /**

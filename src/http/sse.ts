@@ -1,7 +1,7 @@
 import type { Operation, Stream } from "effection";
 import type { CursorExpiredError } from "../core/errors.js";
 import type { RequestContext } from "./context.js";
-import { FormatCache, pump, type StreamOptions } from "./pump.js";
+import { FormatCache, type PumpFrame, pump, type StreamOptions } from "./pump.js";
 import { StreamReply } from "./reply.js";
 
 /** One server-sent event. */
@@ -74,6 +74,8 @@ function defaultData(item: unknown): string {
 }
 
 const SHUTDOWN: SseEvent = { event: "shutdown", data: "server shutting down" };
+/** The default final event, encoded once for every connection. */
+const SHUTDOWN_CHUNK = Buffer.from(encodeEvent(SHUTDOWN));
 const HEARTBEAT = Buffer.from(":\n\n");
 
 /**
@@ -100,7 +102,11 @@ export function encodeResetEvent(expired: CursorExpiredError): string {
 
 const cache = new FormatCache();
 
-class SseReply<T> extends StreamReply {
+/**
+ * The reply is its own pump frame (headers, format, final and reset events):
+ * a connection keeps this one object rather than a frame and its closures.
+ */
+class SseReply<T> extends StreamReply implements PumpFrame<T> {
   constructor(
     private stream: Stream<T, unknown>,
     private options: SseOptions<T>,
@@ -109,33 +115,39 @@ class SseReply<T> extends StreamReply {
   }
 
   run(ctx: RequestContext): Operation<void> {
-    const options = this.options;
-    const final = options.final === undefined ? SHUTDOWN : options.final;
-    return pump(
-      ctx,
-      this.stream,
-      (item) => this.format(item),
-      {
-        head: (res) => {
-          const headers: Record<string, string> = {
-            "content-type": "text/event-stream",
-            "cache-control": "no-cache, no-transform",
-            "x-accel-buffering": "no",
-          };
-          if (ctx.request.httpVersion === "1.1") headers.connection = "keep-alive";
-          res.writeHead(200, headers);
-          if (options.retryMs !== undefined) res.write(`retry: ${Math.floor(options.retryMs)}\n\n`);
-          else res.flushHeaders();
-        },
-        heartbeat: HEARTBEAT,
-        final: final === false ? undefined : Buffer.from(encodeEvent(final)),
-        reset: (expired) => Buffer.from(encodeResetEvent(expired)),
-      },
-      options,
-    );
+    return pump(ctx, this.stream, this, this.options);
   }
 
-  private format(item: T): Buffer {
+  head(ctx: RequestContext): void {
+    const res = ctx.response;
+    const headers: Record<string, string> = {
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache, no-transform",
+      "x-accel-buffering": "no",
+    };
+    if (ctx.request.httpVersion === "1.1") headers.connection = "keep-alive";
+    res.writeHead(200, headers);
+    const retryMs = this.options.retryMs;
+    if (retryMs !== undefined) res.write(`retry: ${Math.floor(retryMs)}\n\n`);
+    else res.flushHeaders();
+  }
+
+  get heartbeat(): Buffer {
+    return HEARTBEAT;
+  }
+
+  /** Encoded when shutdown needs it: most connections never send it. */
+  get final(): Buffer | undefined {
+    const final = this.options.final;
+    if (final === undefined) return SHUTDOWN_CHUNK;
+    return final === false ? undefined : Buffer.from(encodeEvent(final));
+  }
+
+  reset(expired: CursorExpiredError): Buffer {
+    return Buffer.from(encodeResetEvent(expired));
+  }
+
+  format(item: T): Buffer {
     const { id = defaultId, event, data = defaultData } = this.options;
     const cached = cache.get(item, id, event, data);
     if (cached !== undefined) return cached;
@@ -183,6 +195,12 @@ class SseReply<T> extends StreamReply {
  * });
  * ```
  */
-export function sse<T>(stream: Stream<T, unknown>, options: SseOptions<T> = {}): StreamReply {
+export function sse<T>(
+  stream: Stream<T, unknown>,
+  options: SseOptions<T> = NO_OPTIONS,
+): StreamReply {
   return new SseReply(stream, options);
 }
+
+/** The options of an `sse()` call without any: shared, since every connection keeps its reply's. */
+const NO_OPTIONS: SseOptions<any> = Object.freeze({});

@@ -5,7 +5,13 @@ import {
   OVERFLOW_POLICIES,
   type OverflowPolicy,
 } from "../core/bounded-queue.js";
-import { createLeasable, type Leasable } from "../core/lease.js";
+import {
+  LEASE,
+  type Leasable,
+  LeasableOperation,
+  type Lease,
+  type LeaseOptions,
+} from "../core/lease.js";
 import { usePanel } from "../core/panels.js";
 import type { Broker, BrokerTopic, Message, TopicListener } from "./broker.js";
 import { CursorExpiredError, HubClosedError, SubscriptionOverflowError } from "./errors.js";
@@ -360,24 +366,7 @@ class HubCore<T> implements TopicListener<T> {
       subscribe(options: SubscribeOptions = {}): Leasable<MessageSubscription<T>> {
         // Leasable: `yield* hub.subscribe()` is a resource bound to the caller's scope, and
         // a writer that bounds the subscription itself (bough/http's streams) skips its cost.
-        return createLeasable(function* (lease) {
-          try {
-            const sub = yield* core.open(options, 256);
-            return { subscription: sub, close: () => sub.detach() };
-          } catch (error) {
-            // a consumer that can tell its client about the gap resumes at the defined point
-            if (lease.onExpired !== "reset" || !(error instanceof CursorExpiredError)) throw error;
-            let sub: Sub<T>;
-            try {
-              sub = yield* core.open({ ...options, after: error.resetTo }, 256);
-            } catch (again) {
-              // trimmed again while we re-read: from now, which cannot expire
-              if (!(again instanceof CursorExpiredError)) throw again;
-              sub = yield* core.open({ ...options, after: undefined }, 256);
-            }
-            return { subscription: sub, close: () => sub.detach(), reset: error };
-          }
-        });
+        return new Subscribing(core, options);
       },
       *next(after?: string): Operation<Message<T>> {
         // Only the first message counts: a small quiet buffer that keeps the earliest.
@@ -410,6 +399,51 @@ class HubCore<T> implements TopicListener<T> {
 }
 
 /**
+ * What `hub.subscribe()` returns: one object per subscriber (an SSE
+ * connection keeps it while it lasts), its opening a method of the class
+ * rather than a generator function and closures made per call.
+ */
+class Subscribing<T> extends LeasableOperation<MessageSubscription<T>> {
+  constructor(
+    private readonly core: HubCore<T>,
+    private readonly options: SubscribeOptions,
+  ) {
+    super();
+  }
+
+  *[LEASE](lease: LeaseOptions = {}): Operation<Lease<MessageSubscription<T>>> {
+    const { core, options } = this;
+    try {
+      return new HubLease(yield* core.open(options, 256), undefined);
+    } catch (error) {
+      // a consumer that can tell its client about the gap resumes at the defined point
+      if (lease.onExpired !== "reset" || !(error instanceof CursorExpiredError)) throw error;
+      let sub: Sub<T>;
+      try {
+        sub = yield* core.open({ ...options, after: error.resetTo }, 256);
+      } catch (again) {
+        // trimmed again while we re-read: from now, which cannot expire
+        if (!(again instanceof CursorExpiredError)) throw again;
+        sub = yield* core.open({ ...options, after: undefined }, 256);
+      }
+      return new HubLease(sub, error);
+    }
+  }
+}
+
+/** A subscription's lease: closing it detaches the subscription. */
+class HubLease<T> implements Lease<MessageSubscription<T>> {
+  constructor(
+    readonly subscription: Sub<T>,
+    readonly reset: CursorExpiredError | undefined,
+  ) {}
+
+  close(): void {
+    this.subscription.detach();
+  }
+}
+
+/**
  * A done iterator: `yield*` on it returns `result.value` at once. One per
  * subscription, reused: `yield*` reads the value before anything else runs.
  * While one is handed out and not yet stepped it is `pending`, and the
@@ -428,6 +462,20 @@ class Ready<R> implements Iterator<Effect<unknown>, R, unknown> {
   }
 }
 
+/** The page of a subscription that is not backfilling. */
+const NO_MESSAGES: readonly Message<never>[] = Object.freeze([]);
+
+/** A placeholder result: each subscription's `Ready` copies it, then overwrites the value. */
+const NOT_DONE = { done: false, value: undefined } as unknown as IteratorResult<never, never>;
+
+/** A subscription's `next()` operation: one object, no closure. */
+class NextOp<T> implements Operation<IteratorResult<Message<T>, never>> {
+  constructor(private readonly sub: Sub<T>) {}
+  [Symbol.iterator](): Iterator<Effect<unknown>, IteratorResult<Message<T>, never>, unknown> {
+    return this.sub.iterate();
+  }
+}
+
 /**
  * One subscription: a bounded queue filled by the hub, drained by `next()`.
  * `next()` returns a reusable operation whose fast path (a buffered message)
@@ -441,8 +489,8 @@ class Sub<T> implements MessageSubscription<T> {
   /** Live messages with an id <= floor were already seen (backfill or before subscribing). */
   private floor: string | undefined;
   private joined = true;
-  /** Backfill state. */
-  private page: Message<T>[] = [];
+  /** Backfill state (a live subscription shares one empty page). */
+  private page: readonly Message<T>[] = NO_MESSAGES;
   private pageIndex = 0;
   private pageEnd = false;
   private cursor = "";
@@ -450,11 +498,9 @@ class Sub<T> implements MessageSubscription<T> {
   private error: Error | undefined = undefined;
   private detached = false;
   private lastId: string | undefined = undefined;
-  private readonly op: Operation<IteratorResult<Message<T>, never>>;
-  private readonly ready = new Ready<IteratorResult<Message<T>, never>>({
-    done: false,
-    value: undefined as unknown as Message<T>,
-  });
+  private readonly op: Operation<IteratorResult<Message<T>, never>> = new NextOp(this);
+  /** The fast path's iterator, made when a message is first ready (an idle subscriber has none). */
+  private ready: Ready<IteratorResult<Message<T>, never>> | undefined = undefined;
 
   constructor(
     private readonly hub: HubCore<T>,
@@ -464,7 +510,6 @@ class Sub<T> implements MessageSubscription<T> {
     private readonly quiet: boolean,
   ) {
     this.queue = createBoundedQueue({ capacity, overflow: policy });
-    this.op = { [Symbol.iterator]: () => this.iterate() };
   }
 
   goLive(floor: string | undefined): void {
@@ -514,10 +559,11 @@ class Sub<T> implements MessageSubscription<T> {
     return Math.max(queued + unread, next === undefined ? 0 : newest - next.seq + 1);
   }
 
-  private iterate(): Iterator<Effect<unknown>, IteratorResult<Message<T>, never>, unknown> {
+  /** @internal what `next()` runs: a buffered live message at once, else the slow path. */
+  iterate(): Iterator<Effect<unknown>, IteratorResult<Message<T>, never>, unknown> {
     // Fast path: a buffered live message, no suspension.
-    const ready = this.ready;
-    if (!ready.pending && this.phase === LIVE && this.joined && this.queue.size > 0) {
+    if (this.phase === LIVE && this.joined && this.queue.size > 0 && !this.ready?.pending) {
+      const ready = (this.ready ??= new Ready<IteratorResult<Message<T>, never>>(NOT_DONE));
       ready.result.value = this.emit(this.queue.shift() as Message<T>);
       ready.pending = true;
       return ready;

@@ -4,8 +4,10 @@ import {
   CursorExpiredError,
   createLeasable,
   LEASE,
+  LeasableOperation,
   type Lease,
   type LeaseOptions,
+  openLease,
   withLease,
 } from "../../src/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
@@ -116,5 +118,47 @@ describe("createLeasable and withLease", () => {
       expect(reset).toEqual(["from 9", expired]);
     });
     expect(seen).toEqual([{}, {}, { onExpired: "reset" }]);
+  });
+
+  it("opens a lease for the caller to close, and wraps an ordinary operation in one that does nothing", async () => {
+    const { state, leasable } = counted();
+    await run(function* () {
+      const lease = yield* openLease(leasable, { onExpired: "reset" });
+      expect(lease.subscription.id).toBe(1);
+      expect(state.open).toBe(1);
+      lease.close();
+      expect(state.open).toBe(0);
+      const plain = yield* openLease(
+        (function* () {
+          return 7;
+        })(),
+      );
+      expect(plain.subscription).toBe(7);
+      expect(plain.reset).toBeUndefined();
+      plain.close();
+    });
+  });
+
+  it("makes a leasable from a class: yield* subscribes as a resource, withLease without one", async () => {
+    const state = { open: 0 };
+    class Counter extends LeasableOperation<number> {
+      *[LEASE](): Operation<Lease<number>> {
+        state.open++;
+        return { subscription: state.open, close: () => state.open-- };
+      }
+    }
+    await run(function* () {
+      expect(yield* new Counter()).toBe(1);
+      expect(state.open).toBe(1);
+    });
+    expect(state.open).toBe(0);
+    const seen = await run(() =>
+      withLease(new Counter(), function* (n) {
+        expect(state.open).toBe(1);
+        return n;
+      }),
+    );
+    expect(seen).toBe(1);
+    expect(state.open).toBe(0);
   });
 });

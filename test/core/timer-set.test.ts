@@ -127,6 +127,26 @@ describe("createTimerSet", () => {
     });
   });
 
+  it("ticks an object member of a period until it leaves, alongside function members", async () => {
+    const clock = createVirtualClock();
+    await run(function* () {
+      const timers = createTimerSet(yield* useScope(), clock);
+      const calls: string[] = [];
+      const member = { tick: () => calls.push(`m@${clock.now()}`) };
+      timers.join(100, member);
+      const stop = timers.every(100, () => calls.push(`f@${clock.now()}`));
+      yield* until(clock.advance(200));
+      expect(calls).toEqual(["m@100", "f@100", "m@200", "f@200"]);
+      timers.leave(100, member);
+      timers.leave(100, member); // leaving twice is a no-op
+      yield* until(clock.advance(100));
+      expect(calls.slice(4)).toEqual(["f@300"]);
+      stop();
+      yield* until(clock.advance(100));
+      expect(timers.size).toBe(0);
+    });
+  });
+
   it("fires nothing after close", async () => {
     const clock = createVirtualClock();
     let fired = false;
