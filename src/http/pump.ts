@@ -226,17 +226,18 @@ function openStreams(host: RequestHost): Set<Pumped<unknown>> {
 
 /**
  * @internal Encoded chunks by item, shared by every connection of a kind
- * (SSE, NDJSON): a broadcast hands the same message object to many
- * connections, so each message is formatted once, not once per connection.
+ * (SSE, NDJSON, long-poll replies): a broadcast hands the same message object
+ * to many connections, so each message is formatted once, not once per
+ * connection.
  * An entry only counts for the same formatter functions (`a`, `b`, `c`). The
  * cache is dropped at the end of each turn, so an item mutated and sent again
  * later is never served stale.
  */
-export class FormatCache {
-  private entries = new WeakMap<object, { a: unknown; b: unknown; c: unknown; chunk: Buffer }>();
+export class FormatCache<V = Buffer> {
+  private entries = new WeakMap<object, { a: unknown; b: unknown; c: unknown; chunk: V }>();
   private clearing = false;
 
-  get(item: unknown, a: unknown, b: unknown, c: unknown): Buffer | undefined {
+  get(item: unknown, a: unknown, b: unknown, c: unknown): V | undefined {
     if (typeof item !== "object" || item === null) return undefined;
     const entry = this.entries.get(item);
     return entry !== undefined && entry.a === a && entry.b === b && entry.c === c
@@ -244,7 +245,7 @@ export class FormatCache {
       : undefined;
   }
 
-  set(item: unknown, a: unknown, b: unknown, c: unknown, chunk: Buffer): void {
+  set(item: unknown, a: unknown, b: unknown, c: unknown, chunk: V): void {
     if (typeof item !== "object" || item === null) return;
     this.entries.set(item, { a, b, c, chunk });
     if (!this.clearing) {

@@ -18,6 +18,13 @@ export class BodyReply {
   ) {}
 
   /**
+   * The headers as written, with the body's `Content-Length`: computed on the
+   * first write, so that a reply written to many responses (a long-poll
+   * answer shared by every waiter of one message) measures its body once.
+   */
+  private sent: OutgoingHttpHeaders | undefined = undefined;
+
+  /**
    * Writes this reply to `res` with its `Content-Length` and ends it (a no-op
    * if `res` has already ended).
    */
@@ -26,15 +33,16 @@ export class BodyReply {
       if (!res.writableEnded) res.end();
       return;
     }
+    res.writeHead(this.status, (this.sent ??= this.sentHeaders()));
+    res.end(this.body);
+  }
+
+  private sentHeaders(): OutgoingHttpHeaders {
     const body = this.body;
-    if (body === undefined || this.headers["content-length"] !== undefined) {
-      res.writeHead(this.status, this.headers);
-    } else {
-      // a length, not chunks: and a HEAD request (which gets no body) still learns it
-      const length = typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
-      res.writeHead(this.status, { ...this.headers, "content-length": length });
-    }
-    res.end(body);
+    if (body === undefined || this.headers["content-length"] !== undefined) return this.headers;
+    // a length, not chunks: and a HEAD request (which gets no body) still learns it
+    const length = typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
+    return { ...this.headers, "content-length": length };
   }
 }
 

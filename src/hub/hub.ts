@@ -16,6 +16,7 @@ import { usePanel } from "../core/panels.js";
 import type { Broker, BrokerTopic, Message, TopicListener } from "./broker.js";
 import { CursorExpiredError, HubClosedError, SubscriptionOverflowError } from "./errors.js";
 import { createMemoryBroker } from "./memory-broker.js";
+import { NextWaiter, type NextWaiterOwner, type Subscriber } from "./next-waiter.js";
 
 /**
  * What a subscription does when a message arrives and its buffer is full (the
@@ -230,13 +231,13 @@ const BACKFILL = 0;
 const LIVE = 1;
 
 /** The hub's shared state; the broker delivers to it, it fans out. */
-class HubCore<T> implements TopicListener<T> {
+class HubCore<T> implements TopicListener<T>, NextWaiterOwner<T> {
   readonly topic: BrokerTopic<T>;
   readonly kind: string;
   readonly buffer: number;
   readonly overflow: OverflowPolicy;
   /** Live subscriptions; each knows its index, so removal is a swap (O(1)). */
-  readonly subs: Sub<T>[] = [];
+  readonly subs: Subscriber<T>[] = [];
   closed = false;
   published = 0;
   received = 0;
@@ -319,19 +320,35 @@ class HubCore<T> implements TopicListener<T> {
     return sub;
   }
 
-  add(sub: Sub<T>): void {
+  add(sub: Subscriber<T>): void {
     sub.index = this.subs.length;
     this.subs.push(sub);
   }
 
-  remove(sub: Sub<T>): void {
+  remove(sub: Subscriber<T>): void {
     const subs = this.subs;
-    const last = subs.pop() as Sub<T>;
+    const last = subs.pop() as Subscriber<T>;
     if (last !== sub) {
       subs[sub.index] = last;
       last.index = sub.index;
     }
     sub.index = -1;
+  }
+
+  compare(a: string, b: string): number {
+    return this.topic.compare(a, b);
+  }
+
+  /** A live `next()`: waits for the first message delivered from now (see {@link NextWaiter}). */
+  *nextLive(): Operation<Message<T>> {
+    if (this.closed) throw new HubClosedError(this.topic.name);
+    const waiter = new NextWaiter<T>(this, this.topic.lastDelivered());
+    this.add(waiter);
+    try {
+      return yield* waiter.take();
+    } finally {
+      waiter.detach();
+    }
   }
 
   /** The subscribers' {@link HubLag}, computed now (O(subscribers)). */
@@ -369,6 +386,8 @@ class HubCore<T> implements TopicListener<T> {
         return new Subscribing(core, options);
       },
       *next(after?: string): Operation<Message<T>> {
+        // from now: one waiter and no queue (thousands of long-polls wait this way)
+        if (after === undefined) return yield* core.nextLive();
         // Only the first message counts: a small quiet buffer that keeps the earliest.
         const sub = yield* core.open({ after, buffer: 8, overflow: "drop-newest" }, 1, true);
         try {
@@ -481,7 +500,7 @@ class NextOp<T> implements Operation<IteratorResult<Message<T>, never>> {
  * `next()` returns a reusable operation whose fast path (a buffered message)
  * completes without suspending, so draining a batch costs no effection step.
  */
-class Sub<T> implements MessageSubscription<T> {
+class Sub<T> implements MessageSubscription<T>, Subscriber<T> {
   readonly queue: BoundedQueue<Message<T>>;
   /** Position in the hub's array of subscriptions. */
   index = -1;

@@ -150,6 +150,39 @@ describe("longPoll", () => {
     });
   });
 
+  it("answers the waiters of one object with one body, and the same object mutated later as it is then", async () => {
+    await run(function* () {
+      const ticks = createSignal<{ text: string }, never>();
+      let waiting = 0;
+      const server = yield* useServer({
+        handler: createRouter().get("/next", function* () {
+          return longPoll(
+            (function* () {
+              const subscription = yield* ticks;
+              waiting++;
+              return (yield* subscription.next()).value;
+            })(),
+          );
+        }),
+      });
+      const shared = { text: "héllo" };
+      const first = [request(`${server.url}/next`), request(`${server.url}/next`)];
+      while (waiting < 2) yield* sleep(5);
+      ticks.send(shared);
+      for (const res of yield* until(Promise.all(first))) {
+        expect(res.body).toBe('{"text":"héllo"}');
+        expect(res.headers["content-length"]).toBe(String(Buffer.byteLength(res.body)));
+      }
+      shared.text = "wörld!";
+      const second = request(`${server.url}/next`);
+      while (waiting < 3) yield* sleep(5);
+      ticks.send(shared);
+      const res = yield* until(second);
+      expect(res.body).toBe('{"text":"wörld!"}');
+      expect(res.headers["content-length"]).toBe(String(Buffer.byteLength(res.body)));
+    });
+  });
+
   it("answers 503 to a waiting long-poll on shutdown", async () => {
     const ready = deferred<Server>();
     const task = run(function* () {

@@ -1,4 +1,4 @@
-import { type Operation, run, spawn, suspend } from "effection";
+import { type Operation, run, sleep, spawn, suspend } from "effection";
 import { describe, expect, it } from "vitest";
 import { delay } from "../../src/core/clock.js";
 import { withLease } from "../../src/core/lease.js";
@@ -373,6 +373,35 @@ describe("useHub", () => {
         yield* publishAll(hub, [1, 2, 3, 4]);
         expect(yield* thrown(hub.next("1"))).toBeInstanceOf(CursorExpiredError);
         expect((yield* hub.next("2")).value).toBe(3);
+      });
+    });
+
+    it("takes the first of a burst from now and counts one delivery", async () => {
+      await runOnVirtualClock(function* () {
+        const hub = yield* useHub<string>({ topic: "t" });
+        yield* hub.publish("old");
+        const waiters = [yield* spawn(() => hub.next()), yield* spawn(() => hub.next())];
+        yield* delay(1);
+        expect(hub.stats().subscribers).toBe(2);
+        yield* publishAll(hub, ["a", "b", "c"]);
+        for (const waiter of waiters) expect((yield* waiter).value).toBe("a");
+        expect(hub.stats()).toMatchObject({ subscribers: 0, delivered: 2 });
+      });
+    });
+
+    it("fails a next() still waiting when its hub closes with HubClosedError", async () => {
+      await run(function* () {
+        let waiting: Operation<unknown> | undefined;
+        const scope = yield* spawn(function* () {
+          const hub = yield* useHub<number>({ topic: "t" });
+          waiting = hub.next();
+          yield* suspend();
+        });
+        yield* sleep(1);
+        const outcome = yield* spawn(() => thrown(waiting as Operation<unknown>));
+        yield* sleep(1);
+        yield* scope.halt();
+        expect(yield* outcome).toBeInstanceOf(HubClosedError);
       });
     });
 
