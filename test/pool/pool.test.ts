@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -33,7 +33,7 @@ import {
   WorkerResourceLimitError,
 } from "../../src/pool/index.js";
 import { createVirtualClock } from "../../src/testing/virtual-clock.js";
-import { osThreads, realWorkerTests } from "../helpers/real-workers.js";
+import { realWorkerTests } from "../helpers/real-workers.js";
 import { settle } from "../helpers/settle.js";
 import type echoWorker from "./fixtures/echo-worker.js";
 import { eventually, echoWorkerFile as worker } from "./helpers.js";
@@ -327,7 +327,7 @@ describe("usePool", () => {
 
   it("kills a hung worker at the timeout and replaces it", async () => {
     const clock = createVirtualClock();
-    const threadsBefore = osThreads();
+    let hungThread = "";
     await run(function* () {
       yield* ClockContext.set(clock);
       const pool = yield* usePool<Echo>({ worker, maxWorkers: 1, timeoutMs: 1000 });
@@ -335,9 +335,9 @@ describe("usePool", () => {
       const holder = yield* spawn(function* () {
         const checkout = yield* pool.checkout();
         firstThread = (yield* checkout.call("whoami")).threadId;
+        hungThread = osTask(yield* checkout.call("osThread"));
+        expect(existsSync(hungThread)).toBe(true);
         const hung = yield* spawn(() => settle(checkout.call("hang")));
-        yield* until(new Promise((resolve) => setTimeout(resolve, 50)));
-        expect(osThreads()).toBeGreaterThan(threadsBefore);
         yield* until(clock.advance(1000));
         const outcome = yield* hung;
         expect(outcome.error).toBeInstanceOf(TimeoutError);
@@ -349,6 +349,8 @@ describe("usePool", () => {
       const next = yield* pool.run("whoami");
       expect(next.threadId).not.toBe(firstThread);
     });
+    // the hung worker's OS thread was terminated, not left spinning
+    await eventually(() => !existsSync(hungThread));
   });
 
   it("gives WorkerCrashedError when a worker calls process.exit mid-call", async () => {
@@ -378,30 +380,30 @@ describe("usePool", () => {
   });
 
   it("returns from halting a busy checkout only after its worker thread is gone", async () => {
-    const before = osThreads();
-    let running = false;
+    let thread = "";
     const task = run(function* () {
       const pool = yield* usePool<Echo>({ worker, maxWorkers: 1 });
       const checkout = yield* pool.checkout();
-      yield* checkout.call("inc", 1);
-      running = true;
+      thread = osTask(yield* checkout.call("osThread"));
       yield* checkout.call("hang");
     });
-    await eventually(() => running);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(osThreads()).toBeGreaterThan(before);
+    await eventually(() => thread !== "");
+    expect(existsSync(thread)).toBe(true);
     await task.halt();
-    expect(osThreads()).toBe(before);
+    expect(existsSync(thread)).toBe(false);
   });
 
   it("leaves no worker thread behind when the pool's scope ends", async () => {
-    const before = osThreads();
+    const threads: string[] = [];
     await run(function* () {
       const pool = yield* usePool<Echo>({ worker, minWorkers: 3, maxWorkers: 3 });
-      yield* until(eventually(() => pool.stats().idle === 3));
-      expect(osThreads()).toBeGreaterThanOrEqual(before + 3);
+      // three checkouts at once hold the three workers: one OS thread each
+      const checkouts = [yield* pool.checkout(), yield* pool.checkout(), yield* pool.checkout()];
+      for (const checkout of checkouts) threads.push(osTask(yield* checkout.call("osThread")));
+      expect(new Set(threads).size).toBe(3);
+      expect(threads.every((thread) => existsSync(thread))).toBe(true);
     });
-    expect(osThreads()).toBe(before);
+    expect(threads.some((thread) => existsSync(thread))).toBe(false);
   });
 
   it("fails the checkout with SpawnError when the worker file cannot load", async () => {
@@ -493,3 +495,8 @@ describe("usePool", () => {
     expect(outcome.error.remoteName).toBe("RangeError");
   });
 });
+
+/** The /proc entry of an OS thread of this process, by its id (the worker's `osThread`). */
+function osTask(tid: number): string {
+  return `/proc/self/task/${tid}`;
+}

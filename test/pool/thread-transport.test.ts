@@ -1,26 +1,34 @@
+import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { SerializationError, SpawnError } from "../../src/pool/index.js";
 import { openThreadLink } from "../../src/pool/thread-transport.js";
-import { osThreads, realWorkerTests } from "../helpers/real-workers.js";
+import { realWorkerTests } from "../helpers/real-workers.js";
 import { echoWorkerFile, FULL_CALL_META, metaRoundTrip } from "./helpers.js";
 
 realWorkerTests();
 
 describe("thread transport", () => {
   it("starts a worker thread that says ready, and kill() resolves once it has terminated", async () => {
-    const before = osThreads();
     const link = openThreadLink(echoWorkerFile);
     const meta = await link.ready;
     expect(meta.pid).toBe(process.pid);
     expect(meta.threadId).toBeGreaterThan(0);
-    expect(osThreads()).toBeGreaterThan(before);
     const replies: unknown[] = [];
-    link.onFrame = (frame) => replies.push(frame);
+    let replied = () => {};
+    const bothReplied = new Promise<void>((resolve) => (replied = resolve));
+    link.onFrame = (frame) => {
+      if (replies.push(frame) === 2) replied();
+    };
     link.send(["do", {}, "inc", [1]]);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(replies).toEqual([["ok", {}, 2]]);
+    link.send(["do", {}, "osThread", []]);
+    await bothReplied;
+    expect(replies[0]).toEqual(["ok", {}, 2]);
+    // the worker's own OS thread, rather than this process's thread count, which other
+    // threads (V8's, libuv's, the module loader's) change at any moment
+    const task = `/proc/self/task/${(replies[1] as [string, object, number])[2]}`;
+    expect(existsSync(task)).toBe(true);
     await link.kill();
-    expect(osThreads()).toBe(before);
+    expect(existsSync(task)).toBe(false);
   });
 
   it("carries a call's metadata (trace context, client name) to the worker thread", async () => {
