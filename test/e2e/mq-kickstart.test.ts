@@ -415,5 +415,5 @@ describe("examples/mq-kickstart", () => {
       await browser.close();
     }
     await stop(app, "SIGTERM");
-  });
+  }, 90_000); // the app, two producer processes and Chromium: a busy CI machine took over 30 s
 });
