@@ -97,8 +97,6 @@ import {
 
 type Exit = (resolve: (result: Result<unknown>) => void) => void;
 
-const noopExit: Exit = (didExit) => didExit(Ok());
-
 /** `Ok()`; effection never mutates a Result, so one instance serves every routine. */
 const OK: Result<unknown> = Ok();
 
@@ -160,7 +158,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
   // The coroutine state that effects and effection's own operations read as
   // `routine.data`. The routine is its own data record (one object per item
   // instead of two).
-  exit: Exit = noopExit;
+  exit: Exit = exitAtOnce;
   /** Part of effection's `data` shape; the reducer uses the {@link Entry}'s instead. */
   enqueued = false;
   critical = false;
@@ -405,7 +403,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     // while queued): that effect is never entered.
     this.pending = undefined;
     this.exit((exitResult) => {
-      this.exit = noopExit;
+      this.exit = exitAtOnce;
       this.resumeWith = exitResult.ok ? result : exitResult;
       this.schedule();
     });
@@ -533,7 +531,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     const rest = new Continuation(this.iterator, effect);
     const task = this.scope.run(() => rest);
     this.iterator = join(task);
-    this.exit = noopExit;
+    this.exit = exitAtOnce;
     this.resumeWith = OK;
     this.schedule();
   }
@@ -586,7 +584,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
       this.phase = TEARDOWN;
       this.critical = true;
       this.unwinding = false;
-      this.exit = noopExit;
+      this.exit = exitAtOnce;
       this.resumeWith = OK;
       this.iterator = teardown(this, more?.group, dispose, outcome);
       this.schedule();

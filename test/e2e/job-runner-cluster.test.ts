@@ -10,6 +10,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { run, suspend, type Task } from "effection";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RedisServer, useRedisServer } from "../../src/testing/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
@@ -144,10 +145,20 @@ describe("three job-runner processes on one Redis", () => {
       expect(new Set(ids).size).toBe(200);
       const fromC = ids.filter((_, i) => i % 3 === 2);
 
-      await dashboard.waitFor(
-        (ms) => ms.filter((m) => m.type === "job_completed").length === 200,
-        120_000,
-      );
+      await dashboard
+        .waitFor((ms) => ms.filter((m) => m.type === "job_completed").length === 200, 120_000)
+        .catch(async (error) => {
+          // a post-mortem: did the work stall, or only the events on their way to A?
+          const seen = new Map<string, number>();
+          for (const m of dashboard.messages) seen.set(m.type, (seen.get(m.type) ?? 0) + 1);
+          const views = await Promise.all(
+            members.map(async (m) => `${m.name}: ${JSON.stringify(await stats(m).catch(String))}`),
+          );
+          throw new Error(
+            `${error.message}\nmessages by type on A: ${JSON.stringify([...seen])}\n${views.join("\n")}\n` +
+              members.map((m) => `== ${m.name}\n${m.output().slice(-2000)}`).join("\n"),
+          );
+        });
       const events = dashboard.messages.slice(1);
       // the dashboard on A saw every job created on C
       const createdSeen = new Set(
@@ -341,7 +352,22 @@ describe("three job-runner processes on one Redis", () => {
         () => survivor.app.runner.list().some((j) => j.id === job.id && j.status === "completed"),
         30_000,
         "it completes",
-      );
+      ).catch(async (error) => {
+        // a post-mortem: where the job is in Redis, and what the survivor's replica says
+        const r = new Redis(redis.url);
+        const key = (name: string) => `${options.redisPrefix}${name}`;
+        const dump = {
+          replica: survivor.app.runner.list().find((j) => j.id === job.id),
+          running: survivor.app.runner.scheduler.running(),
+          status: await r.hget(key("status"), String(job.id)),
+          owner: await r.hget(key("owner"), String(job.id)),
+          pending: await r.xpending(key("queue"), "workers"),
+          consumers: await r.xinfo("CONSUMERS", key("queue"), "workers"),
+          events: await r.xrevrange(key("hub:{jobs}"), "+", "-", "COUNT", 6),
+        };
+        r.disconnect();
+        throw new Error(`${error.message}\n${JSON.stringify(dump)}`);
+      });
       const done = survivor.app.runner.get(job.id);
       // started again by the survivor after the owner was gone, and run to its end
       expect(done.started_at).toBeGreaterThan(stoppedAt);
