@@ -359,11 +359,20 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
       );
     }
 
-    /** The record of a job this process took from the cluster's queue. */
+    /**
+     * The record of a job this process took from the cluster's queue, as Redis
+     * has it. Not the replica's: a job reclaimed and queued again ("rerun")
+     * can be taken before the replica applies the event that made it pending
+     * again, and a replica still saying "running" made the taker drop the
+     * queue entry and so lose the job.
+     */
     function* takenRecord(id: number): Operation<JobRecord | undefined> {
-      // wait (briefly) until the replica has the job_created event, so that it goes out first
-      yield* race([waitFor(() => store.get(id) !== undefined), delay(2000)]);
-      return store.get(id) ?? (yield* (cq as ClusterQueue).read(id))?.job;
+      const record = yield* (cq as ClusterQueue).read(id);
+      if (record === undefined) return undefined;
+      // wait (briefly) until the replica has that revision, so that the events that led
+      // here (job_created) go out before this process's job_started
+      yield* race([waitFor(() => store.rev(id) >= record.rev), delay(2000)]);
+      return record.job;
     }
 
     function* runJob(id: number): Operation<void> {

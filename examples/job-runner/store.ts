@@ -42,6 +42,8 @@ export interface JobStore {
    * only if `rev` is newer than the revision held. Returns whether it was.
    */
   apply(job: JobRecord, rev: number): boolean;
+  /** The revision of the record held for `id` by {@link apply} (0 if none was applied). */
+  rev(id: number): number;
   /** Counts by status of the jobs kept. */
   counts(): Omit<QueueStats, "pending" | "running"> & { pending: number; running: number };
   /** Finished jobs dropped by retention since the store opened. */
@@ -159,6 +161,10 @@ class Store implements JobStore {
     this.nextId = Math.max(this.nextId, job.id + 1);
     if (isFinal(job.status)) this.trim();
     return true;
+  }
+
+  rev(id: number): number {
+    return this.revs.get(id) ?? 0;
   }
 
   remove(ids: readonly number[]): void {
