@@ -210,20 +210,32 @@ describe("three job-runner processes on one Redis", () => {
     }
     expect(running.status).toBe("running");
     const watcher = await WsClient.open(`${c().url}/ws/queue`);
-    await watcher.next((m) => m.type === "queue_state");
-    const started = (await stats(c())).worker.active;
-    expect(started).toBe(1);
-    // cancelled through every process in turn: the first one wins, wherever the job runs
-    const res = await request(`${c().url}/api/jobs/${job.id}`, { method: "DELETE" });
-    expect(res.json()).toEqual({ success: true, job_id: String(job.id) });
-    await watcher.next((m) => m.type === "job_cancelled" && m.data.job_id === job.id);
-    // the owner halted it: its worker slot is free again, as every process sees
-    await watcher.next((m) => m.type === "worker_stats" && m.data.active === 0);
-    for (const member of members) expect((await jobOn(member, job.id)).status).toBe("cancelled");
-    const again = await request(`${a().url}/api/jobs/${job.id}`, { method: "DELETE" });
-    expect(again.status).toBe(400);
-    await watcher.close();
-    await request(`${a().url}/api/jobs/clear-completed`, { method: "POST" });
+    try {
+      await watcher.next((m) => m.type === "queue_state");
+      // the running process's worker_stats event follows its job_started: C may not have it yet
+      let started = 0;
+      const seen = Date.now() + 10_000;
+      while ((started = (await stats(c())).worker.active) !== 1 && Date.now() < seen) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(started).toBe(1);
+      // cancelled through every process in turn: the first one wins, wherever the job runs
+      const res = await request(`${c().url}/api/jobs/${job.id}`, { method: "DELETE" });
+      expect(res.json()).toEqual({ success: true, job_id: String(job.id) });
+      await watcher.next((m) => m.type === "job_cancelled" && m.data.job_id === job.id);
+      // the owner halted it: its worker slot is free again, as every process sees
+      await watcher.next((m) => m.type === "worker_stats" && m.data.active === 0);
+      for (const member of members) {
+        expect((await jobOn(member, job.id)).status).toBe("cancelled");
+      }
+      const again = await request(`${a().url}/api/jobs/${job.id}`, { method: "DELETE" });
+      expect(again.status).toBe(400);
+    } finally {
+      await watcher.close();
+      // a failure above leaves the next tests no 30 s job holding a slot
+      await request(`${a().url}/api/jobs/${job.id}`, { method: "DELETE" });
+      await request(`${a().url}/api/jobs/clear-completed`, { method: "POST" });
+    }
   }, 30_000);
 
   it("reclaims the jobs of a process killed with SIGKILL mid-job as failed 'interrupted', within a bounded time", async () => {
