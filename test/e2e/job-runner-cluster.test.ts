@@ -12,6 +12,8 @@ import { resolve } from "node:path";
 import { run, suspend, type Task } from "effection";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useHub } from "../../src/hub/index.js";
+import { useRedisBroker } from "../../src/hub/redis.js";
 import { type RedisServer, useRedisServer } from "../../src/testing/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 import { eventually, request, startApp, WsClient } from "./fixtures/job-runner/helpers.js";
@@ -332,6 +334,64 @@ describe("three job-runner processes on one Redis", () => {
     expect(status).toBe("completed");
     for (const id of ids) await request(`${a().url}/api/jobs/${id}`, { method: "DELETE" });
   }, 60_000);
+  it("runs a job queued again while its replica still says running (the taker reads Redis, not its replica)", async () => {
+    // The state a rerun leaves when the taker's replica lags: in Redis the job is pending again
+    // (rev 3) with a new queue entry, while the replica has only seen it running (rev 2)
+    const prefix = "lag-test:";
+    const app = await startApp({ concurrency: 1, redis: redis.url, redisPrefix: prefix });
+    const raw = new Redis(redis.url);
+    try {
+      const id = 77;
+      const record = (status: "pending" | "running") => ({
+        id,
+        type: "countdown",
+        params: { seconds: 1 },
+        status,
+        progress: { percent: 0, message: status === "pending" ? "Queued" : "Starting..." },
+        result: null,
+        error: null,
+        created_at: Date.now() / 1000,
+        started_at: status === "running" ? Date.now() / 1000 : null,
+        completed_at: null,
+      });
+      const running = record("running");
+      await raw
+        .multi()
+        .hset(`${prefix}records`, id, JSON.stringify(running))
+        .hset(`${prefix}status`, id, "running")
+        .hset(`${prefix}owner`, id, "gone")
+        .hset(`${prefix}rev`, id, 2)
+        .exec();
+      // the replica learns "running, rev 2" the way it learns everything: from the topic
+      await run(function* () {
+        const broker = yield* useRedisBroker({ url: redis.url, prefix: `${prefix}hub:` });
+        const events = yield* useHub<unknown>({ topic: "jobs", broker });
+        yield* events.publish({ type: "job_started", job: running, rev: 2, instance: "gone" });
+      });
+      await eventually(() => app.app.runner.list().some((j) => j.id === id), 10_000, "replica");
+      // queued again, with no event (yet) for the replica
+      await raw
+        .multi()
+        .hset(`${prefix}records`, id, JSON.stringify(record("pending")))
+        .hset(`${prefix}status`, id, "pending")
+        .hdel(`${prefix}owner`, String(id))
+        .hset(`${prefix}rev`, id, 3)
+        .xadd(`${prefix}queue`, "*", "id", id)
+        .exec();
+      const deadline = Date.now() + 20_000;
+      let status: string | null = null;
+      while (Date.now() < deadline) {
+        status = await raw.hget(`${prefix}status`, String(id));
+        if (status === "completed") break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(status).toBe("completed");
+    } finally {
+      raw.disconnect();
+      await app.stop();
+    }
+  }, 30_000);
+
   it("runs a job again on another member when its member went away mid-job (onInterrupted rerun)", async () => {
     // two in-process members on keys of their own, so the processes above do not take their jobs
     const options = {
