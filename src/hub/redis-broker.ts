@@ -249,11 +249,11 @@ class SharedConnections implements Connections {
       new Redis(options.url ?? "redis://127.0.0.1:6379", {
         ...redisOptions,
         // Not auto-pipelined: ioredis builds a pipeline object per batch of
-        // commands, which cost more than the socket writes it saved: without
-        // it the hub published 30-40% more messages per second with one
-        // publisher loop and 10-20% more with 16 (bench hub, measured
-        // 2026-12-03; a script call per tick's batch of publishes instead was
-        // measured too, and gained nothing).
+        // commands, which cost more than the socket writes it saved. Without
+        // it the hub published 0.68-0.69x raw Streams' rate with one publisher
+        // loop (0.51-0.60x with it) and 0.62-0.73x with 16 (0.51-0.58x), two
+        // alternated runs each (bench hub, 2026-12-03). A script call per
+        // tick's batch of publishes was measured too, and gained nothing.
         enableAutoPipelining: false,
       })) as CommandClient;
     this.reader = (options.client ?? this.cmd).duplicate({
