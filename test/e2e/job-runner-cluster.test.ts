@@ -108,6 +108,21 @@ const stats = async (member: Member) => (await request(`${member.url}/api/stats`
 const jobOn = async (member: Member, id: number) =>
   (await request(`${member.url}/api/jobs/${id}`)).json();
 
+/**
+ * Reads `read()` every 50 ms until `done` holds for its value or `ms` pass; returns the last value.
+ * Each process's view is a replica fed by the topic: right after one process saw an event, another
+ * may not have applied it yet, so a check of another process's view waits for it.
+ */
+async function settled<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  let value = await read();
+  while (!done(value) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    value = await read();
+  }
+  return value;
+}
+
 /** Replays job_started and final events: the most jobs running at once, overall and per process. */
 function peaks(messages: any[]): { overall: number; perMember: Map<string, number> } {
   const owner = new Map<number, string>();
@@ -188,14 +203,20 @@ describe("three job-runner processes on one Redis", () => {
       // the work was shared
       expect(perMember.size).toBe(3);
       // and all three serve the same view
+      const idle = { completed: 200, running: 0, pending: 0 };
       for (const member of members) {
-        expect((await stats(member)).queue).toMatchObject({
-          completed: 200,
-          running: 0,
-          pending: 0,
-        });
+        const { queue } = await settled(
+          () => stats(member),
+          (s) => s.queue.completed === 200 && s.queue.running === 0 && s.queue.pending === 0,
+        );
+        expect(queue).toMatchObject(idle);
       }
-      expect((await stats(a())).worker).toMatchObject({ active: 0, capacity: 3 * CONCURRENCY });
+      // each process's worker_stats follows its last job_completed
+      const { worker } = await settled(
+        () => stats(a()),
+        (s) => s.worker.active === 0,
+      );
+      expect(worker).toMatchObject({ active: 0, capacity: 3 * CONCURRENCY });
     } finally {
       await dashboard.close();
     }
@@ -217,12 +238,11 @@ describe("three job-runner processes on one Redis", () => {
     try {
       await watcher.next((m) => m.type === "queue_state");
       // the running process's worker_stats event follows its job_started: C may not have it yet
-      let started = 0;
-      const seen = Date.now() + 10_000;
-      while ((started = (await stats(c())).worker.active) !== 1 && Date.now() < seen) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(started).toBe(1);
+      const { worker } = await settled(
+        () => stats(c()),
+        (s) => s.worker.active === 1,
+      );
+      expect(worker.active).toBe(1);
       // cancelled through every process in turn: the first one wins, wherever the job runs
       const res = await request(`${c().url}/api/jobs/${job.id}`, { method: "DELETE" });
       expect(res.json()).toEqual({ success: true, job_id: String(job.id) });
@@ -230,7 +250,11 @@ describe("three job-runner processes on one Redis", () => {
       // the owner halted it: its worker slot is free again, as every process sees
       await watcher.next((m) => m.type === "worker_stats" && m.data.active === 0);
       for (const member of members) {
-        expect((await jobOn(member, job.id)).status).toBe("cancelled");
+        const seen = await settled(
+          () => jobOn(member, job.id),
+          (j) => j.status === "cancelled",
+        );
+        expect(seen.status).toBe("cancelled");
       }
       const again = await request(`${a().url}/api/jobs/${job.id}`, { method: "DELETE" });
       expect(again.status).toBe(400);
@@ -278,14 +302,19 @@ describe("three job-runner processes on one Redis", () => {
         CLAIM_MS * 2 + 2000,
       );
       for (const id of onB) {
-        expect(await jobOn(a(), id)).toMatchObject({ status: "failed", error: "interrupted" });
+        const job = await settled(
+          () => jobOn(a(), id),
+          (j) => j.status === "failed",
+        );
+        expect(job).toMatchObject({ status: "failed", error: "interrupted" });
       }
       // B drops out of the workers' counts once it has not been heard from for claimMs
-      const deadline = Date.now() + CLAIM_MS * 3;
-      while ((await stats(a())).worker.capacity !== 2 * CONCURRENCY && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      expect((await stats(a())).worker.capacity).toBe(2 * CONCURRENCY);
+      const { worker } = await settled(
+        () => stats(a()),
+        (s) => s.worker.capacity === 2 * CONCURRENCY,
+        CLAIM_MS * 3,
+      );
+      expect(worker.capacity).toBe(2 * CONCURRENCY);
       // the others still run, once each
       for (const id of ids.filter((id) => !onB.includes(id))) {
         const job = await jobOn(c(), id);
