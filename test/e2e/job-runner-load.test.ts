@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { workerThreads } from "../helpers/threads.js";
 import {
   eventually,
-  osThreads,
   request,
   SseClient,
   type Started,
@@ -17,14 +17,14 @@ let started: Started | undefined;
 let baselineThreads = 0;
 
 beforeEach(() => {
-  baselineThreads = osThreads();
+  baselineThreads = workerThreads();
 });
 
 afterEach(async () => {
   await started?.stop();
   started = undefined;
   // the pool's worker threads are gone with the app
-  await eventually(() => osThreads() <= baselineThreads, 5000, "worker threads exit");
+  await eventually(() => workerThreads() <= baselineThreads, 5000, "worker threads exit");
 });
 
 const FINAL = new Set(["job_completed", "job_failed", "job_cancelled"]);

@@ -12,9 +12,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { JobRecord } from "../../examples/job-runner/job.js";
 import { eventData, sseFinal } from "../../examples/job-runner/wire.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { workerThreads } from "../helpers/threads.js";
 import {
   eventually,
-  osThreads,
   request,
   SseClient,
   type Started,
@@ -391,7 +391,7 @@ describe("REST, as JobRunner::HTTP answers", () => {
   });
 
   it("cancels a running prime job: no worker call is left running, and the threads go with the app", async () => {
-    const baseline = osThreads();
+    const baseline = workerThreads();
     await start();
     await post({ job_type: "prime", params: { limit: 100000 } });
     await waitForStatus(1, "running");
@@ -403,7 +403,7 @@ describe("REST, as JobRunner::HTTP answers", () => {
     expect(started?.app.runner.pool.stats().busy).toBe(0);
     await started?.stop();
     started = undefined;
-    await eventually(() => osThreads() <= baseline, 5000, "worker threads exit");
+    await eventually(() => workerThreads() <= baseline, 5000, "worker threads exit");
   });
 
   it("clears finished jobs with { cleared: count } and keeps the others", async () => {

@@ -1,13 +1,7 @@
-import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { afterEach, beforeAll, beforeEach, vi } from "vitest";
 import { checkLeaksAfterEach } from "./leaks.js";
-
-/** OS threads of this process (Linux): each live worker thread is one. */
-export function osThreads(): number {
-  const status = readFileSync("/proc/self/status", "utf8");
-  return Number(/Threads:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
-}
+import { workerThreads } from "./threads.js";
 
 /** True while a process with this pid exists (not yet reaped). */
 export function isAlive(pid: number): boolean {
@@ -21,8 +15,8 @@ export function isAlive(pid: number): boolean {
 
 /**
  * Worker threads are not in `process.getActiveResourcesInfo()`, so the shared
- * leak check cannot see them: this one counts OS threads instead and fails a
- * test that leaves a worker thread running.
+ * leak check cannot see them: this one counts threads instead ({@link workerThreads})
+ * and fails a test that leaves a worker thread running.
  */
 export function checkThreadsAfterEach(): void {
   let baseline = 0;
@@ -31,13 +25,13 @@ export function checkThreadsAfterEach(): void {
     await Promise.all(Array.from({ length: 8 }, () => readFile(import.meta.filename)));
   });
   beforeEach(() => {
-    baseline = osThreads();
+    baseline = workerThreads();
   });
   afterEach(async () => {
     const deadline = Date.now() + 2000;
-    while (osThreads() > baseline) {
+    while (workerThreads() > baseline) {
       if (Date.now() > deadline) {
-        throw new Error(`worker threads left running: ${osThreads() - baseline}`);
+        throw new Error(`worker threads left running: ${workerThreads() - baseline}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
