@@ -109,9 +109,10 @@ const jobOn = async (member: Member, id: number) =>
   (await request(`${member.url}/api/jobs/${id}`)).json();
 
 /**
- * Reads `read()` every 50 ms until `done` holds for its value or `ms` pass; returns the last value.
- * Each process's view is a replica fed by the topic: right after one process saw an event, another
- * may not have applied it yet, so a check of another process's view waits for it.
+ * Reads `read()` every 50 ms until `done` holds for its value or `ms` pass; returns the last value
+ * (the caller asserts on it). Each process's view is a replica fed by the topic: right after one
+ * process saw an event, another may not have applied it yet, so a check of another process's view
+ * waits for it.
  */
 async function settled<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 10_000) {
   const deadline = Date.now() + ms;
@@ -226,13 +227,10 @@ describe("three job-runner processes on one Redis", () => {
 
   it("takes a cancel sent to any process to the process running the job", async () => {
     const job = (await post(a(), { job_type: "countdown", params: { seconds: 30 } })).json();
-    let running: any;
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      running = await jobOn(b(), job.id);
-      if (running.status === "running") break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const running = await settled(
+      () => jobOn(b(), job.id),
+      (j) => j.status === "running",
+    );
     expect(running.status).toBe("running");
     const watcher = await WsClient.open(`${c().url}/ws/queue`);
     try {
@@ -341,25 +339,23 @@ describe("three job-runner processes on one Redis", () => {
     await run(() => redis.restart());
     // both live processes reconnect; every job accepted before the crash is still there
     for (const member of [a(), c()]) {
-      const deadline = Date.now() + 15_000;
-      let listed: number[] = [];
-      while (Date.now() < deadline) {
-        const res = await request(`${member.url}/api/jobs`).catch(() => undefined);
-        listed = res?.status === 200 ? res.json().map((j: any) => j.id) : [];
-        if (ids.every((id) => listed.includes(id))) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const listed = await settled(
+        async () => {
+          const res = await request(`${member.url}/api/jobs`).catch(() => undefined);
+          return res?.status === 200 ? (res.json().map((j: any) => j.id) as number[]) : [];
+        },
+        (listed) => ids.every((id) => listed.includes(id)),
+        15_000,
+      );
       expect(ids.filter((id) => !listed.includes(id))).toEqual([]);
     }
     // and the cluster still takes and runs new jobs
     const after = (await post(c(), { job_type: "fibonacci", params: { count: 5 } })).json();
-    const deadline = Date.now() + 20_000;
-    let status = "";
-    while (Date.now() < deadline) {
-      status = (await jobOn(a(), after.id)).status;
-      if (status === "completed") break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const { status } = await settled(
+      () => jobOn(a(), after.id),
+      (j) => j.status === "completed",
+      20_000,
+    );
     expect(status).toBe("completed");
     for (const id of ids) await request(`${a().url}/api/jobs/${id}`, { method: "DELETE" });
   }, 60_000);
@@ -407,13 +403,11 @@ describe("three job-runner processes on one Redis", () => {
         .hset(`${prefix}rev`, id, 3)
         .xadd(`${prefix}queue`, "*", "id", id)
         .exec();
-      const deadline = Date.now() + 20_000;
-      let status: string | null = null;
-      while (Date.now() < deadline) {
-        status = await raw.hget(`${prefix}status`, String(id));
-        if (status === "completed") break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      const status = await settled(
+        () => raw.hget(`${prefix}status`, String(id)),
+        (status) => status === "completed",
+        20_000,
+      );
       expect(status).toBe("completed");
     } finally {
       raw.disconnect();

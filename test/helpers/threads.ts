@@ -31,3 +31,17 @@ export function workerThreads(): number {
   if (names.every((name) => name === "node" || name === "")) return names.length;
   return names.filter((name) => name === "WorkerThread").length;
 }
+
+/**
+ * The /proc entry of one OS thread of this process (Linux), by its id (the
+ * echo worker's `osThread`): it exists while the thread runs.
+ *
+ * @example
+ * ```ts
+ * const entry = osThreadEntry(yield* checkout.call("osThread"));
+ * expect(existsSync(entry)).toBe(true);
+ * ```
+ */
+export function osThreadEntry(tid: number): string {
+  return `/proc/self/task/${tid}`;
+}

@@ -35,6 +35,7 @@ import {
 import { createVirtualClock } from "../../src/testing/virtual-clock.js";
 import { realWorkerTests } from "../helpers/real-workers.js";
 import { settle } from "../helpers/settle.js";
+import { osThreadEntry } from "../helpers/threads.js";
 import type echoWorker from "./fixtures/echo-worker.js";
 import { eventually, echoWorkerFile as worker } from "./helpers.js";
 
@@ -335,7 +336,7 @@ describe("usePool", () => {
       const holder = yield* spawn(function* () {
         const checkout = yield* pool.checkout();
         firstThread = (yield* checkout.call("whoami")).threadId;
-        hungThread = osTask(yield* checkout.call("osThread"));
+        hungThread = osThreadEntry(yield* checkout.call("osThread"));
         expect(existsSync(hungThread)).toBe(true);
         const hung = yield* spawn(() => settle(checkout.call("hang")));
         yield* until(clock.advance(1000));
@@ -384,7 +385,7 @@ describe("usePool", () => {
     const task = run(function* () {
       const pool = yield* usePool<Echo>({ worker, maxWorkers: 1 });
       const checkout = yield* pool.checkout();
-      thread = osTask(yield* checkout.call("osThread"));
+      thread = osThreadEntry(yield* checkout.call("osThread"));
       yield* checkout.call("hang");
     });
     await eventually(() => thread !== "");
@@ -399,7 +400,8 @@ describe("usePool", () => {
       const pool = yield* usePool<Echo>({ worker, minWorkers: 3, maxWorkers: 3 });
       // three checkouts at once hold the three workers: one OS thread each
       const checkouts = [yield* pool.checkout(), yield* pool.checkout(), yield* pool.checkout()];
-      for (const checkout of checkouts) threads.push(osTask(yield* checkout.call("osThread")));
+      for (const checkout of checkouts)
+        threads.push(osThreadEntry(yield* checkout.call("osThread")));
       expect(new Set(threads).size).toBe(3);
       expect(threads.every((thread) => existsSync(thread))).toBe(true);
     });
@@ -495,8 +497,3 @@ describe("usePool", () => {
     expect(outcome.error.remoteName).toBe("RangeError");
   });
 });
-
-/** The /proc entry of an OS thread of this process, by its id (the worker's `osThread`). */
-function osTask(tid: number): string {
-  return `/proc/self/task/${tid}`;
-}

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { SerializationError, SpawnError } from "../../src/pool/index.js";
 import { openThreadLink } from "../../src/pool/thread-transport.js";
 import { realWorkerTests } from "../helpers/real-workers.js";
+import { osThreadEntry } from "../helpers/threads.js";
 import { echoWorkerFile, FULL_CALL_META, metaRoundTrip } from "./helpers.js";
 
 realWorkerTests();
@@ -25,7 +26,7 @@ describe("thread transport", () => {
     expect(replies[0]).toEqual(["ok", {}, 2]);
     // the worker's own OS thread, rather than this process's thread count, which other
     // threads (V8's, libuv's, the module loader's) change at any moment
-    const task = `/proc/self/task/${(replies[1] as [string, object, number])[2]}`;
+    const task = osThreadEntry((replies[1] as [string, object, number])[2]);
     expect(existsSync(task)).toBe(true);
     await link.kill();
     expect(existsSync(task)).toBe(false);
