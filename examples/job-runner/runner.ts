@@ -376,8 +376,7 @@ export function useJobRunner(options: JobRunnerOptions = {}): Operation<JobRunne
     }
 
     function* runJob(id: number): Operation<void> {
-      let pending = store.get(id);
-      if (cq) pending = yield* takenRecord(id);
+      const pending = cq ? yield* takenRecord(id) : store.get(id);
       if (pending === undefined || pending.status !== "pending") {
         const entry = entries.get(id);
         if (cq && entry) yield* cq.ack(entry);
