@@ -1,15 +1,17 @@
 import {
   action,
+  type Coroutine,
   createContext,
   type Effect,
+  Err,
   Ok,
   type Operation,
   type Result,
   suspend,
 } from "effection";
-import { EffectOperation } from "./effect-operation.js";
+import { EffectOperation, exitAtOnce } from "./effect-operation.js";
 import { lightRoutines } from "./effection-internals.js";
-import { readContext } from "./light-routine.js";
+import { expectIn, readContext } from "./light-routine.js";
 
 /**
  * The source of time for everything in bough: sleeps, tickers, timeouts,
@@ -76,22 +78,38 @@ class SleepEffect extends EffectOperation<void> {
     return `sleep(${this.ms})`;
   }
   enter(resolve: (result: Result<void>) => void): (exited: (result: Result<void>) => void) => void {
-    let batch = openBatches.get(this.ms);
-    if (batch === undefined) {
-      batch = new SleepBatch(Math.max(0, this.ms));
-      if (openBatches.size === 0) queueMicrotask(closeBatches);
-      openBatches.set(this.ms, batch);
-    }
-    const joined = batch;
-    joined.join(resolve);
-    return (exited) => {
-      joined.leave(resolve);
-      exited(OK);
-    };
+    return sleepOnHost(this.ms, resolve);
   }
   protected again(): SleepEffect {
     return new SleepEffect(this.ms);
   }
+}
+
+/**
+ * What entering a real sleep of `ms` does: join the open batch of sleeps of
+ * that duration (or open one), so that `resolve` is called when its host timer
+ * fires. Returns the effect's exit, which leaves the batch.
+ */
+function sleepOnHost(
+  ms: number,
+  resolve: (result: Result<void>) => void,
+): (exited: (result: Result<void>) => void) => void {
+  // Node runs a timeout of less than 1 ms (or NaN) as one of 1 ms, in its 1 ms list: key the
+  // batch the same way, so that sleep(0) and sleep(1) wake in the order they began, as their
+  // own setTimeout()s would (a batch of its own would let a later sleep(0) overtake a sleep(1))
+  const after = ms >= 1 ? ms : 1;
+  let batch = openBatches.get(after);
+  if (batch === undefined) {
+    batch = new SleepBatch(after);
+    if (openBatches.size === 0) queueMicrotask(closeBatches);
+    openBatches.set(after, batch);
+  }
+  const joined = batch;
+  joined.join(resolve);
+  return (exited) => {
+    joined.leave(resolve);
+    exited(OK);
+  };
 }
 
 const OK: Result<void> = Ok();
@@ -201,22 +219,35 @@ function delayInTask(ms: number): Operation<void> {
   };
 }
 
+/** The first step: yield the Delay itself, as the effect that reads the clock. */
 const READ_CLOCK = 0;
-const SLEEP = 1;
+/** The effect answered with a clock other than the real one: run that clock's sleep. */
+const ON_CLOCK = 1;
+/** The effect found the real clock and entered its sleep itself: the next step ends. */
+const ON_HOST = 2;
 
 /**
- * {@link delay} as one hand-written iterator instead of two generators: it
- * reads the clock (one effect, one scheduler turn, as `useClock()` takes), then
- * runs the clock's sleep, passing every step, throw and return through as
- * `yield*` would. A sleeping item keeps this and the sleep, not a generator
- * and its registers for each level.
+ * {@link delay} as one hand-written iterator instead of two generators, and
+ * its own first effect. Entered, that effect reads the clock in context, as
+ * `useClock()` does. On the real clock (every delay in production) it enters
+ * the sleep itself, at once: one effect and no scheduler turn per delay, where
+ * reading the clock and then sleeping took two effects and a turn between
+ * them (with 100,000 items starting at once, 100,000 queued turns of
+ * effection's reducer). On any other clock it answers with the clock, and the
+ * iterator then runs that clock's sleep, passing every step, throw and return
+ * through as `yield*` would. A sleeping item keeps this object and the sleep,
+ * not a generator and its registers for each level.
  */
-class Delay implements Operation<void>, Iterator<Effect<unknown>, void, unknown> {
+class Delay implements Operation<void>, Iterator<Effect<unknown>, void, unknown>, Effect<unknown> {
   private phase = READ_CLOCK;
   private started = false;
   private sleep: Iterator<Effect<unknown>, void, unknown> | undefined = undefined;
 
   constructor(private readonly ms: number) {}
+
+  get description(): string {
+    return `delay(${this.ms})`;
+  }
 
   [Symbol.iterator](): Iterator<Effect<unknown>, void, unknown> {
     if (this.started) return new Delay(this.ms);
@@ -224,11 +255,33 @@ class Delay implements Operation<void>, Iterator<Effect<unknown>, void, unknown>
     return this;
   }
 
-  next(value?: unknown): IteratorResult<Effect<unknown>, void> {
-    if (this.phase === READ_CLOCK) {
-      this.phase = SLEEP;
-      return { done: false, value: readContext(ClockContext) as unknown as Effect<unknown> };
+  enter(
+    resolve: (result: Result<unknown>) => void,
+    routine: Coroutine,
+  ): (exited: (result: Result<void>) => void) => void {
+    let clock: Clock;
+    try {
+      clock = expectIn(routine, ClockContext);
+    } catch (error) {
+      resolve(Err(error as Error));
+      return exitAtOnce;
     }
+    // sleepReal() of an infinite sleep is effection's suspend(): leave it to the clock's path
+    if (clock === realClock && this.ms !== Number.POSITIVE_INFINITY) {
+      this.phase = ON_HOST;
+      return sleepOnHost(this.ms, resolve);
+    }
+    resolve(Ok(clock));
+    return exitAtOnce;
+  }
+
+  next(value?: unknown): IteratorResult<Effect<unknown>, void> {
+    const phase = this.phase;
+    if (phase === READ_CLOCK) {
+      this.phase = ON_CLOCK;
+      return { done: false, value: this };
+    }
+    if (phase === ON_HOST) return { done: true, value: undefined };
     let sleep = this.sleep;
     if (sleep === undefined) {
       sleep = this.sleep = (value as Clock).sleep(this.ms)[Symbol.iterator]();

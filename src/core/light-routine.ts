@@ -631,6 +631,26 @@ export function readContext<T>(context: Context<T>): Operation<T> {
   return new ReadContext(context);
 }
 
+/**
+ * `context`'s value as seen by `routine` (a light routine or a task), read
+ * where {@link readContext} reads it: a light routine answers from its
+ * {@link LightRoutine.contextScope}, without creating a scope for the read.
+ * Throws as `context.expect()` does when the context has no value. For an
+ * effect's `enter()`, which is given its coroutine.
+ *
+ * @example
+ * ```ts
+ * enter(resolve, routine) {
+ *   const clock = expectIn(routine, ClockContext);
+ *   // ...
+ * }
+ * ```
+ */
+export function expectIn<T>(routine: Coroutine, context: Context<T>): T {
+  const scope = routine instanceof LightRoutine ? routine.contextScope : routine.scope;
+  return scope.expect(context);
+}
+
 /** {@link readContext}: the operation and its effect in one object, resolved while it is entered. */
 class ReadContext<T> extends EffectOperation<T> {
   constructor(private readonly context: Context<T>) {
@@ -643,9 +663,8 @@ class ReadContext<T> extends EffectOperation<T> {
     resolve: (result: Result<T>) => void,
     routine: Coroutine,
   ): (resolve: (result: Result<void>) => void) => void {
-    const scope = routine instanceof LightRoutine ? routine.contextScope : routine.scope;
     try {
-      resolve(Ok(scope.expect(this.context)));
+      resolve(Ok(expectIn(routine, this.context)));
     } catch (error) {
       resolve(Err(error as Error));
     }

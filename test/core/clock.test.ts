@@ -1,6 +1,14 @@
-import { run, sleep, spawn } from "effection";
+import { type Operation, run, sleep, spawn, type Task } from "effection";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ClockContext, delay, realClock, useClock, useSelector } from "../../src/index.js";
+import {
+  ClockContext,
+  delay,
+  realClock,
+  type SelectorItem,
+  useClock,
+  useSelector,
+} from "../../src/index.js";
 import { createVirtualClock } from "../../src/testing/index.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
 
@@ -134,4 +142,58 @@ describe("the clock", () => {
       "sleep 1000 ended at 25",
     ]);
   });
+
+  it("wakes and drops delays on the real clock as effection's sleep does, in tasks and selector items", async () => {
+    // delay() enters the host sleep in the step that yields it, as effection's sleep() does
+    // with a setTimeout() of its own: the same sleepers (tasks and selector items, some
+    // halted at once) must wake through both, the halted ones never, and those of one host
+    // duration (Node runs 0 ms as 1 ms) in the same order. Across durations the order
+    // depends on the real time each began, through either.
+    const sleeper = fc.record({
+      ms: fc.integer({ min: 0, max: 3 }),
+      as: fc.constantFrom("task" as const, "item" as const),
+      halted: fc.boolean(),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(sleeper, { minLength: 1, maxLength: 8 }), async (sleepers) => {
+        const byDuration = (woke: number[]) =>
+          [1, 2, 3].map((ms) => woke.filter((i) => Math.max(1, sleepers[i].ms) === ms));
+        const reference = byDuration(await wakeOrder(sleepers, sleep));
+        const bough = byDuration(await wakeOrder(sleepers, delay));
+        expect(bough, JSON.stringify(sleepers)).toEqual(reference);
+      }),
+      { numRuns: 40, seed: 20261203 },
+    );
+  });
 });
+
+interface Sleeper {
+  ms: number;
+  as: "task" | "item";
+  halted: boolean;
+}
+
+/** Starts every sleeper in one step, halts the marked ones, and returns who woke, in order. */
+function wakeOrder(
+  sleepers: Sleeper[],
+  sleepFor: (ms: number) => Operation<void>,
+): Promise<number[]> {
+  return run(function* () {
+    const woke: number[] = [];
+    const selector = yield* useSelector<void, number>();
+    const started: (Task<void> | SelectorItem)[] = [];
+    for (const [i, { ms, as }] of sleepers.entries()) {
+      function* body(): Operation<void> {
+        yield* sleepFor(ms);
+        woke.push(i);
+      }
+      started.push(as === "task" ? yield* spawn(body) : selector.add(i, body()));
+    }
+    for (const [i, { halted }] of sleepers.entries()) if (halted) yield* started[i].halt();
+    for (const [i, { as, halted }] of sleepers.entries())
+      if (as === "task" && !halted) yield* started[i] as Task<void>;
+    const items = sleepers.filter(({ as, halted }) => as === "item" && !halted).length;
+    for (let seen = 0; seen < items; ) seen += (yield* selector.select()).length;
+    return woke;
+  });
+}
