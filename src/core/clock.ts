@@ -97,6 +97,7 @@ function sleepOnHost(
   // Node runs a timeout of less than 1 ms (or NaN) as one of 1 ms, in its 1 ms list: key the
   // batch the same way, so that sleep(0) and sleep(1) wake in the order they began, as their
   // own setTimeout()s would (a batch of its own would let a later sleep(0) overtake a sleep(1))
+  // biome-ignore lint/complexity/useMathMinMax: NaN too runs as 1 ms (Math.max would keep NaN)
   const after = ms >= 1 ? ms : 1;
   let batch = openBatches.get(after);
   if (batch === undefined) {
