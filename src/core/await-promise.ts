@@ -1,5 +1,6 @@
 import { Err, Ok, type Operation, type Result } from "effection";
 import { EffectOperation, exitAtOnce } from "./effect-operation.js";
+import type { LightEffect, LightRoutine } from "./light-routine.js";
 
 /**
  * Waits for `promise` to settle and returns its value, or throws what it
@@ -33,7 +34,7 @@ export function awaitPromise<T>(promise: PromiseLike<T>): Operation<T> {
 }
 
 /** The operation, its iterator and the effect it yields, in one object. */
-class AwaitPromise<T> extends EffectOperation<T> {
+class AwaitPromise<T> extends EffectOperation<T> implements LightEffect {
   constructor(private readonly promise: PromiseLike<T>) {
     super();
   }
@@ -46,6 +47,18 @@ class AwaitPromise<T> extends EffectOperation<T> {
     this.promise.then(
       (value) => resolve(Ok(value)),
       (error) => resolve(Err(error)),
+    );
+    return exitAtOnce;
+  }
+
+  /** As {@link enter}, without the routine's `resolve` closure in between. */
+  enterLight(
+    routine: LightRoutine<unknown>,
+    epoch: number,
+  ): (didExit: (result: Result<void>) => void) => void {
+    this.promise.then(
+      (value) => routine.resumeAt(epoch, Ok(value)),
+      (error) => routine.resumeAt(epoch, Err(error)),
     );
     return exitAtOnce;
   }

@@ -95,8 +95,8 @@ export class RoutineGroup<T, D, E> {
       this.reports.returned(data, extra, first.value);
       return undefined;
     }
-    const member = this.link(new Member(this, data, extra, iterator, first.value));
-    member.start();
+    const member = this.link(new Member(this, data, extra, iterator));
+    member.start(first.value);
     return member;
   }
 
@@ -272,9 +272,12 @@ class Member<T, D, E> extends LightRoutine<T> implements RoutineMember<D> {
     readonly key: D,
     readonly extra: E,
     iterator: Iterator<Effect<unknown>, T, unknown>,
-    first: Effect<unknown>,
   ) {
-    super(iterator, first, owner.parent);
+    super(iterator);
+  }
+
+  protected get parent(): Scope {
+    return this.owner.parent;
   }
 
   protected done(outcome: Result<T>): void {

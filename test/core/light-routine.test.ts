@@ -5,6 +5,7 @@ import {
   createChannel,
   createContext,
   createSignal,
+  type Effect,
   each,
   ensure,
   Ok,
@@ -13,6 +14,7 @@ import {
   race,
   resource,
   run,
+  type Scope,
   scoped,
   sleep,
   spawn,
@@ -86,6 +88,12 @@ describe("LightRoutine", () => {
     const outcomes: Result<number>[] = [];
     const settled = withResolvers<void>();
     class Recorded extends LightRoutine<number> {
+      constructor(
+        iterator: Iterator<Effect<unknown>, number, unknown>,
+        protected parent: Scope,
+      ) {
+        super(iterator);
+      }
       protected done(outcome: Result<number>) {
         outcomes.push(outcome);
         settled.resolve();
@@ -98,8 +106,8 @@ describe("LightRoutine", () => {
       })();
       const first = iterator.next();
       if (first.done) throw new Error("expected a suspension");
-      const routine = new Recorded(iterator, first.value, yield* useScope());
-      routine.start();
+      const routine = new Recorded(iterator, yield* useScope());
+      routine.start(first.value);
       yield* settled.operation;
       expect(routine.settled).toBe(true);
       yield* routine.halt(); // a no-op once settled
