@@ -104,6 +104,8 @@ async function serve(kind: string) {
     // the hand-written baseline: a list of responses and a res.write loop
     const clients = new Set<ServerResponse>();
     let seq = 0;
+    // exit on stop() as bough's server does, so that BENCH_PROF's --cpu-prof writes this one too
+    process.once("SIGTERM", () => process.exit(0));
     const server = createServer((req, res) => {
       if (req.url?.startsWith("/next")) {
         clients.add(res);
