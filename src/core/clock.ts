@@ -59,9 +59,22 @@ function sleepReal(ms: number): Operation<void> {
   if (lightRoutines) return new SleepEffect(ms);
   // an effection whose internals failed the self-check: only its documented API
   return action<void>((resolve) => {
-    const timer = setTimeout(resolve, Math.max(0, ms));
+    const deadline = performance.now() + ms;
+    let timer = setTimeout(function wake() {
+      const left = deadline - performance.now();
+      if (left >= 1 && ms > MAX_TIMEOUT) timer = setTimeout(wake, Math.min(left, MAX_TIMEOUT));
+      else resolve();
+    }, hostTimeout(ms));
     return () => clearTimeout(timer);
   });
+}
+
+/** Node's longest timeout, 2^31 − 1 ms (~24.8 days): it runs a longer one after 1 ms, with a warning. */
+const MAX_TIMEOUT = 2_147_483_647;
+
+/** `ms` as a `setTimeout()` delay: a longer sleep waits in steps of {@link MAX_TIMEOUT}. */
+function hostTimeout(ms: number): number {
+  return Math.min(Math.max(0, ms), MAX_TIMEOUT);
 }
 
 /**
@@ -127,13 +140,18 @@ const OK: Result<void> = Ok();
 class SleepBatch {
   readonly waiters = new Set<(result: Result<void>) => void>();
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** When a sleep longer than Node's longest timeout ends (it waits in steps). */
+  private deadline = 0;
 
   constructor(private readonly ms: number) {}
 
   join(resolve: (result: Result<void>) => void): void {
     this.waiters.add(resolve);
     // armed by the first sleeper, or again if all that joined before have left
-    this.timer ??= setTimeout(this.fire, this.ms);
+    if (this.timer === undefined) {
+      this.deadline = performance.now() + this.ms;
+      this.timer = setTimeout(this.fire, hostTimeout(this.ms));
+    }
   }
 
   /** A sleeper was interrupted: the host timer goes when nobody is left. */
@@ -146,6 +164,13 @@ class SleepBatch {
 
   private fire = (): void => {
     this.timer = undefined;
+    if (this.ms > MAX_TIMEOUT) {
+      const left = this.deadline - performance.now();
+      if (left >= 1) {
+        this.timer = setTimeout(this.fire, hostTimeout(left));
+        return;
+      }
+    }
     // a sleeper that wakes may interrupt a later one (leave() then deletes it)
     for (const wake of this.waiters) {
       this.waiters.delete(wake);

@@ -1,6 +1,6 @@
 import { type Operation, run, sleep, spawn, type Task } from "effection";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   ClockContext,
   delay,
@@ -141,6 +141,37 @@ describe("the clock", () => {
       "sleep 5 ended at 25",
       "sleep 1000 ended at 25",
     ]);
+  });
+
+  it("sleeps longer than Node's longest timeout (2^31 - 1 ms) without waking early", async () => {
+    // Node (and vitest's fake timers, like it) run a setTimeout() of more than 2^31 - 1 ms after 1 ms
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
+    try {
+      const month = 30 * 24 * 3600 * 1000;
+      const woke: string[] = [];
+      const task = run(function* () {
+        const selector = yield* useSelector<void, string>();
+        selector.add("delay item", delay(month));
+        const sleeper = yield* spawn(function* () {
+          yield* realClock.sleep(month);
+          woke.push("sleep task");
+        });
+        const until = yield* spawn(function* () {
+          yield* realClock.sleepUntil(realClock.now() + month);
+          woke.push("sleepUntil task");
+        });
+        for (const { data } of yield* selector.select()) woke.push(data);
+        yield* sleeper;
+        yield* until;
+      });
+      await vi.advanceTimersByTimeAsync(month - 1);
+      expect(woke).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      await task;
+      expect(woke.sort()).toEqual(["delay item", "sleep task", "sleepUntil task"]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("wakes and drops delays on the real clock as effection's sleep does, in tasks and selector items", async () => {
