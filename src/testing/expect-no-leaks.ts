@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import { BoughError } from "../core/errors.js";
+import { threadCount } from "./thread-count.js";
 
 /** Options of {@link expectNoLeaks}. */
 export interface NoLeaksOptions {
@@ -8,10 +8,12 @@ export interface NoLeaksOptions {
   /** Resource types that are never counted (for example `"TTYWrap"`). */
   ignore?: string[];
   /**
-   * Also count the process's OS threads (Linux, from `/proc/self/status`), reported as
-   * `"OSThread"`. Worker threads do not appear in `process.getActiveResourcesInfo()`, so
-   * this is how a test sees a worker thread left running. libuv starts its thread pool
-   * lazily: warm it up (any `fs` call) before taking the snapshot. Default false.
+   * Also count the process's worker threads (Linux), as {@link threadCount} does:
+   * reported as `"WorkerThread"` on Node 22 and later, which name their threads, and as
+   * `"OSThread"` (every OS thread of the process) on Node 20. Worker threads do not appear
+   * in `process.getActiveResourcesInfo()`, so this is how a test sees one left running. On
+   * Node 20, warm libuv's lazily started thread pool (any `fs` call) before the snapshot.
+   * Default false.
    */
   threads?: boolean;
 }
@@ -72,23 +74,14 @@ export function expectNoLeaks(options: NoLeaksOptions = {}): () => Promise<void>
 function countResources(ignore: Set<string>, threads: boolean): Map<string, number> {
   const counts = new Map<string, number>();
   if (threads) {
-    const n = osThreads();
-    if (n !== undefined) counts.set("OSThread", n);
+    const threads = threadCount();
+    if (threads !== undefined) counts.set(threads.kind, threads.count);
   }
   for (const type of process.getActiveResourcesInfo()) {
     if (ignore.has(type)) continue;
     counts.set(type, (counts.get(type) ?? 0) + 1);
   }
   return counts;
-}
-
-function osThreads(): number | undefined {
-  try {
-    const match = /Threads:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"));
-    return match ? Number(match[1]) : undefined;
-  } catch {
-    return undefined; // not Linux
-  }
 }
 
 function difference(

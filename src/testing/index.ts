@@ -13,6 +13,7 @@ export {
   type RedisServerOptions,
   useRedisServer,
 } from "./redis-server.js";
+export { type ThreadCount, threadCount } from "./thread-count.js";
 export {
   createVirtualClock,
   type VirtualClock,

@@ -1,23 +1,8 @@
-import { readdirSync, readFileSync } from "node:fs";
-
-/** The names (`comm`) of this process's OS threads (Linux); a thread that ended meanwhile is "". */
-function threadNames(): string[] {
-  return readdirSync("/proc/self/task").map((tid) => {
-    try {
-      return readFileSync(`/proc/self/task/${tid}/comm`, "utf8").trim();
-    } catch {
-      return "";
-    }
-  });
-}
+import { threadCount } from "../../src/testing/index.js";
 
 /**
- * How many worker threads this process runs (Linux). Node 22 and later name
- * their threads, a worker's `WorkerThread`, and only those are counted: V8,
- * libuv's pool and the module loader start and stop threads of their own (on
- * Node 26 a test once saw one more thread five seconds after its workers had
- * gone). Node 20 names every thread `node`: there it is every OS thread of the
- * process, which a caller compares with a count taken before.
+ * How many worker threads this process runs (Linux): bough/testing's
+ * `threadCount()`, as a number (0 where there is no /proc).
  *
  * @example
  * ```ts
@@ -27,9 +12,7 @@ function threadNames(): string[] {
  * ```
  */
 export function workerThreads(): number {
-  const names = threadNames();
-  if (names.every((name) => name === "node" || name === "")) return names.length;
-  return names.filter((name) => name === "WorkerThread").length;
+  return threadCount()?.count ?? 0;
 }
 
 /**

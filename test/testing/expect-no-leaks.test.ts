@@ -45,7 +45,8 @@ describe("expectNoLeaks", () => {
     try {
       const error = await check().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(LeakError);
-      expect((error as LeakError).extra.OSThread).toBeGreaterThanOrEqual(1);
+      const { extra } = error as LeakError;
+      expect(extra.WorkerThread ?? extra.OSThread).toBeGreaterThanOrEqual(1);
     } finally {
       await worker.terminate();
     }
