@@ -562,7 +562,8 @@ class RedisTopic<T> implements BrokerTopic<T> {
       else if (name === "v") payload = fields[i + 1];
       else if (name === "t") traceparent = fields[i + 1];
     }
-    const time = parseId(id) ? idTime(id) : undefined;
+    const parts = parseId(id); // one parse: the entry's time is its id's first part
+    const time = parts === undefined ? undefined : Number(parts[0]);
     if (
       seq === undefined ||
       !Number.isSafeInteger(seq) ||
