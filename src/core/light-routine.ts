@@ -165,6 +165,8 @@ interface RoutineExtras<T> {
   task: Task<T> | undefined;
   /** In fallback mode, whether that task took its first turn. */
   taskStarted: boolean;
+  /** Once settled, what {@link LightRoutine.haltFailure} reports. */
+  haltFailure: { error: unknown } | undefined;
 }
 
 /**
@@ -235,7 +237,6 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
    * `resolver === resolve` check without a named closure per effect.
    */
   private epoch = 0;
-  private outcome: Result<T> | undefined;
   /**
    * What only some routines need (a scope of their own, a halt waiting, a
    * child's failure, fallback mode's task), made on first use. A selector
@@ -351,6 +352,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
       waiters: undefined,
       task: undefined,
       taskStarted: false,
+      haltFailure: undefined,
     });
   }
 
@@ -448,11 +450,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
    * failed on its own reports that elsewhere, not here.
    */
   get haltFailure(): { error: unknown } | undefined {
-    const outcome = this.outcome;
-    if (this.interrupted && outcome && !outcome.ok && !isHaltError(outcome.error)) {
-      return { error: thrownValue(outcome.error) };
-    }
-    return undefined;
+    return this.more?.haltFailure;
   }
 
   // --- effection's Coroutine protocol, as in esm/lib/coroutine.js ---
@@ -672,8 +670,11 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
   private complete(outcome: Result<T>): void {
     if (this.phase === SETTLED) return;
     this.phase = SETTLED;
-    this.outcome = outcome;
     this.iterator = DONE_ITERATOR; // lets the operation's iterator be collected
+    // kept only for halt(), and only when it has something to throw (interrupted is final now)
+    if (this.interrupted && !outcome.ok && !isHaltError(outcome.error)) {
+      this.extras().haltFailure = { error: thrownValue(outcome.error) };
+    }
     const more = this.more;
     let waiters: (() => void)[] | undefined;
     if (more !== undefined) {
