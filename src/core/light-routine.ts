@@ -479,6 +479,9 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
   step(): IteratorResult<Effect<unknown>, T> {
     const iterator = this.iterator;
     const resumeWith = this.resumeWith;
+    // read once: drop it, so that a routine promoted to the old generation does not keep
+    // a young result alive through the next scavenges (every resume makes one)
+    this.resumeWith = OK;
     if (!resumeWith.ok) {
       this.unwinding = false;
       // effection wraps a non-Error throw in a ThrownValueError; unbox gives back the thrown value
