@@ -354,6 +354,36 @@ async function trees(): Promise<Record<string, TreeCell>> {
   return out;
 }
 
+// ---- memory: heap kept per waiting item ----------------------------------------------------------
+const MEMORY_N = 100_000;
+
+/**
+ * Heap bytes per waiting bough item: `MEMORY_N` items added and all waiting (none can
+ * have settled: no microtask or timer has run since the first add), a full collection
+ * before and after. Everything the item keeps counts: bough's routine and callbacks, the
+ * operation's own generator and promise. Median of 3.
+ */
+async function liveBytesPerItem(kind: "promise" | "timer"): Promise<number> {
+  const samples: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    let bytes = 0;
+    await run(function* () {
+      yield* scoped(function* () {
+        const selector = yield* useSelector<number, number>();
+        gc();
+        const before = process.memoryUsage().heapUsed;
+        for (let i = 0; i < MEMORY_N; i++) selector.add(i, BOUGH_OPS[kind](i));
+        gc();
+        bytes = (process.memoryUsage().heapUsed - before) / MEMORY_N;
+        let seen = 0;
+        while (seen < MEMORY_N) seen += (yield* selector.select()).length;
+      });
+    });
+    samples.push(bytes);
+  }
+  return median(samples);
+}
+
 // ---- run --------------------------------------------------------------------------------------
 const loadBefore = loadAverage();
 const items: Record<string, Record<string, Record<string, Cell>>> = {};
@@ -363,6 +393,10 @@ for (const { kind } of KINDS) {
   for (const n of SIZES) items[kind][n] = await itemRow(kind, n);
 }
 const tree = !ONLY_KINDS || ONLY_KINDS.includes("tree") ? await trees() : {};
+const memory =
+  ONLY || ONLY_KINDS
+    ? undefined
+    : { promise: await liveBytesPerItem("promise"), timer: await liveBytesPerItem("timer") };
 const loadAfter = loadAverage();
 
 if (ONLY || ONLY_KINDS) process.exit(0); // a partial run (profiling) writes no results
@@ -433,6 +467,15 @@ ${table(
   }),
 )}
 
+## Memory: heap kept per waiting item (${MEMORY_N.toLocaleString("en")} bough items waiting, after a full collection, median of 3)
+
+| item | bytes per item |
+| --- | --- |
+| waits on a promise (\`awaitPromise\`) | ${Math.round(memory?.promise ?? 0)} |
+| sleeps (\`delay(1)\`) | ${Math.round(memory?.timer ?? 0)} |
+
+Everything the item keeps counts: bough's routine, the promise's callback and its context or the sleep's, and the operation's own generator, its registers and the promise it awaits.
+
 ## Tree of ${TREE.toLocaleString("en")} tasks (${FANOUT} × ${FANOUT} × ${FANOUT} × ${FANOUT}, each waiting forever): build, then halt (ms, wall / CPU, median of ${ROUNDS})
 
 ${table(["runtime", "build", "halt", "CPU vs bough (build / halt)"], treeRows)}
@@ -446,6 +489,13 @@ ${table(
 `;
 writeResults(
   "core",
-  { loadAverage: { before: loadBefore, after: loadAfter }, rounds: ROUNDS, items, tree, goals },
+  {
+    loadAverage: { before: loadBefore, after: loadAfter },
+    rounds: ROUNDS,
+    items,
+    tree,
+    bytesPerWaitingItem: memory,
+    goals,
+  },
   markdown,
 );
