@@ -200,6 +200,9 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     return this.entry?.enqueued ?? false;
   }
 
+  /** Ignored (nothing but the reducer writes it, and on the Entry): a write must not throw. */
+  set enqueued(_enqueued: boolean) {}
+
   /** effection's `data.critical` (its `critical()` sets it): a bit of {@link flags}. */
   get critical(): boolean {
     return (this.flags & CRITICAL) !== 0;
