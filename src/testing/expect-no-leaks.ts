@@ -9,10 +9,11 @@ export interface NoLeaksOptions {
   ignore?: string[];
   /**
    * Also count the process's worker threads (Linux), as {@link threadCount} does:
-   * reported as `"WorkerThread"` on Node 22 and later, which name their threads, and as
-   * `"OSThread"` (every OS thread of the process) on Node 20. Worker threads do not appear
-   * in `process.getActiveResourcesInfo()`, so this is how a test sees one left running. On
-   * Node 20, warm libuv's lazily started thread pool (any `fs` call) before the snapshot.
+   * reported as `"WorkerThread"` on Node 24 and later, which name their threads, and as
+   * `"OSThread"` (every OS thread of the process) on Node 20 and 22. Worker threads do not
+   * appear in `process.getActiveResourcesInfo()`, so this is how a test sees one left
+   * running. On Node 20 and 22, warm libuv's lazily started thread pool (any `fs` call)
+   * before the snapshot.
    * Default false.
    */
   threads?: boolean;

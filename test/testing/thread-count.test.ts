@@ -21,6 +21,6 @@ describe("threadCount", () => {
 
   it("counts worker threads by name where Node names its threads", () => {
     const major = Number(process.versions.node.split(".")[0]);
-    expect(threadCount()?.kind).toBe(major >= 22 ? "WorkerThread" : "OSThread");
+    expect(threadCount()?.kind).toBe(major >= 24 ? "WorkerThread" : "OSThread");
   });
 });
