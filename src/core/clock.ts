@@ -58,23 +58,28 @@ function sleepReal(ms: number): Operation<void> {
   if (ms === Number.POSITIVE_INFINITY) return suspend();
   if (lightRoutines) return new SleepEffect(ms);
   // an effection whose internals failed the self-check: only its documented API
-  return action<void>((resolve) => {
-    const deadline = performance.now() + ms;
-    let timer = setTimeout(function wake() {
-      const left = deadline - performance.now();
-      if (left >= 1 && ms > MAX_TIMEOUT) timer = setTimeout(wake, Math.min(left, MAX_TIMEOUT));
-      else resolve();
-    }, hostTimeout(ms));
-    return () => clearTimeout(timer);
-  });
+  return action<void>((resolve) => hostTimer(ms, resolve));
 }
 
 /** Node's longest timeout, 2^31 − 1 ms (~24.8 days): it runs a longer one after 1 ms, with a warning. */
 const MAX_TIMEOUT = 2_147_483_647;
 
-/** `ms` as a `setTimeout()` delay: a longer sleep waits in steps of {@link MAX_TIMEOUT}. */
-function hostTimeout(ms: number): number {
-  return Math.min(Math.max(0, ms), MAX_TIMEOUT);
+/**
+ * Calls `fire` after `ms` on a host timer and returns what cancels it. A wait
+ * longer than {@link MAX_TIMEOUT} goes in steps until its deadline, where a
+ * plain `setTimeout()` would fire after 1 ms.
+ */
+function hostTimer(ms: number, fire: () => void): () => void {
+  const deadline = performance.now() + ms;
+  let timer = setTimeout(
+    function step() {
+      const left = deadline - performance.now();
+      if (ms > MAX_TIMEOUT && left >= 1) timer = setTimeout(step, Math.min(left, MAX_TIMEOUT));
+      else fire();
+    },
+    Math.min(Math.max(0, ms), MAX_TIMEOUT),
+  );
+  return () => clearTimeout(timer);
 }
 
 /**
@@ -139,38 +144,27 @@ const OK: Result<void> = Ok();
  */
 class SleepBatch {
   readonly waiters = new Set<(result: Result<void>) => void>();
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  /** When a sleep longer than Node's longest timeout ends (it waits in steps). */
-  private deadline = 0;
+  /** Cancels the armed host timer. */
+  private cancel: (() => void) | undefined;
 
   constructor(private readonly ms: number) {}
 
   join(resolve: (result: Result<void>) => void): void {
     this.waiters.add(resolve);
     // armed by the first sleeper, or again if all that joined before have left
-    if (this.timer === undefined) {
-      this.deadline = performance.now() + this.ms;
-      this.timer = setTimeout(this.fire, hostTimeout(this.ms));
-    }
+    this.cancel ??= hostTimer(this.ms, this.fire);
   }
 
   /** A sleeper was interrupted: the host timer goes when nobody is left. */
   leave(resolve: (result: Result<void>) => void): void {
     const waiters = this.waiters;
     if (!waiters.delete(resolve) || waiters.size > 0) return;
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancel?.();
+    this.cancel = undefined;
   }
 
   private fire = (): void => {
-    this.timer = undefined;
-    if (this.ms > MAX_TIMEOUT) {
-      const left = this.deadline - performance.now();
-      if (left >= 1) {
-        this.timer = setTimeout(this.fire, hostTimeout(left));
-        return;
-      }
-    }
+    this.cancel = undefined;
     // a sleeper that wakes may interrupt a later one (leave() then deletes it)
     for (const wake of this.waiters) {
       this.waiters.delete(wake);

@@ -75,8 +75,8 @@ export function expectNoLeaks(options: NoLeaksOptions = {}): () => Promise<void>
 function countResources(ignore: Set<string>, threads: boolean): Map<string, number> {
   const counts = new Map<string, number>();
   if (threads) {
-    const threads = threadCount();
-    if (threads !== undefined) counts.set(threads.kind, threads.count);
+    const counted = threadCount();
+    if (counted !== undefined) counts.set(counted.kind, counted.count);
   }
   for (const type of process.getActiveResourcesInfo()) {
     if (ignore.has(type)) continue;

@@ -15,7 +15,7 @@ describe("threadCount", () => {
     } finally {
       await worker.terminate();
     }
-    // a worker's thread is gone once terminate() resolved; on Node 20 other threads count too
+    // a worker's thread is gone once terminate() resolved; on Node 20 and 22 other threads count too
     if (before.kind === "WorkerThread") expect(threadCount()?.count).toBe(before.count);
   });
 
