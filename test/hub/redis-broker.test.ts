@@ -37,6 +37,19 @@ function* take<T>(
   return out;
 }
 
+/** Orders two stream ids (small enough for numbers here). */
+function compareIds(a: string, b: string): number {
+  const [x, y] = [a, b].map((id) => id.split("-").map(Number));
+  return x[0] - y[0] || x[1] - y[1];
+}
+
+/** An entry's fields as an object. */
+function fields([, list]: [string, string[]]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < list.length; i += 2) out[list[i]] = list[i + 1];
+  return out;
+}
+
 function useRawClient(url: string): Operation<Redis> {
   return resource(function* (provide) {
     const client = new Redis(url);
@@ -73,6 +86,72 @@ describe("redisBroker", () => {
       expect((yield* b.latest())?.value).toEqual({ n: 49 });
       expect((yield* b.next(first.id)).value).toEqual({ n: 1 });
       expect((yield* b.next("0")).id).toBe(first.id);
+    });
+  });
+
+  it("numbers the messages of concurrent publishers in many brokers 1, 2, 3… in the stream's own order", async () => {
+    await run(function* () {
+      const redis = yield* useRedisServer();
+      const raw = yield* useRawClient(redis.url);
+      const brokers = [];
+      for (let b = 0; b < 3; b++) brokers.push(yield* useRedisBroker({ url: redis.url }));
+      const hubs = [];
+      for (const broker of brokers) hubs.push(yield* useHub<string>({ topic: "t", broker }));
+      const sub = yield* hubs[0].subscribe({ buffer: 1_000 });
+      const published: Message<string>[] = [];
+      const loops = [];
+      for (const [b, hub] of hubs.entries()) {
+        for (let loop = 0; loop < 8; loop++) {
+          loops.push(
+            yield* spawn(function* () {
+              for (let n = 0; n < 20; n++) published.push(yield* hub.publish(`${b}.${loop}.${n}`));
+            }),
+          );
+        }
+      }
+      for (const loop of loops) yield* loop;
+      // the reference is the stream itself: its n-th entry must be seq n, whoever wrote it
+      const entries = (yield* until(raw.xrange("bough:hub:{t}", "-", "+"))) as [string, string[]][];
+      expect(entries).toHaveLength(480);
+      const seqOf = new Map(published.map((m) => [m.id, m.seq]));
+      expect(entries.map(([id]) => seqOf.get(id))).toEqual(entries.map((_, i) => i + 1));
+      const got = yield* take(sub, 480);
+      expect(got.map((m) => [m.id, m.seq, m.value])).toEqual(
+        entries.map(([id], i) => [id, i + 1, JSON.parse(fields(entries[i]).v)]),
+      );
+    });
+  });
+
+  it("reads a stream an earlier version wrote, and keeps its ids increasing when someone else appends", async () => {
+    await run(function* () {
+      const redis = yield* useRedisServer();
+      const raw = yield* useRawClient(redis.url);
+      const key = "bough:hub:{t}";
+      // the earlier format: a script INCRed `s`, and the id came from Redis's clock
+      const old = (yield* until(
+        raw.xadd(key, "*", "s", "41", "m", "old:1", "v", '"old"'),
+      )) as string;
+      const hub = yield* useHub<string>({ topic: "t", broker: redisBroker({ url: redis.url }) });
+      const sub = yield* hub.subscribe({ after: "0" });
+      const oldMessage = (yield* sub.next()).value;
+      expect(oldMessage).toMatchObject({
+        id: old,
+        seq: 41,
+        value: "old",
+        time: Number(old.split("-")[0]),
+      });
+      const next = yield* hub.publish("new");
+      expect(compareIds(next.id, old)).toBeGreaterThan(0);
+      expect(next.id.split("-")[0]).toBe(old.split("-")[0]);
+      expect(next.seq).toBe(Number(next.id.split("-")[1]));
+      // an XADD by hand moves the stream's last id past the topic's epoch: the
+      // next publish follows it instead of failing
+      yield* sleep(2);
+      const byHand = (yield* until(raw.xadd(key, "*", "x", "1"))) as string;
+      const after = yield* hub.publish("after");
+      expect(compareIds(after.id, byHand)).toBeGreaterThan(0);
+      expect((yield* take(sub, 2)).map((m) => m.value)).toEqual(["new", "after"]);
+      expect(hub.stats()).toMatchObject({ malformed: 1, duplicates: 0 });
     });
   });
 
@@ -320,7 +399,7 @@ describe("redisBroker", () => {
           string,
           string[],
         ][];
-        expect(fields.filter((_, i) => i % 2 === 0)).toEqual(["s", "m", "v"]);
+        expect(fields.filter((_, i) => i % 2 === 0)).toEqual(["m", "c", "v"]);
         const received = (yield* sub.next()).value;
         expect(received).toEqual({
           id: received.id,
