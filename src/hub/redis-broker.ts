@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { type Operation, resource, spawn, until, useScope } from "effection";
+import { type Operation, resource, spawn, useScope } from "effection";
 import { Redis, type RedisOptions } from "ioredis";
+import { awaitPromise } from "../core/await-promise.js";
 import { type Backoff, backoffDelay } from "../core/backoff.js";
 import { useClock } from "../core/clock.js";
+import { DONE } from "../core/done.js";
 import { TimeoutError } from "../core/errors.js";
 import {
   type LabelNode,
@@ -11,7 +13,6 @@ import {
   labelTraceparent,
   withLabelNode,
 } from "../core/labels.js";
-import { retry } from "../core/retry.js";
 import { createTimerSet, type TimerSet } from "../core/timer-set.js";
 import { createWakeCell } from "../core/wake-cell.js";
 import type {
@@ -316,17 +317,21 @@ class SharedConnections implements Connections {
   *readForever(): Operation<never> {
     // deliveries hang from the task that opened the broker (in a watched tree)
     const parent = labelOf(yield* useScope());
-    for (;;) {
+    const clock = yield* useClock();
+    // The loop of core's retry(), written out: retry() per XREAD made a
+    // generator, an options object and a context read for every read.
+    for (let failures = 0; ; ) {
       while (this.topics.size === 0) yield* this.topicsChanged.wait();
-      // Redis is down or restarting: ioredis reconnects; back off and read again.
-      const reply = yield* retry(() => this.readOnce(), {
-        attempts: Number.MAX_SAFE_INTEGER,
-        backoff: this.backoff,
-        retryIf: () => {
-          this.errors++;
-          return true;
-        },
-      });
+      let reply: [string, Entry[]][] | null;
+      try {
+        reply = yield* this.readOnce();
+      } catch {
+        // Redis is down or restarting: ioredis reconnects; back off and read again.
+        this.errors++;
+        yield* clock.sleep(backoffDelay(failures++, this.backoff));
+        continue;
+      }
+      failures = 0;
       if (reply) yield* this.dispatch(reply, parent);
     }
   }
@@ -339,10 +344,10 @@ class SharedConnections implements Connections {
     const reader = this.reader;
     try {
       if (this.readerId === undefined)
-        this.readerId = String(yield* until(reader.call("CLIENT", "ID")));
+        this.readerId = String(yield* awaitPromise(reader.call("CLIENT", "ID")));
       this.readerBusy = true;
       return streamsReply(
-        yield* until(
+        yield* awaitPromise(
           reader.call(
             "XREAD",
             "COUNT",
@@ -531,6 +536,8 @@ function previousId(id: string): string {
 /** Producer high-water marks: drops entries re-sent after a reconnect. */
 class Dedup {
   private marks = new Map<string, number>();
+  /** The producer of the last new message (the newest key of `marks`). */
+  private last: string | undefined;
   constructor(private readonly limit = 10_000) {}
   /** True when `msgId` was already seen (its counter is not above its producer's mark). */
   seen(msgId: string): boolean {
@@ -539,6 +546,12 @@ class Dedup {
     const n = Number(msgId.slice(colon + 1));
     const mark = this.marks.get(producer);
     if (mark !== undefined && n <= mark) return true;
+    if (producer === this.last) {
+      // already the newest key: no need to move it to the end
+      this.marks.set(producer, n);
+      return false;
+    }
+    this.last = producer;
     this.marks.delete(producer);
     this.marks.set(producer, n);
     if (this.marks.size > this.limit) {
@@ -639,17 +652,35 @@ class RedisTopic<T> implements BrokerTopic<T> {
   /**
    * Called by the reader for each new entry, in stream order; `parent` is the
    * label of the reader's task, under which a watched tree shows the delivery.
+   * Delivers at once (and returns `DONE`) unless a `block` subscription has no
+   * room: then the returned operation waits for it and delivers.
    */
-  *dispatch(id: string, fields: string[], parent: LabelNode): Operation<void> {
+  dispatch(id: string, fields: string[], parent: LabelNode): Operation<void> {
     const message = this.decode(id, fields, this.dedup, true);
     if (message === undefined || message === DUPLICATE) {
       if (message === DUPLICATE) this.duplicates++;
       this.cursor = id;
       this.delivered = id;
-      return;
+      return DONE;
     }
     // `block` subscriptions hold the reader until they have room.
-    yield* this.listeners.untilReady();
+    const ready = this.listeners.untilReady();
+    if (ready !== DONE) return this.deliverAfter(ready, id, message, parent);
+    this.deliver(id, message, parent);
+    return DONE;
+  }
+
+  private *deliverAfter(
+    ready: Operation<void>,
+    id: string,
+    message: Message<T>,
+    parent: LabelNode,
+  ): Operation<void> {
+    yield* ready;
+    this.deliver(id, message, parent);
+  }
+
+  private deliver(id: string, message: Message<T>, parent: LabelNode): void {
     this.cursor = id;
     this.delivered = id;
     if (labelsWatched()) this.listeners.deliverWatched(message, this.name, parent);

@@ -1,4 +1,5 @@
-import { action, type Operation } from "effection";
+import { Err, Ok, type Operation, type Result } from "effection";
+import { EffectOperation } from "../core/effect-operation.js";
 import type { TimerSet } from "../core/timer-set.js";
 
 /**
@@ -22,18 +23,59 @@ export function untilWithin<R>(
   promise: Promise<R>,
   timeout: () => Error,
 ): Operation<R> {
-  return action<R>((resolve, reject) => {
-    const deadline = timers.add(timers.clock.now() + ms, () => reject(timeout()));
-    promise.then(
+  return new UntilWithin(timers, ms, promise, timeout);
+}
+
+// An effect of its own rather than effection's action(): one object per
+// command instead of the closures an action makes, on the path of every
+// publish.
+class UntilWithin<R> extends EffectOperation<R> {
+  constructor(
+    private readonly timers: TimerSet,
+    private readonly ms: number,
+    private readonly promise: Promise<R>,
+    private readonly timeout: () => Error,
+  ) {
+    super();
+  }
+
+  get description(): string {
+    return "await a Redis command";
+  }
+
+  enter(resolve: (result: Result<R>) => void): (didExit: (result: Result<void>) => void) => void {
+    const { timers } = this;
+    let settled = false;
+    const deadline = timers.add(timers.clock.now() + this.ms, () => {
+      settled = true;
+      resolve(Err(this.timeout()));
+    });
+    this.promise.then(
       (value) => {
+        if (settled) return;
+        settled = true;
         timers.cancel(deadline);
-        resolve(value);
+        resolve(Ok(value));
       },
       (error) => {
+        if (settled) return;
+        settled = true;
         timers.cancel(deadline);
-        reject(error);
+        resolve(Err(error));
       },
     );
-    return () => timers.cancel(deadline);
-  });
+    return (didExit) => {
+      if (!settled) {
+        settled = true;
+        timers.cancel(deadline);
+      }
+      didExit(OK);
+    };
+  }
+
+  protected again(): UntilWithin<R> {
+    return new UntilWithin(this.timers, this.ms, this.promise, this.timeout);
+  }
 }
+
+const OK: Result<void> = Ok();
