@@ -1,5 +1,4 @@
 import {
-  action,
   type Effect,
   type Operation,
   race,
@@ -12,6 +11,7 @@ import { isHalted, SelectorClosedError, SelectorEmptyError } from "./errors.js";
 import { itemName, labelsWatched, watchedAs } from "./labels.js";
 import { RoutineGroup, type RoutineReports } from "./routine-group.js";
 import { createWakeCell } from "./wake-cell.js";
+import { yieldToEventLoop } from "./yield-to-event-loop.js";
 
 /** One finished item, as returned by {@link Selector.select}. */
 export interface Selected<T, D> {
@@ -217,14 +217,6 @@ class SelectorImpl<T, D> implements Selector<T, D>, RoutineReports<T, D, Slot<T,
     this.values = [];
     return values;
   }
-}
-
-/** Resumes on the next turn of the event loop (after pending I/O and promises). */
-function yieldToEventLoop(): Operation<void> {
-  return action<void>((resolve) => {
-    const handle = setImmediate(resolve);
-    return () => clearImmediate(handle);
-  });
 }
 
 /**
