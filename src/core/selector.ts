@@ -1,11 +1,4 @@
-import {
-  type Effect,
-  type Operation,
-  race,
-  resource,
-  type Scope,
-  useScope,
-} from "effection";
+import { type Effect, type Operation, race, resource, type Scope, useScope } from "effection";
 import { adoptChild, lightRoutines } from "./effection-internals.js";
 import { isHalted, SelectorClosedError, SelectorEmptyError } from "./errors.js";
 import { itemName, labelsWatched, watchedAs } from "./labels.js";
