@@ -200,7 +200,7 @@ export class CursorExpiredError extends BoughError {
 /**
  * Thrown by `subscribe({ after })` and `next(after)` when `after` is not a
  * cursor of this broker (memory cursors are decimal sequence numbers, Redis
- * cursors are stream entry ids such as `1700000000000-0`).
+ * cursors are stream entry ids such as `0-17`).
  *
  * @example
  * ```ts

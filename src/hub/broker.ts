@@ -4,7 +4,7 @@ import type { Operation } from "effection";
  * One message of a hub topic. `id` is the cursor: pass it back as
  * `subscribe({ after: id })` or `next(id)` to resume right after this message
  * (SSE `Last-Event-ID`, long-poll `?after=`). With the memory broker `id` is
- * `String(seq)`; with Redis it is the stream entry id (`"1700000000000-0"`).
+ * `String(seq)`; with Redis it is the stream entry id (`"0-1"`, `"0-2"`, …).
  */
 export interface Message<T> {
   /** The cursor of this message; opaque, compare with the broker's `compare`. */
