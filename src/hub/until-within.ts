@@ -26,9 +26,9 @@ export function untilWithin<R>(
   return new UntilWithin(timers, ms, promise, timeout);
 }
 
-// An effect of its own rather than effection's action(): one object per
-// command instead of the closures an action makes, on the path of every
-// publish.
+// An effect of its own rather than effection's action(), on the path of every
+// publish: an action also wraps its executor in a Do() operation and makes a
+// resolve, a reject and a discard closure per command.
 class UntilWithin<R> extends EffectOperation<R> {
   constructor(
     private readonly timers: TimerSet,
