@@ -9,7 +9,7 @@ import {
   type Result,
   suspend,
 } from "effection";
-import { EffectOperation, exitAtOnce } from "./effect-operation.js";
+import { EffectOperation, exitAtOnce, OK } from "./effect-operation.js";
 import { lightRoutines } from "./effection-internals.js";
 import { expectIn, readContext } from "./light-routine.js";
 
@@ -130,8 +130,6 @@ function sleepOnHost(
     exited(OK);
   };
 }
-
-const OK: Result<void> = Ok();
 
 /**
  * Sleeps of one duration that begin in one synchronous burst (a loop adding

@@ -57,7 +57,11 @@ export abstract class EffectOperation<T>
   }
 }
 
-const OK: Result<void> = Ok();
+/**
+ * `Ok()`: effection never mutates a Result, so one instance serves every
+ * operation that resolves or exits with nothing. @internal
+ */
+export const OK: Result<void> = Ok();
 
 /** An exit with nothing to undo: a stale resolve after it is ignored by the coroutine. @internal */
 export const exitAtOnce = (didExit: (result: Result<void>) => void): void => didExit(OK);

@@ -14,7 +14,7 @@ import {
 } from "effection";
 import { Continuation } from "./continuation.js";
 import { DONE_ITERATOR } from "./done.js";
-import { EffectOperation, exitAtOnce } from "./effect-operation.js";
+import { EffectOperation, exitAtOnce, OK } from "./effect-operation.js";
 import {
   childPriority,
   createChildScope,
@@ -96,9 +96,6 @@ import {
  */
 
 type Exit = (resolve: (result: Result<unknown>) => void) => void;
-
-/** `Ok()`; effection never mutates a Result, so one instance serves every routine. */
-const OK: Result<unknown> = Ok();
 
 /** The parent scope of the last routine made, with its reducer and its children's priority. */
 let cachedParent: Scope | undefined;

@@ -1,5 +1,6 @@
-import { action, type Effect, Ok, type Operation, type Result } from "effection";
+import { action, type Effect, type Operation, type Result } from "effection";
 import { DONE } from "./done.js";
+import { OK } from "./effect-operation.js";
 import { lightRoutines } from "./effection-internals.js";
 
 /**
@@ -184,8 +185,6 @@ export class WakeCell implements Effect<void> {
 }
 
 type Waiter = (result: Result<void>) => void;
-
-const OK: Result<void> = Ok();
 
 /** A cell's suspending wait: one object per cell, no closure (see the constructor's note). */
 class WaitOp implements Operation<void> {

@@ -1,5 +1,5 @@
-import { Ok, type Operation, type Result } from "effection";
-import { EffectOperation } from "./effect-operation.js";
+import type { Operation, Result } from "effection";
+import { EffectOperation, OK } from "./effect-operation.js";
 
 /**
  * Resumes on the next turn of the event loop (`setImmediate`), after the I/O
@@ -39,5 +39,3 @@ class YieldToEventLoop extends EffectOperation<void> {
     return new YieldToEventLoop();
   }
 }
-
-const OK: Result<void> = Ok();

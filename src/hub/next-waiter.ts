@@ -1,4 +1,5 @@
 import { action, type Effect, Err, Ok, type Operation, type Result } from "effection";
+import { OK } from "../core/effect-operation.js";
 import { lightRoutines } from "../core/effection-internals.js";
 import type { Message } from "./broker.js";
 
@@ -131,5 +132,3 @@ export class NextWaiter<T> implements Subscriber<T>, Effect<Message<T>> {
     };
   }
 }
-
-const OK: Result<void> = Ok();

@@ -419,7 +419,7 @@ class SharedConnections implements Connections {
    */
   private topicIo(name: string, key: string, start: string): TopicIo {
     const { codec, commandTimeoutMs } = this;
-    const state = { epoch: start.slice(0, start.indexOf("-")) };
+    const state = { epoch: idHigh(start) };
     const timeout = () => new PublishTimeoutError(name, commandTimeoutMs);
     const shared = this;
     return {
@@ -455,7 +455,7 @@ class SharedConnections implements Connections {
             state.epoch = epoch;
           }
         }
-        const seq = Number(id.slice(id.indexOf("-") + 1));
+        const seq = Number(idLow(id));
         return traceparent === undefined
           ? { id, seq, value, time }
           : { id, seq, value, time, traceparent };
@@ -477,7 +477,7 @@ class SharedConnections implements Connections {
       () => new PublishTimeoutError(name, this.commandTimeoutMs),
     );
     const last = String(infoField(info, "last-generated-id") ?? "0-0");
-    return last.slice(0, last.indexOf("-"));
+    return idHigh(last);
   }
 }
 
@@ -516,6 +516,19 @@ const ID = /^(0|[1-9]\d{0,19})-(0|[1-9]\d{0,19})$/;
 function parseId(id: string): [string, string] | undefined {
   const match = ID.exec(id);
   return match ? [match[1], match[2]] : undefined;
+}
+
+/**
+ * An id's first part, from an id Redis gave (it always has the dash): no
+ * regex on the publish and delivery paths, where `parseId` would check it.
+ */
+function idHigh(id: string): string {
+  return id.slice(0, id.indexOf("-"));
+}
+
+/** An id's second part, from an id Redis gave (see `idHigh`). */
+function idLow(id: string): string {
+  return id.slice(id.indexOf("-") + 1);
 }
 
 /** Compares two non-negative decimal integers given as strings (any size). */
@@ -625,10 +638,9 @@ class RedisTopic<T> implements BrokerTopic<T> {
       else if (name === "t") traceparent = fields[i + 1];
       else if (name === "s") seq = Number(fields[i + 1]);
     }
-    const dash = id.indexOf("-");
     // this format: seq is the id's second part; the earlier one wrote `s`, and its time was the id's first part
-    if (seq === undefined) seq = Number(id.slice(dash + 1));
-    else time ??= Number(id.slice(0, dash));
+    if (seq === undefined) seq = Number(idLow(id));
+    else time ??= Number(idHigh(id));
     if (
       !Number.isSafeInteger(seq) ||
       time === undefined ||

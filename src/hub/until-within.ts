@@ -1,5 +1,5 @@
 import { Err, Ok, type Operation, type Result } from "effection";
-import { EffectOperation } from "../core/effect-operation.js";
+import { EffectOperation, OK } from "../core/effect-operation.js";
 import type { TimerSet } from "../core/timer-set.js";
 
 /**
@@ -77,5 +77,3 @@ class UntilWithin<R> extends EffectOperation<R> {
     return new UntilWithin(this.timers, this.ms, this.promise, this.timeout);
   }
 }
-
-const OK: Result<void> = Ok();
