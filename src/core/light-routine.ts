@@ -16,6 +16,7 @@ import { Continuation } from "./continuation.js";
 import { DONE_ITERATOR } from "./done.js";
 import { EffectOperation, exitAtOnce, OK } from "./effect-operation.js";
 import {
+  adoptChild,
   childPriority,
   createChildScope,
   createTaskGroup,
@@ -67,7 +68,13 @@ import {
  *   get/set, `all`, `race`, `scoped`): a child of the parent scope, made and
  *   later destroyed through `api.Scope` (what effection's own `scoped()`
  *   calls; it honours scope middleware), with an error boundary and a task
- *   group of its own.
+ *   group of its own. A selector made by a routine that has no scope does not
+ *   make one either: its items are scheduled one deeper than the routine and
+ *   see its contexts through {@link LightRoutine.contextScope}, and the
+ *   routine closes it itself ({@link LightRoutine.adopt}); the scope is made
+ *   only when something needs it, and the selector then moves into its task
+ *   group (a third of a tree of nested selectors' memory and time was those
+ *   scopes).
  * - Its end. When the operation ends, the routine halts the tasks it
  *   spawned (newest first, as a task's group), then destroys its scope, then
  *   settles — so a reply or a selected value is never seen before the
@@ -97,8 +104,11 @@ import {
 
 type Exit = (resolve: (result: Result<unknown>) => void) => void;
 
-/** The parent scope of the last routine made, with its reducer and its children's priority. */
-let cachedParent: Scope | undefined;
+/**
+ * The parent of the last routine scheduled (a scope, or the light routine
+ * that owns its group), with its reducer and the priority its children run at.
+ */
+let cachedParent: Scope | LightRoutine<unknown> | undefined;
 let cachedReducer: Reducer | undefined;
 let cachedPriority = 0;
 
@@ -164,6 +174,12 @@ interface RoutineExtras<T> {
   taskStarted: boolean;
   /** Once settled, what {@link LightRoutine.haltFailure} reports. */
   haltFailure: { error: unknown } | undefined;
+  /**
+   * Children adopted while it had no scope (see {@link LightRoutine.adopt}),
+   * oldest first: closed newest first when the operation ends, or moved into
+   * the scope's task group when one is made.
+   */
+  adopted: (() => Operation<void>)[] | undefined;
 }
 
 /**
@@ -263,6 +279,25 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
   /** The scope a lazily created scope hangs from (a getter: one field less per routine). */
   protected abstract get parent(): Scope;
 
+  /**
+   * The scope whose contexts the routine sees while it has none of its own,
+   * without creating any: {@link parent} unless a subclass can answer more
+   * cheaply (a member of a group owned by a routine without a scope answers
+   * with that routine's {@link contextScope}).
+   */
+  protected get contextParent(): Scope {
+    return this.parent;
+  }
+
+  /**
+   * What the routine is scheduled as a child of, without creating a scope: a
+   * scope (it runs at that scope's child priority) or a light routine that
+   * has none (it runs one deeper than that routine, as its task's child would).
+   */
+  protected get schedulingParent(): Scope | LightRoutine<unknown> {
+    return this.parent;
+  }
+
   private get phase(): number {
     return this.flags & PHASE;
   }
@@ -311,17 +346,56 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
     }
     let entry = this.entry;
     if (entry === undefined) {
-      // a selector or a server makes all its routines under one scope: look its
-      // reducer and priority up once
-      const parent = this.parent;
-      if (parent !== cachedParent) {
-        cachedParent = parent;
-        cachedReducer = reducerOf(parent);
-        cachedPriority = childPriority(parent);
-      }
+      this.lookUpParent();
       entry = this.entry = new Entry(this, cachedReducer as Reducer, cachedPriority);
     }
     entry.reducer.schedule(entry);
+  }
+
+  /**
+   * Sets the cached reducer and priority to this routine's. A selector or a
+   * server makes all its routines under one parent: they are looked up once.
+   */
+  private lookUpParent(): void {
+    const parent = this.schedulingParent;
+    if (parent === cachedParent) return;
+    let reducer: Reducer;
+    let priority: number;
+    if (parent instanceof LightRoutine) {
+      priority = parent.basePriority + 1;
+      reducer = reducerOf(parent.contextScope);
+    } else {
+      reducer = reducerOf(parent);
+      priority = childPriority(parent);
+    }
+    cachedParent = parent;
+    cachedReducer = reducer;
+    cachedPriority = priority;
+  }
+
+  /**
+   * The priority the routine runs at, as its task would (its own scope's,
+   * not a deeper `scoped()` one's), without creating a scope. @internal
+   */
+  get basePriority(): number {
+    const entry = this.entry;
+    if (entry !== undefined) return entry.priority;
+    this.lookUpParent();
+    return cachedPriority;
+  }
+
+  /**
+   * Makes `close` a child of the routine, as {@link adoptChild} makes it one
+   * of a scope's coroutine, without creating a scope: `close` runs when the
+   * operation ends, newest first, before the routine settles (a failure it
+   * throws fails the routine). If the routine makes its scope later, the
+   * children adopted so far move into that scope's task group, in order, and
+   * are halted with what it spawns. Only for a routine that has no scope
+   * yet ({@link currentScope} is undefined). @internal
+   */
+  adopt(close: () => Operation<void>): void {
+    const more = this.extras();
+    (more.adopted ??= []).push(close);
   }
 
   /** Whether the routine has settled. */
@@ -353,6 +427,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
       task: undefined,
       taskStarted: false,
       haltFailure: undefined,
+      adopted: undefined,
     });
   }
 
@@ -371,6 +446,11 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
       child.set(TaskGroupContext, (more.group = createTaskGroup()));
       more.dispose = dispose;
       more.current = scope = child;
+      const adopted = more.adopted;
+      if (adopted !== undefined) {
+        more.adopted = undefined;
+        for (const close of adopted) adoptChild(child, close);
+      }
     }
     return scope;
   }
@@ -385,7 +465,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
    * have created its scope).
    */
   get contextScope(): Scope {
-    return this.more?.current ?? this.parent;
+    return this.more?.current ?? this.contextParent;
   }
 
   /** The scope, if one was created (for the reducer's priority). */
@@ -649,8 +729,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
       }
       const more = this.more;
       if (outcome.ok && more?.raised) outcome = Err(more.raised.error as Error);
-      const dispose = more?.dispose;
-      if (!dispose) {
+      if (more?.dispose === undefined && more?.adopted === undefined) {
         this.complete(outcome);
         return;
       }
@@ -661,7 +740,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
       this.unwinding = false;
       this.exit = exitAtOnce;
       this.resumeWith = OK;
-      this.iterator = teardown(this, more?.group, dispose, outcome);
+      this.iterator = teardown(this, more, outcome);
       this.schedule();
       return;
     }
@@ -775,14 +854,31 @@ function* join<T>(task: Task<T>): Generator<Effect<unknown>, T, unknown> {
  * What a task does after its body: halt the spawned children (newest first;
  * the last failure, of a halt or raised by a child meanwhile, replaces the
  * outcome), then destroy the scope (a failure there replaces it too, as an
- * exception in a `finally` does).
+ * exception in a `finally` does). A routine without a scope closes the
+ * children it adopted instead, newest first, as its task's group would halt
+ * them (the last failure replaces the outcome).
  */
 function* teardown<T>(
   routine: LightRoutine<T>,
-  group: TaskGroup | undefined,
-  dispose: () => Operation<void>,
+  more: RoutineExtras<T>,
   outcome: Result<T>,
 ): Generator<Effect<unknown>, Result<T>, unknown> {
+  const adopted = more.adopted;
+  if (adopted !== undefined) {
+    more.adopted = undefined;
+    let failure: { error: unknown } | undefined;
+    for (let i = adopted.length - 1; i >= 0; i--) {
+      try {
+        yield* (adopted[i] as () => Operation<void>)();
+      } catch (error) {
+        failure = { error };
+      }
+    }
+    if (failure) outcome = Err(failure.error as Error);
+  }
+  // read now: a child closed above may have made the scope (to raise into it)
+  const group = more.group;
+  const dispose = more.dispose;
   if (group && group.tasks.size > 0) {
     routine.raised = undefined;
     try {
@@ -795,6 +891,7 @@ function* teardown<T>(
     }
   }
   routine.disposing();
+  if (dispose === undefined) return outcome;
   try {
     yield* dispose();
   } catch (error) {
@@ -833,7 +930,8 @@ class Entry implements ReducerEntry {
     readonly routine: LightRoutine<any>,
     /** effection's reducer, which steps the routine as it steps a task. */
     readonly reducer: Reducer,
-    private priority: number,
+    /** The priority of a task of the parent scope (the routine's own scope, if it makes one, has it too). */
+    readonly priority: number,
   ) {}
   get data(): this {
     return this;

@@ -1,7 +1,18 @@
-import { type Effect, type Operation, race, resource, type Scope, useScope } from "effection";
+import {
+  type Effect,
+  Ok,
+  type Operation,
+  type Result,
+  race,
+  resource,
+  type Scope,
+  useScope,
+} from "effection";
+import { EffectOperation, exitAtOnce } from "./effect-operation.js";
 import { adoptChild, lightRoutines } from "./effection-internals.js";
 import { isHalted, SelectorClosedError, SelectorEmptyError } from "./errors.js";
 import { itemName, labelsWatched, watchedAs } from "./labels.js";
+import { LightRoutine } from "./light-routine.js";
 import { RoutineGroup, type RoutineReports } from "./routine-group.js";
 import { createWakeCell } from "./wake-cell.js";
 import { yieldToEventLoop } from "./yield-to-event-loop.js";
@@ -87,8 +98,12 @@ class SelectorImpl<T, D> implements Selector<T, D>, RoutineReports<T, D, Slot<T,
    */
   private changed = createWakeCell("microtask");
 
-  constructor(scope: Scope) {
-    this.group = new RoutineGroup(scope, this);
+  /** `owner`: the scope items run under, or a light routine without one (see {@link UseSelector}). */
+  constructor(owner: Scope | LightRoutine<unknown>) {
+    this.group =
+      owner instanceof LightRoutine
+        ? RoutineGroup.underRoutine(owner, this)
+        : new RoutineGroup(owner, this);
   }
 
   get size(): number {
@@ -256,14 +271,35 @@ export function useSelector<T = unknown, D = unknown>(): Operation<Selector<T, D
  * task, which runs at its caller's), and closing it joins the caller's
  * spawned children, halted newest first when the caller's body ends (see
  * `adoptChild`). A resource task per selector cost ~85% of a tree of nested
- * selectors.
+ * selectors. A caller that is a light routine without a scope (an item of
+ * another selector) keeps none: its items run under it as under the scope it
+ * would make (`RoutineGroup.underRoutine`) and it closes the selector itself
+ * (`LightRoutine.adopt`); that scope cost a third of a tree's memory and of
+ * its build and halt time. Entered as an effect: it needs its coroutine.
  */
-class UseSelector<T, D> {
-  *[Symbol.iterator](): Iterator<Effect<unknown>, Selector<T, D>, unknown> {
-    const scope = yield* useScope();
-    const selector = new SelectorImpl<T, D>(scope);
-    adoptChild(scope, () => selector.close());
-    return selector;
+class UseSelector<T, D> extends EffectOperation<Selector<T, D>> {
+  readonly description = "useSelector()";
+
+  enter(
+    resolve: (result: Result<Selector<T, D>>) => void,
+    routine: Parameters<Effect<Selector<T, D>>["enter"]>[1],
+  ): (didExit: (result: Result<void>) => void) => void {
+    let selector: SelectorImpl<T, D>;
+    if (routine instanceof LightRoutine && routine.currentScope === undefined) {
+      const owner = routine as LightRoutine<unknown>;
+      selector = new SelectorImpl<T, D>(owner);
+      owner.adopt(() => selector.close());
+    } else {
+      const scope = routine.scope;
+      selector = new SelectorImpl<T, D>(scope);
+      adoptChild(scope, () => selector.close());
+    }
+    resolve(Ok(selector));
+    return exitAtOnce;
+  }
+
+  protected again(): UseSelector<T, D> {
+    return new UseSelector<T, D>();
   }
 }
 

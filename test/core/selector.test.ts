@@ -1,5 +1,6 @@
 import {
   call,
+  createContext,
   createScope,
   type Operation,
   resource,
@@ -7,6 +8,7 @@ import {
   spawn,
   suspend,
   until,
+  useScope,
   withResolvers,
 } from "effection";
 import fc from "fast-check";
@@ -17,6 +19,7 @@ function* constant<T>(value: T): Operation<T> {
   return value;
 }
 
+import { readContext } from "../../src/core/light-routine.js";
 import {
   ClockContext,
   delay,
@@ -504,6 +507,87 @@ describe("useSelector", () => {
         expect(await runWithVirtualClock(program(items, "item"))).toEqual(expected);
       }),
       { numRuns: 60 },
+    );
+  });
+
+  it("gives an item that makes a selector no scope of its own, with the same trace as when it has one", async () => {
+    // A tree of items, each making a selector with items under it. An item
+    // that makes a selector before anything gave it a scope keeps none: its
+    // items run under it as under the scope it would make, and that scope is
+    // made only when something needs it (a context set, a task spawned). The
+    // reference is the same tree where every item makes its scope first
+    // (`useScope()`), as every selector did before. A node makes its children,
+    // may set a context or spawn a task, waits, reads the context without
+    // making a scope, and (but the root) waits to be halted; its cleanup may
+    // wait and may throw. The root ends after a while or is halted from outside.
+    type Spec = {
+      delay: number;
+      cleanup: number;
+      breaks: boolean;
+      sets: boolean;
+      spawns: boolean;
+      children: Spec[];
+    };
+    const Ctx = createContext<string>("selector-test-tree", "unset");
+    const node = (spec: Spec, name: string, trace: string[], scope: boolean) =>
+      function* (): Operation<void> {
+        try {
+          // the reference makes its scope where a selector made it before;
+          // the other takes an effect there too, so that both take as many steps
+          if (scope) yield* useScope();
+          else yield* readContext(Ctx);
+          const selector = spec.children.length > 0 ? yield* useSelector() : undefined;
+          for (const [i, child] of spec.children.entries()) {
+            selector?.add(i, node(child, `${name}.${i}`, trace, scope)());
+          }
+          if (spec.sets) yield* Ctx.set(name);
+          if (spec.spawns) {
+            yield* spawn(function* () {
+              try {
+                yield* suspend();
+              } finally {
+                trace.push(`${name}'s task halted`);
+              }
+            });
+          }
+          yield* delay(spec.delay);
+          trace.push(`${name} sees ${yield* readContext(Ctx)}`);
+          if (name !== "r") yield* suspend();
+        } finally {
+          trace.push(`${name} cleanup`);
+          if (spec.cleanup > 0) yield* delay(spec.cleanup);
+          // biome-ignore lint/correctness/noUnsafeFinally: a cleanup that fails is the point
+          if (spec.breaks) throw new Error(`${name} broke`);
+        }
+      };
+    const run = async (spec: Spec, haltAt: number, scope: boolean) => {
+      const trace: string[] = [];
+      try {
+        await runWithVirtualClock(function* () {
+          const outer = yield* useSelector();
+          outer.add("root", node(spec, "r", trace, scope)());
+          yield* outer.runUntil(delay(haltAt));
+        });
+      } catch (error) {
+        trace.push(`fails: ${(error as Error).message}`);
+      }
+      return trace;
+    };
+    const specs = (depth: number): fc.Arbitrary<Spec> =>
+      fc.record({
+        delay: fc.integer({ min: 0, max: 2 }),
+        cleanup: fc.integer({ min: 0, max: 2 }),
+        breaks: fc.integer({ min: 0, max: 5 }).map((n) => n === 0),
+        sets: fc.integer({ min: 0, max: 2 }).map((n) => n === 0),
+        spawns: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
+        children: depth === 0 ? fc.constant([]) : fc.array(specs(depth - 1), { maxLength: 3 }),
+      });
+    await fc.assert(
+      fc.asyncProperty(specs(3), fc.integer({ min: 0, max: 6 }), async (tree, halt) => {
+        const haltAt = halt + 0.5;
+        expect(await run(tree, haltAt, false)).toEqual(await run(tree, haltAt, true));
+      }),
+      { numRuns: 200 },
     );
   });
 
