@@ -15,7 +15,7 @@
  *   in completion order.
  *
  * Then a tree of 11,111 tasks (10 × 10 × 10 × 10), each waiting forever: time to
- * build it, then to halt it. Every row reports wall time and CPU time
+ * build it, then (after a full collection, not timed: see `settle`) to halt it. Every row reports wall time and CPU time
  * (`process.cpuUsage`, user + system of the whole process, GC threads included),
  * the median of ROUNDS rounds, peers interleaved round by round.
  *
@@ -280,44 +280,58 @@ function effectNode(depth: number, started: { n: number }): Effect.Effect<void> 
 interface TreeSample {
   build: Sample;
   halt: Sample;
+  /** Heap the built tree keeps, per task (after the full collection of `settle`). */
+  bytes: number;
 }
 
 const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
 
+/**
+ * Between build and halt (not timed): a full collection, so that the tree
+ * has lived through one, as waiting tasks have by the time anything halts
+ * them. Without it the halt's first allocations set off a scavenge that copies
+ * the whole young tree, and whether that lands in the build's window or the
+ * halt's changed from run to run (bough's halt measured 12–43 ms with the same
+ * code; a build that allocates less moved the scavenge into the halt).
+ */
+function settle(): void {
+  gc();
+}
+
+const heapUsed = () => process.memoryUsage().heapUsed;
+
 async function effectionTree(node: typeof boughNode): Promise<TreeSample> {
   gc();
+  const h0 = heapUsed();
   const started = { n: 0 };
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const task = run(() => node(0, started));
   while (started.n < TREE) await new Promise((r) => setImmediate(r));
-  const t1 = performance.now();
+  const build = { wall: performance.now() - t0, cpu: cpuMs(process.cpuUsage(c0)) };
+  settle();
+  const bytes = (heapUsed() - h0) / TREE;
   const c1 = process.cpuUsage();
+  const t1 = performance.now();
   await task.halt();
-  const t2 = performance.now();
-  const c2 = process.cpuUsage(c1);
-  return {
-    build: { wall: t1 - t0, cpu: cpuMs(process.cpuUsage(c0)) - cpuMs(c2) },
-    halt: { wall: t2 - t1, cpu: cpuMs(c2) },
-  };
+  return { build, halt: { wall: performance.now() - t1, cpu: cpuMs(process.cpuUsage(c1)) }, bytes };
 }
 
 async function effectTree(): Promise<TreeSample> {
   gc();
+  const h0 = heapUsed();
   const started = { n: 0 };
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const fiber = Effect.runFork(effectNode(0, started));
   while (started.n < TREE) await new Promise((r) => setImmediate(r));
-  const t1 = performance.now();
+  const build = { wall: performance.now() - t0, cpu: cpuMs(process.cpuUsage(c0)) };
+  settle();
+  const bytes = (heapUsed() - h0) / TREE;
   const c1 = process.cpuUsage();
+  const t1 = performance.now();
   await Effect.runPromise(Fiber.interrupt(fiber));
-  const t2 = performance.now();
-  const c2 = process.cpuUsage(c1);
-  return {
-    build: { wall: t1 - t0, cpu: cpuMs(process.cpuUsage(c0)) - cpuMs(c2) },
-    halt: { wall: t2 - t1, cpu: cpuMs(c2) },
-  };
+  return { build, halt: { wall: performance.now() - t1, cpu: cpuMs(process.cpuUsage(c1)) }, bytes };
 }
 
 const TREES: { key: string; label: string; run: () => Promise<TreeSample> }[] = [
@@ -329,6 +343,7 @@ const TREES: { key: string; label: string; run: () => Promise<TreeSample> }[] = 
 interface TreeCell {
   build: { wallMs: number; cpuMs: number };
   halt: { wallMs: number; cpuMs: number };
+  bytesPerTask: number;
 }
 
 async function trees(): Promise<Record<string, TreeCell>> {
@@ -346,9 +361,13 @@ async function trees(): Promise<Record<string, TreeCell>> {
       wallMs: median(s.map((x) => x[phase].wall)),
       cpuMs: median(s.map((x) => x[phase].cpu)),
     });
-    out[t.key] = { build: pick("build"), halt: pick("halt") };
+    out[t.key] = {
+      build: pick("build"),
+      halt: pick("halt"),
+      bytesPerTask: median(s.map((x) => x.bytes)),
+    };
     console.log(
-      `tree ${t.label.padEnd(28)} build ${out[t.key].build.wallMs.toFixed(1)} ms (cpu ${out[t.key].build.cpuMs.toFixed(1)}), halt ${out[t.key].halt.wallMs.toFixed(1)} ms (cpu ${out[t.key].halt.cpuMs.toFixed(1)})`,
+      `tree ${t.label.padEnd(28)} build ${out[t.key].build.wallMs.toFixed(1)} ms (cpu ${out[t.key].build.cpuMs.toFixed(1)}), halt ${out[t.key].halt.wallMs.toFixed(1)} ms (cpu ${out[t.key].halt.cpuMs.toFixed(1)}), ${Math.round(out[t.key].bytesPerTask)} B/task`,
     );
   }
   return out;
@@ -432,6 +451,7 @@ const treeRows = TREES.map((t) => [
   `${f(tree[t.key].build.wallMs)} / ${f(tree[t.key].build.cpuMs)}`,
   `${f(tree[t.key].halt.wallMs)} / ${f(tree[t.key].halt.cpuMs)}`,
   `${ratio(tree[t.key].build.cpuMs, tree.bough.build.cpuMs)} / ${ratio(tree[t.key].halt.cpuMs, tree.bough.halt.cpuMs)}`,
+  Math.round(tree[t.key].bytesPerTask).toLocaleString("en"),
 ]);
 for (const phase of ["build", "halt"] as const) {
   const b = tree.bough[phase];
@@ -478,7 +498,9 @@ Everything the item keeps counts: bough's routine, the promise's callback and it
 
 ## Tree of ${TREE.toLocaleString("en")} tasks (${FANOUT} × ${FANOUT} × ${FANOUT} × ${FANOUT}, each waiting forever): build, then halt (ms, wall / CPU, median of ${ROUNDS})
 
-${table(["runtime", "build", "halt", "CPU vs bough (build / halt)"], treeRows)}
+${table(["runtime", "build", "halt", "CPU vs bough (build / halt)", "heap per task (bytes)"], treeRows)}
+
+Between the build and the halt a full collection runs, not timed: the tree has lived through one, as waiting tasks have by the time anything halts them. Without it, the halt's first allocations set off a scavenge that copies the whole young tree, and whether that fell in the build's window or the halt's changed from run to run.
 
 ## Goal: bough ≤ Effect 4 on every row (wall and CPU)
 
