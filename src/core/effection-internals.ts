@@ -30,7 +30,9 @@ import { api } from "effection/experimental";
  *    context named "@effection/error-boundary" of its owner scope
  *    (esm/lib/trap.js; it was "@effection/boundary" in 4.0).
  * 3. `api.Scope` from "effection/experimental" (4.1+): creates and destroys a
- *    child scope the way `scoped()` does, honouring scope middleware.
+ *    child scope the way `scoped()` does, honouring scope middleware; a
+ *    `destroy` middleware on a light routine's scope (`scope.around`) halts
+ *    the routine first when its parent destroys the scope.
  * 4. The halt error: effection halts a task with `new Error("halted")`.
  * 5. `unbox()` and `Err()`: a non-Error throw travels as a ThrownValueError
  *    and `unbox` gives back the thrown value.
@@ -238,6 +240,28 @@ export function createChildScope(parent: Scope): [Scope, () => Operation<void>] 
   return api.Scope.invoke(parent, "create", [parent]);
 }
 
+/**
+ * Runs `before()` ahead of any destruction of `scope` that `outside()` says
+ * its owner did not start: its parent scope ending (a `scoped()` body's end
+ * destroys the scopes made in it, newest first, without halting whoever made
+ * them). A light routine uses it to be halted first, as a task would be: its
+ * body's cleanup, then its children, then its scope. Scope middleware
+ * (`api.Scope`, effection 4.1+), installed on `scope` only: it sees its
+ * descendants' destructions too and passes them on.
+ */
+export function beforeOutsideDestroy(
+  scope: Scope,
+  outside: () => boolean,
+  before: () => Operation<void>,
+): void {
+  scope.around(api.Scope, {
+    *destroy(args: [Scope], next: (scope: Scope) => Operation<void>): Operation<void> {
+      if (args[0] === scope && outside()) yield* before();
+      return yield* next(...args);
+    },
+  } as never);
+}
+
 /** Whether `error` is the error effection halts a task with. */
 export function isHaltError(error: unknown): boolean {
   return error instanceof Error && error.message === "halted" && error.name === "Error";
@@ -287,6 +311,7 @@ export function selfCheck(): string | undefined {
       if (!registered) return "spawn does not register in @effection/task-group";
       if (typeof (child as unknown as Destructible).ensure !== "function")
         return "a scope has no ensure()";
+      if (typeof child.around !== "function") return "a scope has no around() (api middleware)";
       let adoptedHalted = false;
       const adopter = child.run(function* () {
         adoptChild(yield* useScope(), function* () {

@@ -17,6 +17,7 @@ import { DONE_ITERATOR } from "./done.js";
 import { EffectOperation, exitAtOnce, OK } from "./effect-operation.js";
 import {
   adoptChild,
+  beforeOutsideDestroy,
   childPriority,
   createChildScope,
   createTaskGroup,
@@ -442,6 +443,13 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
       if (this.phase === SETTLED) return this.parent;
       const [child, dispose] = createChildScope(this.parent);
       const more = this.extras();
+      // destroyed by its parent scope before this routine ended (a scoped()
+      // body's end): end the routine first, as halting a task does
+      beforeOutsideDestroy(
+        child,
+        () => this.phase < DISPOSING,
+        () => this.endedFromOutside(),
+      );
       child.set(ErrorBoundary, { raise: (error: unknown) => this.raise(error) });
       child.set(TaskGroupContext, (more.group = createTaskGroup()));
       more.dispose = dispose;
@@ -508,20 +516,35 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
         failure = { error };
       }
     }
-    if (this.phase !== SETTLED) {
-      yield* action<void>((resolve) => {
-        const more = this.extras();
-        const waiters = (more.waiters ??= []);
-        waiters.push(resolve);
-        return () => {
-          const i = waiters.indexOf(resolve);
-          if (i >= 0) waiters.splice(i, 1);
-        };
-      });
-    }
+    yield* this.untilSettled();
     if (failure) throw failure.error;
     const halting = this.haltFailure;
     if (halting) throw halting.error;
+  }
+
+  /**
+   * Its scope is being destroyed from outside (see `beforeOutsideDestroy`):
+   * halts the routine if its body still runs and waits until it settled (its
+   * own end destroys the scope). A failure is reported where the routine
+   * reports its outcome, not here.
+   */
+  protected *endedFromOutside(): Operation<void> {
+    if (this.phase === BODY) this.interrupt();
+    yield* this.untilSettled();
+  }
+
+  /** Waits until the routine settled (at once if it has). */
+  private *untilSettled(): Operation<void> {
+    if (this.phase === SETTLED) return;
+    yield* action<void>((resolve) => {
+      const more = this.extras();
+      const waiters = (more.waiters ??= []);
+      waiters.push(resolve);
+      return () => {
+        const i = waiters.indexOf(resolve);
+        if (i >= 0) waiters.splice(i, 1);
+      };
+    });
   }
 
   /**

@@ -20,6 +20,15 @@ export interface RoutineReports<T, D, E> {
   failed(data: D, extra: E, error: unknown, halted: boolean): void;
   /** It was halted and its cleanup succeeded. */
   halted(data: D, extra: E): void;
+  /**
+   * Optional: ends the group as its owner does (halting every member, newest
+   * first). Called when the scope members run under is destroyed by its own
+   * parent before the owner closed the group (a `scoped()` body's end
+   * destroys the scopes made in it, newest first, without halting whoever
+   * made them): a member's own scope would go first, out of order. Must be
+   * safe to call more than once (later calls wait for the first).
+   */
+  close?(): Operation<void>;
 }
 
 /** A handle to one member of a {@link RoutineGroup} that suspended. */
@@ -320,5 +329,18 @@ class Member<T, D, E> extends LightRoutine<T> implements RoutineMember<D> {
 
   protected done(outcome: Result<T>): void {
     this.owner.settled(this, outcome);
+  }
+
+  /** Its scope is destroyed from outside: the group ends in order, this member with it. */
+  protected override *endedFromOutside(): Operation<void> {
+    const { reports } = this.owner;
+    if (reports.close) {
+      try {
+        yield* reports.close();
+      } catch {
+        // the owner reports its close's failure where it closes the group itself
+      }
+    }
+    yield* super.endedFromOutside();
   }
 }

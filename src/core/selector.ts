@@ -1,4 +1,5 @@
 import {
+  action,
   type Effect,
   Ok,
   type Operation,
@@ -70,6 +71,13 @@ interface Slot<T, D> {
   data: D;
   gen: () => Operation<T> | undefined;
   refill: boolean;
+}
+
+/** A selector's close under way or done, for a second caller to wait on. */
+interface Closing {
+  done: boolean;
+  failure: { error: unknown } | undefined;
+  waiters: (() => void)[];
 }
 
 const FINISHED_ITEM: SelectorItem = {
@@ -173,9 +181,37 @@ class SelectorImpl<T, D> implements Selector<T, D>, RoutineReports<T, D, Slot<T,
    * by a cleanup fails the close, as a failing cleanup fails a task's halt.
    */
   *close(): Operation<void> {
+    const closing = this.closing;
+    if (closing !== undefined) {
+      // a second close (see RoutineReports.close): wait for the first, same outcome
+      if (!closing.done) {
+        yield* action<void>((resolve) => {
+          closing.waiters.push(resolve);
+          return () => {
+            const i = closing.waiters.indexOf(resolve);
+            if (i >= 0) closing.waiters.splice(i, 1);
+          };
+        });
+      }
+      if (closing.failure) throw closing.failure.error;
+      return;
+    }
     this.closed = true;
-    yield* this.group.close();
+    const first: Closing = { done: false, failure: undefined, waiters: [] };
+    this.closing = first;
+    try {
+      yield* this.group.close();
+    } catch (error) {
+      first.failure = { error };
+      throw error;
+    } finally {
+      first.done = true;
+      for (const wake of first.waiters.splice(0)) wake();
+    }
   }
+
+  /** The first {@link close}, once begun. */
+  private closing: Closing | undefined = undefined;
 
   private assertOpen() {
     if (this.closed) throw new SelectorClosedError();

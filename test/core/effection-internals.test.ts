@@ -1,7 +1,9 @@
-import { createScope, Err, spawn, suspend } from "effection";
+import { createScope, Err, scoped, spawn, suspend, useScope } from "effection";
 import { describe, expect, it } from "vitest";
 import { delay } from "../../src/core/clock.js";
 import {
+  beforeOutsideDestroy,
+  createChildScope,
   createTaskGroup,
   installedVersion,
   isHaltError,
@@ -21,6 +23,47 @@ describe("effection internals", () => {
     expect(selfCheck()).toBeUndefined();
     // the suite also runs with BOUGH_LIGHT_ROUTINES=off, which forces the fallback
     expect(lightRoutines).toBe(process.env.BOUGH_LIGHT_ROUTINES !== "off");
+  });
+
+  it("runs what beforeOutsideDestroy() was given before a scope its parent destroys, and not when its owner destroys it", async () => {
+    const events: string[] = [];
+    await runWithVirtualClock(function* () {
+      let own: (() => import("effection").Operation<void>) | undefined;
+      yield* scoped(function* () {
+        const parent = yield* useScope();
+        for (const name of ["outside", "own"]) {
+          const [child, destroy] = createChildScope(parent);
+          child.run(function* () {
+            try {
+              yield* suspend();
+            } finally {
+              events.push(`${name}'s task halted`);
+            }
+          });
+          beforeOutsideDestroy(
+            child,
+            () => true,
+            function* () {
+              events.push(`before ${name}`);
+            },
+          );
+          if (name === "own") own = destroy;
+        }
+        yield* delay(1); // both tasks have started
+        // its owner destroys "own" itself (through the destroyer it was given)
+        yield* (own as () => import("effection").Operation<void>)();
+        events.push("own destroyed");
+      });
+    });
+    // the destroyer its owner holds passes through the middleware as well: the owner decides
+    // with `outside()` (here always true); scoped()'s end destroys "outside" from outside
+    expect(events).toEqual([
+      "before own",
+      "own's task halted",
+      "own destroyed",
+      "before outside",
+      "outside's task halted",
+    ]);
   });
 
   it("reads the installed effection's version", () => {

@@ -510,6 +510,67 @@ describe("useSelector", () => {
     );
   });
 
+  it("halts an item that has a scope of its own before that scope when a scoped() body ends, as a task", async () => {
+    // scoped() destroys the scopes made in it without halting whoever made
+    // them; an item's own scope (it spawned a task) was destroyed before the
+    // item was halted, so its task was halted before the item's cleanup ran.
+    // The reference is the same body with spawned tasks.
+    type Item = { spawns: boolean; cleanup: number; breaks: boolean };
+    const program = (items: Item[], as: "task" | "item") =>
+      function* (): Operation<string[]> {
+        const trace: string[] = [];
+        try {
+          yield* scoped(function* () {
+            const selector = as === "item" ? yield* useSelector() : undefined;
+            for (const [i, { spawns, cleanup, breaks }] of items.entries()) {
+              const op = function* (): Operation<void> {
+                try {
+                  if (spawns) {
+                    yield* spawn(function* () {
+                      try {
+                        yield* suspend();
+                      } finally {
+                        trace.push(`#${i}'s task halted`);
+                      }
+                    });
+                  }
+                  yield* suspend();
+                } finally {
+                  trace.push(`#${i} cleanup`);
+                  if (cleanup > 0) yield* delay(cleanup);
+                  trace.push(`#${i} cleaned`);
+                  // biome-ignore lint/correctness/noUnsafeFinally: a cleanup that fails is the point
+                  if (breaks) throw new Error(`#${i} broke`);
+                }
+              };
+              if (selector) selector.add(i, op());
+              else yield* spawn(op);
+            }
+            yield* delay(1);
+            trace.push("body ends");
+          });
+        } catch (error) {
+          trace.push(`fails: ${(error as Error).message}`);
+        }
+        return trace;
+      };
+    const items = fc.array(
+      fc.record({
+        spawns: fc.boolean(),
+        cleanup: fc.integer({ min: 0, max: 2 }),
+        breaks: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
+      }),
+      { minLength: 1, maxLength: 5 },
+    );
+    await fc.assert(
+      fc.asyncProperty(items, async (items) => {
+        const expected = await runWithVirtualClock(program(items, "task"));
+        expect(await runWithVirtualClock(program(items, "item"))).toEqual(expected);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it("gives an item that makes a selector no scope of its own, with the same trace as when it has one", async () => {
     // A tree of items, each making a selector with items under it. An item
     // that makes a selector before anything gave it a scope keeps none: its
