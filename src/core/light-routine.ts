@@ -751,6 +751,9 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
         outcome = OK as Result<T>;
       }
       const more = this.more;
+      // the body's own throw wins over a child's failure raised while its
+      // children are halted (a task's trap sees it last); a raise does not
+      const threw = !outcome.ok;
       if (outcome.ok && more?.raised) outcome = Err(more.raised.error as Error);
       if (more?.dispose === undefined && more?.adopted === undefined) {
         this.complete(outcome);
@@ -763,7 +766,7 @@ export abstract class LightRoutine<T> implements Coroutine<T> {
       this.unwinding = false;
       this.exit = exitAtOnce;
       this.resumeWith = OK;
-      this.iterator = teardown(this, more, outcome);
+      this.iterator = teardown(this, more, outcome, threw);
       this.schedule();
       return;
     }
@@ -875,8 +878,9 @@ function* join<T>(task: Task<T>): Generator<Effect<unknown>, T, unknown> {
 
 /**
  * What a task does after its body: halt the spawned children (newest first;
- * the last failure, of a halt or raised by a child meanwhile, replaces the
- * outcome), then destroy the scope (a failure there replaces it too, as an
+ * a halt's failure replaces the outcome, and so does the last failure a
+ * child raises meanwhile unless the body `threw` its own error, which a
+ * task's trap sees last), then destroy the scope (a failure there replaces it too, as an
  * exception in a `finally` does). A routine without a scope closes the
  * children it adopted instead, newest first, as its task's group would halt
  * them (the last failure replaces the outcome).
@@ -885,6 +889,7 @@ function* teardown<T>(
   routine: LightRoutine<T>,
   more: RoutineExtras<T>,
   outcome: Result<T>,
+  threw: boolean,
 ): Generator<Effect<unknown>, Result<T>, unknown> {
   const adopted = more.adopted;
   if (adopted !== undefined) {
@@ -908,7 +913,7 @@ function* teardown<T>(
       yield* group.halt();
       // set by a child that failed on its own while the others were halted
       const raised = routine.raised as { error: unknown } | undefined;
-      if (raised) outcome = Err(raised.error as Error);
+      if (raised && !threw) outcome = Err(raised.error as Error);
     } catch (error) {
       outcome = Err(error as Error);
     }

@@ -105,6 +105,70 @@ describe("generated programs", () => {
       ],
       haltAt: 0.5,
     },
+    // The body fails (a resource inside all() throws) while a child it spawned is about to fail
+    // too, and the run is halted while its ensure() waits: the body's failure is what a task's
+    // halt reports, not the child's, raised later while the task halts its children.
+    {
+      body: [
+        {
+          t: "try",
+          body: [
+            {
+              t: "spawn",
+              body: [
+                { t: "sleep", ms: 0 },
+                { t: "try", body: [{ t: "throw", thrown: "string" }], catches: false, fin: [] },
+              ],
+              join: false,
+            },
+            {
+              t: "all",
+              branches: [
+                [{ t: "resource", body: [{ t: "throw", thrown: "string" }], teardown: [] }],
+              ],
+            },
+          ],
+          catches: false,
+          fin: [{ t: "ensure", body: [{ t: "ensure", body: [{ t: "sleep", ms: 1 }] }] }],
+        },
+        { t: "ensure", body: [] },
+      ],
+      haltAt: 0.5,
+    },
+    // The same, where the body fails because a child raised (it unwinds, it did not throw): then
+    // the last failure a child raises while the task halts its children is the one its halt reports.
+    {
+      body: [
+        {
+          t: "try",
+          body: [
+            {
+              t: "spawn",
+              body: [{ t: "race", branches: [[{ t: "throw", thrown: "string" }], []] }],
+              join: false,
+            },
+          ],
+          catches: false,
+          fin: [],
+        },
+        {
+          t: "spawn",
+          body: [
+            {
+              t: "ensure",
+              body: [{ t: "ensure", body: [{ t: "call-reject", thrown: "string" }] }],
+            },
+          ],
+          join: false,
+        },
+        {
+          t: "ensure",
+          body: [{ t: "try", body: [], catches: false, fin: [{ t: "sleep", ms: 1 }] }],
+        },
+        { t: "spawn", body: [{ t: "item", body: [{ t: "sleep", ms: 0 }] }], join: true },
+      ],
+      haltAt: 0.5,
+    },
   ];
 
   it("behave the same on programs that once diverged", async () => {
