@@ -2,7 +2,6 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import {
-  action,
   createContext,
   createScope,
   Err,
@@ -14,6 +13,7 @@ import {
   useScope,
 } from "effection";
 import { api } from "effection/experimental";
+import { once } from "./once.js";
 
 /*
  * The one door to effection's undocumented parts. Light routines (see
@@ -180,9 +180,6 @@ export function adoptChild(scope: Scope, halt: () => Operation<void>): void {
 /** See {@link adoptChild}. */
 class AdoptedChild {
   unbind: () => void = () => {};
-  private outcome: { ok: true } | { ok: false; error: unknown } | undefined;
-  private running = false;
-  private waiters: (() => void)[] = [];
 
   constructor(
     private readonly close: () => Operation<void>,
@@ -190,33 +187,15 @@ class AdoptedChild {
   ) {}
 
   /** A property, not a method: the task group and the destructor list call it unbound. */
-  readonly halt = (): Operation<void> => this.halting();
+  readonly halt = once(() => this.closeAndLeave());
 
-  private *halting(): Operation<void> {
-    if (!this.running) {
-      this.running = true;
-      try {
-        yield* this.close();
-        this.outcome = { ok: true };
-      } catch (error) {
-        this.outcome = { ok: false, error };
-      }
+  private *closeAndLeave(): Operation<void> {
+    try {
+      yield* this.close();
+    } finally {
       this.unbind();
       this.group.tasks.delete(this as unknown as Task<unknown>);
-      const waiters = this.waiters;
-      this.waiters = [];
-      for (const wake of waiters) wake();
-    } else if (!this.outcome) {
-      yield* action<void>((resolve) => {
-        this.waiters.push(resolve);
-        return () => {
-          const i = this.waiters.indexOf(resolve);
-          if (i >= 0) this.waiters.splice(i, 1);
-        };
-      });
     }
-    const outcome = this.outcome as { ok: true } | { ok: false; error: unknown };
-    if (!outcome.ok) throw outcome.error;
   }
 }
 

@@ -1,5 +1,4 @@
 import {
-  action,
   type Effect,
   Ok,
   type Operation,
@@ -14,6 +13,7 @@ import { adoptChild, lightRoutines } from "./effection-internals.js";
 import { isHalted, SelectorClosedError, SelectorEmptyError } from "./errors.js";
 import { itemName, labelsWatched, watchedAs } from "./labels.js";
 import { LightRoutine } from "./light-routine.js";
+import { once } from "./once.js";
 import { RoutineGroup, type RoutineReports } from "./routine-group.js";
 import { createWakeCell } from "./wake-cell.js";
 import { yieldToEventLoop } from "./yield-to-event-loop.js";
@@ -71,13 +71,6 @@ interface Slot<T, D> {
   data: D;
   gen: () => Operation<T> | undefined;
   refill: boolean;
-}
-
-/** A selector's close under way or done, for a second caller to wait on. */
-interface Closing {
-  done: boolean;
-  failure: { error: unknown } | undefined;
-  waiters: (() => void)[];
 }
 
 const FINISHED_ITEM: SelectorItem = {
@@ -178,40 +171,16 @@ class SelectorImpl<T, D> implements Selector<T, D>, RoutineReports<T, D, Slot<T,
   /**
    * Called as the owner's scope ends: refuse new items, halt every live item
    * (all at once) and wait for their `finally` blocks. The first error thrown
-   * by a cleanup fails the close, as a failing cleanup fails a task's halt.
+   * by a cleanup fails the close, as a failing cleanup fails a task's halt. It
+   * runs once: a second call (see RoutineReports.close) waits for the first
+   * and ends as it did.
    */
-  *close(): Operation<void> {
-    const closing = this.closing;
-    if (closing !== undefined) {
-      // a second close (see RoutineReports.close): wait for the first, same outcome
-      if (!closing.done) {
-        yield* action<void>((resolve) => {
-          closing.waiters.push(resolve);
-          return () => {
-            const i = closing.waiters.indexOf(resolve);
-            if (i >= 0) closing.waiters.splice(i, 1);
-          };
-        });
-      }
-      if (closing.failure) throw closing.failure.error;
-      return;
-    }
-    this.closed = true;
-    const first: Closing = { done: false, failure: undefined, waiters: [] };
-    this.closing = first;
-    try {
-      yield* this.group.close();
-    } catch (error) {
-      first.failure = { error };
-      throw error;
-    } finally {
-      first.done = true;
-      for (const wake of first.waiters.splice(0)) wake();
-    }
-  }
+  readonly close = once(() => this.closing());
 
-  /** The first {@link close}, once begun. */
-  private closing: Closing | undefined = undefined;
+  private *closing(): Operation<void> {
+    this.closed = true;
+    yield* this.group.close();
+  }
 
   private assertOpen() {
     if (this.closed) throw new SelectorClosedError();
