@@ -8,8 +8,14 @@
  * - bough: `useSelector()`, `add()` each item, `select()` until all are back (an
  *   item waits on its promise with bough's `awaitPromise` and sleeps with bough's
  *   `delay`, on the clock in context); the promise row also runs bough's selector
- *   with effection's `until()`;
- * - Effect 4: `Effect.forkChild` of the same kind of effect, then `Fiber.join` each;
+ *   with effection's `until()`; at N > 2,048 the promise and timer rows also run
+ *   bough's loop in slices, `yieldToEventLoop()` after every 2,048 adds, as
+ *   Effect's fiber yields to the event loop after 2,048 operations (its
+ *   `MaxOpsBeforeYield`) and so runs its fork loop in slices by itself;
+ * - Effect 4: `Effect.forkChild` of the same kind of effect, then `Fiber.join`
+ *   each; at N > 2,048 the promise and timer rows also run it with
+ *   `MaxOpsBeforeYield` at `Number.MAX_SAFE_INTEGER`, so that its loop never
+ *   yields, as bough's plain loop of adds;
  * - raw effection: `spawn` of the same operation, then join each task;
  * - plain JS: a Promise / an async function / a `setTimeout` per item, collected
  *   in completion order.
@@ -23,9 +29,9 @@
  *   CORE_ONLY=bough CORE_KINDS=promise CORE_SIZES=100000 node --cpu-prof --import tsx bench/core.ts
  *     (bough's rows only, for --cpu-prof or callgrind; a partial run writes no results)
  */
-import { Duration, Effect, Fiber } from "effect";
+import { Duration, Effect, Fiber, Scheduler } from "effect";
 import { type Operation, run, scoped, sleep, spawn, suspend, until } from "effection";
-import { awaitPromise, delay, useSelector } from "../src/index.js";
+import { awaitPromise, delay, useSelector, yieldToEventLoop } from "../src/index.js";
 import { loadAverage, median, table, writeResults } from "./report.js";
 
 const ROUNDS = Number(process.env.CORE_ROUNDS ?? 5);
@@ -106,33 +112,62 @@ function boughItems(kind: Kind, n: number): Promise<void> {
   return selectorItems(BOUGH_OPS[kind], n);
 }
 
+/**
+ * Effect's fiber yields to the event loop (`setImmediate`) once it has run
+ * 2,048 operations (`Scheduler.MaxOpsBeforeYield`), so its loop of forks runs
+ * in slices and the items of one slice settle before the next starts. bough's
+ * `add()` is a plain call: a loop of them runs to its end first, and all N
+ * items wait at once. This runner yields as Effect's fiber does.
+ */
+const SLICE = 2048;
+const SLICE_TEXT = SLICE.toLocaleString("en");
+
+function boughSlicedItems(kind: Kind, n: number): Promise<void> {
+  return selectorItems(BOUGH_OPS[kind], n, SLICE);
+}
+
 /** bough's selector running effection's own operations (`until`, `sleep`): the cost of not using bough's. */
 function boughEffectionOpsItems(kind: Kind, n: number): Promise<void> {
   return selectorItems(OPS[kind], n);
 }
 
-function selectorItems(make: (i: number) => Operation<number>, n: number): Promise<void> {
+function selectorItems(
+  make: (i: number) => Operation<number>,
+  n: number,
+  slice = Number.POSITIVE_INFINITY,
+): Promise<void> {
   return run(function* () {
     yield* scoped(function* () {
       const selector = yield* useSelector<number, number>();
-      for (let i = 0; i < n; i++) selector.add(i, make(i));
+      for (let i = 0; i < n; i++) {
+        selector.add(i, make(i));
+        if ((i + 1) % slice === 0) yield* yieldToEventLoop();
+      }
       let seen = 0;
       while (seen < n) seen += (yield* selector.select()).length;
     });
   });
 }
 
-function effectItems(kind: Kind, n: number): Promise<void> {
+function effectItems(kind: Kind, n: number, oneLoop = false): Promise<void> {
   const make = EFFECTS[kind];
+  const program = Effect.gen(function* () {
+    const fibers = [];
+    for (let i = 0; i < n; i++) fibers.push(yield* Effect.forkChild(make(i)));
+    let sum = 0;
+    for (const fiber of fibers) sum += yield* Fiber.join(fiber);
+    if (sum < 0) throw new Error("unreachable");
+  });
   return Effect.runPromise(
-    Effect.gen(function* () {
-      const fibers = [];
-      for (let i = 0; i < n; i++) fibers.push(yield* Effect.forkChild(make(i)));
-      let sum = 0;
-      for (const fiber of fibers) sum += yield* Fiber.join(fiber);
-      if (sum < 0) throw new Error("unreachable");
-    }),
+    oneLoop
+      ? Effect.provideService(program, Scheduler.MaxOpsBeforeYield, Number.MAX_SAFE_INTEGER)
+      : program,
   );
+}
+
+/** Effect's fork loop without its yields: every fiber waits at once, as bough's one loop of adds. */
+function effectOneLoopItems(kind: Kind, n: number): Promise<void> {
+  return effectItems(kind, n, true);
 }
 
 function effectionItems(kind: Kind, n: number): Promise<void> {
@@ -189,6 +224,8 @@ interface Peer {
   run: Runner;
   /** Only these kinds of item (default: all). */
   kinds?: Kind[];
+  /** Only above this N (default: every N). */
+  above?: number;
 }
 const ALL_PEERS: Peer[] = [
   { key: "bough", label: "bough", run: boughItems },
@@ -198,7 +235,21 @@ const ALL_PEERS: Peer[] = [
     run: boughEffectionOpsItems,
     kinds: ["promise"],
   },
+  {
+    key: "boughSliced",
+    label: `bough, yields every ${SLICE_TEXT}`,
+    run: boughSlicedItems,
+    kinds: ["promise", "timer"],
+    above: SLICE,
+  },
   { key: "effect", label: "Effect 4", run: effectItems },
+  {
+    key: "effectOneLoop",
+    label: "Effect 4, never yields",
+    run: effectOneLoopItems,
+    kinds: ["promise", "timer"],
+    above: SLICE,
+  },
   { key: "effection", label: "effection spawn+join", run: effectionItems },
   { key: "plain", label: "plain JS", run: plainItems },
 ];
@@ -215,7 +266,9 @@ async function itemRow(kind: Kind, n: number): Promise<Record<string, Cell>> {
   const samples: Record<string, Sample[]> = {};
   const roundsOf = (key: string) =>
     key === "effection" && n >= 10_000 ? Math.min(EFFECTION_BIG_ROUNDS, ROUNDS) : ROUNDS;
-  const peers = PEERS.filter((p) => !p.kinds || p.kinds.includes(kind));
+  const peers = PEERS.filter(
+    (p) => (!p.kinds || p.kinds.includes(kind)) && (p.above === undefined || n > p.above),
+  );
   for (const peer of peers) {
     samples[peer.key] = [];
     if (roundsOf(peer.key) > 1 || n < 10_000) await peer.run(kind, n); // warm-up
@@ -440,10 +493,39 @@ for (const { kind, label } of KINDS) {
       `${PLAIN_LABEL[kind]} ${f(c.plain.wallUs)} / ${f(c.plain.cpuUs)}`,
     ]);
     goals.push({
-      row: `${label}, N = ${n.toLocaleString("en")}`,
+      row: `${label}, N = ${n.toLocaleString("en")}${c.boughSliced ? ": bough in one loop, Effect in slices" : ""}`,
       met: b.cpuUs <= e.cpuUs && b.wallUs <= e.wallUs,
       detail: `bough/Effect ${ratio(b.wallUs, e.wallUs)} wall, ${ratio(b.cpuUs, e.cpuUs)} CPU`,
     });
+  }
+}
+const slicedRows: string[][] = [];
+for (const { kind, label } of KINDS) {
+  for (const n of SIZES) {
+    const c = items[kind][n];
+    const sliced = c.boughSliced;
+    const oneLoop = c.effectOneLoop;
+    if (sliced === undefined || oneLoop === undefined) continue;
+    slicedRows.push([
+      label,
+      n.toLocaleString("en"),
+      `${f(c.bough.wallUs)} / ${f(c.bough.cpuUs)}`,
+      `${f(oneLoop.wallUs)} / ${f(oneLoop.cpuUs)}`,
+      `${ratio(c.bough.wallUs, oneLoop.wallUs)} / ${ratio(c.bough.cpuUs, oneLoop.cpuUs)}`,
+      `${f(sliced.wallUs)} / ${f(sliced.cpuUs)}`,
+      `${f(c.effect.wallUs)} / ${f(c.effect.cpuUs)}`,
+      `${ratio(sliced.wallUs, c.effect.wallUs)} / ${ratio(sliced.cpuUs, c.effect.cpuUs)}`,
+    ]);
+    for (const [how, b, e] of [
+      ["in one loop, both", c.bough, oneLoop],
+      [`in slices of ${SLICE_TEXT}, both`, sliced, c.effect],
+    ] as const) {
+      goals.push({
+        row: `${label}, N = ${n.toLocaleString("en")}, added ${how}`,
+        met: b.cpuUs <= e.cpuUs && b.wallUs <= e.wallUs,
+        detail: `bough/Effect ${ratio(b.wallUs, e.wallUs)} wall, ${ratio(b.cpuUs, e.cpuUs)} CPU`,
+      });
+    }
   }
 }
 const treeRows = TREES.map((t) => [
@@ -485,6 +567,24 @@ ${table(
       `${f(c.effect.wallUs)} / ${f(c.effect.cpuUs)}`,
     ];
   }),
+)}
+
+### Many items at once: in one loop, or in slices
+
+Effect's fiber yields to the event loop after ${SLICE_TEXT} operations (\`Scheduler.MaxOpsBeforeYield\`), so its loop of \`forkChild\` runs in slices: the items of one slice settle before the next slice starts, and only a slice's items wait at once. bough's \`add()\` is a plain call: the loop runs to its end first and all N items wait together, each keeping the bytes measured below until the young-generation collector has copied it twice (into the survivor space, then into the old generation). So the table above compares bough's one loop with Effect's slices. Here each runtime does both: Effect with \`MaxOpsBeforeYield\` set to \`Number.MAX_SAFE_INTEGER\` (its loop never yields), bough with \`yield* yieldToEventLoop()\` after every ${SLICE_TEXT} adds (as Effect's fiber yields).
+
+${table(
+  [
+    "item",
+    "N",
+    "bough, one loop",
+    "Effect 4, never yields",
+    "one loop: bough / Effect",
+    `bough, yields every ${SLICE_TEXT} adds`,
+    `Effect 4 (yields every ${SLICE_TEXT} ops)`,
+    "slices: bough / Effect",
+  ],
+  slicedRows,
 )}
 
 ## Memory: heap kept per waiting item (${MEMORY_N.toLocaleString("en")} bough items waiting, after a full collection, median of 3)

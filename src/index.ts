@@ -110,3 +110,4 @@ export {
   WakeCell,
   type WakeTiming,
 } from "./core/wake-cell.js";
+export { yieldToEventLoop } from "./core/yield-to-event-loop.js";

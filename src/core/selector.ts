@@ -39,7 +39,13 @@ export interface SelectorItem {
  * A structured Future::Selector. See {@link useSelector}.
  */
 export interface Selector<T, D = unknown> {
-  /** Starts `op` at once as an item of this selector, tagged with `data`. */
+  /**
+   * Starts `op` at once as an item of this selector, tagged with `data`: its
+   * first step runs inside this call. A plain call, not an operation: a loop
+   * of thousands of adds runs to its end before any item can settle, so all
+   * of them wait at once; yield with `yieldToEventLoop()` every few thousand
+   * (see the core guide, "Adding many items").
+   */
   add(data: D, op: Operation<T>): SelectorItem;
   /**
    * Keeps one item from `gen()` alive: calls `gen()` now and, each time its
