@@ -82,13 +82,18 @@ export class RoutineGroup<T, D, E> {
   /** While {@link close} runs: the members it halts in turn, and what wakes it. */
   private closing: Closing<T, D, E> | undefined;
 
-  /** Set by {@link underRoutine}: the light routine members run under, in place of a scope. */
-  private owner: LightRoutine<unknown> | undefined = undefined;
+  /**
+   * What members run under: the scope given to the constructor, or (set by
+   * {@link underRoutine}) a light routine that has no scope.
+   */
+  private under: Scope | LightRoutine<unknown>;
 
   constructor(
-    private scope: Scope,
+    scope: Scope,
     readonly reports: RoutineReports<T, D, E>,
-  ) {}
+  ) {
+    this.under = scope;
+  }
 
   /**
    * A group whose members run as children of `owner`, a light routine that
@@ -102,8 +107,8 @@ export class RoutineGroup<T, D, E> {
     owner: LightRoutine<unknown>,
     reports: RoutineReports<T, D, E>,
   ): RoutineGroup<T, D, E> {
-    const group = new RoutineGroup<T, D, E>(undefined as unknown as Scope, reports);
-    group.owner = owner;
+    const group = new RoutineGroup<T, D, E>(owner.contextScope, reports);
+    group.under = owner;
     return group;
   }
 
@@ -256,17 +261,19 @@ export class RoutineGroup<T, D, E> {
 
   /** @internal the scope members run under (an owner routine's, made if it has none yet). */
   get parent(): Scope {
-    return this.owner === undefined ? this.scope : this.owner.scope;
+    const under = this.under;
+    return under instanceof LightRoutine ? under.scope : under;
   }
 
   /** @internal the scope whose contexts members see, without making one. */
   get contextParent(): Scope {
-    return this.owner === undefined ? this.scope : this.owner.contextScope;
+    const under = this.under;
+    return under instanceof LightRoutine ? under.contextScope : under;
   }
 
   /** @internal what members are scheduled as children of (see LightRoutine.schedulingParent). */
   get schedulingParent(): Scope | LightRoutine<unknown> {
-    return this.owner ?? this.scope;
+    return this.under;
   }
 }
 
