@@ -476,6 +476,14 @@ if (ONLY || ONLY_KINDS) process.exit(0); // a partial run (profiling) writes no 
 const f = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
 const goals: { row: string; met: boolean; detail: string }[] = [];
+/** A goal row: bough's cell `b` no slower than Effect's `e`, wall and CPU. */
+function itemGoal(row: string, b: Cell, e: Cell): void {
+  goals.push({
+    row,
+    met: b.cpuUs <= e.cpuUs && b.wallUs <= e.wallUs,
+    detail: `bough/Effect ${ratio(b.wallUs, e.wallUs)} wall, ${ratio(b.cpuUs, e.cpuUs)} CPU`,
+  });
+}
 
 const itemRows: string[][] = [];
 for (const { kind, label } of KINDS) {
@@ -492,11 +500,11 @@ for (const { kind, label } of KINDS) {
       `${f(c.effection.wallUs)} / ${f(c.effection.cpuUs)}${c.effection.rounds < ROUNDS ? ` (${c.effection.rounds} round)` : ""}`,
       `${PLAIN_LABEL[kind]} ${f(c.plain.wallUs)} / ${f(c.plain.cpuUs)}`,
     ]);
-    goals.push({
-      row: `${label}, N = ${n.toLocaleString("en")}${c.boughSliced ? ": bough in one loop, Effect in slices" : ""}`,
-      met: b.cpuUs <= e.cpuUs && b.wallUs <= e.wallUs,
-      detail: `bough/Effect ${ratio(b.wallUs, e.wallUs)} wall, ${ratio(b.cpuUs, e.cpuUs)} CPU`,
-    });
+    itemGoal(
+      `${label}, N = ${n.toLocaleString("en")}${c.boughSliced ? ": bough in one loop, Effect in slices" : ""}`,
+      b,
+      e,
+    );
   }
 }
 const slicedRows: string[][] = [];
@@ -516,16 +524,12 @@ for (const { kind, label } of KINDS) {
       `${f(c.effect.wallUs)} / ${f(c.effect.cpuUs)}`,
       `${ratio(sliced.wallUs, c.effect.wallUs)} / ${ratio(sliced.cpuUs, c.effect.cpuUs)}`,
     ]);
-    for (const [how, b, e] of [
-      ["in one loop, both", c.bough, oneLoop],
-      [`in slices of ${SLICE_TEXT}, both`, sliced, c.effect],
-    ] as const) {
-      goals.push({
-        row: `${label}, N = ${n.toLocaleString("en")}, added ${how}`,
-        met: b.cpuUs <= e.cpuUs && b.wallUs <= e.wallUs,
-        detail: `bough/Effect ${ratio(b.wallUs, e.wallUs)} wall, ${ratio(b.cpuUs, e.cpuUs)} CPU`,
-      });
-    }
+    itemGoal(`${label}, N = ${n.toLocaleString("en")}, added in one loop, both`, c.bough, oneLoop);
+    itemGoal(
+      `${label}, N = ${n.toLocaleString("en")}, added in slices of ${SLICE_TEXT}, both`,
+      sliced,
+      c.effect,
+    );
   }
 }
 const treeRows = TREES.map((t) => [
