@@ -131,6 +131,17 @@ const span = (values: (number | null)[]) => {
   return lo === hi ? `${lo}` : `${lo} … ${hi}`;
 };
 const faults = [...new Set(rounds.map((r) => r.fault))];
+const BOUND = TTL + TTL / 4;
+/** The faults where the leader process itself dies or stops: the bound's cases. */
+const leaderDies = faults.filter((f) => f.startsWith("leader "));
+function boundMet(fault: string): string {
+  const takeovers = rounds.filter((r) => r.fault === fault).map((r) => r.takeoverMs);
+  const worst = Math.max(...takeovers.map((t) => t ?? Number.POSITIVE_INFINITY));
+  return `${worst <= BOUND ? "**met**" : "**not met**"} (longest ${Number.isFinite(worst) ? `${worst} ms` : "no takeover"})`;
+}
+const overlaps = rounds.filter((r) =>
+  [r.gapByDeadlineMs, r.gapByLastTickMs].some((g) => g !== null && g < 0),
+).length;
 const md = [
   "## `useLeader` under faults: takeover and overlap",
   "",
@@ -160,7 +171,9 @@ const md = [
     }),
   ),
   "",
-  `Bound (issue 15): takeover ≤ ttl + one retry (${TTL + TTL / 4} ms) after the leader dies, on a quiet machine. For the Redis faults takeover counts from the kill. After a restart without persistence, Redis grants no lease until it has been up for a ttl (uptime counts whole seconds: up to ttl + 1 s); the old leader loses its lease at its first renewal after the restart, so the two never overlap. With AOF the lease survives the restart, and the term goes on if the restart fits in the term (ttl − margin after the last renewal); with a 1 s ttl and a 200 ms pause before the restart it often does not, and the old leader stops at its deadline before anyone can take over. A negative gap from \`finally\` is a resumed (SIGSTOP) process running its cleanup late, after it was halted: its writes carry the old fencing token.`,
+  `Bound (issue 15): takeover ≤ ttl + one retry (${BOUND} ms) after the leader dies, on a quiet machine: ${leaderDies.map((f) => `${f}: ${boundMet(f)}`).join("; ")}. No overlap (every gap from the old deadline and from its last tick ≥ 0): ${overlaps === 0 ? "**met**" : `**not met** (${overlaps} negative)`}.`,
+  "",
+  `For the Redis faults takeover counts from the kill. After a restart without persistence, Redis grants no lease until it has been up for a ttl (uptime counts whole seconds: up to ttl + 1 s); the old leader loses its lease at its first renewal after the restart, so the two never overlap. With AOF the lease survives the restart, and the term goes on if the restart fits in the term (ttl − margin after the last renewal); there no new term starts (a row of 0 new terms is the term going on). With a 1 s ttl and a 200 ms pause before the restart it fits on a quiet machine; under load it may not, and then the old leader stops at its deadline before anyone can take over. A negative gap from \`finally\` is a resumed (SIGSTOP) process running its cleanup late, after it was halted: its writes carry the old fencing token.`,
 ].join("\n");
 writeResults(
   "leader",

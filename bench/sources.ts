@@ -388,7 +388,12 @@ await main(function* () {
       ],
     ),
     "",
-    "Goal: bough at least 0.9× the bare rate.",
+    `Goal: bough at least 0.9× the bare rate. ${CONSUMERS.filter((c) => c !== "bare node:dgram")
+      .map((c) => {
+        const ratio = best[c] / bareRate;
+        return `${c}: ${ratio >= 0.9 ? "**met**" : "**not met**"} (${ratio.toFixed(2)}×)`;
+      })
+      .join("; ")}.`,
   ].join("\n");
   writeResults(
     "sources",
