@@ -3,8 +3,10 @@ import { run, spawn, suspend, until } from "effection";
 import { describe, expect, it } from "vitest";
 import { useCapture } from "../../src/inspect/capture.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { quietStdioEachTest } from "../helpers/quiet-stdio.js";
 
 checkLeaksAfterEach();
+quietStdioEachTest();
 
 /** A Writable that records what reaches it; a slow one has a tiny buffer so back-pressure shows. */
 function sink({ slow = false } = {}) {

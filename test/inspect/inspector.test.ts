@@ -5,9 +5,11 @@ import { label } from "../../src/core/labels.js";
 import { useInspector } from "../../src/inspect/inspector.js";
 import type { InspectorSnapshot } from "../../src/inspect/snapshot.js";
 import { checkLeaksAfterEach } from "../helpers/leaks.js";
+import { quietStdioEachTest } from "../helpers/quiet-stdio.js";
 import { httpRequest, useTestServer } from "./http-helpers.js";
 
 checkLeaksAfterEach();
+quietStdioEachTest();
 
 // vitest swaps the global console for its own; a real one writes through process.stdout.write
 const console = new Console({ stdout: process.stdout, stderr: process.stderr });
