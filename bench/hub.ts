@@ -8,52 +8,16 @@
  * 2. Redis: publish→deliver throughput and the latency at 1,000 msg/s of the
  *    hub on redisBroker against raw ioredis XADD/XREAD and raw PUBLISH/SUBSCRIBE.
  */
-import {
-  action,
-  createChannel,
-  createSignal,
-  type Operation,
-  run,
-  sleep,
-  spawn,
-  until,
-} from "effection";
+import { createChannel, createSignal, type Operation, run, sleep, spawn, until } from "effection";
 import { Redis } from "ioredis";
 import { useHub } from "../src/hub/index.js";
 import { useRedisBroker } from "../src/hub/redis.js";
 import { useRedisServer } from "../src/testing/redis-server.js";
-import { median, table, writeResults } from "./report.js";
+import { createLatch, median, table, writeResults } from "./report.js";
 
 const SUBS = 1_000;
 const MESSAGES = 5_000;
 const ROUNDS = Number(process.env.HUB_ROUNDS ?? 5);
-
-/** A latch: `done()` once `target` units were counted. */
-function createLatch() {
-  let count = 0;
-  let target = Number.POSITIVE_INFINITY;
-  let wake: (() => void) | undefined;
-  return {
-    add(n = 1) {
-      count += n;
-      if (count >= target && wake) {
-        const w = wake;
-        wake = undefined;
-        w();
-      }
-    },
-    wait(total: number): Operation<void> {
-      target = total;
-      return action<void>((resolve) => {
-        if (count >= target) resolve();
-        else wake = resolve;
-        return () => {
-          wake = undefined;
-        };
-      });
-    },
-  };
-}
 
 /** Wall-clock and CPU (user + system, all threads) milliseconds of the timed region. */
 interface Timing {

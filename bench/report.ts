@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { arch, cpus, loadavg, platform } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { action, type Operation } from "effection";
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "results");
 
@@ -51,4 +52,31 @@ export function median(values: number[]): number {
 export function table(head: string[], rows: (string | number)[][]): string {
   const line = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
   return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+/** A latch: `wait(total)` returns once `add(n)` has counted `total` units. */
+export function createLatch() {
+  let count = 0;
+  let target = Number.POSITIVE_INFINITY;
+  let wake: (() => void) | undefined;
+  return {
+    add(n = 1) {
+      count += n;
+      if (count >= target && wake) {
+        const w = wake;
+        wake = undefined;
+        w();
+      }
+    },
+    wait(total: number): Operation<void> {
+      target = total;
+      return action<void>((resolve) => {
+        if (count >= target) resolve();
+        else wake = resolve;
+        return () => {
+          wake = undefined;
+        };
+      });
+    },
+  };
 }

@@ -37,12 +37,12 @@
  */
 import { trace } from "@opentelemetry/api";
 import { BasicTracerProvider, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { action, type Operation, run, scoped, spawn } from "effection";
+import { type Operation, run, scoped, spawn } from "effection";
 import { useHub } from "../src/hub/index.js";
 import { labelled } from "../src/index.js";
 import { useTracing } from "../src/otel/index.js";
 import { usePool } from "../src/pool/index.js";
-import { loadAverage, median, table, writeResults } from "./report.js";
+import { createLatch, loadAverage, median, table, writeResults } from "./report.js";
 
 const ROUNDS = Number(process.env.TRACING_ROUNDS ?? 5);
 const HUB_N = Number(process.env.TRACING_HUB_N ?? 20_000);
@@ -65,33 +65,6 @@ interface Sample {
 
 /** The SDK's tracer provider, no exporter: what `useTracing()` finds through `trace.getTracer`. */
 trace.setGlobalTracerProvider(new BasicTracerProvider());
-
-/** A latch: `wait(total)` returns once `add()` counted `total` units. */
-function createLatch() {
-  let count = 0;
-  let target = Number.POSITIVE_INFINITY;
-  let wake: (() => void) | undefined;
-  return {
-    add() {
-      count++;
-      if (count >= target && wake) {
-        const w = wake;
-        wake = undefined;
-        w();
-      }
-    },
-    wait(total: number): Operation<void> {
-      target = total;
-      return action<void>((resolve) => {
-        if (count >= target) resolve();
-        else wake = resolve;
-        return () => {
-          wake = undefined;
-        };
-      });
-    },
-  };
-}
 
 /** One unit of work repeated `n` times, under a labelled task. */
 type Work = (n: number) => Operation<void>;
