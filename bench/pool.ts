@@ -124,6 +124,38 @@ const p99 = (values: number[]) => {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))];
 };
 
+/** Calls per second of `n` calls of `call(arg(i))` from {@link CONCURRENCY} callers, each awaiting its own. */
+async function peerThroughput(call: Call, n: number, arg: (i: number) => number): Promise<number> {
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, k) => {
+      for (let i = k; i < n; i += CONCURRENCY) await call(arg(i));
+    }),
+  );
+  return n / ((performance.now() - t0) / 1000);
+}
+
+/** As {@link peerThroughput}, for a bough pool: `n` runs of `method` from {@link CONCURRENCY} callers. */
+function* boughThroughput(
+  pool: Pool<import("../src/pool/index.js").InterfaceOf<Bench>>,
+  method: "inc" | "spin",
+  n: number,
+  arg: (i: number) => number,
+): Operation<number> {
+  const t0 = performance.now();
+  yield* all(
+    Array.from({ length: CONCURRENCY }, (_, k) =>
+      (function* () {
+        for (let i = k; i < n; i += CONCURRENCY) yield* pool.run(method, arg(i));
+      })(),
+    ),
+  );
+  return n / ((performance.now() - t0) / 1000);
+}
+
+/** The rate of equal-sized rounds taken together (total calls over total time). */
+const harmonicMean = (rates: number[]) => rates.length / rates.reduce((sum, r) => sum + 1 / r, 0);
+
 async function measurePeer(peer: Peer): Promise<Row> {
   const p = await peer.open();
   for (let i = 0; i < 500; i++) await p.call(i);
@@ -133,17 +165,11 @@ async function measurePeer(peer: Peer): Promise<Row> {
     await p.call(i);
     lat.push((performance.now() - t0) * 1000);
   }
-  const throughput = async (n: number, arg: (i: number) => number) => {
-    const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async (_, k) => {
-        for (let i = k; i < n; i += CONCURRENCY) await p.call(arg(i));
-      }),
-    );
-    return n / ((performance.now() - t0) / 1000);
-  };
-  const inc = median([await throughput(INC_N, (i) => i), await throughput(INC_N, (i) => i)]);
-  const cpu = await throughput(CPU_N, () => -1);
+  const inc = median([
+    await peerThroughput(p.call, INC_N, (i) => i),
+    await peerThroughput(p.call, INC_N, (i) => i),
+  ]);
+  const cpu = await peerThroughput(p.call, CPU_N, () => -1);
   await p.close();
   return {
     name: peer.name,
@@ -178,22 +204,11 @@ function* measureBoughPool(
       });
       checkoutLat.push((performance.now() - t0) * 1000);
     }
-    function* throughput(n: number, method: "inc" | "spin", arg: (i: number) => number) {
-      const t0 = performance.now();
-      yield* all(
-        Array.from({ length: CONCURRENCY }, (_, k) =>
-          (function* () {
-            for (let i = k; i < n; i += CONCURRENCY) yield* pool.run(method, arg(i));
-          })(),
-        ),
-      );
-      return n / ((performance.now() - t0) / 1000);
-    }
     const inc = median([
-      yield* throughput(INC_N, "inc", (i) => i),
-      yield* throughput(INC_N, "inc", (i) => i),
+      yield* boughThroughput(pool, "inc", INC_N, (i) => i),
+      yield* boughThroughput(pool, "inc", INC_N, (i) => i),
     ]);
-    const cpu = yield* throughput(CPU_N, "spin", () => 1);
+    const cpu = yield* boughThroughput(pool, "spin", CPU_N, () => 1);
     return {
       name,
       latMedianUs: median(lat),
@@ -251,44 +266,22 @@ function* interleavedRoundTrips(rounds: number, perRound: number, socketPath: st
 
       // x + 1 and the 1 ms CPU task, bough thread vs piscina, in alternating rounds.
       const piscinaPeer = yield* until(peers.find((p) => p.name === "piscina")!.open());
-      const cpu = { thread: { n: 0, ms: 0 }, piscina: { n: 0, ms: 0 } };
       const inc = { thread: [] as number[], piscina: [] as number[] };
+      const cpu = { thread: [] as number[], piscina: [] as number[] };
       try {
         const perIncRound = Math.max(CONCURRENCY, Math.floor(INC_N / 4));
-        function* threadInc() {
-          const t0 = performance.now();
-          yield* all(
-            Array.from({ length: CONCURRENCY }, (_, k) =>
-              (function* () {
-                for (let i = k; i < perIncRound; i += CONCURRENCY) yield* thread.run("inc", i);
-              })(),
-            ),
-          );
-          inc.thread.push(perIncRound / ((performance.now() - t0) / 1000));
-        }
-        function* piscinaInc() {
-          const t0 = performance.now();
-          yield* until(
-            Promise.all(
-              Array.from({ length: CONCURRENCY }, async (_, k) => {
-                for (let i = k; i < perIncRound; i += CONCURRENCY) await piscinaPeer.call(i);
-              }),
-            ),
-          );
-          inc.piscina.push(perIncRound / ((performance.now() - t0) / 1000));
-        }
-        // a warm-up each, then 6 rounds in ABBA order (neither always goes first)
+        const threadInc = () => boughThroughput(thread, "inc", perIncRound, (i) => i);
+        const piscinaInc = () => until(peerThroughput(piscinaPeer.call, perIncRound, (i) => i));
+        // a warm-up each (not kept), then 6 rounds in ABBA order (neither always goes first)
         yield* threadInc();
         yield* piscinaInc();
-        inc.thread.length = 0;
-        inc.piscina.length = 0;
         for (let r = 0; r < 6; r++) {
           if (r % 2 === 0) {
-            yield* threadInc();
-            yield* piscinaInc();
+            inc.thread.push(yield* threadInc());
+            inc.piscina.push(yield* piscinaInc());
           } else {
-            yield* piscinaInc();
-            yield* threadInc();
+            inc.piscina.push(yield* piscinaInc());
+            inc.thread.push(yield* threadInc());
           }
         }
         yield* until(
@@ -297,26 +290,8 @@ function* interleavedRoundTrips(rounds: number, perRound: number, socketPath: st
         for (let i = 0; i < 2 * CONCURRENCY; i++) yield* thread.run("spin", 1);
         const perCpuRound = Math.max(50, Math.floor(CPU_N / 5));
         for (let r = 0; r < 5; r++) {
-          let t0 = performance.now();
-          yield* all(
-            Array.from({ length: CONCURRENCY }, (_, k) =>
-              (function* () {
-                for (let i = k; i < perCpuRound; i += CONCURRENCY) yield* thread.run("spin", 1);
-              })(),
-            ),
-          );
-          cpu.thread.ms += performance.now() - t0;
-          cpu.thread.n += perCpuRound;
-          t0 = performance.now();
-          yield* until(
-            Promise.all(
-              Array.from({ length: CONCURRENCY }, async (_, k) => {
-                for (let i = k; i < perCpuRound; i += CONCURRENCY) await piscinaPeer.call(-1);
-              }),
-            ),
-          );
-          cpu.piscina.ms += performance.now() - t0;
-          cpu.piscina.n += perCpuRound;
+          cpu.thread.push(yield* boughThroughput(thread, "spin", perCpuRound, () => 1));
+          cpu.piscina.push(yield* until(peerThroughput(piscinaPeer.call, perCpuRound, () => -1)));
         }
       } finally {
         yield* until(piscinaPeer.close());
@@ -326,10 +301,7 @@ function* interleavedRoundTrips(rounds: number, perRound: number, socketPath: st
         thread: summary(samples.thread),
         remote: summary(samples.remote),
         incOpsPerSec: { thread: median(inc.thread), piscina: median(inc.piscina) },
-        cpuOpsPerSec: {
-          thread: cpu.thread.n / (cpu.thread.ms / 1000),
-          piscina: cpu.piscina.n / (cpu.piscina.ms / 1000),
-        },
+        cpuOpsPerSec: { thread: harmonicMean(cpu.thread), piscina: harmonicMean(cpu.piscina) },
       };
     });
   } finally {
